@@ -1,0 +1,144 @@
+"""Fleet state: the pure model advanced incrementally, plus per-meter injected faults.
+
+The incremental counter equals :func:`firmware_sim.model.counters_wh` exactly (same integer
+slot sums); faults only add an offset or freeze what is shown, so tests can predict values.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from dataclasses import dataclass, field
+
+from firmware_sim import model
+from firmware_sim.registers import MAP_VERSION, STATUS_HAS_PV, STATUS_OK, MeterSnapshot
+
+__all__ = ["Fault", "Fleet", "FleetConfig", "SimClock", "address_of"]
+
+
+class Fault(enum.StrEnum):
+    NONE = "none"
+    OFFLINE = "offline"  # the RS485 gateway answers "target device failed to respond"
+    STUCK = "stuck"  # counters freeze; power registers keep moving
+    ROLLBACK = "rollback"  # one-shot: counters reset to 0 and count on from there
+    GARBAGE = "garbage"  # every register reads random noise
+
+
+@dataclass(frozen=True, slots=True)
+class FleetConfig:
+    count: int
+    seed: int = 1
+    speed: float = 1.0
+    start_s: int | None = None  # sim unix time at start; default: now (rounded down to a slot)
+    tz_offset_s: int = 7 * 3600
+    prosumer_share: float = 0.4
+    meters_per_port: int = 200  # Modbus unit ids are 1..247; 200 keeps the arithmetic readable
+    first_index: int = 0
+
+
+def address_of(index: int, base_port: int, meters_per_port: int = 200) -> tuple[int, int]:
+    """(port, unit id) of meter ``index``: meters fill ports in order, unit ids from 1."""
+    return base_port + index // meters_per_port, index % meters_per_port + 1
+
+
+@dataclass
+class SimClock:
+    """Sim time runs ``speed`` times faster than the wall clock from ``start_ms``."""
+
+    start_ms: int
+    speed: float
+    wall0: float = field(default_factory=time.time)
+
+    def now_ms(self) -> int:
+        return self.start_ms + int((time.time() - self.wall0) * self.speed * 1000)
+
+
+@dataclass(slots=True)
+class _Meter:
+    profile: model.MeterProfile
+    slot: int
+    acc_wms: list[int]  # energy from t0 to the start of ``slot``, per channel
+    offset_wh: list[int] = field(default_factory=lambda: [0, 0])
+    frozen_wh: list[int] | None = None
+    fault: Fault = Fault.NONE
+
+    def true_wh(self, t_ms: int) -> tuple[int, int]:
+        last = t_ms // model.SLOT_MS
+        while self.slot < last:
+            for ch in (0, 1):
+                self.acc_wms[ch] += model.slot_energy_wms(self.profile, ch + 1, self.slot)
+            self.slot += 1
+        tau = t_ms - last * model.SLOT_MS
+        p = self.profile
+        e = [self.acc_wms[ch] + model.partial_energy_wms(p, ch + 1, last, tau) for ch in (0, 1)]
+        return p.initial_produced_wh + e[0] // model.WMS_PER_WH, p.initial_consumed_wh + e[1] // model.WMS_PER_WH
+
+    def shown_wh(self, t_ms: int) -> tuple[int, int]:
+        if self.frozen_wh is not None:
+            return self.frozen_wh[0], self.frozen_wh[1]
+        prod, cons = self.true_wh(t_ms)
+        return prod - self.offset_wh[0], cons - self.offset_wh[1]
+
+
+class Fleet:
+    """All simulated meters of one process, addressed by index."""
+
+    def __init__(self, cfg: FleetConfig, clock: SimClock | None = None) -> None:
+        start_s = cfg.start_s if cfg.start_s is not None else int(time.time())
+        t0_ms = (start_s * 1000) // model.SLOT_MS * model.SLOT_MS
+        self.cfg = cfg
+        self.t0_ms = t0_ms
+        self.clock = clock or SimClock(start_ms=t0_ms, speed=cfg.speed)
+        self._meters = {
+            i: _Meter(
+                profile=model.profile(cfg.seed, i, cfg.tz_offset_s, cfg.prosumer_share),
+                slot=t0_ms // model.SLOT_MS,
+                acc_wms=[0, 0],
+            )
+            for i in range(cfg.first_index, cfg.first_index + cfg.count)
+        }
+
+    @property
+    def indices(self) -> list[int]:
+        return list(self._meters)
+
+    def profile(self, index: int) -> model.MeterProfile:
+        return self._meters[index].profile
+
+    def fault(self, index: int) -> Fault:
+        return self._meters[index].fault
+
+    def set_fault(self, index: int, fault: Fault) -> None:
+        m = self._meters[index]
+        now = self.clock.now_ms()
+        if m.frozen_wh is not None:
+            # leaving "stuck": count on from the frozen value; the energy meanwhile is lost,
+            # as it would be on a real meter whose register stopped
+            true = m.true_wh(now)
+            m.offset_wh = [true[0] - m.frozen_wh[0], true[1] - m.frozen_wh[1]]
+            m.frozen_wh = None
+        if fault is Fault.STUCK:
+            m.frozen_wh = list(m.shown_wh(now))
+        if fault is Fault.ROLLBACK:
+            true = m.true_wh(now)
+            m.offset_wh = [true[0], true[1]]
+            fault = Fault.NONE
+        m.fault = fault
+
+    def snapshot(self, index: int, t_ms: int | None = None) -> MeterSnapshot:
+        m = self._meters[index]
+        t = self.clock.now_ms() if t_ms is None else t_ms
+        prod, cons = m.shown_wh(t)
+        p = m.profile
+        slot_s = t // model.SLOT_MS * model.SLOT_S
+        return MeterSnapshot(
+            produced_total_wh=prod,
+            consumed_total_wh=cons,
+            production_w=model.production_w(p, slot_s),
+            consumption_w=model.consumption_w(p, slot_s),
+            voltage_dv=model.voltage_dv(p, slot_s),
+            frequency_chz=model.frequency_chz(p, slot_s),
+            status=STATUS_OK | (STATUS_HAS_PV if p.prosumer else 0),
+            map_version=MAP_VERSION,
+            serial=model.meter_id(index),
+        )
