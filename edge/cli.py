@@ -1,0 +1,127 @@
+"""``gridx edge``: provision meter keys and run the edge agent."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+__all__ = ["app", "parse_meter_spec", "register_bench"]
+
+app = typer.Typer(no_args_is_help=True, help="Edge agent: poll meters, sign readings, publish to the broker.")
+
+
+def parse_meter_spec(spec: str) -> range:
+    """``N`` → simulator meters 0..N-1; ``A-B`` → meters A..B inclusive."""
+    try:
+        if "-" in spec:
+            a, b = (int(x) for x in spec.split("-", 1))
+            return range(a, b + 1)
+        return range(int(spec))
+    except ValueError as exc:
+        raise typer.BadParameter(f"expected N or FIRST-LAST, got {spec!r}") from exc
+
+
+@app.command("provision")
+def provision(
+    edge_id: str = typer.Option(..., help="edge id (also its MQTT username)"),
+    meters: str = typer.Option(..., help="simulator meters: N (0..N-1) or FIRST-LAST"),
+    modbus_host: str = typer.Option("127.0.0.1", help="host of the meters' Modbus TCP servers"),
+    modbus_port: int = typer.Option(5020, help="first Modbus port (as `gridx sim meters --port`)"),
+    per_port: int = typer.Option(200, help="unit ids per port (as `gridx sim meters --per-port`)"),
+    keys_dir: Annotated[Path | None, typer.Option(help="default: .secrets/edges/<edge-id>/meters")] = None,
+    config_out: Annotated[Path | None, typer.Option(help="also write an agent config (TOML) here")] = None,
+    mqtt_host: str = typer.Option("127.0.0.1"),
+    mqtt_port: int = typer.Option(8883),
+    mqtt_ca_file: Annotated[Path | None, typer.Option(help="CA certificate of the broker")] = None,
+    mqtt_password_file: Annotated[Path | None, typer.Option(help="file holding this edge's broker password")] = None,
+    interval_s: int = typer.Option(60, help="reading window length"),
+) -> None:
+    """Create a key per meter (0600, kept if present) and print what must be enrolled, one JSON
+    object per meter: meter_id, pubkey (hex), edge_id."""
+    import json
+
+    from edge.config import EdgeConfig, MeterConfig, render_toml
+    from edge.keys import ensure_key
+    from firmware_sim._fleet import address_of
+    from firmware_sim.model import meter_id
+    from gridx.paths import run_dir, secrets_dir
+
+    kdir = keys_dir or secrets_dir() / "edges" / edge_id / "meters"
+    indices = parse_meter_spec(meters)
+    mconf: list[MeterConfig] = []
+    for i in indices:
+        mid = meter_id(i)
+        port, unit = address_of(i, modbus_port, per_port)
+        mconf.append(MeterConfig(meter_id=mid, host=modbus_host, port=port, unit=unit))
+        typer.echo(json.dumps({"meter_id": mid, "pubkey": ensure_key(kdir, mid), "edge_id": edge_id}))
+    if config_out is not None:
+        settings: dict[str, object] = {
+            "edge_id": edge_id,
+            "keys_dir": str(kdir.resolve()),
+            "outbox_path": str((run_dir() / f"edge-{edge_id}" / "outbox.sqlite").resolve()),
+            "interval_s": interval_s,
+            "mqtt_host": mqtt_host,
+            "mqtt_port": mqtt_port,
+            "mqtt_ca_file": str(mqtt_ca_file.resolve()) if mqtt_ca_file else None,
+            "mqtt_password_file": str(mqtt_password_file.resolve()) if mqtt_password_file else None,
+        }
+        text = render_toml(settings, mconf)
+        EdgeConfig.model_validate({**{k: v for k, v in settings.items() if v is not None}, "meters": mconf})
+        config_out.parent.mkdir(parents=True, exist_ok=True)
+        config_out.write_text(text)
+
+
+def _configure_logging() -> None:
+    import logging
+    import sys
+
+    import structlog
+
+    structlog.configure(
+        processors=[
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.JSONRenderer(),
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
+        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+    )
+
+
+@app.command("run")
+def run(
+    config: Annotated[Path, typer.Option(help="agent config, TOML or JSON; GRIDX_EDGE_* env overrides")],
+) -> None:
+    """Run the agent until SIGINT/SIGTERM; state and unsent readings survive in the outbox."""
+    import asyncio
+    import signal
+
+    from edge.agent import run_agent
+    from edge.config import load_config
+
+    _configure_logging()
+    cfg = load_config(config)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await run_agent(cfg, stop)
+
+    asyncio.run(main())
+
+
+def register_bench(bench_app: Any) -> None:
+    @bench_app.command("edge")
+    def bench_edge(
+        meters: int = typer.Option(1000, help="simulated meters"),
+        seconds: float = typer.Option(30.0, help="measured duration"),
+        interval_s: int = typer.Option(1, help="reading window; 1 s means one reading per meter per poll"),
+    ) -> None:
+        """Simulator (own process) → agent (own process) → real TLS mosquitto → subscriber."""
+        from edge._bench import run_bench
+
+        run_bench(meters=meters, seconds=seconds, interval_s=interval_s)
