@@ -39,6 +39,7 @@ class Collector:
         self.broker = broker
         self.readings: list[Reading] = []
         self.topics: list[str] = []
+        self.raw: list[tuple[str, bytes]] = []
         self.lock = threading.Lock()
         self.subscribed = threading.Event()
         c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
@@ -55,9 +56,13 @@ class Collector:
             c.subscribe(READINGS_FILTER, qos=1)
 
     def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
-        batch = decode_batch(msg.payload)
         with self.lock:
+            self.raw.append((msg.topic, msg.payload))
             self.topics.append(msg.topic)
+            try:
+                batch = decode_batch(msg.payload)
+            except ValueError:
+                return
             self.readings.extend(r for r in batch.readings if isinstance(r, Reading))
 
     def start(self) -> Collector:
@@ -78,6 +83,10 @@ class Collector:
     def snapshot(self) -> list[Reading]:
         with self.lock:
             return list(self.readings)
+
+    def raw_messages(self) -> list[tuple[str, bytes]]:
+        with self.lock:
+            return list(self.raw)
 
     def count(self) -> int:
         with self.lock:
