@@ -43,8 +43,10 @@ pub fn fail<T>(e: impl Into<ProgramError>) -> Result<T, ProgramError> {
 }
 
 // NOTE: upstream LLVM's BPF backend passes at most 5 arguments in registers (a slice counts
-// as 2, a by-reference return value as 1) and has no stack-argument ABI: helpers that would
-// exceed that are #[inline(always)].
+// as 2, a by-reference return value such as ProgramResult as 1) and has no stack-argument ABI:
+// helpers that would exceed that are #[inline(always)] wrappers around an #[inline(never)]
+// function taking one struct reference. Out-of-line functions also get their own 4 KiB SBF
+// stack frame, which keeps the instruction handlers under the per-frame limit.
 
 // ---------------------------------------------------------------- logging / events
 
@@ -280,7 +282,7 @@ impl<'a> Seeds<'a> {
 }
 
 /// Find the canonical PDA for `seeds` and check `a` is it. Returns the bump.
-#[inline(always)]
+#[inline(never)]
 pub fn require_pda(a: &AccountView, seeds: &Seeds, program: &Address) -> Result<u8, ProgramError> {
     let (addr, bump) =
         Address::try_find_program_address(seeds.as_slice(), program).ok_or(ProgramError::from(Common::InvalidPda))?;
@@ -292,7 +294,7 @@ pub fn require_pda(a: &AccountView, seeds: &Seeds, program: &Address) -> Result<
 
 /// Check `a` is the PDA for `seeds` (which already end with the bump byte): one cheap
 /// create_program_address instead of a search.
-#[inline(always)]
+#[inline(never)]
 pub fn require_pda_exact(a: &AccountView, seeds: &Seeds, program: &Address) -> ProgramResult {
     let addr = Address::create_program_address(seeds.as_slice(), program).map_err(|_| ProgramError::from(Common::InvalidPda))?;
     if !key_eq(a.address(), &addr) {
@@ -343,10 +345,12 @@ pub fn rent_exempt(space: usize) -> Result<u64, ProgramError> {
 
 #[inline(always)]
 pub fn mul_u64(a: u64, b: u64) -> Result<u64, ProgramError> {
-    if a != 0 && b > u64::MAX / a {
+    // (not `b > MAX / a`: LLVM folds that idiom back into a 128-bit multiply)
+    let (hi, lo) = wide_mul(a, b);
+    if hi != 0 {
         return fail(Common::ArithmeticOverflow);
     }
-    Ok(a.wrapping_mul(b))
+    Ok(lo)
 }
 
 #[inline(always)]
@@ -426,10 +430,24 @@ pub fn create_pda_account(
     owner: &Address,
     seeds: &Seeds,
 ) -> ProgramResult {
-    let lamports = rent_exempt(space)?;
-    let (ss, n) = seeds.signer_seeds();
-    pinocchio_system::instructions::CreateAccount { from: payer, to: target, lamports, space: space as u64, owner }
-        .invoke_signed(&[Signer::from(&ss[..n])])
+    create_pda_account_impl(&NewAccount { payer, target, space, owner, seeds })
+}
+
+pub struct NewAccount<'x, 'a> {
+    pub payer: &'x AccountView,
+    pub target: &'x AccountView,
+    pub space: usize,
+    pub owner: &'x Address,
+    pub seeds: &'x Seeds<'a>,
+}
+
+// Out of line: its own 4 KiB SBF stack frame, and one register argument.
+#[inline(never)]
+fn create_pda_account_impl(n: &NewAccount) -> ProgramResult {
+    let lamports = rent_exempt(n.space)?;
+    let (ss, cnt) = n.seeds.signer_seeds();
+    pinocchio_system::instructions::CreateAccount { from: n.payer, to: n.target, lamports, space: n.space as u64, owner: n.owner }
+        .invoke_signed(&[Signer::from(&ss[..cnt])])
 }
 
 /// Close a program-owned account: all lamports to `dest`, data zeroed.
@@ -444,23 +462,49 @@ pub fn close_account(acc: &mut AccountView, dest: &mut AccountView) -> ProgramRe
     acc.close()
 }
 
+pub struct TokenOp<'x, 'a> {
+    pub mint_to: bool,
+    /// source token account (Transfer) or mint (MintTo)
+    pub from: &'x AccountView,
+    pub to: &'x AccountView,
+    pub authority: &'x AccountView,
+    pub amount: u64,
+    /// PDA signer seeds (incl. bump); None = the authority signed the transaction.
+    pub seeds: Option<&'x Seeds<'a>>,
+}
+
+#[inline(never)]
+fn token_op(op: &TokenOp) -> ProgramResult {
+    match op.seeds {
+        Some(seeds) => {
+            let (ss, n) = seeds.signer_seeds();
+            let signer = [Signer::from(&ss[..n])];
+            if op.mint_to {
+                pinocchio_token::instructions::MintTo::new(op.from, op.to, op.authority, op.amount).invoke_signed(&signer)
+            } else {
+                pinocchio_token::instructions::Transfer::new(op.from, op.to, op.authority, op.amount).invoke_signed(&signer)
+            }
+        }
+        None => pinocchio_token::instructions::Transfer::new(op.from, op.to, op.authority, op.amount).invoke(),
+    }
+}
+
 /// SPL Transfer signed by the (user) authority of the source account.
 #[inline(always)]
 pub fn token_transfer(from: &AccountView, to: &AccountView, authority: &AccountView, amount: u64) -> ProgramResult {
-    pinocchio_token::instructions::Transfer::new(from, to, authority, amount).invoke()
+    token_op(&TokenOp { mint_to: false, from, to, authority, amount, seeds: None })
 }
 
 /// SPL Transfer out of a PDA-owned account, signed with the PDA's seeds (incl. bump).
 #[inline(always)]
 pub fn token_transfer_signed(from: &AccountView, to: &AccountView, authority: &AccountView, amount: u64, seeds: &Seeds) -> ProgramResult {
-    let (ss, n) = seeds.signer_seeds();
-    pinocchio_token::instructions::Transfer::new(from, to, authority, amount).invoke_signed(&[Signer::from(&ss[..n])])
+    token_op(&TokenOp { mint_to: false, from, to, authority, amount, seeds: Some(seeds) })
 }
 
+/// SPL MintTo signed by a PDA mint authority.
 #[inline(always)]
 pub fn token_mint_to(mint: &AccountView, to: &AccountView, authority: &AccountView, amount: u64, seeds: &Seeds) -> ProgramResult {
-    let (ss, n) = seeds.signer_seeds();
-    pinocchio_token::instructions::MintTo::new(mint, to, authority, amount).invoke_signed(&[Signer::from(&ss[..n])])
+    token_op(&TokenOp { mint_to: true, from: mint, to, authority, amount, seeds: Some(seeds) })
 }
 
 /// Read (mint, owner, amount) of an SPL token account, checking owner program and size.

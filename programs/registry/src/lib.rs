@@ -9,7 +9,9 @@ use common::*;
 use generated::*;
 use pinocchio::{error::ProgramError, AccountView, Address, ProgramResult};
 
-pinocchio::program_entrypoint!(process_instruction);
+// At most 24 accounts are parsed (the largest instruction takes 13): keeps the entrypoint's
+// account array small on the 4 KiB SBF stack frame.
+pinocchio::program_entrypoint!(process_instruction, 24);
 pinocchio::no_allocator!();
 pinocchio::nostd_panic_handler!();
 
@@ -44,6 +46,7 @@ fn check_authority(program_id: &Address, config: &AccountView, authority: &Accou
     Ok(())
 }
 
+#[inline(never)]
 fn initialize(program_id: &Address, accounts: &mut [AccountView], args: &mut Args) -> ProgramResult {
     args.finish()?;
     let [authority, config, system, ..] = accounts else { return Err(ProgramError::NotEnoughAccountKeys) };
@@ -60,6 +63,7 @@ fn initialize(program_id: &Address, accounts: &mut [AccountView], args: &mut Arg
     Ok(())
 }
 
+#[inline(never)]
 fn register_user(program_id: &Address, accounts: &mut [AccountView], args: &mut Args) -> ProgramResult {
     let user_type = args.u8()?;
     args.finish()?;
@@ -95,6 +99,7 @@ fn register_user(program_id: &Address, accounts: &mut [AccountView], args: &mut 
     Ok(())
 }
 
+#[inline(never)]
 fn register_meter(program_id: &Address, accounts: &mut [AccountView], args: &mut Args) -> ProgramResult {
     let meter = args.pubkey()?;
     let edge_id = args.arr32()?;
@@ -152,6 +157,7 @@ fn register_meter(program_id: &Address, accounts: &mut [AccountView], args: &mut
     Ok(())
 }
 
+#[inline(never)]
 fn set_meter_status(program_id: &Address, accounts: &mut [AccountView], args: &mut Args) -> ProgramResult {
     let status = args.u8()?;
     args.finish()?;
@@ -175,6 +181,7 @@ fn set_meter_status(program_id: &Address, accounts: &mut [AccountView], args: &m
     Ok(())
 }
 
+#[inline(never)]
 fn rotate_authority(program_id: &Address, accounts: &mut [AccountView], args: &mut Args) -> ProgramResult {
     let new_authority = args.pubkey()?;
     args.finish()?;
