@@ -8,8 +8,10 @@ counters stay continuous: ``prev.total + produced_wh == total``.
 
 A counter that went backwards (meter reset/replaced) or jumped beyond what ``max_power_w``
 allows starts a new baseline and emits nothing for that poll, so a delta across a reset is
-never signed. The hash chain (seq, prev_hash) continues across a re-baseline; the next
-reading's window_start is then later than the previous window_end, which the gateway can see.
+never signed. The hash chain (seq, prev_hash) and the windows continue across a
+re-baseline; the next reading carries only energy counted after the reset (it may
+under-report, never over-report), and its cumulative counters are lower than the previous
+reading's, which is how the gateway sees that the meter was reset.
 """
 
 from __future__ import annotations

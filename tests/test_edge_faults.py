@@ -1,0 +1,146 @@
+"""Producer-side faults: meter faults are never signed as good data; an edge killed with
+SIGKILL and a broker restart lose nothing."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+from _edge_helpers import AgentThread, Collector, provision_edge, wait_until
+
+from firmware_sim._fleet import Fault, Fleet, FleetConfig
+from firmware_sim._server import serve_in_thread
+from gridx.services import MosquittoBroker
+from gridx.services._proc import free_port
+from gridx.wire import GENESIS_HASH, Reading, reading_hash, verify_reading
+
+NOON_BKK = 1_700_000_000 // 86400 * 86400 + 5 * 3600
+
+
+def _check_streams(readings: list[Reading], keys: dict[str, object]) -> dict[str, list[Reading]]:
+    """Per meter: duplicates are byte-identical, first copies come in seq order without gaps,
+    every reading verifies and links to its predecessor. Returns the de-duplicated streams."""
+    first: dict[tuple[str, int], Reading] = {}
+    streams: dict[str, list[Reading]] = defaultdict(list)
+    for r in readings:
+        key = (r.meter_id, r.seq)
+        if key in first:
+            assert first[key] == r, f"{key} delivered twice with different content"
+            continue
+        first[key] = r
+        streams[r.meter_id].append(r)
+    for mid, rs in streams.items():
+        assert [r.seq for r in rs] == list(range(1, len(rs) + 1)), f"{mid}: gap or reorder"
+        prev_hash = GENESIS_HASH
+        for r in rs:
+            assert verify_reading(r, keys[mid])  # type: ignore[arg-type]
+            assert r.prev_hash == prev_hash
+            prev_hash = reading_hash(r)
+    return streams
+
+
+def _gridx() -> str:
+    return str(Path(sys.executable).parent / "gridx")
+
+
+def _spawn_edge(cfg: Path, log: Path) -> subprocess.Popen[bytes]:
+    fh = log.open("ab")
+    return subprocess.Popen([_gridx(), "edge", "run", "--config", str(cfg)], stdout=fh, stderr=fh)
+
+
+def _outbox_seqs(path: Path) -> dict[str, set[int]]:
+    out: dict[str, set[int]] = defaultdict(set)
+    with sqlite3.connect(path) as c:
+        for mid, seq in c.execute("SELECT meter_id, seq FROM outbox"):
+            out[mid].add(seq)
+    return out
+
+
+@pytest.mark.slow
+def test_sigkill_and_broker_restart_lose_nothing(broker: MosquittoBroker, tmp_path: Path) -> None:
+    n = 20
+    port = free_port()
+    fleet = Fleet(FleetConfig(count=n, seed=3, speed=60.0, start_s=NOON_BKK))
+    cfg, keys = provision_edge(
+        tmp_path, broker, "edge-k", n, port, interval_s=1, max_power_w=5_000_000, batch_max=7, inflight_max=4
+    )
+    log = tmp_path / "edge.log"
+    collector = Collector(broker).start()
+    with serve_in_thread(fleet, "127.0.0.1", port):
+        edge = _spawn_edge(cfg, log)
+        try:
+            wait_until(lambda: collector.count() >= 3 * n, 60, "readings before the kill")
+            edge.send_signal(signal.SIGKILL)
+            edge.wait(10)
+            killed_at = collector.count()
+            edge = _spawn_edge(cfg, log)
+            wait_until(lambda: collector.count() >= killed_at + 3 * n, 60, "readings after the restart")
+            broker.restart()
+            restarted_at = collector.count()
+            wait_until(lambda: collector.count() >= restarted_at + 3 * n, 60, "readings after the broker restart")
+        finally:
+            edge.send_signal(signal.SIGTERM)
+            edge.wait(30)
+    collector.stop()
+
+    streams = _check_streams(collector.snapshot(), keys)  # type: ignore[arg-type]
+    assert set(streams) == set(keys)
+    # what was not acknowledged yet is still in the outbox, right after what arrived
+    left = _outbox_seqs(tmp_path / "outbox.sqlite")
+    for mid, rs in streams.items():
+        assert all(s > len(rs) for s in left.get(mid, set())), f"{mid}: outbox holds a delivered seq"
+        assert sorted(left.get(mid, set())) == list(range(len(rs) + 1, len(rs) + 1 + len(left.get(mid, set()))))
+        assert len(rs) >= 8
+    assert b"edge_started" in log.read_bytes()
+    assert os.path.exists(tmp_path / "outbox.sqlite")
+
+
+@pytest.mark.slow
+def test_meter_faults_are_logged_not_signed(broker: MosquittoBroker, tmp_path: Path) -> None:
+    n = 4  # 0 healthy, 1 offline, 2 garbage then healthy, 3 rollback
+    port = free_port()
+    fleet = Fleet(FleetConfig(count=n, seed=5, speed=60.0, start_s=NOON_BKK))
+    cfg, keys = provision_edge(
+        tmp_path, broker, "edge-f", n, port, interval_s=1, poll_period_s=0.5, max_power_w=5_000_000
+    )
+    collector = Collector(broker).start()
+    fleet.set_fault(1, Fault.OFFLINE)
+    fleet.set_fault(2, Fault.GARBAGE)
+    with serve_in_thread(fleet, "127.0.0.1", port):
+        agent = AgentThread(cfg).start()
+        try:
+            per_meter = lambda mid: sum(r.meter_id == mid for r in collector.snapshot())  # noqa: E731
+            wait_until(lambda: per_meter("GTX-SIM-000003") >= 3, 30, "readings of meter 3")
+            fleet.set_fault(3, Fault.ROLLBACK)
+            fleet.set_fault(2, Fault.NONE)
+            before = per_meter("GTX-SIM-000003")
+            wait_until(lambda: per_meter("GTX-SIM-000003") >= before + 3, 30, "readings after the reset")
+            wait_until(lambda: per_meter("GTX-SIM-000002") >= 2, 30, "readings of meter 2 once healthy")
+        finally:
+            stats = agent.stop()
+    collector.stop()
+
+    streams = _check_streams(collector.snapshot(), keys)  # type: ignore[arg-type]
+    assert "GTX-SIM-000001" not in streams  # offline: nothing to sign
+    assert stats.offline > 0 and stats.garbage > 0 and stats.rollback == 1
+    for rs in streams.values():
+        for r in rs:
+            assert r.produced_wh >= 0 and r.consumed_wh >= 0
+    # across the reset: the counters restart from zero, no reading carries a delta across it,
+    # and the chain goes on
+    rs = streams["GTX-SIM-000003"]
+    reset = next(i for i, r in enumerate(rs) if r.consumed_total_wh < rs[0].consumed_total_wh)
+    assert reset > 0 and rs[reset].consumed_total_wh < rs[reset - 1].consumed_total_wh
+    assert 0 <= rs[reset].consumed_wh <= rs[reset].consumed_total_wh
+    assert 0 <= rs[reset].produced_wh <= rs[reset].produced_total_wh
+    for a, b in itertools.pairwise(rs):
+        assert b.window_start == a.window_end
+        if b is not rs[reset]:
+            assert b.consumed_wh == b.consumed_total_wh - a.consumed_total_wh
