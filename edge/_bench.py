@@ -1,0 +1,196 @@
+"""``gridx bench edge``: the real simulator (own process) → the real agent (own process) →
+a real TLS mosquitto → a gateway-side subscriber in this process. Prints figures, and one JSON
+object as the last line."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from gridx.errors import ServiceError
+
+__all__ = ["run_bench"]
+
+
+def _ports_free(base: int, n: int) -> bool:
+    for p in range(base, base + n):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", p))
+            except OSError:
+                return False
+    return True
+
+
+def _free_port_range(n: int) -> int:
+    for base in range(21000, 40000, 97):
+        if _ports_free(base, n):
+            return base
+    raise ServiceError(f"no {n} consecutive free ports")
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _stats(path: Path) -> dict[str, Any]:
+    try:
+        return dict(json.loads(path.read_text()))
+    except (OSError, ValueError):
+        return {}
+
+
+def _wait(cond: Any, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return
+        time.sleep(0.1)
+    raise ServiceError(f"bench: timed out waiting for {what}")
+
+
+class _Counter:
+    """Gateway-side subscriber that only counts readings (json, no validation: cheap)."""
+
+    def __init__(self, port: int, ca: Path, password: str) -> None:
+        import paho.mqtt.client as mqtt
+
+        self.readings = 0
+        self.lock = threading.Lock()
+        c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bench-gateway", protocol=mqtt.MQTTv5)
+        c.username_pw_set("gateway", password)
+        c.tls_set(ca_certs=str(ca), tls_version=ssl.PROTOCOL_TLS_CLIENT)
+        c.on_connect = lambda cl, _u, _f, _rc, _p: cl.subscribe("gridtokenx/edge/+/readings", qos=1)
+        c.on_message = self._on_message
+        c.connect("127.0.0.1", port)
+        c.loop_start()
+        self.client = c
+
+    def _on_message(self, _c: Any, _u: Any, msg: Any) -> None:
+        n = len(json.loads(msg.payload)["readings"])
+        with self.lock:
+            self.readings += n
+
+    def count(self) -> int:
+        with self.lock:
+            return self.readings
+
+    def stop(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def run_bench(meters: int, seconds: float, interval_s: int) -> None:
+    from edge.config import MeterConfig, render_toml
+    from edge.keys import ensure_key
+    from firmware_sim._fleet import address_of
+    from firmware_sim.model import meter_id
+    from gridx.paths import run_dir
+    from gridx.services.mosquitto import MosquittoBroker
+
+    work = run_dir() / f"bench-edge-{os.getpid()}"
+    work.mkdir(parents=True, exist_ok=True)
+    gridx = str(Path(sys.executable).parent / "gridx")
+    per_port = 200
+    base = _free_port_range((meters + per_port - 1) // per_port)
+    broker = MosquittoBroker(work / "mosquitto")
+    gw_pw = broker.add_user("gateway")
+    edge_pw = broker.add_user("bench-edge")
+    broker.start()
+    procs: list[subprocess.Popen[bytes]] = []
+    counter: _Counter | None = None
+    try:
+        sim_log = (work / "sim.log").open("ab")
+        sim = subprocess.Popen(
+            [gridx, "sim", "meters", "--count", str(meters), "--port", str(base), "--per-port", str(per_port)],
+            stdout=sim_log,
+            stderr=sim_log,
+        )
+        procs.append(sim)
+        keys = work / "keys"
+        mconf = []
+        for i in range(meters):
+            port, unit = address_of(i, base, per_port)
+            mconf.append(MeterConfig(meter_id=meter_id(i), host="127.0.0.1", port=port, unit=unit))
+            ensure_key(keys, meter_id(i))
+        stats_path = work / "stats.json"
+        settings: dict[str, object] = {
+            "edge_id": "bench-edge",
+            "keys_dir": str(keys),
+            "outbox_path": str(work / "outbox.sqlite"),
+            "interval_s": interval_s,
+            "mqtt_port": broker.port,
+            "mqtt_ca_file": str(broker.ca_file),
+            "mqtt_password": edge_pw,
+            "stats_file": str(stats_path),
+            "stats_every_s": 1.0,
+        }
+        cfg = work / "edge.toml"
+        cfg.write_text(render_toml(settings, mconf))
+        last_port = base + (meters - 1) // per_port
+        _wait(lambda: not _ports_free(last_port, 1), 60, "simulator ports")
+        counter = _Counter(broker.port, broker.ca_file, gw_pw)
+        edge_log = (work / "edge.log").open("ab")
+        agent = subprocess.Popen([gridx, "edge", "run", "--config", str(cfg)], stdout=edge_log, stderr=edge_log)
+        procs.append(agent)
+        # warm-up: connected, and a few full cycles behind us
+        _wait(
+            lambda: _stats(stats_path).get("cycles", 0) >= 3 and _stats(stats_path).get("mqtt_connected"), 60, "agent"
+        )
+        s0, r0, cpu0, t0 = _stats(stats_path), counter.count(), _cpu_s(agent.pid), time.monotonic()
+        rss_max = 0.0
+        while time.monotonic() - t0 < seconds:
+            time.sleep(0.5)
+            if agent.poll() is not None:
+                raise ServiceError(f"agent exited with {agent.returncode}; see {work / 'edge.log'}")
+            rss_max = max(rss_max, _rss_mb(agent.pid))
+        time.sleep(1.2)  # one more stats write covering the whole window
+        s1, r1, cpu1, t1 = _stats(stats_path), counter.count(), _cpu_s(agent.pid), time.monotonic()
+        span = s1["time"] - s0["time"]
+        result = {
+            "meters": meters,
+            "seconds": round(span, 1),
+            "interval_s": interval_s,
+            "polls_per_s": round((s1["polls_ok"] - s0["polls_ok"]) / span, 1),
+            "readings_per_s": round((s1["readings"] - s0["readings"]) / span, 1),
+            "delivered_per_s": round((r1 - r0) / (t1 - t0), 1),
+            "missed_polls": s1["missed_polls"] - s0["missed_polls"],
+            "offline": s1["offline"] - s0["offline"],
+            "rss_mb": round(rss_max, 1),
+            "agent_cpu_pct": round(100 * (cpu1 - cpu0) / (t1 - t0), 1),
+            "cycle_ms_max": round(s1["cycle_ms_max"], 1),
+            "outbox_pending": s1["outbox_pending"],
+        }
+        print(f"bench edge: {meters} meters, {span:.0f} s, work dir {work}")
+        print(json.dumps(result))
+    finally:
+        if counter is not None:
+            counter.stop()
+        for p in reversed(procs):
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+                try:
+                    p.wait(20)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
+        broker.stop()
+    shutil.rmtree(work / "keys", ignore_errors=True)
