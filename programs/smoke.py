@@ -142,10 +142,10 @@ def main() -> None:
         res = send(ix("registry", "register_user", utype, accounts={
             "wallet": kp.pubkey(), "config": reg_config, "user": pda("registry", b"user", bytes(kp.pubkey())), "system_program": SYSTEM}), [kp])
         print("registry.register_user ok:", events("registry", res))
-    # double registration fails (system program: already in use)
+    # double registration fails (builtin AccountAlreadyInitialized)
     send(ix("registry", "register_user", 0, accounts={
         "wallet": prosumer.pubkey(), "config": reg_config, "user": pda("registry", b"user", bytes(prosumer.pubkey())), "system_program": SYSTEM}),
-        [prosumer], expect_error="already in use")
+        [prosumer], expect_error="AccountAlreadyInitialized")
 
     meter_kp = Keypair()
     meter = meter_kp.pubkey()
@@ -198,6 +198,9 @@ def main() -> None:
             "token_program": TOKEN, "system_program": SYSTEM})
 
     t0 = 1_764_000_000 - (1_764_000_000 % 900)
+    # Griefing guard: pre-funding a future mint-record PDA must not block that window's mint.
+    from solders.system_program import TransferParams, transfer
+    send(transfer(TransferParams(from_pubkey=gateway.pubkey(), to_pubkey=pda("energy_token", b"mint_record", bytes(meter), struct.pack("<q", t0 + 2 * 900)), lamports=5000)), [gateway])
     # 5000 W for 900 s = 1250 Wh -> max 1,250,000 base units. Three windows in one transaction.
     res = send([mint_ix(meter, prosumer.pubkey(), t0 + i * 900, 900, 1_000_000 + i) for i in range(3)], [gateway])
     evs = events("energy_token", res)
@@ -220,6 +223,15 @@ def main() -> None:
     send(ix("registry", "set_meter_status", 1, accounts={"authority": prosumer.pubkey(), "config": reg_config, "meter_account": meter_acct}),
          [prosumer], expect_error=custom_err("registry", "Unauthorized"))
     print("registry.set_meter_status ok (revoked meter refused by energy_token)")
+
+    # rotate the registry authority and back; the old authority loses its power
+    new_auth = funded()
+    res = send(ix("registry", "rotate_authority", new_auth.pubkey(), accounts={"authority": authority.pubkey(), "config": reg_config}), [authority])
+    send(ix("registry", "set_meter_status", 0, accounts={"authority": authority.pubkey(), "config": reg_config, "meter_account": meter_acct}),
+         [authority], expect_error=custom_err("registry", "Unauthorized"))
+    send(ix("registry", "rotate_authority", authority.pubkey(), accounts={"authority": new_auth.pubkey(), "config": reg_config}), [new_auth])
+    assert fetch("registry", reg_config).authority == authority.pubkey()
+    print("registry.rotate_authority ok:", events("registry", res))
 
     # remove a minter
     extra = Keypair().pubkey()

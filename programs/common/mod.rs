@@ -442,12 +442,30 @@ pub struct NewAccount<'x, 'a> {
 }
 
 // Out of line: its own 4 KiB SBF stack frame, and one register argument.
+//
+// A PDA that someone pre-funded with lamports (still system-owned, no data) would make the
+// System Program's CreateAccount fail, letting anyone block e.g. a (meter, window) mint record
+// or an order id. So: no lamports -> CreateAccount; lamports but empty and system-owned ->
+// top up + Allocate + Assign (signed by the PDA); anything else -> "already in use" semantics
+// via the caller's own checks / the System Program.
 #[inline(never)]
 fn create_pda_account_impl(n: &NewAccount) -> ProgramResult {
     let lamports = rent_exempt(n.space)?;
     let (ss, cnt) = n.seeds.signer_seeds();
-    pinocchio_system::instructions::CreateAccount { from: n.payer, to: n.target, lamports, space: n.space as u64, owner: n.owner }
-        .invoke_signed(&[Signer::from(&ss[..cnt])])
+    let signer = [Signer::from(&ss[..cnt])];
+    let have = n.target.lamports();
+    if have == 0 {
+        return pinocchio_system::instructions::CreateAccount { from: n.payer, to: n.target, lamports, space: n.space as u64, owner: n.owner }
+            .invoke_signed(&signer);
+    }
+    if !n.target.owned_by(&SYSTEM_PROGRAM_ID) || n.target.data_len() != 0 {
+        return Err(ProgramError::AccountAlreadyInitialized);
+    }
+    if have < lamports {
+        pinocchio_system::instructions::Transfer { from: n.payer, to: n.target, lamports: lamports - have }.invoke()?;
+    }
+    pinocchio_system::instructions::Allocate { account: n.target, space: n.space as u64 }.invoke_signed(&signer)?;
+    pinocchio_system::instructions::Assign { account: n.target, owner: n.owner }.invoke_signed(&signer)
 }
 
 /// Close a program-owned account: all lamports to `dest`, data zeroed.
