@@ -1,0 +1,80 @@
+"""The pure snapshot → interval reading step of the edge agent."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from edge._intervals import STUCK_AFTER_MWH, MeterState, Outcome, step
+from firmware_sim.registers import MAP_VERSION, STATUS_OK, MeterSnapshot
+from gridx.wire import GENESIS_HASH, reading_hash
+
+MID = "GTX-SIM-000001"
+SNAP = MeterSnapshot(1_000, 5_000, 0, 500, 2300, 5000, STATUS_OK, MAP_VERSION, MID)
+
+
+def _at(p: int, c: int, **kw: int) -> MeterSnapshot:
+    return replace(SNAP, produced_total_wh=p, consumed_total_wh=c, **kw)  # type: ignore[arg-type]
+
+
+def _run(snaps: list[tuple[float, MeterSnapshot]], interval: int = 60, max_w: int = 50_000) -> list:  # type: ignore[type-arg]
+    state: MeterState | None = None
+    steps = []
+    for t, s in snaps:
+        st = step(state, MID, s, t, interval, max_w)
+        state = st.state
+        steps.append(st)
+    return steps
+
+
+def test_first_snapshot_is_a_baseline_then_windows_close_on_boundaries() -> None:
+    steps = _run([(125.0, _at(1000, 5000)), (150.0, _at(1001, 5003)), (180.4, _at(1002, 5010))])
+    assert [s.outcome for s in steps] == [Outcome.BASELINE, Outcome.SAME_WINDOW, Outcome.READING]
+    r = steps[2].reading
+    assert (r.window_start, r.window_end, r.seq, r.prev_hash) == (120, 180, 1, GENESIS_HASH)
+    assert (r.produced_wh, r.consumed_wh, r.produced_total_wh, r.consumed_total_wh) == (2, 10, 1002, 5010)
+    assert steps[2].state.last_hash == reading_hash(r)
+
+
+def test_a_gap_yields_one_longer_reading_with_all_the_energy() -> None:
+    steps = _run([(60.2, _at(0, 0)), (120.1, _at(1, 10)), (420.3, _at(9, 60))])
+    r = steps[2].reading
+    assert (r.window_start, r.window_end, r.seq, r.consumed_wh) == (120, 420, 2, 50)
+    assert r.prev_hash == reading_hash(steps[1].reading)
+
+
+def test_rollback_rebaselines_without_a_delta_across_the_reset() -> None:
+    steps = _run([(60.2, _at(500, 900)), (120.1, _at(510, 950)), (180.1, _at(2, 3)), (240.1, _at(5, 20))])
+    assert steps[2].outcome is Outcome.ROLLBACK and steps[2].reading is None
+    r = steps[3].reading
+    assert (r.seq, r.window_start, r.produced_wh, r.consumed_wh) == (2, 180, 3, 17)
+    assert r.prev_hash == reading_hash(steps[1].reading)
+
+
+def test_garbage_changes_nothing() -> None:
+    good = _run([(60.2, _at(500, 900))])[0].state
+    for bad in (
+        replace(SNAP, serial="GTX-SIM-000002"),
+        replace(SNAP, map_version=7),
+        replace(SNAP, status=0),
+        replace(SNAP, voltage_dv=60_000),
+        replace(SNAP, produced_total_wh=2**64 - 1),
+    ):
+        st = step(good, MID, bad, 120.5, 60, 50_000)
+        assert st.outcome is Outcome.GARBAGE and st.state == good and st.reading is None
+
+
+def test_an_implausible_jump_is_not_signed() -> None:
+    # 50 kW for 60 s (plus one interval of read lateness) is at most ~1.7 kWh
+    steps = _run([(60.2, _at(0, 0)), (120.1, _at(0, 5_000))])
+    assert steps[1].outcome is Outcome.IMPLAUSIBLE and steps[1].reading is None
+    assert steps[1].state.seq == 0 and steps[1].state.consumed_total_wh == 5_000
+
+
+def test_a_still_counter_under_load_is_flagged_once() -> None:
+    snaps = [(60.0 * k + 0.2, _at(0, 100, consumption_w=2_000)) for k in range(1, 8)]
+    steps = _run(snaps)
+    flagged = [i for i, s in enumerate(steps) if s.stuck_suspect]
+    # 2 kW for a minute is 33 Wh expected: the first closed window already exceeds the bound
+    assert 2_000 * 60 * 1000 // 3600 >= STUCK_AFTER_MWH
+    assert flagged == [1]
+    assert all(s.reading is not None for s in steps[1:])  # still signed: a zero delta never over-credits
