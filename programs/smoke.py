@@ -308,6 +308,14 @@ def main() -> None:
     # not the market authority
     send(match_ix(sell, buy, 1_000_000, auth=buyer), [buyer], expect_error=custom_err("trading", "Unauthorized"))
 
+    # someone else cannot cancel the seller's order; overflowing escrow is refused
+    send(ix("trading", "cancel_order", accounts={"owner": buyer.pubkey(), "market": market, "order": sell,
+         "refund_account": ata(buyer.pubkey(), grxe), "vault": e_vault, "token_program": TOKEN}), [buyer],
+         expect_error=custom_err("trading", "Unauthorized"))
+    send(ix("trading", "create_buy_order", 9, 2**64 - 1, 2**64 - 1, accounts={
+        "owner": buyer.pubkey(), "market": market, "order": order_pda(buyer.pubkey(), 9), "owner_payment_account": ata(buyer.pubkey(), pm),
+        "payment_vault": p_vault, "token_program": TOKEN, "system_program": SYSTEM}), [buyer], expect_error=custom_err("trading", "ArithmeticOverflow"))
+
     # partial fill 1.0 GRXE, then fill the rest of the buy (0.5 GRXE) -> buy order closed
     res = send(match_ix(sell, buy, 1_000_000), [mkt_auth])
     print("trading.match_order (partial) ok:", events("trading", res))
