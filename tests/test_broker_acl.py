@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import ssl
+import subprocess
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -14,21 +16,22 @@ from gridx.services import MosquittoBroker
 from gridx.wire import readings_topic
 
 NOT_AUTHORIZED = 135
+NO_MATCHING_SUBSCRIBERS = 16  # a success code: accepted, nobody listening
 
 
 class _Pub:
     """A v5 publisher that records the PUBACK reason code of each message."""
 
-    def __init__(self, broker: MosquittoBroker, user: str, password: str) -> None:
+    def __init__(self, port: int, ca_file: Path, user: str, password: str) -> None:
         self.acks: dict[int, int] = {}
         self.connack: list[mqtt.ReasonCode] = []
         self.done = threading.Condition()
         c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"pub-{user}", protocol=mqtt.MQTTv5)
         c.username_pw_set(user, password)
-        c.tls_set(ca_certs=str(broker.ca_file), tls_version=ssl.PROTOCOL_TLS_CLIENT)
+        c.tls_set(ca_certs=str(ca_file), tls_version=ssl.PROTOCOL_TLS_CLIENT)
         c.on_connect = lambda _c, _u, _f, rc, _p: self.connack.append(rc)
         c.on_publish = self._on_publish
-        c.connect("127.0.0.1", broker.port)
+        c.connect("127.0.0.1", port)
         c.loop_start()
         self.client = c
         wait_until(lambda: bool(self.connack), 10, "CONNACK")
@@ -56,7 +59,7 @@ def collector(broker: MosquittoBroker) -> Iterator[Collector]:
 
 
 def test_edge_may_publish_only_under_its_own_id(broker: MosquittoBroker, collector: Collector) -> None:
-    pub = _Pub(broker, "edge-a", broker.add_user("edge-a"))
+    pub = _Pub(broker.port, broker.ca_file, "edge-a", broker.add_user("edge-a"))
     broker.add_user("edge-b")
     try:
         assert pub.connack[0].is_failure is False
@@ -73,8 +76,8 @@ def test_edge_may_publish_only_under_its_own_id(broker: MosquittoBroker, collect
 
 
 def test_gateway_is_read_only(broker: MosquittoBroker, collector: Collector) -> None:
-    pub = _Pub(broker, "gateway", broker.users["gateway"])
-    edge = _Pub(broker, "edge-c", broker.add_user("edge-c"))
+    pub = _Pub(broker.port, broker.ca_file, "gateway", broker.users["gateway"])
+    edge = _Pub(broker.port, broker.ca_file, "edge-c", broker.add_user("edge-c"))
     try:
         assert pub.publish(readings_topic("gateway"), b"x") == NOT_AUTHORIZED
         assert pub.publish(readings_topic("edge-c"), b"x") == NOT_AUTHORIZED
@@ -126,3 +129,27 @@ def test_plaintext_mqtt_is_refused(broker: MosquittoBroker) -> None:
         c.disconnect()
     # the TLS listener never completes an MQTT handshake in the clear
     assert not any(not rc.is_failure for rc in got)
+
+
+def test_operator_setup_script_yields_a_working_broker(tmp_path: Path) -> None:
+    from gridx.paths import ROOT
+    from gridx.services._proc import free_port, stop_process, wait_for_port
+
+    port = free_port()
+    d = tmp_path / "broker"
+    args = ["bash", str(ROOT / "mosquitto" / "setup.sh"), "--dir", str(d), "--dev", "--port", str(port)]
+    subprocess.run([*args, "--edge", "edge-s"], check=True, capture_output=True)
+    subprocess.run([*args, "--edge", "edge-s"], check=True, capture_output=True)  # idempotent
+    assert (d / "passwords" / "edge-s").stat().st_mode & 0o077 == 0
+    log = (tmp_path / "mosquitto.log").open("ab")
+    proc = subprocess.Popen(["mosquitto", "-c", str(d / "mosquitto.conf")], stdout=log, stderr=log)
+    try:
+        wait_for_port(port, proc, 15)
+        pub = _Pub(port, d / "ca.crt", "edge-s", (d / "passwords" / "edge-s").read_text())
+        try:
+            assert pub.publish(readings_topic("edge-s"), b"ok") in (0, NO_MATCHING_SUBSCRIBERS)
+            assert pub.publish(readings_topic("edge-t"), b"no") == NOT_AUTHORIZED
+        finally:
+            pub.close()
+    finally:
+        stop_process(proc)
