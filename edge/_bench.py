@@ -193,4 +193,5 @@ def run_bench(meters: int, seconds: float, interval_s: int) -> None:
                     p.kill()
                     p.wait()
         broker.stop()
-    shutil.rmtree(work / "keys", ignore_errors=True)
+    # kept on failure for its logs; a finished run leaves nothing behind
+    shutil.rmtree(work, ignore_errors=True)

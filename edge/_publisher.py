@@ -101,6 +101,10 @@ class Publisher:
             self._client.loop_stop()
 
     @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    @property
     def connected(self) -> bool:
         return self._connected.is_set()
 

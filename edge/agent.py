@@ -23,6 +23,7 @@ from edge._store import Outbox
 from edge.config import EdgeConfig
 from edge.keys import load_key
 from firmware_sim.registers import MeterSnapshot
+from gridx.errors import ServiceError
 from gridx.wire import sign_reading
 
 __all__ = ["AgentStats", "run_agent"]
@@ -155,6 +156,8 @@ async def run_agent(cfg: EdgeConfig, stop: asyncio.Event | None = None) -> Agent
                     break
                 except TimeoutError:
                     pass
+            if not publisher.alive:
+                raise ServiceError("publisher thread died; exiting so the supervisor restarts the agent")
             t0 = time.monotonic()
             results = await poller.poll_all(deadline=t0 + 0.9 * period)
             changed, rows = cycle.apply(results, tick)
