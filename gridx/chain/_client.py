@@ -1,0 +1,161 @@
+"""Send and confirm through solana-py's AsyncClient: one code path for any validator and for
+the local node. Failures raise ChainError with the program's named error as ``code``."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from solders.hash import Hash
+from solders.instruction import Instruction
+from solders.keypair import Keypair
+from solders.message import Message
+from solders.pubkey import Pubkey
+from solders.signature import Signature
+from solders.transaction import Transaction
+
+from gridx.errors import ChainError
+
+from ._errors import chain_error
+from ._idl import Event, decode_account, decode_events
+from ._spl import token_account_amount
+
+if TYPE_CHECKING:
+    from solana.rpc.async_api import AsyncClient
+
+__all__ = [
+    "airdrop",
+    "build_tx",
+    "confirm_signatures",
+    "fetch_account",
+    "fetch_decoded",
+    "latest_blockhash",
+    "send_and_confirm",
+    "send_tx",
+    "token_balance",
+    "transaction_events",
+]
+
+_STATUS_BATCH = 256  # getSignatureStatuses accepts at most 256 signatures per call
+
+
+async def latest_blockhash(client: AsyncClient) -> Hash:
+    return (await client.get_latest_blockhash()).value.blockhash
+
+
+def build_tx(ixs: Sequence[Instruction], signers: Sequence[Keypair], blockhash: Hash) -> Transaction:
+    """The first signer pays the fee."""
+    msg = Message.new_with_blockhash(list(ixs), signers[0].pubkey(), blockhash)
+    return Transaction(list(signers), msg, blockhash)
+
+
+def _programs(tx: Transaction) -> list[Pubkey]:
+    keys = tx.message.account_keys
+    return [keys[ix.program_id_index] for ix in tx.message.instructions]
+
+
+async def send_tx(client: AsyncClient, tx: Transaction) -> Signature:
+    """Submit with preflight; a preflight failure raises ChainError (with the program's logs)."""
+    from solana.exceptions import SolanaRpcException
+    from solana.rpc.core import RPCException
+    from solana.rpc.types import TxOpts
+    from solders.rpc.errors import SendTransactionPreflightFailureMessage
+
+    try:
+        resp = await client.send_raw_transaction(bytes(tx), TxOpts(skip_confirmation=True))
+    except RPCException as exc:
+        detail = exc.args[0] if exc.args else None
+        if isinstance(detail, SendTransactionPreflightFailureMessage) and detail.data.err is not None:
+            raise chain_error(detail.data.err, list(detail.data.logs or []), _programs(tx)) from exc
+        raise ChainError(f"sendTransaction refused: {detail}", "RpcError") from exc
+    except SolanaRpcException as exc:
+        raise ChainError(f"chain node unreachable: {exc}", "Unreachable") from exc
+    return resp.value
+
+
+async def confirm_signatures(
+    client: AsyncClient, sigs: Sequence[Signature], wait_s: float = 60.0
+) -> dict[Signature, Any]:
+    """Wait until every signature is confirmed; returns signature -> error JSON (None = success).
+
+    Polls getSignatureStatuses (batched); the first poll is immediate, so against the local
+    node, which executes on receipt, a batch confirms in one round trip."""
+    from solders.transaction_status import TransactionConfirmationStatus as Tcs
+
+    from ._errors import err_to_json
+
+    pending = list(sigs)
+    done: dict[Signature, Any] = {}
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait_s
+    delay = 0.05
+    while pending:
+        still: list[Signature] = []
+        for i in range(0, len(pending), _STATUS_BATCH):
+            chunk = pending[i : i + _STATUS_BATCH]
+            statuses = (await client.get_signature_statuses(chunk)).value
+            for sig, st in zip(chunk, statuses, strict=True):
+                if st is not None and st.confirmation_status in (Tcs.Confirmed, Tcs.Finalized):
+                    done[sig] = err_to_json(st.err)
+                else:
+                    still.append(sig)
+        pending = still
+        if pending:
+            if loop.time() > deadline:
+                raise ChainError(f"{len(pending)} transaction(s) not confirmed in {wait_s}s", "Unconfirmed")
+            await asyncio.sleep(delay)  # a real validator confirms in ~0.5-1 s; poll gently
+            delay = min(delay * 2, 0.5)
+    return done
+
+
+async def send_and_confirm(
+    client: AsyncClient,
+    ixs: Sequence[Instruction],
+    signers: Sequence[Keypair],
+    blockhash: Hash | None = None,
+    wait_s: float = 60.0,
+) -> Signature:
+    """Build, sign (first signer pays), send and wait for ``confirmed``. Raises ChainError."""
+    tx = build_tx(ixs, signers, blockhash or await latest_blockhash(client))
+    sig = await send_tx(client, tx)
+    err = (await confirm_signatures(client, [sig], wait_s))[sig]
+    if err is not None:
+        raise chain_error(err, await _logs(client, sig), _programs(tx))
+    return sig
+
+
+async def _logs(client: AsyncClient, sig: Signature) -> list[str]:
+
+    resp = await client.get_transaction(sig, encoding="base64", max_supported_transaction_version=0)
+    meta = resp.value.transaction.meta if resp.value is not None else None
+    return list(meta.log_messages or []) if meta is not None else []
+
+
+async def transaction_events(client: AsyncClient, sig: Signature) -> list[Event]:
+    """Our programs' events emitted by a confirmed transaction."""
+    return decode_events(await _logs(client, sig))
+
+
+async def fetch_account(client: AsyncClient, address: Pubkey) -> bytes | None:
+    acct = (await client.get_account_info(address)).value
+    return None if acct is None or acct.lamports == 0 else bytes(acct.data)
+
+
+async def fetch_decoded(client: AsyncClient, program: str, address: Pubkey) -> Any | None:
+    """An account of ``program`` decoded with its IDL, or None if it does not exist."""
+    data = await fetch_account(client, address)
+    return None if data is None else decode_account(program, data)
+
+
+async def token_balance(client: AsyncClient, token_account: Pubkey) -> int:
+    """Base units held by an SPL token account (0 if it does not exist)."""
+    data = await fetch_account(client, token_account)
+    return 0 if data is None else token_account_amount(data)
+
+
+async def airdrop(client: AsyncClient, to: Pubkey, lamports: int) -> None:
+    sig = (await client.request_airdrop(to, lamports)).value
+    err = (await confirm_signatures(client, [sig]))[sig]
+    if err is not None:
+        raise chain_error(err)

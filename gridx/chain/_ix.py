@@ -1,0 +1,285 @@
+"""Typed instruction builders for registry, energy_token and trading.
+
+Each returns a ``solders`` Instruction; PDAs are derived here so callers pass only keys that
+mean something to them (wallets, meters, order ids)."""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+from solders.instruction import AccountMeta, Instruction
+from solders.pubkey import Pubkey
+
+from ._idl import idl_program
+from ._ids import (
+    SYSTEM_PROGRAM_ID,
+    TOKEN_PROGRAM_ID,
+    ata_address,
+    energy_vault_pda,
+    grxe_mint_pda,
+    market_pda,
+    meter_pda,
+    mint_authority_pda,
+    mint_record_pda,
+    minter_pda,
+    order_pda,
+    payment_vault_pda,
+    program_ids,
+    registry_config_pda,
+    token_config_pda,
+    user_pda,
+)
+
+__all__ = [
+    "CONSUMER",
+    "METER_ACTIVE",
+    "METER_REVOKED",
+    "PROSUMER",
+    "MarketKeys",
+    "build_add_minter_ix",
+    "build_cancel_order_ix",
+    "build_create_buy_order_ix",
+    "build_create_sell_order_ix",
+    "build_energy_token_initialize_ix",
+    "build_initialize_market_ix",
+    "build_match_order_ix",
+    "build_mint_for_reading_ix",
+    "build_register_meter_ix",
+    "build_register_user_ix",
+    "build_registry_initialize_ix",
+    "build_remove_minter_ix",
+    "build_rotate_authority_ix",
+    "build_set_meter_status_ix",
+]
+
+PROSUMER, CONSUMER = 0, 1
+METER_ACTIVE, METER_REVOKED = 0, 1
+
+
+# ------------------------------------------------------------------ registry
+def build_registry_initialize_ix(authority: Pubkey) -> Instruction:
+    return idl_program("registry").build("initialize", {}, {"authority": authority, "config": registry_config_pda()})
+
+
+def build_register_user_ix(wallet: Pubkey, user_type: int) -> Instruction:
+    return idl_program("registry").build(
+        "register_user",
+        {"user_type": user_type},
+        {"wallet": wallet, "config": registry_config_pda(), "user": user_pda(wallet)},
+    )
+
+
+def build_register_meter_ix(
+    owner: Pubkey, authority: Pubkey, meter: Pubkey, edge_id: bytes, rated_power_w: int
+) -> Instruction:
+    """Owner pays and signs; the registry authority co-signs (DESIGN §2). edge_id: <= 32 bytes."""
+    if len(edge_id) > 32:
+        raise ValueError("edge_id longer than 32 bytes")
+    return idl_program("registry").build(
+        "register_meter",
+        {"meter": meter, "edge_id": list(edge_id.ljust(32, b"\0")), "rated_power_w": rated_power_w},
+        {
+            "owner": owner,
+            "authority": authority,
+            "config": registry_config_pda(),
+            "owner_user": user_pda(owner),
+            "meter_account": meter_pda(meter),
+        },
+    )
+
+
+def build_set_meter_status_ix(authority: Pubkey, meter: Pubkey, status: int) -> Instruction:
+    return idl_program("registry").build(
+        "set_meter_status",
+        {"status": status},
+        {"authority": authority, "config": registry_config_pda(), "meter_account": meter_pda(meter)},
+    )
+
+
+def build_rotate_authority_ix(authority: Pubkey, new_authority: Pubkey) -> Instruction:
+    return idl_program("registry").build(
+        "rotate_authority", {"new_authority": new_authority}, {"authority": authority, "config": registry_config_pda()}
+    )
+
+
+# ------------------------------------------------------------------ energy_token
+def build_energy_token_initialize_ix(admin: Pubkey) -> Instruction:
+    return idl_program("energy_token").build(
+        "initialize",
+        {"registry_program": program_ids().registry},
+        {
+            "admin": admin,
+            "config": token_config_pda(),
+            "mint": grxe_mint_pda(),
+            "mint_authority": mint_authority_pda(),
+        },
+    )
+
+
+def build_add_minter_ix(admin: Pubkey, minter: Pubkey) -> Instruction:
+    return idl_program("energy_token").build(
+        "add_minter",
+        {"minter": minter},
+        {"admin": admin, "config": token_config_pda(), "minter_account": minter_pda(minter)},
+    )
+
+
+def build_remove_minter_ix(admin: Pubkey, minter: Pubkey) -> Instruction:
+    return idl_program("energy_token").build(
+        "remove_minter",
+        {"minter": minter},
+        {"admin": admin, "config": token_config_pda(), "minter_account": minter_pda(minter)},
+    )
+
+
+_MINT_ARGS = struct.Struct("<32sqIQ")
+
+
+def build_mint_for_reading_ix(
+    minter: Pubkey, meter: Pubkey, owner: Pubkey, window_start: int, window_seconds: int, amount: int
+) -> Instruction:
+    """Mint ``amount`` GRXE base units (1 Wh = 1000) for one meter window into the owner's ATA.
+
+    The hot path of the gateway: args are packed directly (same bytes as anchorpy's encoder,
+    checked by a test) because borsh-construct costs more than the rest of the transaction."""
+    spec = idl_program("energy_token").instructions["mint_for_reading"]
+    data = spec.discriminator + _MINT_ARGS.pack(bytes(meter), window_start, window_seconds, amount)
+    grxe = grxe_mint_pda()
+    keys = (
+        (minter, True, True),
+        (minter_pda(minter), False, True),
+        (token_config_pda(), False, True),
+        (meter_pda(meter), False, False),
+        (user_pda(owner), False, False),
+        (mint_record_pda(meter, window_start), False, True),
+        (grxe, False, True),
+        (mint_authority_pda(), False, False),
+        (ata_address(owner, grxe), False, True),
+        (TOKEN_PROGRAM_ID, False, False),
+        (SYSTEM_PROGRAM_ID, False, False),
+    )
+    return Instruction(program_ids().energy_token, data, [AccountMeta(k, s, w) for k, s, w in keys])
+
+
+# ------------------------------------------------------------------ trading
+@dataclass(frozen=True)
+class MarketKeys:
+    """Addresses of one market (energy mint x payment mint) and its fee account."""
+
+    energy_mint: Pubkey
+    payment_mint: Pubkey
+    fee_account: Pubkey
+
+    @property
+    def address(self) -> Pubkey:
+        return market_pda(self.energy_mint, self.payment_mint)
+
+    @property
+    def energy_vault(self) -> Pubkey:
+        return energy_vault_pda(self.address)
+
+    @property
+    def payment_vault(self) -> Pubkey:
+        return payment_vault_pda(self.address)
+
+
+def build_initialize_market_ix(authority: Pubkey, market: MarketKeys, fee_bps: int) -> Instruction:
+    return idl_program("trading").build(
+        "initialize_market",
+        {"fee_bps": fee_bps},
+        {
+            "authority": authority,
+            "market": market.address,
+            "energy_mint": market.energy_mint,
+            "payment_mint": market.payment_mint,
+            "energy_vault": market.energy_vault,
+            "payment_vault": market.payment_vault,
+            "fee_account": market.fee_account,
+        },
+    )
+
+
+def build_create_sell_order_ix(
+    owner: Pubkey, market: MarketKeys, order_id: int, amount: int, price: int, source: Pubkey | None = None
+) -> Instruction:
+    """Escrow ``amount`` GRXE base units; ``price`` is payment base units per 1 GRXE (1e6 base units)."""
+    return idl_program("trading").build(
+        "create_sell_order",
+        {"order_id": order_id, "amount": amount, "price": price},
+        {
+            "owner": owner,
+            "market": market.address,
+            "order": order_pda(owner, order_id),
+            "owner_energy_account": source or ata_address(owner, market.energy_mint),
+            "energy_vault": market.energy_vault,
+        },
+    )
+
+
+def build_create_buy_order_ix(
+    owner: Pubkey, market: MarketKeys, order_id: int, amount: int, price: int, source: Pubkey | None = None
+) -> Instruction:
+    return idl_program("trading").build(
+        "create_buy_order",
+        {"order_id": order_id, "amount": amount, "price": price},
+        {
+            "owner": owner,
+            "market": market.address,
+            "order": order_pda(owner, order_id),
+            "owner_payment_account": source or ata_address(owner, market.payment_mint),
+            "payment_vault": market.payment_vault,
+        },
+    )
+
+
+def build_cancel_order_ix(
+    owner: Pubkey,
+    market: MarketKeys,
+    order_id: int,
+    is_sell: bool,
+    refund_account: Pubkey | None = None,
+    vault: Pubkey | None = None,
+) -> Instruction:
+    mint = market.energy_mint if is_sell else market.payment_mint
+    return idl_program("trading").build(
+        "cancel_order",
+        {},
+        {
+            "owner": owner,
+            "market": market.address,
+            "order": order_pda(owner, order_id),
+            "refund_account": refund_account or ata_address(owner, mint),
+            "vault": vault or (market.energy_vault if is_sell else market.payment_vault),
+        },
+    )
+
+
+def build_match_order_ix(
+    authority: Pubkey,
+    market: MarketKeys,
+    seller: Pubkey,
+    sell_order_id: int,
+    buyer: Pubkey,
+    buy_order_id: int,
+    amount: int,
+    overrides: dict[str, Pubkey] | None = None,
+) -> Instruction:
+    """Settle ``amount`` energy base units at the sell price. ``overrides`` replaces named
+    accounts (tests use it to prove wrong vaults or token accounts are refused)."""
+    accounts = {
+        "authority": authority,
+        "market": market.address,
+        "sell_order": order_pda(seller, sell_order_id),
+        "buy_order": order_pda(buyer, buy_order_id),
+        "seller": seller,
+        "buyer": buyer,
+        "seller_payment_account": ata_address(seller, market.payment_mint),
+        "buyer_energy_account": ata_address(buyer, market.energy_mint),
+        "buyer_payment_account": ata_address(buyer, market.payment_mint),
+        "fee_account": market.fee_account,
+        "energy_vault": market.energy_vault,
+        "payment_vault": market.payment_vault,
+    }
+    accounts.update(overrides or {})
+    return idl_program("trading").build("match_order", {"amount": amount}, accounts)

@@ -1,0 +1,208 @@
+"""The local chain's state machine: LiteSVM with our programs, a slot/blockhash model, a
+transaction history and an optional account journal. Thread-safe: one lock around LiteSVM.
+
+Slot model (deterministic, no wall clock): the slot advances when a client asks for a
+blockhash after transactions were processed since the last one; the last 150 blockhashes
+stay valid (as on a real cluster), so concurrent clients holding a recent blockhash work.
+"""
+
+from __future__ import annotations
+
+import collections
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from solders.account import Account
+from solders.clock import Clock
+from solders.hash import Hash
+from solders.pubkey import Pubkey
+from solders.signature import Signature
+from solders.transaction import Transaction, VersionedTransaction
+
+from gridx.errors import ConfigError
+
+from ._errors import err_to_json
+from ._ids import PROGRAMS, program_dir, program_ids
+from ._journal import Journal
+
+__all__ = ["SvmChain", "TxRecord"]
+
+BLOCKHASH_VALIDITY = 150
+FEE_LAMPORTS = 5000
+_HISTORY = 200_000
+
+
+@dataclass
+class TxRecord:
+    signature: Signature
+    slot: int
+    raw: bytes
+    err: Any  # validator JSON shape, None on success
+    logs: list[str]
+    units: int
+    block_time: int
+    account_keys: list[Pubkey] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SendResult:
+    signature: Signature
+    err: Any
+    logs: list[str]
+    units: int
+
+
+def _writable(tx: Transaction | VersionedTransaction, keys: list[Pubkey]) -> list[Pubkey]:
+    h = tx.message.header
+    nsig = h.num_required_signatures
+    signed_rw = nsig - h.num_readonly_signed_accounts
+    unsigned_rw_end = len(keys) - h.num_readonly_unsigned_accounts
+    return [k for i, k in enumerate(keys) if i < signed_rw or nsig <= i < unsigned_rw_end]
+
+
+class SvmChain:
+    def __init__(self, programs: Path | None = None, journal: Path | None = None, faucet_lamports: int = 0) -> None:
+        from solders.litesvm import LiteSVM
+
+        self.lock = threading.RLock()
+        self.svm = LiteSVM().with_sigverify(True).with_blockhash_check(False).with_transaction_history(_HISTORY)
+        so_dir = programs or program_dir()
+        ids = program_ids()
+        for name in PROGRAMS:
+            path = so_dir / f"{name}.so"
+            if not path.exists():
+                raise ConfigError(f"program {path} not found (set GRIDX_PROGRAM_DIR or build programs/)")
+            self.svm.add_program_from_file(ids.by_name(name), path)
+        self.known: set[Pubkey] = set()  # every address ever touched: LiteSVM cannot enumerate
+        self.history: dict[Signature, TxRecord] = {}
+        self._order: collections.deque[Signature] = collections.deque()
+        self.by_address: dict[Pubkey, list[Signature]] = collections.defaultdict(list)
+        self.slot = 1
+        self._recent: collections.OrderedDict[Hash, int] = collections.OrderedDict()
+        self._dirty = False
+        self._journal = Journal(journal) if journal is not None else None
+        if self._journal is not None:
+            slot, accounts = self._journal.load()
+            for addr, acct in accounts.items():
+                self.svm.set_account(addr, acct)
+                self.known.add(addr)
+            self.slot = max(self.slot, slot + 1)
+        self._new_block()
+
+    # ------------------------------------------------------------------ blocks
+    def _new_block(self) -> None:
+        self.svm.expire_blockhash()
+        self.svm.set_clock(Clock(self.slot, 0, 0, 0, int(time.time())))
+        self._recent[self.svm.latest_blockhash()] = self.slot
+        while len(self._recent) > BLOCKHASH_VALIDITY:
+            self._recent.popitem(last=False)
+        self._dirty = False
+
+    def latest_blockhash(self) -> tuple[Hash, int]:
+        """(blockhash, last valid block height); opens a new block if the last one has txs."""
+        with self.lock:
+            if self._dirty:
+                self.slot += 1
+                self._new_block()
+            return self.svm.latest_blockhash(), self.slot + BLOCKHASH_VALIDITY
+
+    def blockhash_valid(self, h: Hash) -> bool:
+        with self.lock:
+            return h in self._recent
+
+    # ------------------------------------------------------------------ transactions
+    def simulate(self, tx: Transaction | VersionedTransaction) -> SendResult:
+        from solders.transaction_metadata import FailedTransactionMetadata
+
+        with self.lock:
+            res = self.svm.simulate_transaction(tx)
+        meta = res.meta()
+        err = err_to_json(res.err()) if isinstance(res, FailedTransactionMetadata) else None
+        return SendResult(tx.signatures[0], err, list(meta.logs()), meta.compute_units_consumed())
+
+    def send(self, tx: Transaction | VersionedTransaction, preflight: bool = True) -> SendResult:
+        """Execute. With ``preflight`` a failing transaction is simulated only (nothing charged,
+        nothing recorded), as a validator's preflight does; without it the failure is recorded."""
+        from solders.transaction_metadata import FailedTransactionMetadata
+
+        with self.lock:
+            if tx.message.recent_blockhash not in self._recent:
+                return SendResult(tx.signatures[0], "BlockhashNotFound", [], 0)
+            if preflight:
+                sim = self.simulate(tx)
+                if sim.err is not None:
+                    return sim
+            res = self.svm.send_transaction(tx)
+            failed = isinstance(res, FailedTransactionMetadata)
+            if isinstance(res, FailedTransactionMetadata):
+                meta, err = res.meta(), err_to_json(res.err())
+            else:
+                meta, err = res, None
+            out = SendResult(tx.signatures[0], err, list(meta.logs()), meta.compute_units_consumed())
+            if err == "AlreadyProcessed":
+                return out
+            keys = list(tx.message.account_keys)
+            self._record(tx, out, keys)
+            if self._journal is not None:
+                written = _writable(tx, keys) if not failed else keys[:1]
+                self._journal_accounts(written)
+            return out
+
+    def _record(self, tx: Transaction | VersionedTransaction, out: SendResult, keys: list[Pubkey]) -> None:
+        rec = TxRecord(out.signature, self.slot, bytes(tx), out.err, out.logs, out.units, int(time.time()), keys)
+        self.history[out.signature] = rec
+        self._order.append(out.signature)
+        if len(self._order) > _HISTORY:
+            old = self.history.pop(self._order.popleft(), None)
+            if old is not None:
+                for k in old.account_keys:
+                    sigs = self.by_address.get(k)
+                    if sigs and sigs[0] == old.signature:
+                        sigs.pop(0)
+        for k in keys:
+            self.by_address[k].append(out.signature)
+        self.known.update(keys)
+        self._dirty = True
+
+    def _journal_accounts(self, addrs: Iterable[Pubkey]) -> None:
+        assert self._journal is not None
+        rows = []
+        for a in addrs:
+            acct = self.svm.get_account(a)
+            rows.append((a, acct if acct is not None else Account(0, b"", Pubkey.default(), False, 0)))
+        self._journal.append(self.slot, rows)
+
+    def airdrop(self, to: Pubkey, lamports: int) -> Signature:
+        from solders.transaction_metadata import FailedTransactionMetadata
+
+        with self.lock:
+            res = self.svm.airdrop(to, lamports)
+            if isinstance(res, FailedTransactionMetadata):
+                meta, err = res.meta(), err_to_json(res.err())
+            else:
+                meta, err = res, None
+            sig = meta.signature()
+            rec = TxRecord(sig, self.slot, b"", err, list(meta.logs()), 0, int(time.time()), [to])
+            self.history[sig] = rec
+            self._order.append(sig)
+            self.by_address[to].append(sig)
+            self.known.add(to)
+            self._dirty = True
+            if self._journal is not None and err is None:
+                self._journal_accounts([to])
+            return sig
+
+    # ------------------------------------------------------------------ reads
+    def account(self, addr: Pubkey) -> Account | None:
+        with self.lock:
+            acct = self.svm.get_account(addr)
+        return None if acct is None or (acct.lamports == 0 and not acct.data) else acct
+
+    def close(self) -> None:
+        with self.lock:
+            if self._journal is not None:
+                self._journal.close()
