@@ -68,7 +68,7 @@ if [ "$dev" = 1 ]; then
       -e "s#^persistence_location .*#persistence_location $dir/data/#" \
       -e "s#^log_dest syslog#log_dest stdout#" \
       -e "s#^listener 8883#listener $port 127.0.0.1#" \
-      -e "/^user mosquitto/d" \
+      -e "/^user mosquitto/d" -e "/^pid_file /d" \
       "$here/mosquitto.conf" > mosquitto.conf
   [ "$(id -u)" = 0 ] && echo "user root" >> mosquitto.conf
 else
