@@ -45,11 +45,14 @@ class ServiceError(GridxError):
 
 
 class ChainError(GridxError):
-    """A chain call failed; ``code`` is the program's named error when known."""
+    """A chain call failed; ``code`` is the program's named error when known and
+    ``instruction_index`` the top-level instruction the runtime blames (transactions are
+    atomic, so the other instructions of the same transaction did nothing)."""
 
-    def __init__(self, message: str, code: str | None = None) -> None:
+    def __init__(self, message: str, code: str | None = None, instruction_index: int | None = None) -> None:
         super().__init__(message)
         self.code = code
+        self.instruction_index = instruction_index
 
 
 class ReadingRejected(GridxError):

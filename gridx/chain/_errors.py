@@ -90,10 +90,12 @@ def chain_error(err: Any, logs: Sequence[str] = (), programs: Sequence[Pubkey] =
     """``programs``: the program id of each top-level instruction, to attribute custom codes."""
     err = err_to_json(err)
     code: str
+    index: int | None = None
     if isinstance(err, str):
         code = err
     elif isinstance(err, dict) and "InstructionError" in err:
         index, inner = err["InstructionError"]
+        assert index is not None
         program = _failing_program(logs) or (programs[index] if 0 <= index < len(programs) else None)
         if isinstance(inner, dict) and "Custom" in inner:
             code = _custom_name(program, int(inner["Custom"]))
@@ -106,4 +108,4 @@ def chain_error(err: Any, logs: Sequence[str] = (), programs: Sequence[Pubkey] =
     else:
         code = "Unknown"
     tail = "\n".join(logs[-8:])
-    return ChainError(f"transaction failed: {code} ({err})" + (f"\n{tail}" if tail else ""), code)
+    return ChainError(f"transaction failed: {code} ({err})" + (f"\n{tail}" if tail else ""), code, index)
