@@ -1,0 +1,137 @@
+"""Shared chain test fixtures: a bootstrapped world on the real SBF programs in LiteSVM
+(directly, through ``SvmChain``) with named keys, and a balance snapshot for "changes nothing"."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from solders.instruction import Instruction
+from solders.keypair import Keypair
+from solders.pubkey import Pubkey
+
+import gridx.chain as c
+from gridx.chain._errors import chain_error
+from gridx.chain._svm import SendResult, SvmChain
+
+SOL = 10**9
+T0 = 1_764_000_000 - (1_764_000_000 % 900)  # an aligned 15-minute window start
+RATED_W = 5_000  # 5 kW: max 1,250,000 base units per 900 s window
+
+
+class Svm:
+    """Sends through LiteSVM (no RPC); failures raise ChainError with the named code."""
+
+    def __init__(self) -> None:
+        self.chain = SvmChain()
+
+    def funded(self, lamports: int = 100 * SOL) -> Keypair:
+        kp = Keypair()
+        self.chain.airdrop(kp.pubkey(), lamports)
+        return kp
+
+    def send(self, ixs: Sequence[Instruction], signers: Sequence[Keypair]) -> SendResult:
+        blockhash, _ = self.chain.latest_blockhash()
+        tx = c.build_tx(ixs, signers, blockhash)
+        res = self.chain.send(tx)
+        if res.err is not None:
+            programs = [tx.message.account_keys[ix.program_id_index] for ix in tx.message.instructions]
+            raise chain_error(res.err, res.logs, programs)
+        return res
+
+    def data(self, addr: Pubkey) -> bytes | None:
+        acct = self.chain.account(addr)
+        return None if acct is None else bytes(acct.data)
+
+    def balance(self, token_account: Pubkey) -> int:
+        d = self.data(token_account)
+        return 0 if d is None else c.token_account_amount(d)
+
+    def decoded(self, program: str, addr: Pubkey) -> object:
+        d = self.data(addr)
+        assert d is not None, f"no account {addr}"
+        return c.decode_account(program, d)
+
+
+@dataclass
+class World:
+    svm: Svm
+    authority: Keypair  # registry authority
+    admin: Keypair  # energy_token admin
+    gateway: Keypair  # authorised minter
+    market_auth: Keypair  # market authority (matcher) and payment-mint authority
+    prosumer: Keypair
+    consumer: Keypair
+    meter: Pubkey  # registered, owned by prosumer
+    market: c.MarketKeys
+    watched: list[Pubkey] = field(default_factory=list)
+
+    @property
+    def grxe(self) -> Pubkey:
+        return c.grxe_mint_pda()
+
+    def mint_ix(
+        self,
+        window_start: int,
+        amount: int,
+        meter: Pubkey | None = None,
+        owner: Pubkey | None = None,
+        minter: Keypair | None = None,
+        window_seconds: int = 900,
+    ) -> Instruction:
+        return c.build_mint_for_reading_ix(
+            (minter or self.gateway).pubkey(),
+            meter or self.meter,
+            owner or self.prosumer.pubkey(),
+            window_start,
+            window_seconds,
+            amount,
+        )
+
+    def snapshot(self) -> dict[Pubkey, int]:
+        """Token balances of every watched account plus the GRXE and payment supplies."""
+        out = {a: self.svm.balance(a) for a in self.watched}
+        for mint in (self.grxe, self.market.payment_mint):
+            d = self.svm.data(mint)
+            out[mint] = int.from_bytes(d[36:44], "little") if d else 0
+        return out
+
+
+def build_world() -> World:
+    svm = Svm()
+    authority, admin, gateway, market_auth = (svm.funded() for _ in range(4))
+    prosumer, consumer = svm.funded(), svm.funded()
+    svm.send([c.build_registry_initialize_ix(authority.pubkey())], [authority])
+    svm.send([c.build_register_user_ix(prosumer.pubkey(), c.PROSUMER)], [prosumer])
+    svm.send([c.build_register_user_ix(consumer.pubkey(), c.CONSUMER)], [consumer])
+    meter = Keypair().pubkey()
+    svm.send(
+        [c.build_register_meter_ix(prosumer.pubkey(), authority.pubkey(), meter, b"edge-1", RATED_W)],
+        [prosumer, authority],
+    )
+    svm.send([c.build_energy_token_initialize_ix(admin.pubkey())], [admin])
+    svm.send([c.build_add_minter_ix(admin.pubkey(), gateway.pubkey())], [admin])
+    grxe = c.grxe_mint_pda()
+    pay = Keypair()
+    rent = svm.chain.svm.minimum_balance_for_rent_exemption(82)
+    svm.send(c.create_mint_ixs(market_auth.pubkey(), pay.pubkey(), 6, market_auth.pubkey(), rent), [market_auth, pay])
+    fee = c.ata_address(market_auth.pubkey(), pay.pubkey())
+    svm.send([c.create_ata_ix(market_auth.pubkey(), market_auth.pubkey(), pay.pubkey())], [market_auth])
+    market = c.MarketKeys(grxe, pay.pubkey(), fee)
+    svm.send([c.build_initialize_market_ix(market_auth.pubkey(), market, 25)], [market_auth])
+    watched = [market.energy_vault, market.payment_vault, fee]
+    for kp in (prosumer, consumer):
+        svm.send(
+            [c.create_ata_ix(kp.pubkey(), kp.pubkey(), grxe), c.create_ata_ix(kp.pubkey(), kp.pubkey(), pay.pubkey())],
+            [kp],
+        )
+        watched += [c.ata_address(kp.pubkey(), grxe), c.ata_address(kp.pubkey(), pay.pubkey())]
+    svm.send(
+        [
+            c.mint_to_ix(
+                pay.pubkey(), c.ata_address(consumer.pubkey(), pay.pubkey()), market_auth.pubkey(), 1_000_000_000
+            )
+        ],
+        [market_auth],
+    )
+    return World(svm, authority, admin, gateway, market_auth, prosumer, consumer, meter, market, watched)

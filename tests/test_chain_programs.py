@@ -1,0 +1,346 @@
+"""The three SBF programs in LiteSVM (no RPC): every instruction works, and every attack fails
+with its named error and leaves every token balance and supply unchanged."""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable
+
+import pytest
+from _chain_helpers import RATED_W, T0, World, build_world
+from solders.instruction import AccountMeta, Instruction
+from solders.keypair import Keypair
+
+import gridx.chain as c
+from gridx.errors import ChainError
+
+MAX_PER_WINDOW = RATED_W * 900 * 1000 // 3600  # 1,250,000 base units
+
+
+@pytest.fixture
+def w() -> World:
+    return build_world()
+
+
+def assert_refused(w: World, code: str, ixs: list[Instruction], signers: list[Keypair]) -> None:
+    before = w.snapshot()
+    with pytest.raises(ChainError) as exc:
+        w.svm.send(ixs, signers)
+    assert exc.value.code == code, str(exc.value)
+    assert w.snapshot() == before
+
+
+# ---------------------------------------------------------------- instructions work
+def test_registry_accounts(w: World) -> None:
+    cfg = w.svm.decoded("registry", c.registry_config_pda())
+    assert cfg.authority == w.authority.pubkey() and cfg.user_count == 2 and cfg.meter_count == 1
+    m = w.svm.decoded("registry", c.meter_pda(w.meter))
+    assert (m.owner, m.rated_power_w, m.status) == (w.prosumer.pubkey(), RATED_W, c.METER_ACTIVE)
+    assert bytes(m.edge_id).rstrip(b"\0") == b"edge-1"
+    assert w.svm.decoded("registry", c.user_pda(w.consumer.pubkey())).user_type == c.CONSUMER
+
+
+def test_mint_builder_matches_anchorpy_encoding() -> None:
+    ix = c.build_mint_for_reading_ix(Keypair().pubkey(), Keypair().pubkey(), Keypair().pubkey(), T0, 900, 12345)
+    from gridx.chain._idl import idl_program
+
+    meter = struct.unpack_from("<32s", ix.data, 8)[0]
+    from solders.pubkey import Pubkey
+
+    ref = idl_program("energy_token").coder.instruction.encode(
+        "mint_for_reading",
+        {"meter": Pubkey.from_bytes(meter), "window_start": T0, "window_seconds": 900, "amount": 12345},
+    )
+    assert bytes(ix.data) == ref
+
+
+def test_several_mints_in_one_transaction(w: World) -> None:
+    res = w.svm.send([w.mint_ix(T0 + i * 900, 1_000_000 + i) for i in range(5)], [w.gateway])
+    evs = c.decode_events(res.logs)
+    assert [e.name for e in evs] == ["TokensMinted"] * 5
+    assert [e.data.window_start for e in evs] == [T0 + i * 900 for i in range(5)]
+    assert w.svm.balance(c.ata_address(w.prosumer.pubkey(), w.grxe)) == 5_000_010
+    rec = w.svm.decoded("energy_token", c.mint_record_pda(w.meter, T0 + 900))
+    assert (rec.amount, rec.owner, rec.minter) == (1_000_001, w.prosumer.pubkey(), w.gateway.pubkey())
+    cfg = w.svm.decoded("energy_token", c.token_config_pda())
+    assert cfg.total_minted == 5_000_010
+
+
+def test_mint_at_the_limit(w: World) -> None:
+    w.svm.send([w.mint_ix(T0, MAX_PER_WINDOW)], [w.gateway])
+    assert w.svm.balance(c.ata_address(w.prosumer.pubkey(), w.grxe)) == MAX_PER_WINDOW
+
+
+def test_set_status_and_rotate_authority(w: World) -> None:
+    w.svm.send([c.build_set_meter_status_ix(w.authority.pubkey(), w.meter, c.METER_REVOKED)], [w.authority])
+    assert w.svm.decoded("registry", c.meter_pda(w.meter)).status == c.METER_REVOKED
+    w.svm.send([c.build_set_meter_status_ix(w.authority.pubkey(), w.meter, c.METER_ACTIVE)], [w.authority])
+    w.svm.send([w.mint_ix(T0, 1)], [w.gateway])
+    new = w.svm.funded()
+    w.svm.send([c.build_rotate_authority_ix(w.authority.pubkey(), new.pubkey())], [w.authority])
+    assert w.svm.decoded("registry", c.registry_config_pda()).authority == new.pubkey()
+    assert_refused(w, "Unauthorized", [c.build_set_meter_status_ix(w.authority.pubkey(), w.meter, 1)], [w.authority])
+
+
+def test_trade_cancel_and_fill(w: World) -> None:
+    seller, buyer, m = w.prosumer, w.consumer, w.market
+    w.svm.send([w.mint_ix(T0, 1_200_000), w.mint_ix(T0 + 900, 1_200_000)], [w.gateway])
+    w.svm.send([c.build_create_sell_order_ix(seller.pubkey(), m, 1, 2_000_000, 400_000)], [seller])
+    assert w.svm.balance(m.energy_vault) == 2_000_000
+    w.svm.send([c.build_create_buy_order_ix(buyer.pubkey(), m, 7, 1_500_000, 500_000)], [buyer])
+    assert w.svm.balance(m.payment_vault) == 750_000  # ceil(1.5 * 500_000)
+    res = w.svm.send(
+        [c.build_match_order_ix(w.market_auth.pubkey(), m, seller.pubkey(), 1, buyer.pubkey(), 7, 1_500_000)],
+        [w.market_auth],
+    )
+    (ev,) = c.decode_events(res.logs)
+    assert ev.name == "TradeExecuted" and ev.data.payment == 600_000 and ev.data.fee == 1_500  # 25 bps
+    assert w.svm.balance(c.ata_address(buyer.pubkey(), w.grxe)) == 1_500_000
+    assert w.svm.balance(c.ata_address(seller.pubkey(), m.payment_mint)) == 598_500
+    assert w.svm.balance(m.fee_account) == 1_500
+    assert w.svm.balance(c.ata_address(buyer.pubkey(), m.payment_mint)) == 1_000_000_000 - 600_000  # leftover refunded
+    assert w.svm.data(c.order_pda(buyer.pubkey(), 7)) is None  # filled: closed
+    w.svm.send([c.build_cancel_order_ix(seller.pubkey(), m, 1, is_sell=True)], [seller])
+    assert w.svm.balance(c.ata_address(seller.pubkey(), w.grxe)) == 2_400_000 - 1_500_000
+    assert w.svm.balance(m.energy_vault) == 0
+
+
+def test_remove_minter(w: World) -> None:
+    w.svm.send([c.build_remove_minter_ix(w.admin.pubkey(), w.gateway.pubkey())], [w.admin])
+    assert w.svm.data(c.minter_pda(w.gateway.pubkey())) is None
+    assert_refused(w, "NotMinter", [w.mint_ix(T0, 1)], [w.gateway])
+
+
+# ---------------------------------------------------------------- attacks
+def _unregistered_meter(w: World) -> tuple[list[Instruction], list[Keypair]]:
+    return [w.mint_ix(T0, 1000, meter=Keypair().pubkey())], [w.gateway]
+
+
+def _revoked_meter(w: World) -> tuple[list[Instruction], list[Keypair]]:
+    w.svm.send([c.build_set_meter_status_ix(w.authority.pubkey(), w.meter, c.METER_REVOKED)], [w.authority])
+    return [w.mint_ix(T0, 1000)], [w.gateway]
+
+
+def _rogue_minter(w: World) -> tuple[list[Instruction], list[Keypair]]:
+    rogue = w.svm.funded()
+    return [w.mint_ix(T0, 1000, minter=rogue)], [rogue]
+
+
+def _second_mint_same_window(w: World) -> tuple[list[Instruction], list[Keypair]]:
+    w.svm.send([w.mint_ix(T0, 1000)], [w.gateway])
+    return [w.mint_ix(T0, 999)], [w.gateway]
+
+
+def _same_window_twice_in_one_tx(w: World) -> tuple[list[Instruction], list[Keypair]]:
+    return [w.mint_ix(T0, 1000), w.mint_ix(T0, 1000)], [w.gateway]
+
+
+def _over_limit(w: World) -> tuple[list[Instruction], list[Keypair]]:
+    return [w.mint_ix(T0, MAX_PER_WINDOW + 1)], [w.gateway]
+
+
+def _zero_amount(w: World) -> tuple[list[Instruction], list[Keypair]]:
+    return [w.mint_ix(T0, 0)], [w.gateway]
+
+
+def _consumer_meter(w: World) -> tuple[list[Instruction], list[Keypair]]:
+    meter = Keypair().pubkey()
+    w.svm.send(
+        [c.build_register_meter_ix(w.consumer.pubkey(), w.authority.pubkey(), meter, b"e", RATED_W)],
+        [w.consumer, w.authority],
+    )
+    return [w.mint_ix(T0, 1000, meter=meter, owner=w.consumer.pubkey())], [w.gateway]
+
+
+def _mint_to_strangers_account(w: World) -> tuple[list[Instruction], list[Keypair]]:
+    ix = w.mint_ix(T0, 1000)
+    metas = list(ix.accounts)
+    metas[8] = AccountMeta(c.ata_address(w.consumer.pubkey(), w.grxe), False, True)
+    return [Instruction(ix.program_id, ix.data, metas)], [w.gateway]
+
+
+def _mint_wrong_mint(w: World) -> tuple[list[Instruction], list[Keypair]]:
+    ix = w.mint_ix(T0, 1000)
+    metas = list(ix.accounts)
+    metas[6] = AccountMeta(w.market.payment_mint, False, True)
+    metas[8] = AccountMeta(c.ata_address(w.prosumer.pubkey(), w.market.payment_mint), False, True)
+    return [Instruction(ix.program_id, ix.data, metas)], [w.gateway]
+
+
+def _mint_overflow(w: World) -> tuple[list[Instruction], list[Keypair]]:
+    meter = Keypair().pubkey()
+    w.svm.send(
+        [c.build_register_meter_ix(w.prosumer.pubkey(), w.authority.pubkey(), meter, b"e", 2**64 - 1)],
+        [w.prosumer, w.authority],
+    )
+    return [w.mint_ix(T0, 1000, meter=meter, window_seconds=86_400)], [w.gateway]
+
+
+def _meter_without_authority(w: World) -> tuple[list[Instruction], list[Keypair]]:
+    ix = c.build_register_meter_ix(w.prosumer.pubkey(), w.authority.pubkey(), Keypair().pubkey(), b"e", RATED_W)
+    metas = [
+        AccountMeta(m.pubkey, False if m.pubkey == w.authority.pubkey() else m.is_signer, m.is_writable)
+        for m in ix.accounts
+    ]
+    return [Instruction(ix.program_id, ix.data, metas)], [w.prosumer]
+
+
+def _meter_by_stranger_authority(w: World) -> tuple[list[Instruction], list[Keypair]]:
+    fake = w.svm.funded()
+    ix = c.build_register_meter_ix(w.prosumer.pubkey(), fake.pubkey(), Keypair().pubkey(), b"e", RATED_W)
+    return [ix], [w.prosumer, fake]
+
+
+def _status_by_stranger(w: World) -> tuple[list[Instruction], list[Keypair]]:
+    return [c.build_set_meter_status_ix(w.prosumer.pubkey(), w.meter, c.METER_REVOKED)], [w.prosumer]
+
+
+def _add_minter_by_stranger(w: World) -> tuple[list[Instruction], list[Keypair]]:
+    return [c.build_add_minter_ix(w.prosumer.pubkey(), w.prosumer.pubkey())], [w.prosumer]
+
+
+def _with_orders(w: World) -> None:
+    w.svm.send([w.mint_ix(T0, 1_000_000)], [w.gateway])
+    w.svm.send([c.build_create_sell_order_ix(w.prosumer.pubkey(), w.market, 1, 1_000_000, 400_000)], [w.prosumer])
+    w.svm.send([c.build_create_buy_order_ix(w.consumer.pubkey(), w.market, 2, 1_000_000, 500_000)], [w.consumer])
+
+
+def _cancel_by_stranger(w: World) -> tuple[list[Instruction], list[Keypair]]:
+    _with_orders(w)
+    ix = c.build_cancel_order_ix(
+        w.prosumer.pubkey(), w.market, 1, is_sell=True, refund_account=c.ata_address(w.consumer.pubkey(), w.grxe)
+    )
+    metas = [AccountMeta(w.consumer.pubkey(), True, True), *ix.accounts[1:]]
+    return [Instruction(ix.program_id, ix.data, metas)], [w.consumer]
+
+
+def _self_trade(w: World) -> tuple[list[Instruction], list[Keypair]]:
+    _with_orders(w)
+    w.svm.send(
+        [
+            c.mint_to_ix(
+                w.market.payment_mint,
+                c.ata_address(w.prosumer.pubkey(), w.market.payment_mint),
+                w.market_auth.pubkey(),
+                1_000_000,
+            )
+        ],
+        [w.market_auth],
+    )
+    w.svm.send([c.build_create_buy_order_ix(w.prosumer.pubkey(), w.market, 3, 1_000_000, 500_000)], [w.prosumer])
+    ix = c.build_match_order_ix(
+        w.market_auth.pubkey(), w.market, w.prosumer.pubkey(), 1, w.prosumer.pubkey(), 3, 1_000_000
+    )
+    return [ix], [w.market_auth]
+
+
+def _match_by_stranger(w: World) -> tuple[list[Instruction], list[Keypair]]:
+    _with_orders(w)
+    ix = c.build_match_order_ix(
+        w.consumer.pubkey(), w.market, w.prosumer.pubkey(), 1, w.consumer.pubkey(), 2, 1_000_000
+    )
+    return [ix], [w.consumer]
+
+
+def _match_wrong_vault(w: World) -> tuple[list[Instruction], list[Keypair]]:
+    _with_orders(w)
+    ix = c.build_match_order_ix(
+        w.market_auth.pubkey(),
+        w.market,
+        w.prosumer.pubkey(),
+        1,
+        w.consumer.pubkey(),
+        2,
+        1_000_000,
+        {"energy_vault": c.ata_address(w.prosumer.pubkey(), w.grxe)},
+    )
+    return [ix], [w.market_auth]
+
+
+def _match_wrong_buyer_account(w: World) -> tuple[list[Instruction], list[Keypair]]:
+    _with_orders(w)
+    ix = c.build_match_order_ix(
+        w.market_auth.pubkey(),
+        w.market,
+        w.prosumer.pubkey(),
+        1,
+        w.consumer.pubkey(),
+        2,
+        1_000_000,
+        {"buyer_energy_account": c.ata_address(w.prosumer.pubkey(), w.grxe)},
+    )
+    return [ix], [w.market_auth]
+
+
+def _sell_from_payment_account(w: World) -> tuple[list[Instruction], list[Keypair]]:
+    src = c.ata_address(w.consumer.pubkey(), w.market.payment_mint)
+    return [c.build_create_sell_order_ix(w.consumer.pubkey(), w.market, 9, 1000, 1, source=src)], [w.consumer]
+
+
+def _escrow_into_own_account(w: World) -> tuple[list[Instruction], list[Keypair]]:
+    ix = c.build_create_buy_order_ix(w.consumer.pubkey(), w.market, 9, 1_000_000, 500_000)
+    metas = list(ix.accounts)
+    metas[4] = AccountMeta(c.ata_address(w.prosumer.pubkey(), w.market.payment_mint), False, True)
+    return [Instruction(ix.program_id, ix.data, metas)], [w.consumer]
+
+
+def _buy_overflow(w: World) -> tuple[list[Instruction], list[Keypair]]:
+    return [c.build_create_buy_order_ix(w.consumer.pubkey(), w.market, 9, 2**64 - 1, 2**64 - 1)], [w.consumer]
+
+
+def _over_fill(w: World) -> tuple[list[Instruction], list[Keypair]]:
+    _with_orders(w)
+    ix = c.build_match_order_ix(
+        w.market_auth.pubkey(), w.market, w.prosumer.pubkey(), 1, w.consumer.pubkey(), 2, 1_000_001
+    )
+    return [ix], [w.market_auth]
+
+
+def _price_not_crossed(w: World) -> tuple[list[Instruction], list[Keypair]]:
+    _with_orders(w)
+    w.svm.send([c.build_create_buy_order_ix(w.consumer.pubkey(), w.market, 4, 1_000_000, 300_000)], [w.consumer])
+    ix = c.build_match_order_ix(
+        w.market_auth.pubkey(), w.market, w.prosumer.pubkey(), 1, w.consumer.pubkey(), 4, 1_000_000
+    )
+    return [ix], [w.market_auth]
+
+
+def _sell_zero(w: World) -> tuple[list[Instruction], list[Keypair]]:
+    return [c.build_create_sell_order_ix(w.prosumer.pubkey(), w.market, 9, 0, 1)], [w.prosumer]
+
+
+ATTACKS: dict[str, tuple[str, Callable[[World], tuple[list[Instruction], list[Keypair]]]]] = {
+    "unregistered_meter": ("InvalidAccountOwner", _unregistered_meter),
+    "revoked_meter": ("MeterNotActive", _revoked_meter),
+    "unauthorised_minter": ("NotMinter", _rogue_minter),
+    "second_mint_same_window": ("AlreadyMinted", _second_mint_same_window),
+    "same_window_twice_in_one_tx": ("AlreadyMinted", _same_window_twice_in_one_tx),
+    "amount_over_limit": ("ExceedsRatedPower", _over_limit),
+    "zero_amount": ("ZeroAmount", _zero_amount),
+    "consumer_meter": ("NotProsumer", _consumer_meter),
+    "mint_to_strangers_account": ("InvalidTokenAccount", _mint_to_strangers_account),
+    "mint_wrong_mint": ("InvalidMint", _mint_wrong_mint),
+    "mint_overflow": ("ArithmeticOverflow", _mint_overflow),
+    "meter_without_authority_signature": ("MissingSignature", _meter_without_authority),
+    "meter_approved_by_stranger": ("Unauthorized", _meter_by_stranger_authority),
+    "status_by_stranger": ("Unauthorized", _status_by_stranger),
+    "add_minter_by_stranger": ("Unauthorized", _add_minter_by_stranger),
+    "cancel_by_stranger": ("Unauthorized", _cancel_by_stranger),
+    "self_trade": ("SelfTrade", _self_trade),
+    "match_by_stranger": ("Unauthorized", _match_by_stranger),
+    "match_wrong_escrow_vault": ("InvalidVault", _match_wrong_vault),
+    "match_wrong_buyer_account": ("InvalidTokenAccount", _match_wrong_buyer_account),
+    "sell_from_payment_mint_account": ("InvalidTokenAccount", _sell_from_payment_account),
+    "escrow_into_own_account": ("InvalidVault", _escrow_into_own_account),
+    "buy_escrow_overflow": ("ArithmeticOverflow", _buy_overflow),
+    "over_fill": ("InsufficientRemaining", _over_fill),
+    "price_not_crossed": ("PriceNotCrossed", _price_not_crossed),
+    "sell_zero_amount": ("ZeroAmount", _sell_zero),
+}
+
+
+@pytest.mark.parametrize("name", list(ATTACKS))
+def test_attack_refused_and_changes_nothing(w: World, name: str) -> None:
+    code, setup = ATTACKS[name]
+    ixs, signers = setup(w)
+    assert_refused(w, code, ixs, signers)
