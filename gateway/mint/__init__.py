@@ -1,0 +1,17 @@
+"""Gateway mint path: every positive surplus minted exactly once on chain (DESIGN §4)."""
+
+from gateway.mint._limits import MintLimits, RateLimiter
+from gateway.mint._plan import MintJob, Outcome, Verdict, judge_failed_tx, pack
+from gateway.mint._worker import MintWorker, MintWorkerConfig
+
+__all__ = [
+    "MintJob",
+    "MintLimits",
+    "MintWorker",
+    "MintWorkerConfig",
+    "Outcome",
+    "RateLimiter",
+    "Verdict",
+    "judge_failed_tx",
+    "pack",
+]
