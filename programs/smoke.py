@@ -206,7 +206,8 @@ def main() -> None:
     evs = events("energy_token", res)
     assert len(evs) == 3 and evs[0].name == "TokensMinted", evs
     assert token_balance(prosumer_grxe) == 3_000_003, token_balance(prosumer_grxe)
-    print("energy_token.mint_for_reading x3 in one tx ok:", evs[0], "balance", token_balance(prosumer_grxe))
+    print("energy_token.mint_for_reading x3 in one tx ok:", evs[0], "balance", token_balance(prosumer_grxe),
+          "compute units", res.compute_units_consumed())
     print("  mint record:", fetch("energy_token", pda("energy_token", b"mint_record", bytes(meter), struct.pack("<q", t0))))
     send(mint_ix(meter, prosumer.pubkey(), t0, 900, 1), [gateway], expect_error=custom_err("energy_token", "AlreadyMinted"))
     send(mint_ix(meter, prosumer.pubkey(), t0 + 10 * 900, 900, 1_250_001), [gateway], expect_error=custom_err("energy_token", "ExceedsRatedPower"))
@@ -318,7 +319,7 @@ def main() -> None:
 
     # partial fill 1.0 GRXE, then fill the rest of the buy (0.5 GRXE) -> buy order closed
     res = send(match_ix(sell, buy, 1_000_000), [mkt_auth])
-    print("trading.match_order (partial) ok:", events("trading", res))
+    print("trading.match_order (partial) ok:", events("trading", res), "compute units", res.compute_units_consumed())
     res = send(match_ix(sell, buy, 500_000), [mkt_auth])
     ev = events("trading", res)[0]
     print("trading.match_order (fill) ok:", ev)
