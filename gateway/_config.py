@@ -1,0 +1,46 @@
+"""Gateway configuration: ``GRIDX_GATEWAY_*`` environment variables or keyword arguments."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from gateway._checks import Policy
+
+__all__ = ["GatewayConfig"]
+
+
+class GatewayConfig(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GRIDX_GATEWAY_", frozen=True, extra="forbid")
+
+    dsn: str
+    mqtt_host: str = "127.0.0.1"
+    mqtt_port: int = Field(8883, ge=1, le=65535)
+    mqtt_ca_file: Path | None = None
+    mqtt_username: str = "gateway"
+    mqtt_password: SecretStr
+    # the broker keeps a session (queued and unacknowledged messages) per client id: a
+    # restarted gateway must come back under the same id to get its unacknowledged messages
+    client_id: str = Field("gateway-1", min_length=1, max_length=64)
+    share_group: str = "gateway"
+    session_expiry_s: int = Field(7 * 86_400, ge=0)
+    # unacknowledged messages the broker may have in flight to us: bounds memory, and is the
+    # backpressure when the database is slow or down
+    receive_max: int = Field(200, ge=1, le=65535)
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int | None = Field(9464, ge=0, le=65535)  # 0: any free port; None: off
+    max_age_s: int = Field(86_400, ge=1)
+    max_future_s: int = Field(120, ge=0)
+    batch_size: int = Field(2000, ge=1)  # readings per database transaction
+    linger_ms: int = Field(50, ge=0)  # how long a partial batch may wait for more
+    gap_grace_s: float = Field(10.0, ge=0)  # how long a reading may wait for missing predecessors
+    registry_ttl_s: float = Field(5.0, ge=0)
+    verify_threads: int = Field(2, ge=1, le=64)  # PyNaCl releases the GIL while verifying
+    db_retry_max_s: float = Field(2.0, gt=0)
+    latency_log: Path | None = None  # "sent_at_ms committed_ms readings" per message, for benchmarks
+
+    @property
+    def policy(self) -> Policy:
+        return Policy(max_age_s=self.max_age_s, max_future_s=self.max_future_s)

@@ -1,0 +1,47 @@
+"""Prometheus metrics of one gateway, in its own registry (several gateways may share a process)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from wsgiref.simple_server import WSGIServer
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+from gridx.errors import Reason
+
+__all__ = ["Metrics"]
+
+
+@dataclass
+class Metrics:
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+
+    def __post_init__(self) -> None:
+        r = self.registry
+        self.accepted = Counter("gridx_gateway_readings_accepted", "Readings accepted and committed", registry=r)
+        self.rejected = Counter(
+            "gridx_gateway_readings_rejected", "Readings rejected and quarantined", ["reason"], registry=r
+        )
+        for reason in Reason:
+            self.rejected.labels(reason.value)
+        self.batch_size = Histogram(
+            "gridx_gateway_batch_readings",
+            "Readings per database transaction",
+            buckets=(1, 10, 50, 100, 250, 500, 1000, 2000, 5000, 10000),
+            registry=r,
+        )
+        self.latency = Histogram(
+            "gridx_gateway_e2e_latency_seconds",
+            "Edge publish (sent_at_ms) to commit, per message",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+            registry=r,
+        )
+        self.flush_seconds = Histogram("gridx_gateway_flush_seconds", "Database transaction time", registry=r)
+        self.db_errors = Counter("gridx_gateway_db_errors", "Failed flushes (retried)", registry=r)
+        self.parked = Gauge("gridx_gateway_parked_readings", "Readings waiting for missing predecessors", registry=r)
+        self.messages = Counter("gridx_gateway_messages_acked", "MQTT messages acknowledged", registry=r)
+
+    def serve(self, host: str, port: int) -> WSGIServer:
+        """Serve /metrics in a daemon thread (``port`` 0 picks a free one: see ``server_port``)."""
+        server, _thread = start_http_server(port, addr=host, registry=self.registry)
+        return server

@@ -1,0 +1,168 @@
+"""One flush = one transaction: lock the meters' state rows, judge, COPY the accepted readings
+through a staging table, write their mint outbox rows, advance the state, quarantine the
+rejected. Either all of it is committed or none of it (then the MQTT messages stay unacked
+and the whole flush is retried)."""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+import psycopg
+
+from gateway._checks import MeterState, Policy
+from gateway._judge import Candidate, Judgement, Rejection, judge
+
+__all__ = ["FlushOutcome", "flush"]
+
+Ref = TypeVar("Ref")
+QUARANTINE_PAYLOAD_MAX = 64 * 1024
+_MAX_ROUNDS = 5
+
+_STAGING = """
+CREATE TEMP TABLE IF NOT EXISTS gw_staging (
+    meter_id text, window_start bigint, window_end bigint, seq bigint,
+    produced_wh bigint, consumed_wh bigint, produced_total_wh bigint, consumed_total_wh bigint,
+    prev_hash text, hash text, sig text, edge_id text, sent_at_ms bigint
+) ON COMMIT DELETE ROWS"""
+_COPY_STAGING = (
+    "COPY gw_staging (meter_id, window_start, window_end, seq, produced_wh, consumed_wh, produced_total_wh,"
+    " consumed_total_wh, prev_hash, hash, sig, edge_id, sent_at_ms) FROM STDIN (FORMAT BINARY)"
+)
+_STAGING_TYPES = ["text", *["int8"] * 7, "text", "text", "text", "text", "int8"]
+# a conflict (a window stored by an earlier message) must not fail the batch: the insert
+# skips it and reports it, and the flush judges again with that window known
+_INSERT = """
+WITH ins AS (
+    INSERT INTO readings (meter_id, window_start, window_end, seq, produced_wh, consumed_wh, surplus_wh,
+                          produced_total_wh, consumed_total_wh, prev_hash, hash, sig, edge_id, sent_at_ms)
+    SELECT meter_id, to_timestamp(window_start), to_timestamp(window_end), seq, produced_wh, consumed_wh,
+           produced_wh - consumed_wh, produced_total_wh, consumed_total_wh, prev_hash, hash, sig, edge_id, sent_at_ms
+      FROM gw_staging
+    ON CONFLICT (meter_id, window_start) DO NOTHING
+    RETURNING meter_id, window_start
+)
+SELECT s.meter_id, s.window_start FROM gw_staging s
+ WHERE NOT EXISTS (SELECT 1 FROM ins
+                    WHERE ins.meter_id = s.meter_id AND ins.window_start = to_timestamp(s.window_start))
+"""
+_OUTBOX = """
+INSERT INTO mint_outbox (meter_id, window_start, window_end, surplus_wh, amount)
+SELECT meter_id, to_timestamp(window_start), to_timestamp(window_end), produced_wh - consumed_wh,
+       (produced_wh - consumed_wh)::numeric * 1000
+  FROM gw_staging WHERE produced_wh > consumed_wh
+ON CONFLICT (meter_id, window_start) DO NOTHING
+"""
+_STATE = """
+UPDATE meter_state m
+   SET last_seq = u.seq, last_hash = u.hash, last_window_end = u.we,
+       produced_total_wh = u.pt, consumed_total_wh = u.ct, updated_at = now()
+  FROM unnest(%s::text[], %s::bigint[], %s::text[], %s::bigint[], %s::bigint[], %s::bigint[])
+       AS u(meter_id, seq, hash, we, pt, ct)
+ WHERE m.meter_id = u.meter_id
+"""
+
+
+@dataclass(slots=True)
+class FlushOutcome(Generic[Ref]):
+    judgement: Judgement[Ref]
+    committed_at: float  # wall clock, seconds
+
+
+def _clean(text: str) -> str:
+    return text[:QUARANTINE_PAYLOAD_MAX].replace("\x00", "\ufffd")
+
+
+async def _lock_states(cur: psycopg.AsyncCursor, meters: list[str]) -> dict[str, MeterState]:
+    await cur.execute(
+        """SELECT meter_id, last_seq, last_hash, last_window_end, produced_total_wh, consumed_total_wh
+             FROM meter_state WHERE meter_id = ANY(%s) ORDER BY meter_id FOR UPDATE""",
+        (meters,),
+    )
+    return {row[0]: MeterState(*row) for row in await cur.fetchall()}
+
+
+async def _stage(cur: psycopg.AsyncCursor, accepted: Sequence[Candidate[Ref]]) -> None:
+    async with cur.copy(_COPY_STAGING) as cp:
+        cp.set_types(_STAGING_TYPES)
+        for c in accepted:
+            r = c.reading
+            await cp.write_row(
+                (
+                    r.meter_id,
+                    r.window_start,
+                    r.window_end,
+                    r.seq,
+                    r.produced_wh,
+                    r.consumed_wh,
+                    r.produced_total_wh,
+                    r.consumed_total_wh,
+                    r.prev_hash,
+                    c.hash,
+                    r.sig,
+                    c.entry.edge_id,
+                    c.sent_at_ms,
+                )
+            )
+
+
+async def _quarantine(cur: psycopg.AsyncCursor, rejected: Sequence[Rejection[Ref]]) -> None:
+    if not rejected:
+        return
+    async with cur.copy("COPY quarantine (reason, detail, meter_id, seq, edge_id, payload) FROM STDIN") as cp:
+        for q in rejected:
+            await cp.write_row((q.reason.value, _clean(q.detail), q.meter_id, q.seq, q.edge_id, _clean(q.payload)))
+
+
+async def flush(
+    conn: psycopg.AsyncConnection,
+    candidates: list[Candidate[Ref]],
+    early_rejections: list[Rejection[Ref]],
+    *,
+    policy: Policy,
+    grace_s: float,
+) -> FlushOutcome[Ref]:
+    async with conn.transaction(), conn.cursor() as cur:
+        await cur.execute(_STAGING)
+        states = await _lock_states(cur, sorted({c.reading.meter_id for c in candidates}))
+        stored: dict[str, set[int]] = defaultdict(set)
+        for _ in range(_MAX_ROUNDS):
+            j = judge(
+                candidates,
+                states,
+                now_s=int(time.time()),
+                mono_now=time.monotonic(),
+                policy=policy,
+                grace_s=grace_s,
+                stored=stored,
+            )
+            await cur.execute("SAVEPOINT gw_round")
+            if j.accepted:
+                await _stage(cur, j.accepted)
+                await cur.execute(_INSERT)
+                conflicts = await cur.fetchall()
+                if conflicts:
+                    await cur.execute("ROLLBACK TO SAVEPOINT gw_round")
+                    for meter_id, window_start in conflicts:
+                        stored[meter_id].add(int(window_start))
+                    continue
+                await cur.execute(_OUTBOX)
+            break
+        else:  # pragma: no cover - each round turns at least one conflict into a duplicate
+            raise RuntimeError("conflicts kept appearing while holding the meters' locks")
+        if j.states:
+            cols: list[list[object]] = [[], [], [], [], [], []]
+            for s in j.states.values():
+                for col, v in zip(
+                    cols,
+                    (s.meter_id, s.last_seq, s.last_hash, s.last_window_end, s.produced_total_wh, s.consumed_total_wh),
+                    strict=True,
+                ):
+                    col.append(v)
+            await cur.execute(_STATE, cols)
+        j.rejected[:0] = early_rejections
+        await _quarantine(cur, j.rejected)
+    return FlushOutcome(j, time.time())

@@ -1,0 +1,83 @@
+"""``gridx gateway run`` and ``gridx bench ingest``."""
+
+from __future__ import annotations
+
+import typer
+
+__all__ = ["app", "register_bench"]
+
+app = typer.Typer(no_args_is_help=True, help="The validating gateway (MQTT → PostgreSQL).")
+
+
+def configure_logging(json_logs: bool = True) -> None:
+    import logging
+
+    import structlog
+
+    structlog.configure(
+        processors=[
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.JSONRenderer() if json_logs else structlog.dev.ConsoleRenderer(),
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
+    )
+
+
+@app.command("run")
+def run(
+    migrate: bool = typer.Option(True, help="apply pending migrations first (idempotent)"),
+) -> None:
+    """Run until SIGTERM/SIGINT, then flush and acknowledge what was taken in.
+
+    Configured by GRIDX_GATEWAY_* variables (DSN, MQTT_HOST/PORT/CA_FILE/PASSWORD, CLIENT_ID,
+    METRICS_PORT, MAX_AGE_S, BATCH_SIZE, LINGER_MS, ...)."""
+    import asyncio
+    import signal
+
+    from gateway._config import GatewayConfig
+    from gateway._service import Gateway
+    from gridx.db import migrate as do_migrate
+
+    configure_logging()
+    cfg = GatewayConfig()  # from the environment
+    if migrate:
+        do_migrate(cfg.dsn)
+
+    async def main() -> None:
+        gw = Gateway(cfg)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, gw.stop)
+        await gw.run()
+
+    asyncio.run(main())
+
+
+def register_bench(bench_app: typer.Typer) -> None:
+    @bench_app.command("ingest")
+    def ingest(
+        meters: int = typer.Option(1000, min=1),
+        readings: int = typer.Option(100_000, min=1),
+        gateways: int = typer.Option(2, min=1, max=8, help="gateway processes on the shared subscription"),
+        publishers: int = typer.Option(2, min=1, max=16, help="publisher processes (edges split among them)"),
+        edges: int = typer.Option(10, min=1),
+        batch: int = typer.Option(500, min=1, max=1000, help="readings per MQTT message"),
+        verify_threads: int = typer.Option(2, min=1),
+        profile: bool = typer.Option(False, help="cProfile gateway 0 into .run/bench-*/gateway0.prof"),
+    ) -> None:
+        """Edges → mosquitto → gateway(s) → PostgreSQL, end to end; last line is JSON."""
+        from gateway._bench import BenchSpec, run_bench
+
+        run_bench(
+            BenchSpec(
+                meters=meters,
+                readings=readings,
+                gateways=gateways,
+                publishers=publishers,
+                edges=edges,
+                batch=batch,
+                verify_threads=verify_threads,
+                profile=profile,
+            )
+        )
