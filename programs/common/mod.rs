@@ -541,6 +541,22 @@ pub fn token_account_info(a: &AccountView) -> Result<(Address, Address, u64), Pr
     Ok((rd_key(&d, 0), rd_key(&d, 32), rd_u64(&d, 64)))
 }
 
+// ---------------------------------------------------------------- panics
+
+/// Panic handler: pinocchio's reads the file name from the panic Location, whose pointer
+/// lives in .rodata and is not relocated by sbpf-linker (see README), so report a fixed
+/// message through `sol_panic_` instead (shows as "SBF program panicked" + "program:0:0").
+macro_rules! gridx_panic_handler {
+    () => {
+        #[panic_handler]
+        fn panic(_info: &core::panic::PanicInfo<'_>) -> ! {
+            let msg = concat!(env!("CARGO_PKG_NAME"), " panicked");
+            unsafe { pinocchio::syscalls::sol_panic_(msg.as_ptr(), msg.len() as u64, 0, 0) }
+        }
+    };
+}
+pub(crate) use gridx_panic_handler;
+
 // ---------------------------------------------------------------- memory builtins
 // LLVM lowers large copies/fills to calls to memcpy/memset/...; on Solana those are provided
 // by the sol_mem*_ syscalls. compiler_builtins (build-std) does not export them for

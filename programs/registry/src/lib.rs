@@ -13,7 +13,7 @@ use pinocchio::{error::ProgramError, AccountView, Address, ProgramResult};
 // account array small on the 4 KiB SBF stack frame.
 pinocchio::program_entrypoint!(process_instruction, 24);
 pinocchio::no_allocator!();
-pinocchio::nostd_panic_handler!();
+common::gridx_panic_handler!();
 
 pub const USER_PROSUMER: u8 = 0;
 pub const USER_CONSUMER: u8 = 1;
