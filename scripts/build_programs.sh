@@ -26,7 +26,9 @@ export RUSTC_BOOTSTRAP=1
 export CARGO_HOME="${CARGO_HOME:-$HOME/.cargo}"
 export CARGO_TARGET_DIR="${GRIDX_SBF_TARGET_DIR:-$ROOT/programs/target}"
 # Reproducibility: no absolute paths of this checkout or of the cargo home in the output.
-export CARGO_TARGET_BPFEL_UNKNOWN_NONE_LINKER="$LINKER"
+# Link through programs/tools/sbf-link.sh: sbpf-linker plus checks for what it cannot handle.
+export GRIDX_SBPF_LINKER="$LINKER"
+export CARGO_TARGET_BPFEL_UNKNOWN_NONE_LINKER="$ROOT/programs/tools/sbf-link.sh"
 REMAP="--remap-path-prefix=$ROOT/programs=/gridx/programs --remap-path-prefix=$CARGO_HOME=/cargo --remap-path-prefix=/usr/lib/rustlib/src/rust=/rustc --remap-path-prefix=/usr/src/rustc-1.96.0=/rustc"
 export CARGO_TARGET_BPFEL_UNKNOWN_NONE_RUSTFLAGS="-C panic=abort -C relocation-model=static -C link-arg=--llvm-args=-bpf-stack-size=4096 -C link-arg=--llvm-args=-profile-guided-section-prefix=false $REMAP"
 export SOURCE_DATE_EPOCH=0
