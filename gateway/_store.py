@@ -85,6 +85,31 @@ async def _lock_states(cur: psycopg.AsyncCursor, meters: list[str]) -> dict[str,
     return {row[0]: MeterState(*row) for row in await cur.fetchall()}
 
 
+async def _stored_overlaps(
+    cur: psycopg.AsyncCursor, candidates: Sequence[Candidate[Ref]], states: dict[str, MeterState]
+) -> dict[str, set[int]]:
+    """Windows already stored among the candidates that reach back before their meter's last
+    accepted window (rare: a re-sent or re-signed window), so the verdict is ``duplicate``."""
+    stored: dict[str, set[int]] = defaultdict(set)
+    back = [
+        (c.reading.meter_id, c.reading.window_start)
+        for c in candidates
+        if (s := states.get(c.reading.meter_id)) is not None
+        and s.last_window_end is not None
+        and c.reading.window_start < s.last_window_end
+    ]
+    if back:
+        await cur.execute(
+            """SELECT r.meter_id, extract(epoch FROM r.window_start)::bigint
+                 FROM readings r JOIN unnest(%s::text[], %s::bigint[]) AS u(meter_id, ws)
+                   ON r.meter_id = u.meter_id AND r.window_start = to_timestamp(u.ws)""",
+            ([m for m, _ in back], [w for _, w in back]),
+        )
+        for meter_id, window_start in await cur.fetchall():
+            stored[meter_id].add(int(window_start))
+    return stored
+
+
 async def _stage(cur: psycopg.AsyncCursor, accepted: Sequence[Candidate[Ref]]) -> None:
     async with cur.copy(_COPY_STAGING) as cp:
         cp.set_types(_STAGING_TYPES)
@@ -128,7 +153,7 @@ async def flush(
     async with conn.transaction(), conn.cursor() as cur:
         await cur.execute(_STAGING)
         states = await _lock_states(cur, sorted({c.reading.meter_id for c in candidates}))
-        stored: dict[str, set[int]] = defaultdict(set)
+        stored = await _stored_overlaps(cur, candidates, states)
         for _ in range(_MAX_ROUNDS):
             j = judge(
                 candidates,

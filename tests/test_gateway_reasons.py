@@ -1,0 +1,129 @@
+"""Every verdict, crafted and sent through the real broker and database: each bad reading is
+quarantined under its reason while the good readings travelling beside it are stored."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+
+import psycopg
+from _gateway_helpers import (
+    INTERVAL,
+    GatewayThread,
+    Meter,
+    Publisher,
+    gateway_config,
+    scalar,
+    setup_db,
+    wait_until,
+)
+from nacl.signing import SigningKey
+
+from gridx.db import revoke_meter
+from gridx.errors import Reason
+from gridx.wire import MAX_BATCH_BYTES, MAX_BATCH_READINGS, Batch, reading_hash
+
+MAX_AGE = 6 * 3600
+
+
+def quarantined(dsn: str) -> Counter[str]:
+    with psycopg.connect(dsn) as c:
+        return Counter({r: n for r, n in c.execute("SELECT reason, count(*) FROM quarantine GROUP BY reason")})
+
+
+def test_every_reason_is_quarantined_and_good_readings_survive(broker, pg_dsn):
+    setup_db(pg_dsn)
+    g1, g2 = Meter("good-1", "edge-a").enroll(pg_dsn), Meter("good-2", "edge-a").enroll(pg_dsn)
+    v = Meter("victim", "edge-a", rated_power_w=5000).enroll(pg_dsn)
+    other = Meter("other-edge", "edge-b").enroll(pg_dsn)
+    rev = Meter("revoked", "edge-a").enroll(pg_dsn)
+    ghost = Meter("ghost", "edge-a")  # never enrolled
+    gw = GatewayThread(gateway_config(broker, pg_dsn, max_age_s=MAX_AGE, gap_grace_s=1.0)).start()
+    pub = Publisher(broker, "edge-a")
+    try:
+        v0 = v.next()
+        pub.publish([g1.next(), g2.next(), v0, rev.next()])
+        wait_until(lambda: scalar(pg_dsn, "SELECT count(*) FROM readings") == 4, 20, "baseline readings")
+
+        # revocation reaches the gateway's cache through NOTIFY, not through a restart
+        before = gw.gw._registry.invalidations
+        with psycopg.connect(pg_dsn) as c:
+            revoke_meter(c, "revoked")
+        wait_until(lambda: gw.gw._registry.invalidations > before, 5, "registry invalidation")
+
+        now = int(time.time()) // INTERVAL * INTERVAL
+        expect: Counter[str] = Counter()
+
+        def bad(reason: Reason, item: object) -> object:
+            expect[reason.value] += 1
+            return item
+
+        crafted = [
+            g1.next(),
+            bad(Reason.MALFORMED, {"meter_id": "victim", "seq": "two"}),
+            bad(Reason.UNSUPPORTED_VERSION, v.sign(v.unsigned(v=2))),
+            bad(Reason.UNKNOWN_METER, ghost.next()),
+            bad(Reason.REVOKED_METER, rev.next()),
+            bad(Reason.WRONG_EDGE, other.next()),
+            bad(Reason.BAD_SIGNATURE, v.sign(v.unsigned(), key=SigningKey.generate())),  # forged
+            bad(Reason.BAD_SIGNATURE, v.sign(v.unsigned(), key=g2.key)),  # another meter's key
+            bad(Reason.REPLAYED, v0),
+            bad(Reason.DUPLICATE, v.sign(v.unsigned(window_start=v0.window_start, window_end=v0.window_end))),
+            bad(
+                Reason.STALE_OR_FUTURE,
+                v.sign(v.unsigned(window_start=now - 2 * MAX_AGE, window_end=now - 2 * MAX_AGE + 60)),
+            ),
+            bad(Reason.STALE_OR_FUTURE, v.sign(v.unsigned(window_start=now + 3600, window_end=now + 3660))),
+            bad(Reason.IMPLAUSIBLE, v.sign(v.unsigned(produced=5000 * INTERVAL // 3600 + 1))),  # above rated power
+            bad(Reason.IMPLAUSIBLE, v.sign(v.unsigned(produced=-1))),
+            bad(Reason.IMPLAUSIBLE, v.sign(v.unsigned(produced=0, produced_total_wh=v.produced_total - 1))),
+            bad(Reason.CHAIN_GAP, v.sign(v.unsigned(prev_hash="ab" * 32))),  # fork
+            bad(
+                Reason.CHAIN_GAP,
+                v.sign(
+                    v.unsigned(
+                        seq=v.seq + 2,
+                        prev_hash="cd" * 32,
+                        window_start=v.window_end + 2 * INTERVAL,
+                        window_end=v.window_end + 3 * INTERVAL,
+                    )
+                ),
+            ),  # hole, after the grace
+            g2.next(),
+        ]
+        pub.publish(crafted)
+
+        # whole messages that cannot be read are quarantined once, with the edge they came from
+        pub.publish_raw(bad(Reason.MALFORMED, b"this is not json"))
+        pub.publish_raw(bad(Reason.UNSUPPORTED_VERSION, json.dumps({"v": 2, "edge_id": "edge-a"}).encode()))
+        pub.publish_raw(bad(Reason.OVERSIZED, b"{" + b" " * (MAX_BATCH_BYTES + 1) + b"}"))
+        too_many = json.dumps(
+            {"v": 1, "edge_id": "edge-a", "sent_at_ms": 0, "readings": [{}] * (MAX_BATCH_READINGS + 1)}
+        )
+        pub.publish_raw(bad(Reason.OVERSIZED, too_many.encode()))
+        pub.publish_raw(
+            bad(
+                Reason.WRONG_EDGE,
+                Batch(edge_id="edge-b", sent_at_ms=0, readings=[g1.next()]).model_dump_json().encode(),
+            )
+        )
+        g1.seq -= 1  # that reading was never accepted: chain the next one on its predecessor
+        g1.last_hash, g1.window_end = reading_hash(crafted[0]), crafted[0].window_end
+        g1.produced_total, g1.consumed_total = crafted[0].produced_total_wh, crafted[0].consumed_total_wh
+        pub.publish([g1.next(), v.next()])  # the victim's chain is intact: its next good reading is accepted
+
+        total = sum(expect.values())
+        wait_until(lambda: sum(quarantined(pg_dsn).values()) >= total, 20, f"{total} quarantined")
+        wait_until(pub.all_acked, 10, "every message acknowledged")
+        assert quarantined(pg_dsn) == expect
+        assert set(expect) == {r.value for r in Reason}, "a reason code has no crafted case"
+        assert scalar(pg_dsn, "SELECT count(*) FROM readings") == 4 + 2 + 2
+        assert scalar(pg_dsn, "SELECT count(*) FROM readings WHERE meter_id = 'victim'") == 2
+        assert scalar(pg_dsn, "SELECT last_seq FROM meter_state WHERE meter_id = 'victim'") == 2
+        # metrics count what the quarantine holds
+        assert gw.gw.rejected[Reason.IMPLAUSIBLE] == 3
+        assert scalar(pg_dsn, "SELECT count(*) FROM quarantine WHERE payload = '' OR edge_id <> 'edge-a'") == 0
+    finally:
+        pub.close()
+        gw.stop()
