@@ -10,6 +10,8 @@ and recorded as already done.
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +54,7 @@ class MintWorkerConfig:
     retry_after_s: float = 0.5
     idle_s: float = 0.05
     limits: MintLimits = field(default_factory=MintLimits)
+    failpoint: str | None = None  # "after_send": die between send and record (tests)
 
 
 class MintWorker:
@@ -119,6 +122,8 @@ class MintWorker:
             fresh += resend
         if fresh:
             results += await send_packed(client, minter, pack(fresh, self.cfg.per_tx), self.cfg.confirm_s)
+        if self.cfg.failpoint == "after_send":
+            os.kill(os.getpid(), signal.SIGKILL)
         await asyncio.to_thread(record_verdicts, conn, results, self.cfg.retry_after_s)
         self._observe(results)
         return True

@@ -26,10 +26,11 @@ _PARTS: tuple[tuple[str, str], ...] = (
     ("db", "gridx.db.cli"),
     ("meters", "gateway.meters_cli"),
     ("gateway", "gateway.cli"),
+    ("mint", "gateway.mint.cli"),
     ("chain", "gridx.chain.cli"),
     ("api", "backend.cli"),
 )
-_EXTRA: tuple[str, ...] = ("gridx.cli._demo",)
+_EXTRA: tuple[str, ...] = ("gridx.cli._demo", "gateway.mint.cli")
 
 
 def _is_absent_part(exc: ModuleNotFoundError, modname: str) -> bool:

@@ -1,0 +1,48 @@
+"""Mint worker settings: ``GRIDX_MINT_*`` environment variables or keyword arguments."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from gateway.mint._limits import MintLimits
+from gateway.mint._worker import MintWorkerConfig
+from gridx.chain import chain_secrets_dir
+
+__all__ = ["MintSettings"]
+
+
+class MintSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GRIDX_MINT_", frozen=True, extra="forbid")
+
+    dsn: str
+    rpc_url: str = "http://127.0.0.1:8899"
+    minter_keypair: Path = Field(default_factory=lambda: chain_secrets_dir() / "gateway_minter.json")
+    per_tx: int = Field(4, ge=1, le=8)
+    claim_batch: int = Field(400, ge=1)
+    lease_s: float = Field(30.0, gt=0)
+    confirm_s: float = Field(30.0, gt=0)
+    per_meter_per_s: float = Field(2.0, gt=0)
+    per_meter_burst: int = Field(10, ge=1)
+    global_per_s: float = Field(5000.0, gt=0)
+    global_burst: int = Field(5000, ge=1)
+    mirror_interval_s: float = Field(1.0, gt=0)  # how soon an on-chain revocation reaches the mirror
+    metrics_port: int | None = Field(None, ge=0, le=65535)
+    # fault injection for tests: "after_send" kills the process once transactions are
+    # confirmed but before their outcome is recorded (the crash window exactly-once must survive)
+    failpoint: str | None = None
+
+    def worker(self) -> MintWorkerConfig:
+        return MintWorkerConfig(
+            dsn=self.dsn,
+            rpc_url=self.rpc_url,
+            minter_keypair=self.minter_keypair,
+            per_tx=self.per_tx,
+            claim_batch=self.claim_batch,
+            lease_s=self.lease_s,
+            confirm_s=self.confirm_s,
+            limits=MintLimits(self.per_meter_per_s, self.per_meter_burst, self.global_per_s, self.global_burst),
+            failpoint=self.failpoint,
+        )

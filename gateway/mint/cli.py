@@ -1,0 +1,88 @@
+"""``gridx mint run``, ``gridx reconcile`` and ``gridx bench mint``."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+
+__all__ = ["app", "register", "register_bench"]
+
+app = typer.Typer(no_args_is_help=True, help="Mint worker: accepted surplus → GRXE on chain, exactly once.")
+
+
+@app.command("run")
+def run() -> None:
+    """Run the mint worker and the registry mirror until SIGTERM/SIGINT.
+
+    Configured by GRIDX_MINT_* variables (DSN, RPC_URL, MINTER_KEYPAIR, PER_TX, rate limits...)."""
+    import asyncio
+    import signal
+
+    from gateway.cli import configure_logging
+    from gateway.mint._config import MintSettings
+    from gateway.mint._service import run_mint_service
+
+    configure_logging()
+    settings = MintSettings()  # from the environment
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await run_mint_service(settings, stop)
+
+    asyncio.run(main())
+
+
+def register(root: typer.Typer) -> None:
+    @root.command("reconcile")
+    def reconcile(
+        dsn: str = typer.Option(..., envvar="GRIDX_MINT_DSN", help="PostgreSQL DSN"),
+        rpc_url: str = typer.Option("http://127.0.0.1:8899", envvar="GRIDX_MINT_RPC_URL"),
+        strict_balances: bool = typer.Option(True, help="owner balances must equal what was minted to them"),
+    ) -> None:
+        """Compare on-chain GRXE supply, mint records and balances with token_mints; exit 1 on drift."""
+        import asyncio
+
+        from solana.rpc.async_api import AsyncClient
+
+        from gateway.mint._reconcile import reconcile as do_reconcile
+        from gridx.db import connect
+
+        async def go() -> int:
+            client = AsyncClient(rpc_url)
+            try:
+                with connect(dsn) as conn:
+                    rep = await do_reconcile(client, conn, strict_balances)
+            finally:
+                await client.close()
+            out = {
+                "supply": rep.supply,
+                "recorded_total": rep.recorded_total,
+                "windows_on_chain": rep.windows_on_chain,
+                "windows_in_db": rep.windows_in_db,
+                "missing_in_db": rep.missing_in_db[:20],
+                "missing_on_chain": rep.missing_on_chain[:20],
+                "amount_mismatch": rep.amount_mismatch[:20],
+                "owner_drift": rep.owner_drift,
+                "drift": rep.drift,
+            }
+            typer.echo(json.dumps(out))
+            return rep.drift
+
+        raise typer.Exit(1 if asyncio.run(go()) else 0)
+
+
+def register_bench(bench_app: typer.Typer) -> None:
+    @bench_app.command("mint")
+    def bench_mint(
+        readings: int = typer.Option(5000, min=1),
+        meters: int = typer.Option(500, min=1),
+        per_tx: int = typer.Option(4, min=1, max=8),
+    ) -> None:
+        """Readings through the gateway into confirmed mints on the local chain; last line is JSON."""
+        from gateway.mint._bench import run_bench
+
+        typer.echo(json.dumps(run_bench(readings=readings, meters=meters, per_tx=per_tx)))
