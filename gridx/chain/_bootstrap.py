@@ -1,0 +1,121 @@
+"""``gridx chain bootstrap``: bring a chain (local node or any validator) to a usable state.
+
+Idempotent: each step checks its account first. Keys live in .secrets/chain/ (0600):
+registry authority, token admin, market authority (also the test payment mint's authority),
+the gateway minter and the payment mint keypair. The public result is written to
+``deployment.json`` next to them for the gateway and backend to read."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from solders.keypair import Keypair
+from solders.pubkey import Pubkey
+
+from gridx.errors import ChainError, ConfigError
+
+from ._client import airdrop, fetch_account, send_and_confirm
+from ._ids import ata_address, grxe_mint_pda, minter_pda, registry_config_pda, token_config_pda
+from ._ix import (
+    MarketKeys,
+    build_add_minter_ix,
+    build_energy_token_initialize_ix,
+    build_initialize_market_ix,
+    build_registry_initialize_ix,
+)
+from ._keys import chain_secrets_dir, load_or_create_keypair
+from ._spl import MINT_LEN, create_ata_ix, create_mint_ixs
+
+if TYPE_CHECKING:
+    from solana.rpc.async_api import AsyncClient
+
+__all__ = ["Deployment", "bootstrap", "load_deployment"]
+
+PAYMENT_DECIMALS = 6  # the THBC-on-Solana test mint: 6 decimals like GRXE
+MARKET_FEE_BPS = 25
+_MIN_LAMPORTS = 2 * 10**9
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """Public addresses (base58) of a bootstrapped chain."""
+
+    registry_authority: str
+    token_admin: str
+    market_authority: str
+    gateway_minter: str
+    grxe_mint: str
+    payment_mint: str
+    market: str
+    fee_account: str
+
+    def market_keys(self) -> MarketKeys:
+        return MarketKeys(
+            Pubkey.from_string(self.grxe_mint),
+            Pubkey.from_string(self.payment_mint),
+            Pubkey.from_string(self.fee_account),
+        )
+
+
+def load_deployment(keys_dir: Path | None = None) -> Deployment:
+    path = (keys_dir or chain_secrets_dir()) / "deployment.json"
+    try:
+        return Deployment(**json.loads(path.read_text()))
+    except (OSError, ValueError, TypeError) as exc:
+        raise ConfigError(f"no chain deployment at {path} (run `gridx chain bootstrap`): {exc}") from exc
+
+
+async def _fund(client: AsyncClient, kp: Keypair) -> None:
+    if (await client.get_balance(kp.pubkey())).value < _MIN_LAMPORTS:
+        try:
+            await airdrop(client, kp.pubkey(), 10 * _MIN_LAMPORTS)
+        except Exception as exc:
+            raise ChainError(f"cannot fund {kp.pubkey()} (no faucet? fund it by hand): {exc}", "Unfunded") from exc
+
+
+async def bootstrap(client: AsyncClient, keys_dir: Path | None = None, fund: bool = True) -> Deployment:
+    keys = keys_dir or chain_secrets_dir()
+    authority = load_or_create_keypair(keys / "registry_authority.json")
+    admin = load_or_create_keypair(keys / "token_admin.json")
+    market_auth = load_or_create_keypair(keys / "market_authority.json")
+    gateway = load_or_create_keypair(keys / "gateway_minter.json")
+    pay_mint = load_or_create_keypair(keys / "payment_mint.json")
+    if fund:
+        for kp in (authority, admin, market_auth, gateway):
+            await _fund(client, kp)
+
+    if await fetch_account(client, registry_config_pda()) is None:
+        await send_and_confirm(client, [build_registry_initialize_ix(authority.pubkey())], [authority])
+    if await fetch_account(client, token_config_pda()) is None:
+        await send_and_confirm(client, [build_energy_token_initialize_ix(admin.pubkey())], [admin])
+    if await fetch_account(client, minter_pda(gateway.pubkey())) is None:
+        await send_and_confirm(client, [build_add_minter_ix(admin.pubkey(), gateway.pubkey())], [admin])
+    if await fetch_account(client, pay_mint.pubkey()) is None:
+        rent = (await client.get_minimum_balance_for_rent_exemption(MINT_LEN)).value
+        ixs = create_mint_ixs(market_auth.pubkey(), pay_mint.pubkey(), PAYMENT_DECIMALS, market_auth.pubkey(), rent)
+        await send_and_confirm(client, ixs, [market_auth, pay_mint])
+    market = MarketKeys(grxe_mint_pda(), pay_mint.pubkey(), ata_address(market_auth.pubkey(), pay_mint.pubkey()))
+    if await fetch_account(client, market.fee_account) is None:
+        await send_and_confirm(
+            client, [create_ata_ix(market_auth.pubkey(), market_auth.pubkey(), pay_mint.pubkey())], [market_auth]
+        )
+    if await fetch_account(client, market.address) is None:
+        await send_and_confirm(
+            client, [build_initialize_market_ix(market_auth.pubkey(), market, MARKET_FEE_BPS)], [market_auth]
+        )
+
+    dep = Deployment(
+        registry_authority=str(authority.pubkey()),
+        token_admin=str(admin.pubkey()),
+        market_authority=str(market_auth.pubkey()),
+        gateway_minter=str(gateway.pubkey()),
+        grxe_mint=str(grxe_mint_pda()),
+        payment_mint=str(pay_mint.pubkey()),
+        market=str(market.address),
+        fee_account=str(market.fee_account),
+    )
+    (keys / "deployment.json").write_text(json.dumps(asdict(dep), indent=2) + "\n")
+    return dep
