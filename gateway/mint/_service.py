@@ -12,13 +12,13 @@ from gateway.mint._worker import MintWorker
 __all__ = ["run_mint_service"]
 
 
-async def run_mint_service(settings: MintSettings, stop: asyncio.Event) -> None:
+async def run_mint_service(settings: MintSettings, stop: asyncio.Event, worker: MintWorker | None = None) -> None:
     from prometheus_client import start_http_server
     from solana.rpc.async_api import AsyncClient
 
     if settings.metrics_port is not None:
         start_http_server(settings.metrics_port, addr="127.0.0.1")
-    worker = MintWorker(settings.worker())
+    worker = worker or MintWorker(settings.worker())
     client = AsyncClient(settings.rpc_url, timeout=30)
     tasks = [
         asyncio.create_task(worker.run(), name="mint-worker"),

@@ -1,0 +1,166 @@
+"""Mint-path fixtures: a bootstrapped local chain, meters enrolled on chain (mirror in the
+database), the mint worker in a thread or as a ``gridx mint run`` process."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import psycopg
+from _gateway_helpers import Meter, wait_until
+from solana.rpc.async_api import AsyncClient
+from solders.keypair import Keypair
+from solders.pubkey import Pubkey
+
+from gateway.mint import MintWorker
+from gateway.mint._config import MintSettings
+from gateway.mint._mirror import enroll_on_chain
+from gateway.mint._reconcile import Reconciliation, reconcile
+from gridx.chain import airdrop, ata_address, grxe_mint_pda, load_keypair, token_balance
+from gridx.chain._bootstrap import bootstrap
+from gridx.paths import ROOT
+
+T = TypeVar("T")
+HOUR = 3600
+
+
+def on_chain(url: str, fn: Callable[[AsyncClient], Awaitable[T]]) -> T:
+    async def go() -> T:
+        client = AsyncClient(url, timeout=30)
+        try:
+            return await fn(client)
+        finally:
+            await client.close()
+
+    return asyncio.run(go())
+
+
+@dataclass
+class ChainSetup:
+    url: str
+    keys: Path
+    dsn: str
+
+    @property
+    def minter_keypair(self) -> Path:
+        return self.keys / "gateway_minter.json"
+
+    @property
+    def authority(self) -> Keypair:
+        return load_keypair(self.keys / "registry_authority.json")
+
+    def enroll(self, meter: Meter, kind: str = "prosumer") -> Keypair:
+        """Register the owner and the meter on chain, then mirror them (the meter's key is its id)."""
+        owner = Keypair()
+        meter.owner = str(owner.pubkey())
+
+        async def go(client: AsyncClient) -> None:
+            await airdrop(client, owner.pubkey(), 10**9)
+            with psycopg.connect(self.dsn) as conn:
+                await enroll_on_chain(
+                    client,
+                    conn,
+                    owner=owner,
+                    authority=self.authority,
+                    meter_id=meter.meter_id,
+                    meter_pubkey=Pubkey.from_bytes(meter.key.verify_key.encode()),
+                    edge_id=meter.edge_id,
+                    rated_power_w=meter.rated_power_w,
+                    owner_type=kind,  # type: ignore[arg-type]
+                )
+
+        on_chain(self.url, go)
+        return owner
+
+    def grxe_balance(self, owner: str) -> int:
+        return on_chain(self.url, lambda c: token_balance(c, ata_address(Pubkey.from_string(owner), grxe_mint_pda())))
+
+    def reconcile(self) -> Reconciliation:
+        async def go(client: AsyncClient) -> Reconciliation:
+            with psycopg.connect(self.dsn) as conn:
+                return await reconcile(client, conn)
+
+        return on_chain(self.url, go)
+
+    def settings(self, **kw: Any) -> MintSettings:
+        base: dict[str, Any] = dict(
+            dsn=self.dsn,
+            rpc_url=self.url,
+            minter_keypair=self.minter_keypair,
+            per_meter_per_s=1000.0,
+            per_meter_burst=1000,
+            mirror_interval_s=0.5,
+        )
+        base.update(kw)
+        return MintSettings(**base)
+
+
+def bootstrap_chain(url: str, keys: Path, dsn: str) -> ChainSetup:
+    on_chain(url, lambda c: bootstrap(c, keys))
+    return ChainSetup(url, keys, dsn)
+
+
+class MintThread:
+    """The mint worker and registry mirror in-process, on their own event loop."""
+
+    def __init__(self, settings: MintSettings) -> None:
+        self.settings = settings
+        self.worker = MintWorker(settings.worker())
+        self._stop: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread = threading.Thread(target=self._main, daemon=True)
+        self.error: BaseException | None = None
+
+    def _main(self) -> None:
+        from gateway.mint._service import run_mint_service
+
+        async def run() -> None:
+            self._loop = asyncio.get_running_loop()
+            self._stop = asyncio.Event()
+            # share the worker object so tests can look at it; the service builds its own otherwise
+            await run_mint_service(self.settings, self._stop, worker=self.worker)
+
+        try:
+            asyncio.run(run())
+        except BaseException as exc:
+            self.error = exc
+
+    def start(self) -> MintThread:
+        self._thread.start()
+        wait_until(lambda: self._stop is not None, 10, "mint service started")
+        return self
+
+    def stop(self) -> None:
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(30)
+        assert not self._thread.is_alive(), "mint service did not stop"
+        if self.error is not None:
+            raise self.error
+
+
+def mint_process(settings: MintSettings, log: Path) -> subprocess.Popen[bytes]:
+    env = dict(os.environ)
+    for name, value in settings.model_dump().items():
+        if value is not None:
+            env[f"GRIDX_MINT_{name.upper()}"] = str(value)
+    with log.open("ab") as fh:
+        return subprocess.Popen(
+            [str(Path(sys.executable).parent / "gridx"), "mint", "run"],
+            env=env,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+        )
+
+
+def outbox_counts(dsn: str) -> dict[str, int]:
+    with psycopg.connect(dsn) as c:
+        return dict(c.execute("SELECT status, count(*) FROM mint_outbox GROUP BY status").fetchall())  # type: ignore[arg-type]

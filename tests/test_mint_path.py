@@ -1,0 +1,180 @@
+"""Gateway mint path: readings → broker → gateway → outbox → mint worker → SBF programs in
+the local chain. Real mosquitto, real PostgreSQL, real LiteSVM behind JSON-RPC."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from _gateway_helpers import GatewayThread, Meter, Publisher, gateway_config, scalar, setup_db, wait_until
+from _mint_helpers import HOUR, ChainSetup, MintThread, bootstrap_chain, outbox_counts
+
+from gridx.chain import LocalNode, NodeConfig
+from gridx.services import MosquittoBroker
+
+EDGE = "edge-m1"
+
+
+@pytest.fixture
+def node() -> Iterator[LocalNode]:
+    n = LocalNode.start(NodeConfig())
+    yield n
+    n.stop()
+
+
+@pytest.fixture
+def chain(node: LocalNode, pg_dsn: str, tmp_path: Path) -> ChainSetup:
+    setup_db(pg_dsn)
+    return bootstrap_chain(node.url, tmp_path / "keys", pg_dsn)
+
+
+def hourly(meter_id: str, rated_w: int = 30_000) -> Meter:
+    m = Meter(meter_id, EDGE, rated_power_w=rated_w)
+    m.window_end = (m.window_end // HOUR - 3) * HOUR
+    return m
+
+
+def reading(m: Meter, produced: int, consumed: int):  # type: ignore[no-untyped-def]
+    u = m.unsigned(produced, consumed, window_end=m.window_end + HOUR)
+    m.advance(u)
+    return m.sign(u)
+
+
+def test_seed_scenarios_mint_exact_amounts(chain: ChainSetup, broker: MosquittoBroker) -> None:
+    """15 - 8 kWh mints 7,000,000; 25.5 - 10.2 kWh mints 15,300,000; deficit and balance mint nothing."""
+    a, b, c, d = (hourly(f"seed-{x}") for x in "abcd")
+    owners = {m.meter_id: chain.enroll(m) for m in (a, b, c, d)}
+    gw = GatewayThread(gateway_config(broker, chain.dsn)).start()
+    worker = MintThread(chain.settings()).start()
+    pub = Publisher(broker, EDGE)
+    try:
+        pub.publish(
+            [reading(a, 15_000, 8_000), reading(b, 25_500, 10_200), reading(c, 5_000, 8_000), reading(d, 6_000, 6_000)]
+        )
+        wait_until(lambda: scalar(chain.dsn, "SELECT count(*) FROM readings") == 4, 30, "4 readings stored")
+        wait_until(lambda: outbox_counts(chain.dsn) == {"confirmed": 2}, 30, "2 mints confirmed")
+    finally:
+        pub.close()
+        worker.stop()
+        gw.stop()
+    assert chain.grxe_balance(str(owners["seed-a"].pubkey())) == 7_000_000
+    assert chain.grxe_balance(str(owners["seed-b"].pubkey())) == 15_300_000
+    assert chain.grxe_balance(str(owners["seed-c"].pubkey())) == 0
+    assert chain.grxe_balance(str(owners["seed-d"].pubkey())) == 0
+    assert scalar(chain.dsn, "SELECT sum(amount)::bigint FROM token_mints") == 22_300_000
+    assert scalar(chain.dsn, "SELECT count(*) FROM token_mints WHERE tx_signature <> 'unknown' AND slot > 0") == 2
+    rep = chain.reconcile()
+    assert rep.drift == 0, rep
+    assert rep.supply == 22_300_000
+
+
+def _stream(meters: list[Meter], windows: int) -> list[list]:  # type: ignore[type-arg]
+    """One batch per window: every meter produces more than it consumes (all mint)."""
+    return [[reading(m, 1_000 + 10 * w + i, 400) for i, m in enumerate(meters)] for w in range(windows)]
+
+
+def _expected(batches: list[list]) -> int:  # type: ignore[type-arg]
+    return sum((r.produced_wh - r.consumed_wh) * 1000 for batch in batches for r in batch)
+
+
+def test_killed_between_send_and_record_mints_once(chain: ChainSetup, broker: MosquittoBroker, tmp_path: Path) -> None:
+    from _mint_helpers import mint_process
+
+    meters = [hourly(f"kill-{i}") for i in range(5)]
+    owners = [chain.enroll(m) for m in meters]
+    batches = _stream(meters, 3)
+    gw = GatewayThread(gateway_config(broker, chain.dsn)).start()
+    pub = Publisher(broker, EDGE)
+    try:
+        for batch in batches:
+            pub.publish(batch)
+        wait_until(lambda: outbox_counts(chain.dsn) == {"pending": 15}, 30, "15 pending mints")
+        # dies by SIGKILL after its transactions confirmed, before it records them
+        proc = mint_process(chain.settings(failpoint="after_send", lease_s=1.0), tmp_path / "mint.log")
+        assert proc.wait(60) == -9, (tmp_path / "mint.log").read_text()
+        assert outbox_counts(chain.dsn) == {"sent": 15}
+        assert scalar(chain.dsn, "SELECT count(*) FROM token_mints") == 0
+        worker = MintThread(chain.settings()).start()
+        try:
+            wait_until(lambda: outbox_counts(chain.dsn) == {"confirmed": 15}, 30, "15 mints confirmed")
+        finally:
+            worker.stop()
+    finally:
+        pub.close()
+        gw.stop()
+    expected = _expected(batches)
+    assert sum(chain.grxe_balance(str(o.pubkey())) for o in owners) == expected
+    assert scalar(chain.dsn, "SELECT count(*) FROM mint_outbox WHERE reason = 'already_done'") == 15
+    # found on chain: the creating transaction's signature was recovered, not left unknown
+    assert scalar(chain.dsn, "SELECT count(*) FROM token_mints WHERE tx_signature = 'unknown'") == 0
+    rep = chain.reconcile()
+    assert rep.drift == 0, rep
+    assert rep.supply == expected
+
+
+def test_chain_refusal_is_recorded_not_retried(chain: ChainSetup, broker: MosquittoBroker) -> None:
+    """A window minted behind the worker's back is recorded as already done; a meter revoked
+    on chain gets its pending mints refused with the program's reason, and the mirror follows."""
+    import asyncio
+
+    from _mint_helpers import on_chain
+    from solana.rpc.async_api import AsyncClient
+    from solders.pubkey import Pubkey
+
+    from gridx.chain import (
+        METER_REVOKED,
+        build_mint_for_reading_ix,
+        build_set_meter_status_ix,
+        load_keypair,
+        send_and_confirm,
+    )
+
+    early, revoked = hourly("pre-minted"), hourly("revoked")
+    owner_early, owner_revoked = chain.enroll(early), chain.enroll(revoked)
+    first = reading(early, 2_000, 500)
+    gone = reading(revoked, 3_000, 1_000)
+    minter = load_keypair(chain.minter_keypair)
+    early_key = Pubkey.from_bytes(early.key.verify_key.encode())
+    revoked_key = Pubkey.from_bytes(revoked.key.verify_key.encode())
+
+    async def interfere(client: AsyncClient) -> None:
+        ix = build_mint_for_reading_ix(
+            minter.pubkey(), early_key, owner_early.pubkey(), first.window_start, HOUR, 1_500_000
+        )
+        await send_and_confirm(client, [ix], [minter])
+        await send_and_confirm(
+            client, [build_set_meter_status_ix(chain.authority.pubkey(), revoked_key, METER_REVOKED)], [chain.authority]
+        )
+
+    gw = GatewayThread(gateway_config(broker, chain.dsn)).start()
+    pub = Publisher(broker, EDGE)
+    try:
+        pub.publish([first, gone])
+        wait_until(lambda: outbox_counts(chain.dsn) == {"pending": 2}, 30, "2 pending mints")
+        on_chain(chain.url, interfere)
+        worker = MintThread(chain.settings()).start()
+        try:
+            wait_until(lambda: outbox_counts(chain.dsn) == {"confirmed": 1, "refused": 1}, 30, "both judged")
+            wait_until(
+                lambda: scalar(chain.dsn, "SELECT status FROM meters WHERE meter_id = 'revoked'") == "revoked",
+                10,
+                "mirror follows the on-chain revocation",
+            )
+        finally:
+            worker.stop()
+        # the gateway's cache was invalidated by the mirror's update: new readings are refused
+        pub.publish([reading(revoked, 3_000, 1_000)])
+        wait_until(
+            lambda: scalar(chain.dsn, "SELECT count(*) FROM quarantine WHERE reason = 'revoked_meter'") == 1,
+            10,
+            "reading of the revoked meter quarantined",
+        )
+    finally:
+        pub.close()
+        gw.stop()
+    assert scalar(chain.dsn, "SELECT reason FROM mint_outbox WHERE meter_id = 'pre-minted'") == "already_done"
+    assert scalar(chain.dsn, "SELECT reason FROM mint_outbox WHERE meter_id = 'revoked'") == "MeterNotActive"
+    assert chain.grxe_balance(str(owner_early.pubkey())) == 1_500_000
+    assert chain.grxe_balance(str(owner_revoked.pubkey())) == 0
+    del asyncio
