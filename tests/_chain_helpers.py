@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from solders.instruction import Instruction
 from solders.keypair import Keypair
@@ -135,3 +136,52 @@ def build_world() -> World:
         [market_auth],
     )
     return World(svm, authority, admin, gateway, market_auth, prosumer, consumer, meter, market, watched)
+
+
+@dataclass
+class RpcWorld:
+    """Keys of a chain bootstrapped over RPC (``gridx chain bootstrap``) plus two users and a meter."""
+
+    dep: object
+    authority: Keypair
+    gateway: Keypair
+    market_auth: Keypair
+    prosumer: Keypair
+    consumer: Keypair
+    meter: Pubkey
+    market: c.MarketKeys
+
+
+async def rpc_world(client: object, keys_dir: Path) -> RpcWorld:
+    from gridx.chain._bootstrap import bootstrap
+
+    dep = await bootstrap(client, keys_dir)  # type: ignore[arg-type]
+    authority = c.load_keypair(keys_dir / "registry_authority.json")
+    gateway = c.load_keypair(keys_dir / "gateway_minter.json")
+    market_auth = c.load_keypair(keys_dir / "market_authority.json")
+    market = dep.market_keys()
+    prosumer, consumer = Keypair(), Keypair()
+    for kp, kind in ((prosumer, c.PROSUMER), (consumer, c.CONSUMER)):
+        await c.airdrop(client, kp.pubkey(), 10 * SOL)  # type: ignore[arg-type]
+        await c.send_and_confirm(
+            client,  # type: ignore[arg-type]
+            [
+                c.build_register_user_ix(kp.pubkey(), kind),
+                c.create_ata_ix(kp.pubkey(), kp.pubkey(), market.energy_mint),
+                c.create_ata_ix(kp.pubkey(), kp.pubkey(), market.payment_mint),
+            ],
+            [kp],
+        )
+    meter = Keypair().pubkey()
+    await c.send_and_confirm(
+        client,  # type: ignore[arg-type]
+        [c.build_register_meter_ix(prosumer.pubkey(), authority.pubkey(), meter, b"edge-1", RATED_W)],
+        [prosumer, authority],
+    )
+    pay_to = c.ata_address(consumer.pubkey(), market.payment_mint)
+    await c.send_and_confirm(
+        client,  # type: ignore[arg-type]
+        [c.mint_to_ix(market.payment_mint, pay_to, market_auth.pubkey(), 10_000_000)],
+        [market_auth],
+    )
+    return RpcWorld(dep, authority, gateway, market_auth, prosumer, consumer, meter, market)

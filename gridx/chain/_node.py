@@ -117,7 +117,9 @@ class LocalNode:
     @classmethod
     def start(cls, config: NodeConfig = NodeConfig()) -> LocalNode:
         node = cls(config)
-        node._thread = threading.Thread(target=node._server.serve_forever, name="gridx-chain-node", daemon=True)
+        node._thread = threading.Thread(
+            target=node._server.serve_forever, kwargs={"poll_interval": 0.05}, name="gridx-chain-node", daemon=True
+        )
         node._thread.start()
         return node
 

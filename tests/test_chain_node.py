@@ -1,0 +1,212 @@
+"""The same flows through the local JSON-RPC node with solana-py's clients: register -> mint ->
+trade, named errors through RPC, events from getTransaction, journal restart, bootstrap."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from _chain_helpers import SOL, T0, RpcWorld, rpc_world
+from solana.rpc.async_api import AsyncClient
+from solders.hash import Hash
+from solders.keypair import Keypair
+from solders.pubkey import Pubkey
+from solders.signature import Signature
+
+import gridx.chain as c
+from gridx.chain._bootstrap import bootstrap
+from gridx.errors import ChainError
+
+
+@pytest.fixture
+def node(tmp_path: Path) -> Iterator[c.LocalNode]:
+    n = c.LocalNode.start(c.NodeConfig(journal=tmp_path / "ledger.bin"))
+    yield n
+    n.stop()
+
+
+@pytest.fixture
+async def client(node: c.LocalNode) -> AsyncIterator[AsyncClient]:
+    async with AsyncClient(node.url) as cl:
+        yield cl
+
+
+@pytest.fixture
+async def world(client: AsyncClient, tmp_path: Path) -> RpcWorld:
+    return await rpc_world(client, tmp_path / "keys")
+
+
+def _grxe(w: RpcWorld, who: Keypair) -> Pubkey:
+    return c.ata_address(who.pubkey(), w.market.energy_mint)
+
+
+async def test_register_mint_trade_over_rpc(client: AsyncClient, world: RpcWorld) -> None:
+    w = world
+    meter = await c.fetch_decoded(client, "registry", c.meter_pda(w.meter))
+    assert meter.owner == w.prosumer.pubkey() and meter.status == c.METER_ACTIVE
+
+    ixs = [
+        c.build_mint_for_reading_ix(w.gateway.pubkey(), w.meter, w.prosumer.pubkey(), T0 + i * 900, 900, 1_000_000)
+        for i in range(3)
+    ]
+    sig = await c.send_and_confirm(client, ixs, [w.gateway])
+    events = await c.transaction_events(client, sig)
+    assert [(e.name, e.data.window_start, e.data.amount) for e in events] == [
+        ("TokensMinted", T0 + i * 900, 1_000_000) for i in range(3)
+    ]
+    bal = (await client.get_token_account_balance(_grxe(w, w.prosumer))).value
+    assert (bal.amount, bal.decimals, bal.ui_amount_string) == ("3000000", 6, "3")
+    assert (await client.get_token_supply(w.market.energy_mint)).value.amount == "3000000"
+
+    with pytest.raises(ChainError) as exc:
+        await c.send_and_confirm(client, ixs[:1], [w.gateway])
+    assert exc.value.code == "AlreadyMinted"
+
+    m = w.market
+    await c.send_and_confirm(
+        client, [c.build_create_sell_order_ix(w.prosumer.pubkey(), m, 1, 2_000_000, 400_000)], [w.prosumer]
+    )
+    await c.send_and_confirm(
+        client, [c.build_create_buy_order_ix(w.consumer.pubkey(), m, 1, 2_000_000, 450_000)], [w.consumer]
+    )
+    sig = await c.send_and_confirm(
+        client,
+        [c.build_match_order_ix(w.market_auth.pubkey(), m, w.prosumer.pubkey(), 1, w.consumer.pubkey(), 1, 2_000_000)],
+        [w.market_auth],
+    )
+    (trade,) = await c.transaction_events(client, sig)
+    assert trade.name == "TradeExecuted" and trade.data.amount == 2_000_000 and trade.data.payment == 800_000
+    assert await c.token_balance(client, _grxe(w, w.consumer)) == 2_000_000
+    assert await c.token_balance(client, _grxe(w, w.prosumer)) == 1_000_000
+    assert await c.token_balance(client, c.ata_address(w.prosumer.pubkey(), m.payment_mint)) == 800_000 - 2_000
+    assert await c.token_balance(client, c.ata_address(w.consumer.pubkey(), m.payment_mint)) == 10_000_000 - 800_000
+    assert await c.fetch_account(client, c.order_pda(w.consumer.pubkey(), 1)) is None
+
+
+async def test_preflight_error_has_validator_shape(node: c.LocalNode, client: AsyncClient, world: RpcWorld) -> None:
+    w = world
+    ix = c.build_mint_for_reading_ix(w.gateway.pubkey(), w.meter, w.prosumer.pubkey(), T0, 900, 0)
+    tx = c.build_tx([ix], [w.gateway], await c.latest_blockhash(client))
+    import base64
+
+    req = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "sendTransaction",
+        "params": [base64.b64encode(bytes(tx)).decode(), {"encoding": "base64"}],
+    }
+    async with httpx.AsyncClient() as h:
+        body = (await h.post(node.url, json=req)).json()
+    err = body["error"]
+    assert err["code"] == -32002 and err["data"]["err"] == {"InstructionError": [0, {"Custom": 6013}]}
+    assert any("failed: custom program error: 0x177d" in line for line in err["data"]["logs"])
+    assert c.error_name(c.program_ids().energy_token, 6013) == "ZeroAmount"
+
+
+async def test_skip_preflight_failure_is_recorded_with_err(client: AsyncClient, world: RpcWorld) -> None:
+    from solana.rpc.types import TxOpts
+
+    w = world
+    ix = c.build_mint_for_reading_ix(w.gateway.pubkey(), w.meter, w.prosumer.pubkey(), T0, 900, 10**12)
+    tx = c.build_tx([ix], [w.gateway], await c.latest_blockhash(client))
+    sig = (await client.send_raw_transaction(bytes(tx), TxOpts(skip_preflight=True, skip_confirmation=True))).value
+    err = (await c.confirm_signatures(client, [sig]))[sig]
+    assert c.chain_error(err, [], [c.program_ids().energy_token]).code == "ExceedsRatedPower"
+    assert await c.token_balance(client, _grxe(w, w.prosumer)) == 0
+
+
+async def test_stale_blockhash_refused(client: AsyncClient, world: RpcWorld) -> None:
+    ix = c.build_mint_for_reading_ix(world.gateway.pubkey(), world.meter, world.prosumer.pubkey(), T0, 900, 1)
+    with pytest.raises(ChainError) as exc:
+        await c.send_tx(client, c.build_tx([ix], [world.gateway], Hash.new_unique()))
+    assert exc.value.code == "BlockhashNotFound"
+
+
+async def test_concurrent_senders(client: AsyncClient, world: RpcWorld) -> None:
+    """Many clients at once (one lock around LiteSVM): every window minted exactly once."""
+    w = world
+    bh = await c.latest_blockhash(client)
+
+    async def mint(i: int) -> Signature | None:
+        ix = c.build_mint_for_reading_ix(
+            w.gateway.pubkey(), w.meter, w.prosumer.pubkey(), T0 + (i % 20) * 900, 900, 1000
+        )
+        try:
+            return await c.send_tx(client, c.build_tx([ix], [w.gateway], bh))
+        except ChainError as exc:
+            assert exc.code in ("AlreadyMinted", "AlreadyProcessed"), exc
+            return None
+
+    sigs = [s for s in await asyncio.gather(*(mint(i) for i in range(60))) if s is not None]
+    results = await c.confirm_signatures(client, sigs)
+    assert all(e is None for e in results.values()) and len(results) == 20
+    assert await c.token_balance(client, _grxe(w, w.prosumer)) == 20 * 1000
+
+
+async def test_program_accounts_and_history(client: AsyncClient, world: RpcWorld) -> None:
+    from solana.rpc.types import MemcmpOpts, TokenAccountOpts
+
+    w = world
+    owned = await client.get_program_accounts(
+        c.program_ids().registry,  # MeterAccount: 122 bytes, owner at offset 40 (programs/README.md)
+        filters=[122, MemcmpOpts(offset=40, bytes=str(w.prosumer.pubkey()))],
+    )
+    assert [a.pubkey for a in owned.value] == [c.meter_pda(w.meter)]
+    sigs = (await client.get_signatures_for_address(c.meter_pda(w.meter))).value
+    assert len(sigs) == 1 and sigs[0].err is None
+    mine = await client.get_token_accounts_by_owner(w.consumer.pubkey(), TokenAccountOpts(mint=w.market.payment_mint))
+    assert [a.pubkey for a in mine.value] == [c.ata_address(w.consumer.pubkey(), w.market.payment_mint)]
+
+
+async def test_bootstrap_is_idempotent(client: AsyncClient, tmp_path: Path) -> None:
+    first = await bootstrap(client, tmp_path / "k")
+    admin = c.load_keypair(tmp_path / "k" / "token_admin.json")
+    n = len((await client.get_signatures_for_address(admin.pubkey())).value)
+    assert await bootstrap(client, tmp_path / "k") == first
+    assert len((await client.get_signatures_for_address(admin.pubkey())).value) == n
+    assert (tmp_path / "k" / "gateway_minter.json").stat().st_mode & 0o777 == 0o600
+    assert json.loads((tmp_path / "k" / "deployment.json").read_text())["market"] == first.market
+
+
+async def test_journal_restart_keeps_state(tmp_path: Path) -> None:
+    journal = tmp_path / "ledger.bin"
+    n1 = c.LocalNode.start(c.NodeConfig(journal=journal))
+    try:
+        async with AsyncClient(n1.url) as cl:
+            w = await rpc_world(cl, tmp_path / "keys")
+            ix = c.build_mint_for_reading_ix(w.gateway.pubkey(), w.meter, w.prosumer.pubkey(), T0, 900, 5000)
+            await c.send_and_confirm(cl, [ix], [w.gateway])
+            slot = (await cl.get_slot()).value
+    finally:
+        n1.stop()
+    n2 = c.LocalNode.start(c.NodeConfig(journal=journal))
+    try:
+        async with AsyncClient(n2.url) as cl:
+            assert (await cl.get_slot()).value > slot
+            assert await c.token_balance(cl, _grxe(w, w.prosumer)) == 5000
+            assert await c.fetch_account(cl, c.mint_record_pda(w.meter, T0)) is not None
+            with pytest.raises(ChainError) as exc:
+                await c.send_and_confirm(cl, [ix], [w.gateway])
+            assert exc.value.code == "AlreadyMinted"
+            nxt = c.build_mint_for_reading_ix(w.gateway.pubkey(), w.meter, w.prosumer.pubkey(), T0 + 900, 900, 7)
+            await c.send_and_confirm(cl, [nxt], [w.gateway])
+            assert await c.token_balance(cl, _grxe(w, w.prosumer)) == 5007
+            assert (await cl.get_balance(w.consumer.pubkey())).value > 9 * SOL
+    finally:
+        n2.stop()
+
+
+def test_sync_client(node: c.LocalNode) -> None:
+    from solana.rpc.api import Client
+
+    cl = Client(node.url)
+    kp = Keypair()
+    sig = cl.request_airdrop(kp.pubkey(), SOL).value
+    assert cl.get_signature_statuses([sig]).value[0] is not None
+    assert cl.get_balance(kp.pubkey()).value == SOL
+    assert cl.is_connected()  # getHealth
+    assert cl.get_minimum_balance_for_rent_exemption(165).value > 0
