@@ -156,7 +156,7 @@ def run_bench(meters: int, seconds: float, interval_s: int) -> None:
             lambda: _stats(stats_path).get("cycles", 0) >= 3 and _stats(stats_path).get("mqtt_connected"), 60, "agent"
         )
         s0, r0, cpu0, t0 = _stats(stats_path), counter.count(), _cpu_s(agent.pid), time.monotonic()
-        rss_max = 0.0
+        rss_start = rss_max = _rss_mb(agent.pid)
         while time.monotonic() - t0 < seconds:
             time.sleep(0.5)
             if agent.poll() is not None:
@@ -175,7 +175,11 @@ def run_bench(meters: int, seconds: float, interval_s: int) -> None:
             "missed_polls": s1["missed_polls"] - s0["missed_polls"],
             "offline": s1["offline"] - s0["offline"],
             "rss_mb": round(rss_max, 1),
+            "rss_start_mb": round(rss_start, 1),
             "agent_cpu_pct": round(100 * (cpu1 - cpu0) / (t1 - t0), 1),
+            "cycle_ms_mean": round(
+                (s1["cycle_ms_total"] - s0["cycle_ms_total"]) / max(1, s1["cycles"] - s0["cycles"]), 1
+            ),
             "cycle_ms_max": round(s1["cycle_ms_max"], 1),
             "outbox_pending": s1["outbox_pending"],
         }

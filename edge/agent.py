@@ -49,6 +49,7 @@ class AgentStats:
     batches_refused: int = 0
     mqtt_connected: bool = False
     cycle_ms_max: float = 0.0
+    cycle_ms_total: float = 0.0
 
 
 def _write_stats(path: os.PathLike[str], stats: AgentStats) -> None:
@@ -165,7 +166,9 @@ async def run_agent(cfg: EdgeConfig, stop: asyncio.Event | None = None) -> Agent
                 outbox.commit_cycle(changed, rows)
                 publisher.notify()
             stats.cycles += 1
-            stats.cycle_ms_max = max(stats.cycle_ms_max, (time.monotonic() - t0) * 1000)
+            took_ms = (time.monotonic() - t0) * 1000
+            stats.cycle_ms_max = max(stats.cycle_ms_max, took_ms)
+            stats.cycle_ms_total += took_ms
             tick += period
             behind = time.time() - tick
             if behind > 0:
