@@ -22,12 +22,19 @@ def w() -> World:
     return build_world()
 
 
+def _lamports(w: World, kp: Keypair) -> int:
+    acct = w.svm.chain.account(kp.pubkey())
+    return 0 if acct is None else acct.lamports
+
+
 def assert_refused(w: World, code: str, ixs: list[Instruction], signers: list[Keypair]) -> None:
-    before = w.snapshot()
+    """Refused with ``code``, no token balance or supply moved, and (preflight) no fee charged."""
+    before, fee_payer = w.snapshot(), _lamports(w, signers[0])
     with pytest.raises(ChainError) as exc:
         w.svm.send(ixs, signers)
     assert exc.value.code == code, str(exc.value)
     assert w.snapshot() == before
+    assert _lamports(w, signers[0]) == fee_payer
 
 
 # ---------------------------------------------------------------- instructions work
@@ -103,6 +110,15 @@ def test_trade_cancel_and_fill(w: World) -> None:
     w.svm.send([c.build_cancel_order_ix(seller.pubkey(), m, 1, is_sell=True)], [seller])
     assert w.svm.balance(c.ata_address(seller.pubkey(), w.grxe)) == 2_400_000 - 1_500_000
     assert w.svm.balance(m.energy_vault) == 0
+
+
+def test_identical_refused_transaction_is_refused_again(w: World) -> None:
+    """A preflight rejection leaves no trace: the same signed bytes fail the same way again."""
+    w.svm.send([w.mint_ix(T0, 1)], [w.gateway])
+    blockhash, _ = w.svm.chain.latest_blockhash()
+    tx = c.build_tx([w.mint_ix(T0, 2)], [w.gateway], blockhash)
+    assert w.svm.chain.send(tx).err == {"InstructionError": [0, {"Custom": 6016}]}
+    assert w.svm.chain.send(tx).err == {"InstructionError": [0, {"Custom": 6016}]}
 
 
 def test_remove_minter(w: World) -> None:

@@ -69,7 +69,7 @@ class SvmChain:
         from solders.litesvm import LiteSVM
 
         self.lock = threading.RLock()
-        self.svm = LiteSVM().with_sigverify(True).with_blockhash_check(False).with_transaction_history(_HISTORY)
+        self.svm = LiteSVM().with_sigverify(True).with_blockhash_check(False).with_transaction_history(0)
         so_dir = programs or program_dir()
         ids = program_ids()
         for name in PROGRAMS:
@@ -125,31 +125,34 @@ class SvmChain:
         return SendResult(tx.signatures[0], err, list(meta.logs()), meta.compute_units_consumed())
 
     def send(self, tx: Transaction | VersionedTransaction, preflight: bool = True) -> SendResult:
-        """Execute. With ``preflight`` a failing transaction is simulated only (nothing charged,
-        nothing recorded), as a validator's preflight does; without it the failure is recorded."""
+        """Execute once. A failure with ``preflight`` leaves no trace (fee refunded, nothing
+        recorded), as a validator's preflight rejection; without it the failure is recorded and
+        the fee charged. Duplicate detection is ours (LiteSVM's history is off) so that only
+        recorded transactions count as processed."""
         from solders.transaction_metadata import FailedTransactionMetadata
 
         with self.lock:
+            sig = tx.signatures[0]
             if tx.message.recent_blockhash not in self._recent:
-                return SendResult(tx.signatures[0], "BlockhashNotFound", [], 0)
-            if preflight:
-                sim = self.simulate(tx)
-                if sim.err is not None:
-                    return sim
+                return SendResult(sig, "BlockhashNotFound", [], 0)
+            if sig in self.history:
+                return SendResult(sig, "AlreadyProcessed", [], 0)
+            keys = list(tx.message.account_keys)
+            payer_before = self.svm.get_account(keys[0]) if preflight else None
             res = self.svm.send_transaction(tx)
-            failed = isinstance(res, FailedTransactionMetadata)
             if isinstance(res, FailedTransactionMetadata):
                 meta, err = res.meta(), err_to_json(res.err())
             else:
                 meta, err = res, None
-            out = SendResult(tx.signatures[0], err, list(meta.logs()), meta.compute_units_consumed())
-            if err == "AlreadyProcessed":
+            out = SendResult(sig, err, list(meta.logs()), meta.compute_units_consumed())
+            if err is not None and preflight:
+                # a failed transaction only charges its fee payer: undo that, and it never happened
+                if payer_before is not None:
+                    self.svm.set_account(keys[0], payer_before)
                 return out
-            keys = list(tx.message.account_keys)
             self._record(tx, out, keys)
             if self._journal is not None:
-                written = _writable(tx, keys) if not failed else keys[:1]
-                self._journal_accounts(written)
+                self._journal_accounts(_writable(tx, keys) if err is None else keys[:1])
             return out
 
     def _record(self, tx: Transaction | VersionedTransaction, out: SendResult, keys: list[Pubkey]) -> None:
