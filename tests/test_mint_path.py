@@ -178,3 +178,55 @@ def test_chain_refusal_is_recorded_not_retried(chain: ChainSetup, broker: Mosqui
     assert chain.grxe_balance(str(owner_early.pubkey())) == 1_500_000
     assert chain.grxe_balance(str(owner_revoked.pubkey())) == 0
     del asyncio
+
+
+@pytest.mark.slow
+def test_chain_outage_queues_and_drains(pg_dsn: str, broker: MosquittoBroker, tmp_path: Path) -> None:
+    """The chain node is stopped for 30 s mid-stream: mints queue, then all land once."""
+    import subprocess
+    import sys
+    import time
+
+    from gridx.paths import ROOT
+    from gridx.services._proc import free_port, stop_process, wait_for_port
+
+    port = free_port()
+    cmd = [str(Path(sys.executable).parent / "gridx"), "chain", "node", "--port", str(port),
+           "--journal", str(tmp_path / "ledger.bin")]
+    log = (tmp_path / "node.log").open("ab")
+
+    def start_node() -> subprocess.Popen[bytes]:
+        p = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+        wait_for_port(port, p, 30)
+        return p
+
+    node = start_node()
+    setup_db(pg_dsn)
+    chain = bootstrap_chain(f"http://127.0.0.1:{port}", tmp_path / "keys", pg_dsn)
+    meters = [hourly(f"out-{i}") for i in range(4)]
+    owners = [chain.enroll(m) for m in meters]
+    batches = _stream(meters, 4)
+    gw = GatewayThread(gateway_config(broker, chain.dsn)).start()
+    worker = MintThread(chain.settings()).start()
+    pub = Publisher(broker, EDGE)
+    try:
+        pub.publish(batches[0])
+        wait_until(lambda: outbox_counts(chain.dsn) == {"confirmed": 4}, 30, "first window minted")
+        stop_process(node)
+        for batch in batches[1:]:
+            pub.publish(batch)
+        wait_until(lambda: scalar(chain.dsn, "SELECT count(*) FROM readings") == 16, 30, "readings stored meanwhile")
+        time.sleep(30)  # the outage itself (not a wait for a result)
+        assert outbox_counts(chain.dsn).get("confirmed") == 4
+        node = start_node()
+        wait_until(lambda: outbox_counts(chain.dsn) == {"confirmed": 16}, 60, "queued mints drained")
+    finally:
+        pub.close()
+        worker.stop()
+        gw.stop()
+    try:
+        assert sum(chain.grxe_balance(str(o.pubkey())) for o in owners) == _expected(batches)
+        rep = chain.reconcile()
+        assert rep.drift == 0, rep
+    finally:
+        stop_process(node)
