@@ -325,6 +325,107 @@ def _sell_zero(w: World) -> tuple[list[Instruction], list[Keypair]]:
     return [c.build_create_sell_order_ix(w.prosumer.pubkey(), w.market, 9, 0, 1)], [w.prosumer]
 
 
+def _match(w: World, sell_id: int = 1, buy_id: int = 2, amount: int = 1_000_000, **overrides: object) -> Instruction:
+    return c.build_match_order_ix(
+        w.market_auth.pubkey(), w.market, w.prosumer.pubkey(), sell_id, w.consumer.pubkey(), buy_id, amount, overrides
+    )  # type: ignore[arg-type]
+
+
+def _match_swapped_orders(w: World) -> tuple[list[Instruction], list[Keypair]]:
+    _with_orders(w)
+    ix = _match(w, sell_order=c.order_pda(w.consumer.pubkey(), 2), buy_order=c.order_pda(w.prosumer.pubkey(), 1))
+    return [ix], [w.market_auth]
+
+
+def _match_wrong_fee_account(w: World) -> tuple[list[Instruction], list[Keypair]]:
+    _with_orders(w)
+    return [_match(w, fee_account=c.ata_address(w.prosumer.pubkey(), w.market.payment_mint))], [w.market_auth]
+
+
+def _match_rent_to_stranger(w: World) -> tuple[list[Instruction], list[Keypair]]:
+    _with_orders(w)
+    return [_match(w, seller=w.market_auth.pubkey())], [w.market_auth]
+
+
+def _match_trade_too_small(w: World) -> tuple[list[Instruction], list[Keypair]]:
+    _with_orders(w)
+    return [_match(w, amount=1)], [w.market_auth]  # 1 base unit at 0.4 payment units: pays 0
+
+
+def _cancel_wrong_vault(w: World) -> tuple[list[Instruction], list[Keypair]]:
+    _with_orders(w)
+    ix = c.build_cancel_order_ix(w.prosumer.pubkey(), w.market, 1, is_sell=True, vault=w.market.payment_vault)
+    return [ix], [w.prosumer]
+
+
+def _order_of_other_market(w: World) -> tuple[list[Instruction], list[Keypair]]:
+    _with_orders(w)
+    pay2 = Keypair()
+    rent = w.svm.chain.svm.minimum_balance_for_rent_exemption(82)
+    auth = w.market_auth
+    w.svm.send(c.create_mint_ixs(auth.pubkey(), pay2.pubkey(), 6, auth.pubkey(), rent), [auth, pay2])
+    fee2 = c.ata_address(auth.pubkey(), pay2.pubkey())
+    m2 = c.MarketKeys(w.grxe, pay2.pubkey(), fee2)
+    buyer_pay2 = c.ata_address(w.consumer.pubkey(), pay2.pubkey())
+    w.svm.send(
+        [
+            c.create_ata_ix(auth.pubkey(), auth.pubkey(), pay2.pubkey()),
+            c.create_ata_ix(auth.pubkey(), w.consumer.pubkey(), pay2.pubkey()),
+            c.mint_to_ix(pay2.pubkey(), buyer_pay2, auth.pubkey(), 10**9),
+            c.build_initialize_market_ix(auth.pubkey(), m2, 0),
+        ],
+        [auth],
+    )
+    w.svm.send([c.build_create_buy_order_ix(w.consumer.pubkey(), m2, 5, 1_000_000, 900_000)], [w.consumer])
+    return [_match(w, buy_id=5)], [w.market_auth]
+
+
+def _mint_record_of_other_window(w: World) -> tuple[list[Instruction], list[Keypair]]:
+    w.svm.send([w.mint_ix(T0, 1000)], [w.gateway])
+    ix = w.mint_ix(T0, 1000)
+    metas = list(ix.accounts)
+    metas[5] = AccountMeta(c.mint_record_pda(w.meter, T0 + 900), False, True)  # a fresh record: dedup bypass?
+    return [Instruction(ix.program_id, ix.data, metas)], [w.gateway]
+
+
+def _meter_mismatch(w: World) -> tuple[list[Instruction], list[Keypair]]:
+    other = Keypair().pubkey()
+    w.svm.send(
+        [c.build_register_meter_ix(w.prosumer.pubkey(), w.authority.pubkey(), other, b"e", 10**9)],
+        [w.prosumer, w.authority],
+    )
+    ix = w.mint_ix(T0, 2_000_000)  # above w.meter's limit, within other's
+    metas = list(ix.accounts)
+    metas[3] = AccountMeta(c.meter_pda(other), False, False)
+    return [Instruction(ix.program_id, ix.data, metas)], [w.gateway]
+
+
+def _invalid_window(w: World) -> tuple[list[Instruction], list[Keypair]]:
+    return [w.mint_ix(T0, 1000, window_seconds=0)], [w.gateway]
+
+
+def _negative_window(w: World) -> tuple[list[Instruction], list[Keypair]]:
+    return [w.mint_ix(-900, 1000)], [w.gateway]
+
+
+def _bad_user_type(w: World) -> tuple[list[Instruction], list[Keypair]]:
+    kp = w.svm.funded()
+    return [c.build_register_user_ix(kp.pubkey(), 2)], [kp]
+
+
+def _bad_meter_status(w: World) -> tuple[list[Instruction], list[Keypair]]:
+    return [c.build_set_meter_status_ix(w.authority.pubkey(), w.meter, 7)], [w.authority]
+
+
+def _register_user_twice(w: World) -> tuple[list[Instruction], list[Keypair]]:
+    return [c.build_register_user_ix(w.prosumer.pubkey(), c.PROSUMER)], [w.prosumer]
+
+
+def _sell_more_than_balance(w: World) -> tuple[list[Instruction], list[Keypair]]:
+    w.svm.send([w.mint_ix(T0, 1000)], [w.gateway])
+    return [c.build_create_sell_order_ix(w.prosumer.pubkey(), w.market, 9, 1001, 1)], [w.prosumer]
+
+
 ATTACKS: dict[str, tuple[str, Callable[[World], tuple[list[Instruction], list[Keypair]]]]] = {
     "unregistered_meter": ("InvalidAccountOwner", _unregistered_meter),
     "revoked_meter": ("MeterNotActive", _revoked_meter),
@@ -352,6 +453,20 @@ ATTACKS: dict[str, tuple[str, Callable[[World], tuple[list[Instruction], list[Ke
     "over_fill": ("InsufficientRemaining", _over_fill),
     "price_not_crossed": ("PriceNotCrossed", _price_not_crossed),
     "sell_zero_amount": ("ZeroAmount", _sell_zero),
+    "match_swapped_orders": ("InvalidSide", _match_swapped_orders),
+    "match_wrong_fee_account": ("InvalidFeeAccount", _match_wrong_fee_account),
+    "match_rent_to_stranger": ("Unauthorized", _match_rent_to_stranger),
+    "match_trade_too_small": ("TradeTooSmall", _match_trade_too_small),
+    "cancel_wrong_vault": ("InvalidVault", _cancel_wrong_vault),
+    "order_of_other_market": ("MarketMismatch", _order_of_other_market),
+    "mint_record_of_other_window": ("InvalidPda", _mint_record_of_other_window),
+    "meter_mismatch": ("MeterMismatch", _meter_mismatch),
+    "zero_window_seconds": ("InvalidWindow", _invalid_window),
+    "negative_window_start": ("InvalidWindow", _negative_window),
+    "bad_user_type": ("InvalidUserType", _bad_user_type),
+    "bad_meter_status": ("InvalidMeterStatus", _bad_meter_status),
+    "register_user_twice": ("AccountAlreadyInitialized", _register_user_twice),
+    "sell_more_than_balance": ("InsufficientFunds", _sell_more_than_balance),
 }
 
 
