@@ -13,7 +13,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
-from _edge_helpers import AgentThread, Collector, provision_edge, wait_until
+from _edge_helpers import AgentThread, Collector, provision_edge, read_stats, wait_until
 
 from firmware_sim._fleet import Fault, Fleet, FleetConfig
 from firmware_sim._server import serve_in_thread
@@ -143,4 +143,36 @@ def test_meter_faults_are_logged_not_signed(broker: MosquittoBroker, tmp_path: P
     for a, b in itertools.pairwise(rs):
         assert b.window_start == a.window_end
         if b is not rs[reset]:
+            assert b.consumed_wh == b.consumed_total_wh - a.consumed_total_wh
+
+
+@pytest.mark.slow
+def test_simulator_outage_yields_one_reading_spanning_the_gap(broker: MosquittoBroker, tmp_path: Path) -> None:
+    n = 3
+    port = free_port()
+    fleet = Fleet(FleetConfig(count=n, seed=11, speed=60.0, start_s=NOON_BKK))
+    cfg, keys = provision_edge(
+        tmp_path, broker, "edge-o", n, port, interval_s=1, poll_period_s=0.5, max_power_w=5_000_000
+    )
+    collector = Collector(broker).start()
+    agent = AgentThread(cfg)
+    with serve_in_thread(fleet, "127.0.0.1", port):
+        agent.start()
+        wait_until(lambda: collector.count() >= 2 * n, 30, "readings before the outage")
+    try:
+        wait_until(lambda: read_stats(tmp_path).get("missed_polls", 0) >= 3 * n, 30, "missed polls")
+        before = collector.count()
+        with serve_in_thread(fleet, "127.0.0.1", port):
+            wait_until(lambda: collector.count() >= before + 2 * n, 60, "readings after the outage")
+    finally:
+        stats = agent.stop()
+    collector.stop()
+
+    streams = _check_streams(collector.snapshot(), keys)  # type: ignore[arg-type]
+    assert stats.missed_polls > 0
+    for rs in streams.values():
+        spans = [r.window_end - r.window_start for r in rs]
+        assert max(spans) >= 3  # the outage is one longer window, not a hole
+        for a, b in itertools.pairwise(rs):
+            assert b.window_start == a.window_end
             assert b.consumed_wh == b.consumed_total_wh - a.consumed_total_wh
