@@ -25,7 +25,7 @@ from typing import Any
 import structlog
 
 from edge._store import Outbox
-from gridx.wire import Reading, encode_batch, readings_topic
+from gridx.wire import MAX_BATCH_BYTES, Reading, encode_batch, readings_topic
 
 __all__ = ["Publisher", "PublisherConfig", "PublisherStats"]
 
@@ -52,6 +52,16 @@ class PublisherStats:
     connects: int = 0
     disconnects: int = 0
     extra: dict[str, int] = field(default_factory=dict)
+
+
+def _within_bytes(rows: list[tuple[int, str]]) -> list[tuple[int, str]]:
+    """Cut a batch so the encoded message stays under the gateway's size limit."""
+    budget = MAX_BATCH_BYTES - 4096  # envelope and separators
+    for i, (_, body) in enumerate(rows):
+        budget -= len(body) + 1
+        if budget < 0:
+            return rows[: max(1, i)]
+    return rows
 
 
 class Publisher:
@@ -172,7 +182,7 @@ class Publisher:
                 if not self._connected.is_set() or time.monotonic() < retry_at:
                     continue
                 while len(inflight) < self.cfg.inflight_max and not self._stop.is_set():
-                    rows = outbox.fetch_after(cursor, self.cfg.batch_max)
+                    rows = _within_bytes(outbox.fetch_after(cursor, self.cfg.batch_max))
                     if not rows:
                         break
                     readings = [Reading.model_validate_json(body) for _, body in rows]

@@ -71,7 +71,7 @@ class _Cycle:
 
     def _note(self, meter_id: str, problem: str, **kw: object) -> None:
         # log transitions only: an offline meter must not write a line every second
-        if self._last_problem.get(meter_id) != problem:
+        if self._last_problem.get(meter_id, "ok") != problem:
             self._last_problem[meter_id] = problem
             if problem == "ok":
                 log.info("meter_recovered", meter_id=meter_id)

@@ -8,7 +8,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from gridx.errors import ConfigError
@@ -51,6 +51,14 @@ class EdgeConfig(BaseSettings):
     inflight_max: int = Field(8, ge=1, le=100)
     stats_file: Path | None = None
     stats_every_s: float = Field(5.0, gt=0)
+
+    @field_validator("edge_id")
+    @classmethod
+    def _not_the_gateway(cls, v: str) -> str:
+        # the broker ACL denies the gateway user its would-be edge topic
+        if v == "gateway":
+            raise ValueError("edge_id 'gateway' is reserved for the gateway's broker user")
+        return v
 
     @classmethod
     def settings_customise_sources(

@@ -67,3 +67,21 @@ def test_bad_config_and_loose_key_files_are_named_errors(tmp_path: Path) -> None
     loose.chmod(0o644)
     with pytest.raises(ConfigError):
         load_key(tmp_path, "m1")
+
+
+def test_batches_are_cut_below_the_wire_size_limit() -> None:
+    from edge._publisher import _within_bytes
+    from gridx.wire import MAX_BATCH_BYTES
+
+    rows = [(i, "x" * 2000) for i in range(1, 501)]
+    cut = _within_bytes(rows)
+    assert cut == rows[: len(cut)] and 0 < len(cut) < len(rows)
+    assert sum(len(b) + 1 for _, b in cut) < MAX_BATCH_BYTES
+    assert _within_bytes(rows[:3]) == rows[:3]
+
+
+def test_the_gateway_name_is_not_an_edge_id(tmp_path: Path) -> None:
+    cfg = tmp_path / "edge.json"
+    cfg.write_text(json.dumps({"edge_id": "gateway", "keys_dir": "k", "outbox_path": "o", "meters": []}))
+    with pytest.raises(ConfigError):
+        load_config(cfg)
