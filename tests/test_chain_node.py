@@ -210,3 +210,29 @@ def test_sync_client(node: c.LocalNode) -> None:
     assert cl.get_balance(kp.pubkey()).value == SOL
     assert cl.is_connected()  # getHealth
     assert cl.get_minimum_balance_for_rent_exemption(165).value > 0
+
+
+async def test_mint_batch_exactly_once_with_per_item_errors(client: AsyncClient, world: RpcWorld) -> None:
+    """The gateway path: batched, pre-checked, one bad reading does not sink its batch."""
+    w = world
+    other = Keypair().pubkey()  # never registered
+    reqs = [c.MintRequest(w.meter, w.prosumer.pubkey(), T0 + i * 900, 900, 1000 + i) for i in range(12)]
+    reqs.insert(3, c.MintRequest(other, w.prosumer.pubkey(), T0, 900, 1000))
+    reqs.insert(7, c.MintRequest(w.meter, w.prosumer.pubkey(), T0 + 99 * 900, 900, 10**9))  # over the limit
+    reqs.append(reqs[0])  # a repeat in the same call
+    await c.send_and_confirm(
+        client,
+        [c.build_mint_for_reading_ix(w.gateway.pubkey(), w.meter, w.prosumer.pubkey(), T0 + 5 * 900, 900, 1005)],
+        [w.gateway],
+    )  # minted before (say, before a crash)
+    out = await c.mint_batch(client, w.gateway, reqs)
+    by = {(o.request.meter, o.request.window_start, o.request.amount): o for o in out[:-1]}
+    assert by[(other, T0, 1000)].code == "InvalidAccountOwner"
+    assert by[(w.meter, T0 + 99 * 900, 10**9)].code == "ExceedsRatedPower"
+    assert by[(w.meter, T0 + 5 * 900, 1005)].status is c.MintStatus.ALREADY_MINTED
+    minted = [o for o in out if o.status is c.MintStatus.MINTED]
+    assert len(minted) == 11 and all(o.signature is not None for o in minted)
+    assert out[-1].status is c.MintStatus.ALREADY_MINTED
+    assert await c.token_balance(client, _grxe(w, w.prosumer)) == sum(1000 + i for i in range(12))
+    again = await c.mint_batch(client, w.gateway, reqs[:3])
+    assert [o.status for o in again] == [c.MintStatus.ALREADY_MINTED] * 3

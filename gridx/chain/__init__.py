@@ -3,6 +3,7 @@ solana-py) and the local LiteSVM-backed JSON-RPC node. See README.md in this dir
 
 from __future__ import annotations
 
+from ._bootstrap import Deployment, bootstrap, load_deployment
 from ._client import (
     airdrop,
     build_tx,
@@ -60,24 +61,31 @@ from ._ix import (
     build_set_meter_status_ix,
 )
 from ._keys import chain_secrets_dir, load_keypair, load_or_create_keypair, save_keypair
+from ._mint import MAX_MINTS_PER_TX, MintOutcome, MintRequest, MintStatus, mint_batch, minted_windows
 from ._node import LocalNode, NodeConfig
 from ._spl import create_ata_ix, create_mint_ixs, mint_to_ix, token_account_amount, transfer_ix
 
 __all__ = [
     "ATA_PROGRAM_ID",
     "CONSUMER",
+    "MAX_MINTS_PER_TX",
     "METER_ACTIVE",
     "METER_REVOKED",
     "PROSUMER",
     "SYSTEM_PROGRAM_ID",
     "TOKEN_PROGRAM_ID",
+    "Deployment",
     "Event",
     "LocalNode",
     "MarketKeys",
+    "MintOutcome",
+    "MintRequest",
+    "MintStatus",
     "NodeConfig",
     "ProgramIds",
     "airdrop",
     "ata_address",
+    "bootstrap",
     "build_add_minter_ix",
     "build_cancel_order_ix",
     "build_create_buy_order_ix",
@@ -106,13 +114,16 @@ __all__ = [
     "fetch_decoded",
     "grxe_mint_pda",
     "latest_blockhash",
+    "load_deployment",
     "load_keypair",
     "load_or_create_keypair",
     "market_pda",
     "meter_pda",
     "mint_authority_pda",
+    "mint_batch",
     "mint_record_pda",
     "mint_to_ix",
+    "minted_windows",
     "minter_pda",
     "order_pda",
     "payment_vault_pda",
