@@ -9,6 +9,8 @@ import typer
 
 __all__ = ["app", "parse_meter_spec", "register_bench"]
 
+SIM_RATED_POWER_W = 14_000
+
 app = typer.Typer(no_args_is_help=True, help="Edge agent: poll meters, sign readings, publish to the broker.")
 
 
@@ -37,15 +39,17 @@ def provision(
     mqtt_ca_file: Annotated[Path | None, typer.Option(help="CA certificate of the broker")] = None,
     mqtt_password_file: Annotated[Path | None, typer.Option(help="file holding this edge's broker password")] = None,
     interval_s: int = typer.Option(60, help="reading window length"),
+    sim_seed: int = typer.Option(1, help="the simulator's --seed (tells prosumers from consumers)"),
+    sim_speed: float = typer.Option(1.0, help="the simulator's --speed (scales the rated power to enrol)"),
 ) -> None:
     """Create a key per meter (0600, kept if present) and print what must be enrolled, one JSON
-    object per meter: meter_id, pubkey (hex), edge_id."""
+    object per meter: meter_id, pubkey (hex), edge_id, owner_type, rated_power_w."""
     import json
 
     from edge.config import EdgeConfig, MeterConfig, render_toml
     from edge.keys import ensure_key
     from firmware_sim._fleet import address_of
-    from firmware_sim.model import meter_id
+    from firmware_sim.model import meter_id, profile
     from gridx.paths import run_dir, secrets_dir
 
     kdir = keys_dir or secrets_dir() / "edges" / edge_id / "meters"
@@ -55,7 +59,16 @@ def provision(
         mid = meter_id(i)
         port, unit = address_of(i, modbus_port, per_port)
         mconf.append(MeterConfig(meter_id=mid, host=modbus_host, port=port, unit=unit))
-        typer.echo(json.dumps({"meter_id": mid, "pubkey": ensure_key(kdir, mid), "edge_id": edge_id}))
+        enrol = {
+            "meter_id": mid,
+            "pubkey": ensure_key(kdir, mid),
+            "edge_id": edge_id,
+            "owner_type": "prosumer" if profile(sim_seed, i).prosumer else "consumer",
+            # a 60 A single-phase service (~14 kW) bounds any simulated roof (<= 10 kWp); the
+            # simulator's speed multiplies the energy per wall-clock window
+            "rated_power_w": int(SIM_RATED_POWER_W * sim_speed),
+        }
+        typer.echo(json.dumps(enrol))
     if config_out is not None:
         settings: dict[str, object] = {
             "edge_id": edge_id,

@@ -24,6 +24,8 @@ def test_provision_creates_private_keys_and_a_loadable_config(tmp_path: Path) ->
     enrol = [json.loads(line) for line in first.output.splitlines()]
     assert [e["meter_id"] for e in enrol] == [f"GTX-SIM-{i:06d}" for i in range(198, 202)]
     assert {e["edge_id"] for e in enrol} == {"edge-p"}
+    assert {e["owner_type"] for e in enrol} <= {"prosumer", "consumer"}
+    assert all(e["rated_power_w"] == 14_000 for e in enrol)
     for e in enrol:
         path = keys / f"{e['meter_id']}.key"
         assert path.stat().st_mode & 0o777 == 0o600
