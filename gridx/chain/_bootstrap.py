@@ -17,7 +17,7 @@ from solders.pubkey import Pubkey
 
 from gridx.errors import ChainError, ConfigError
 
-from ._client import airdrop, fetch_account, send_and_confirm
+from ._client import airdrop, fetch_account, rpc_call, send_and_confirm
 from ._ids import ata_address, grxe_mint_pda, minter_pda, registry_config_pda, token_config_pda
 from ._ix import (
     MarketKeys,
@@ -69,7 +69,7 @@ def load_deployment(keys_dir: Path | None = None) -> Deployment:
 
 
 async def _fund(client: AsyncClient, kp: Keypair) -> None:
-    if (await client.get_balance(kp.pubkey())).value < _MIN_LAMPORTS:
+    if (await rpc_call(client.get_balance(kp.pubkey()))).value < _MIN_LAMPORTS:
         try:
             await airdrop(client, kp.pubkey(), 10 * _MIN_LAMPORTS)
         except Exception as exc:
@@ -94,7 +94,7 @@ async def bootstrap(client: AsyncClient, keys_dir: Path | None = None, fund: boo
     if await fetch_account(client, minter_pda(gateway.pubkey())) is None:
         await send_and_confirm(client, [build_add_minter_ix(admin.pubkey(), gateway.pubkey())], [admin])
     if await fetch_account(client, pay_mint.pubkey()) is None:
-        rent = (await client.get_minimum_balance_for_rent_exemption(MINT_LEN)).value
+        rent = (await rpc_call(client.get_minimum_balance_for_rent_exemption(MINT_LEN))).value
         ixs = create_mint_ixs(market_auth.pubkey(), pay_mint.pubkey(), PAYMENT_DECIMALS, market_auth.pubkey(), rent)
         await send_and_confirm(client, ixs, [market_auth, pay_mint])
     market = MarketKeys(grxe_mint_pda(), pay_mint.pubkey(), ata_address(market_auth.pubkey(), pay_mint.pubkey()))

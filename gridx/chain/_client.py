@@ -4,8 +4,8 @@ the local node. Failures raise ChainError with the program's named error as ``co
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from solders.hash import Hash
 from solders.instruction import Instruction
@@ -31,6 +31,7 @@ __all__ = [
     "fetch_account",
     "fetch_decoded",
     "latest_blockhash",
+    "rpc_call",
     "send_and_confirm",
     "send_tx",
     "token_balance",
@@ -38,10 +39,21 @@ __all__ = [
 ]
 
 _STATUS_BATCH = 256  # getSignatureStatuses accepts at most 256 signatures per call
+T = TypeVar("T")
+
+
+async def rpc_call(call: Awaitable[T]) -> T:
+    """Await a solana-py call; transport failures become ChainError(code="Unreachable")."""
+    from solana.exceptions import SolanaRpcException
+
+    try:
+        return await call
+    except SolanaRpcException as exc:
+        raise ChainError(f"chain node unreachable: {exc.__cause__ or exc}", "Unreachable") from exc
 
 
 async def latest_blockhash(client: AsyncClient) -> Hash:
-    return (await client.get_latest_blockhash()).value.blockhash
+    return (await rpc_call(client.get_latest_blockhash())).value.blockhash
 
 
 def build_tx(ixs: Sequence[Instruction], signers: Sequence[Keypair], blockhash: Hash) -> Transaction:
@@ -94,7 +106,7 @@ async def confirm_signatures(
         still: list[Signature] = []
         for i in range(0, len(pending), _STATUS_BATCH):
             chunk = pending[i : i + _STATUS_BATCH]
-            statuses = (await client.get_signature_statuses(chunk)).value
+            statuses = (await rpc_call(client.get_signature_statuses(chunk))).value
             for sig, st in zip(chunk, statuses, strict=True):
                 if st is not None and st.confirmation_status in (Tcs.Confirmed, Tcs.Finalized):
                     done[sig] = err_to_json(st.err)
@@ -127,7 +139,7 @@ async def send_and_confirm(
 
 async def _logs(client: AsyncClient, sig: Signature) -> list[str]:
 
-    resp = await client.get_transaction(sig, encoding="base64", max_supported_transaction_version=0)
+    resp = await rpc_call(client.get_transaction(sig, encoding="base64", max_supported_transaction_version=0))
     meta = resp.value.transaction.meta if resp.value is not None else None
     return list(meta.log_messages or []) if meta is not None else []
 
@@ -138,7 +150,7 @@ async def transaction_events(client: AsyncClient, sig: Signature) -> list[Event]
 
 
 async def fetch_account(client: AsyncClient, address: Pubkey) -> bytes | None:
-    acct = (await client.get_account_info(address)).value
+    acct = (await rpc_call(client.get_account_info(address))).value
     return None if acct is None or acct.lamports == 0 else bytes(acct.data)
 
 
@@ -155,7 +167,7 @@ async def token_balance(client: AsyncClient, token_account: Pubkey) -> int:
 
 
 async def airdrop(client: AsyncClient, to: Pubkey, lamports: int) -> None:
-    sig = (await client.request_airdrop(to, lamports)).value
+    sig = (await rpc_call(client.request_airdrop(to, lamports))).value
     err = (await confirm_signatures(client, [sig]))[sig]
     if err is not None:
         raise chain_error(err)

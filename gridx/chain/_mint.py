@@ -20,7 +20,7 @@ from solders.signature import Signature
 
 from gridx.errors import ChainError
 
-from ._client import build_tx, confirm_signatures, latest_blockhash, send_tx
+from ._client import build_tx, confirm_signatures, latest_blockhash, rpc_call, send_tx
 from ._errors import chain_error
 from ._ids import mint_record_pda, program_ids
 from ._ix import build_mint_for_reading_ix
@@ -62,7 +62,7 @@ async def minted_windows(client: AsyncClient, reqs: Sequence[MintRequest]) -> li
     out: list[bool] = []
     for i in range(0, len(reqs), _MULTI):
         keys = [mint_record_pda(r.meter, r.window_start) for r in reqs[i : i + _MULTI]]
-        accts = (await client.get_multiple_accounts(keys)).value
+        accts = (await rpc_call(client.get_multiple_accounts(keys))).value
         out += [a is not None and a.lamports > 0 for a in accts]
     return out
 

@@ -87,6 +87,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 256  # the default 5 resets clients that open many connections at once
 
     def __init__(self, addr: tuple[str, int], chain: SvmChain) -> None:
         self.chain = chain

@@ -1,0 +1,99 @@
+"""`gridx chain node` as a process: killed with SIGKILL and restarted, it keeps the chain
+(the journal), and `gridx chain bootstrap` over it is idempotent."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from _chain_helpers import T0, rpc_world
+from solana.rpc.async_api import AsyncClient
+
+import gridx.chain as c
+from gridx.errors import ChainError
+
+_GRIDX = [sys.executable, "-c", "from gridx.cli import main; main()"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class NodeProc:
+    def __init__(self, port: int, journal: Path) -> None:
+        self.port, self.journal = port, journal
+        self.proc: subprocess.Popen[str] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        cmd = [*_GRIDX, "chain", "node", "--port", str(self.port), "--journal", str(self.journal)]
+        self.proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
+        assert self.proc.stderr is not None
+        line = self.proc.stderr.readline()  # printed once the socket listens
+        assert "chain node on" in line, line + self.proc.stderr.read()
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.kill()
+        self.proc.wait(timeout=30)
+        self.proc = None
+
+
+@pytest.fixture
+def node_proc(tmp_path: Path) -> Iterator[NodeProc]:
+    n = NodeProc(_free_port(), tmp_path / "ledger.bin")
+    n.start()
+    yield n
+    if n.proc is not None:
+        n.kill()
+
+
+async def test_sigkill_and_restart_keeps_chain(node_proc: NodeProc, tmp_path: Path) -> None:
+    async with AsyncClient(node_proc.url) as cl:
+        w = await rpc_world(cl, tmp_path / "keys")
+        reqs = [c.MintRequest(w.meter, w.prosumer.pubkey(), T0 + i * 900, 900, 1000) for i in range(7)]
+        assert {o.status for o in await c.mint_batch(cl, w.gateway, reqs)} == {c.MintStatus.MINTED}
+    node_proc.kill()
+    async with AsyncClient(node_proc.url) as cl:
+        with pytest.raises(ChainError) as exc:
+            await c.latest_blockhash(cl)  # no node: a named error, not a hang
+        assert exc.value.code == "Unreachable"
+    node_proc.start()
+    async with AsyncClient(node_proc.url) as cl:
+        assert await c.token_balance(cl, c.ata_address(w.prosumer.pubkey(), w.market.energy_mint)) == 7000
+        again = await c.mint_batch(cl, w.gateway, reqs)
+        assert {o.status for o in again} == {c.MintStatus.ALREADY_MINTED}
+        ix = c.build_mint_for_reading_ix(w.gateway.pubkey(), w.meter, w.prosumer.pubkey(), T0, 900, 1000)
+        with pytest.raises(ChainError) as exc:
+            await c.send_and_confirm(cl, [ix], [w.gateway])
+        assert exc.value.code == "AlreadyMinted"
+
+
+def test_cli_bootstrap_idempotent(node_proc: NodeProc, tmp_path: Path) -> None:
+    env = {**os.environ, "GRIDX_SECRETS_DIR": str(tmp_path / "secrets")}
+    outs = []
+    for _ in range(2):
+        r = subprocess.run(
+            [*_GRIDX, "chain", "bootstrap", "--url", node_proc.url],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
+        outs.append(json.loads(r.stdout.strip().splitlines()[-1]))
+    assert outs[0] == outs[1] and outs[0]["grxe_mint"] == str(c.grxe_mint_pda())
+    keys = tmp_path / "secrets" / "chain"
+    assert (keys.stat().st_mode & 0o777) == 0o700
+    assert all((p.stat().st_mode & 0o777) == 0o600 for p in keys.glob("*.json") if p.name != "deployment.json")
