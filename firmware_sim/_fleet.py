@@ -7,13 +7,14 @@ slot sums); faults only add an offset or freeze what is shown, so tests can pred
 from __future__ import annotations
 
 import enum
+import random
 import time
 from dataclasses import dataclass, field
 
 from firmware_sim import model
 from firmware_sim.registers import MAP_VERSION, STATUS_HAS_PV, STATUS_OK, MeterSnapshot
 
-__all__ = ["Fault", "Fleet", "FleetConfig", "SimClock", "address_of"]
+__all__ = ["Fault", "Fleet", "FleetConfig", "SimClock", "address_of", "chaos_tick"]
 
 
 class Fault(enum.StrEnum):
@@ -142,3 +143,24 @@ class Fleet:
             map_version=MAP_VERSION,
             serial=model.meter_id(index),
         )
+
+
+_CHAOS_KINDS = (Fault.OFFLINE, Fault.STUCK, Fault.ROLLBACK, Fault.GARBAGE)
+
+
+def chaos_tick(fleet: Fleet, rng: random.Random, rate: float, recover: float = 0.2) -> list[tuple[int, Fault]]:
+    """One step of random fault injection: a healthy meter falls into a random fault with
+    probability ``rate``, a faulty one recovers with probability ``recover``. Returns the
+    changes (seeded ``rng``: the same run twice injects the same faults)."""
+    changes: list[tuple[int, Fault]] = []
+    for index in fleet.indices:
+        current = fleet.fault(index)
+        if current is Fault.NONE and rng.random() < rate:
+            kind = rng.choice(_CHAOS_KINDS)
+        elif current is not Fault.NONE and rng.random() < recover:
+            kind = Fault.NONE
+        else:
+            continue
+        fleet.set_fault(index, kind)
+        changes.append((index, kind))
+    return changes

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from firmware_sim._fleet import Fault, Fleet, address_of
+from firmware_sim._fleet import Fault, Fleet, address_of, chaos_tick
 from firmware_sim.registers import BLOCK_START, BLOCK_WORDS, encode
 
 __all__ = ["serve", "serve_in_thread"]
@@ -59,14 +59,29 @@ def _servers(fleet: Fleet, host: str, base_port: int) -> list[Any]:
     return [ModbusTcpServer(devices, address=(host, port)) for port, devices in sorted(by_port.items())]
 
 
-async def serve(fleet: Fleet, host: str, base_port: int, started: asyncio.Event | None = None) -> None:
-    """Serve until cancelled."""
+async def _chaos(fleet: Fleet, rate: float) -> None:
+    import structlog
+
+    log = structlog.get_logger("firmware_sim")
+    rng = random.Random(fleet.cfg.seed)
+    while True:
+        await asyncio.sleep(1.0)
+        for index, kind in chaos_tick(fleet, rng, rate):
+            log.info("fault", meter=index, fault=kind.value)
+
+
+async def serve(
+    fleet: Fleet, host: str, base_port: int, started: asyncio.Event | None = None, chaos: float = 0.0
+) -> None:
+    """Serve until cancelled; ``chaos`` > 0 injects random faults (probability per meter per second)."""
     servers = _servers(fleet, host, base_port)
     for s in servers:
         await s.serve_forever(background=True)
     if started is not None:
         started.set()
     try:
+        if chaos > 0:
+            await _chaos(fleet, chaos)
         await asyncio.Event().wait()
     finally:
         for s in servers:

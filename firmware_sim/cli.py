@@ -34,6 +34,7 @@ def meters(
     fault: Annotated[
         list[str] | None, typer.Option(help="inject a fault: INDEX=offline|stuck|rollback|garbage (repeatable)")
     ] = None,
+    chaos: float = typer.Option(0.0, help="random faults: probability per meter per second (e.g. 0.001)"),
 ) -> None:
     """Serve COUNT meters until interrupted."""
     import asyncio
@@ -50,6 +51,8 @@ def meters(
         fleet.set_fault(index, Fault(kind))
     ports = (count + per_port - 1) // per_port
     log = structlog.get_logger("firmware_sim")
-    log.info("serving", meters=count, host=host, ports=f"{port}-{port + ports - 1}", speed=speed, seed=seed)
+    log.info(
+        "serving", meters=count, host=host, ports=f"{port}-{port + ports - 1}", speed=speed, seed=seed, chaos=chaos
+    )
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(fleet, host, port))
+        asyncio.run(serve(fleet, host, port, chaos=chaos))

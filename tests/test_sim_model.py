@@ -108,3 +108,20 @@ def test_meters_fill_ports_in_blocks_of_unit_ids() -> None:
     assert address_of(199, 5020) == (5020, 200)
     assert address_of(200, 5020) == (5021, 1)
     assert address_of(999, 5020) == (5024, 200)
+
+
+def test_chaos_is_seeded_and_recovers() -> None:
+    import random
+
+    from firmware_sim._fleet import chaos_tick
+
+    def run() -> list[list[tuple[int, Fault]]]:
+        clock = SimClock(start_ms=DAY0 * 1000, speed=1.0)
+        fleet = Fleet(FleetConfig(count=50, start_s=DAY0), clock=clock)
+        rng = random.Random(4)
+        return [chaos_tick(fleet, rng, 0.1, recover=0.5) for _ in range(20)]
+
+    a, b = run(), run()
+    assert a == b
+    kinds = {k for step in a for _, k in step}
+    assert {Fault.OFFLINE, Fault.STUCK, Fault.GARBAGE, Fault.ROLLBACK, Fault.NONE} <= kinds
