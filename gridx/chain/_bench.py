@@ -1,16 +1,18 @@
 """``gridx bench chain``: batched mint_for_reading through solana-py against a chain node.
 
-Meters belong to a few prosumers; each transaction carries ``per_tx`` mints for distinct
-meters of one owner (5 fit in a 1232-byte legacy transaction). Transactions are sent with
-``concurrency`` in flight and confirmed in getSignatureStatuses batches, as the gateway's
-mint worker does. Then ``double_attempts`` already-minted windows are sent again, one per
-transaction: every one must be refused (``double_mints`` counts the ones that were not)."""
+Meters belong to a few prosumers; the mints go through ``mint_batch``, the gateway's own path:
+dedup PDAs pre-checked, ``per_tx`` mints of one owner per transaction (5 fit in a 1232-byte
+legacy transaction), ``concurrency`` transactions in flight, confirmed in batches.
+Then ``double_attempts`` already-minted windows are sent again, one per transaction
+(preflight on and off), and through ``mint_batch`` again: every one must be refused
+(``double_mints`` counts the ones that were not)."""
 
 from __future__ import annotations
 
 import asyncio
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,12 +27,14 @@ from ._client import build_tx, confirm_signatures, latest_blockhash, send_and_co
 from ._ids import grxe_mint_pda
 from ._ix import PROSUMER, build_mint_for_reading_ix, build_register_meter_ix, build_register_user_ix
 from ._keys import load_keypair
+from ._mint import MintOutcome, MintRequest, MintStatus, mint_batch
 from ._spl import create_ata_ix
 
 __all__ = ["BenchConfig", "run_bench"]
 
 WINDOW = 900
 T0 = 1_764_000_000 - (1_764_000_000 % WINDOW)
+_SLICE = 1000  # requests per mint_batch call, as a gateway drains its outbox
 
 
 @dataclass(frozen=True)
@@ -88,73 +92,53 @@ def _plan(cfg: BenchConfig, owners: list[tuple[Pubkey, list[Pubkey]]]) -> list[l
 
 async def _run(cfg: BenchConfig, keys: Path) -> dict[str, Any]:
     from solana.rpc.async_api import AsyncClient
+    from solana.rpc.types import TxOpts
 
     async with AsyncClient(cfg.url, timeout=60) as client:
         gateway, owners = await _setup(client, cfg, keys)
-        batches = _plan(cfg, owners)
+        reqs = [MintRequest(m, o, ws, WINDOW, a) for b in _plan(cfg, owners) for m, o, ws, a in b]
         supply_before = int((await client.get_token_supply(grxe_mint_pda())).value.amount)
-        sem = asyncio.Semaphore(cfg.concurrency)
-        failures: dict[str, int] = {}
 
-        async def one(batch: list[tuple[Pubkey, Pubkey, int, int]], blockhash: Any) -> Any:
-            ixs = [build_mint_for_reading_ix(gateway.pubkey(), m, o, ws, 900, a) for m, o, ws, a in batch]
-            async with sem:
-                try:
-                    return await send_tx(client, build_tx(ixs, [gateway], blockhash))
-                except ChainError as exc:
-                    failures[str(exc.code)] = failures.get(str(exc.code), 0) + 1
-                    return None
-
+        # the gateway's path: mint_batch (PDA pre-check, 5 per tx, concurrent send, batched confirm)
         t = time.perf_counter()
-        sigs: list[Any] = []
-        chunk = 256  # one blockhash per chunk, refreshed as a real sender would
-        for i in range(0, len(batches), chunk):
-            bh = await latest_blockhash(client)
-            sigs += await asyncio.gather(*(one(b, bh) for b in batches[i : i + chunk]))
-        results = await confirm_signatures(client, [s for s in sigs if s is not None])
+        outcomes: list[MintOutcome] = []
+        for i in range(0, len(reqs), _SLICE):
+            outcomes += await mint_batch(client, gateway, reqs[i : i + _SLICE], cfg.per_tx, cfg.concurrency)
         elapsed = time.perf_counter() - t
-        for e in results.values():
-            if e is not None:
-                failures[str(e)] = failures.get(str(e), 0) + 1
-        minted = sum(a for b in batches for *_, a in b)
+        statuses = Counter(o.status.value for o in outcomes)
+        minted = sum(o.request.amount for o in outcomes if o.status is MintStatus.MINTED)
         supply = int((await client.get_token_supply(grxe_mint_pda())).value.amount) - supply_before
 
-        # double mints: already-minted windows again, each alone, preflight on and off
-        ok = {s for s, e in results.items() if e is None}
-        done = [m for b, s in zip(batches, sigs, strict=True) if s in ok for m in b][: cfg.double_attempts]
+        # double mints: already-minted windows again, raw (no pre-check), alternating preflight on/off
+        done = [o.request for o in outcomes if o.status is MintStatus.MINTED][: cfg.double_attempts]
         doubles = 0
-        for i, (m, o, ws, a) in enumerate(done):
-            ix = build_mint_for_reading_ix(gateway.pubkey(), m, o, ws, 900, a)
+        for i, r in enumerate(done):
+            ix = build_mint_for_reading_ix(gateway.pubkey(), r.meter, r.owner, r.window_start, WINDOW, r.amount)
             tx = build_tx([ix], [gateway], await latest_blockhash(client))
             try:
                 if i % 2:
-                    from solana.rpc.types import TxOpts
-
-                    sig = (
-                        await client.send_raw_transaction(
-                            bytes(tx), TxOpts(skip_preflight=True, skip_confirmation=True)
-                        )
-                    ).value
-                    if (await confirm_signatures(client, [sig]))[sig] is None:
-                        doubles += 1
+                    opts = TxOpts(skip_preflight=True, skip_confirmation=True)
+                    sig = (await client.send_raw_transaction(bytes(tx), opts)).value
+                    doubles += (await confirm_signatures(client, [sig]))[sig] is None
                 else:
                     await send_tx(client, tx)
                     doubles += 1
             except ChainError as exc:
                 if exc.code != "AlreadyMinted":
                     raise
+        again = await mint_batch(client, gateway, done)
+        n_tx = -(-len(reqs) // cfg.per_tx)
         return {
-            "mints": sum(len(b) for b in batches),
+            "mints": len(reqs),
             "per_tx": cfg.per_tx,
-            "transactions": len(batches),
-            "failed_transactions": sum(failures.values()),
-            "failures": failures,
+            "transactions": n_tx,
+            "outcomes": dict(statuses),
             "seconds": round(elapsed, 3),
-            "mints_per_s": round(sum(len(b) for b in batches) / elapsed, 1),
-            "tx_per_s": round(len(batches) / elapsed, 1),
+            "mints_per_s": round(statuses.get("minted", 0) / elapsed, 1),
+            "tx_per_s": round(n_tx / elapsed, 1),
             "supply_matches": supply == minted,
             "double_mint_attempts": len(done),
-            "double_mints": doubles,
+            "double_mints": doubles + sum(o.status is MintStatus.MINTED for o in again),
         }
 
 
