@@ -97,3 +97,12 @@ def test_cli_bootstrap_idempotent(node_proc: NodeProc, tmp_path: Path) -> None:
     keys = tmp_path / "secrets" / "chain"
     assert (keys.stat().st_mode & 0o777) == 0o700
     assert all((p.stat().st_mode & 0o777) == 0o600 for p in keys.glob("*.json") if p.name != "deployment.json")
+
+
+def test_bench_chain_reports_zero_double_mints() -> None:
+    r = subprocess.run(
+        [*_GRIDX, "bench", "chain", "--mints", "60"], capture_output=True, text=True, timeout=240, check=True
+    )
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    assert out["outcomes"] == {"minted": 60} and out["supply_matches"] is True
+    assert out["double_mint_attempts"] == 60 and out["double_mints"] == 0

@@ -236,3 +236,36 @@ async def test_mint_batch_exactly_once_with_per_item_errors(client: AsyncClient,
     assert await c.token_balance(client, _grxe(w, w.prosumer)) == sum(1000 + i for i in range(12))
     again = await c.mint_batch(client, w.gateway, reqs[:3])
     assert [o.status for o in again] == [c.MintStatus.ALREADY_MINTED] * 3
+
+
+async def test_forged_signature_refused(client: AsyncClient, world: RpcWorld) -> None:
+    """Signatures are verified: claiming the gateway as signer without its key fails."""
+    from solders.message import Message
+    from solders.signature import Signature as Sig
+    from solders.transaction import Transaction
+
+    w = world
+    rogue = Keypair()
+    await c.airdrop(client, rogue.pubkey(), SOL)
+    ix = c.build_mint_for_reading_ix(w.gateway.pubkey(), w.meter, w.prosumer.pubkey(), T0, 900, 1000)
+    msg = Message.new_with_blockhash([ix], rogue.pubkey(), await c.latest_blockhash(client))
+    tx = Transaction.populate(msg, [rogue.sign_message(bytes(msg)), Sig.default()])
+    with pytest.raises(ChainError) as exc:
+        await c.send_tx(client, tx)
+    assert exc.value.code == "SignatureFailure"
+    assert await c.token_balance(client, _grxe(w, w.prosumer)) == 0
+
+
+async def test_bad_requests_get_json_rpc_errors(node: c.LocalNode) -> None:
+    async with httpx.AsyncClient() as h:
+        bad = await h.post(node.url, content=b"{not json")
+        assert bad.json()["error"]["code"] == -32700
+        unknown = await h.post(node.url, json={"jsonrpc": "2.0", "id": 1, "method": "nope", "params": []})
+        assert unknown.json()["error"]["code"] == -32601
+        junk = await h.post(node.url, json={"jsonrpc": "2.0", "id": 2, "method": "getBalance", "params": ["xyz"]})
+        assert junk.json()["error"]["code"] == -32602
+        batch = await h.post(
+            node.url,
+            json=[{"jsonrpc": "2.0", "id": 3, "method": "getSlot"}, {"jsonrpc": "2.0", "id": 4, "method": "getHealth"}],
+        )
+        assert [r["id"] for r in batch.json()] == [3, 4] and batch.json()[1]["result"] == "ok"

@@ -48,6 +48,8 @@ def _call(chain: SvmChain, req: Any) -> dict[str, Any]:
         return {"jsonrpc": "2.0", "error": err, "id": rid}
     except (ValueError, TypeError, IndexError, KeyError) as exc:
         return {"jsonrpc": "2.0", "error": {"code": -32602, "message": f"Invalid params: {exc}"}, "id": rid}
+    except Exception as exc:  # a bad request must never take the node down
+        return {"jsonrpc": "2.0", "error": {"code": -32603, "message": f"Internal error: {exc!r}"}, "id": rid}
 
 
 class _Handler(BaseHTTPRequestHandler):
