@@ -98,7 +98,7 @@ class _Counter:
         self.client.loop_stop()
 
 
-def run_bench(meters: int, seconds: float, interval_s: int) -> None:
+def run_bench(meters: int, seconds: float, interval_s: int, chaos: float = 0.0) -> None:
     from edge.config import MeterConfig, render_toml
     from edge.keys import ensure_key
     from firmware_sim._fleet import address_of
@@ -119,11 +119,8 @@ def run_bench(meters: int, seconds: float, interval_s: int) -> None:
     counter: _Counter | None = None
     try:
         sim_log = (work / "sim.log").open("ab")
-        sim = subprocess.Popen(
-            [gridx, "sim", "meters", "--count", str(meters), "--port", str(base), "--per-port", str(per_port)],
-            stdout=sim_log,
-            stderr=sim_log,
-        )
+        sim_cmd = [gridx, "sim", "meters", "--count", str(meters), "--port", str(base), "--per-port", str(per_port)]
+        sim = subprocess.Popen([*sim_cmd, "--chaos", str(chaos)], stdout=sim_log, stderr=sim_log)
         procs.append(sim)
         keys = work / "keys"
         mconf = []
@@ -174,6 +171,9 @@ def run_bench(meters: int, seconds: float, interval_s: int) -> None:
             "delivered_per_s": round((r1 - r0) / (t1 - t0), 1),
             "missed_polls": s1["missed_polls"] - s0["missed_polls"],
             "offline": s1["offline"] - s0["offline"],
+            "garbage": s1["garbage"] - s0["garbage"],
+            "rebaselines": s1["rollback"] + s1["implausible"] - s0["rollback"] - s0["implausible"],
+            "chaos": chaos,
             "rss_mb": round(rss_max, 1),
             "rss_start_mb": round(rss_start, 1),
             "agent_cpu_pct": round(100 * (cpu1 - cpu0) / (t1 - t0), 1),

@@ -133,8 +133,9 @@ def register_bench(bench_app: Any) -> None:
         meters: int = typer.Option(1000, help="simulated meters"),
         seconds: float = typer.Option(30.0, help="measured duration"),
         interval_s: int = typer.Option(1, help="reading window; 1 s means one reading per meter per poll"),
+        chaos: float = typer.Option(0.0, help="simulator random faults per meter per second"),
     ) -> None:
         """Simulator (own process) → agent (own process) → real TLS mosquitto → subscriber."""
         from edge._bench import run_bench
 
-        run_bench(meters=meters, seconds=seconds, interval_s=interval_s)
+        run_bench(meters=meters, seconds=seconds, interval_s=interval_s, chaos=chaos)
