@@ -269,3 +269,14 @@ async def test_bad_requests_get_json_rpc_errors(node: c.LocalNode) -> None:
             json=[{"jsonrpc": "2.0", "id": 3, "method": "getSlot"}, {"jsonrpc": "2.0", "id": 4, "method": "getHealth"}],
         )
         assert [r["id"] for r in batch.json()] == [3, 4] and batch.json()[1]["result"] == "ok"
+
+
+async def test_bootstrap_refuses_foreign_deployment(client: AsyncClient, tmp_path: Path) -> None:
+    """Someone else initialised the registry first: bootstrap must not pretend it is ours."""
+    squatter = Keypair()
+    await c.airdrop(client, squatter.pubkey(), SOL)
+    await c.send_and_confirm(client, [c.build_registry_initialize_ix(squatter.pubkey())], [squatter])
+    with pytest.raises(ChainError) as exc:
+        await bootstrap(client, tmp_path / "k")
+    assert exc.value.code == "ForeignDeployment" and "registry authority" in str(exc.value)
+    assert not (tmp_path / "k" / "deployment.json").exists()

@@ -1,6 +1,8 @@
 """``gridx chain bootstrap``: bring a chain (local node or any validator) to a usable state.
 
-Idempotent: each step checks its account first. Keys live in .secrets/chain/ (0600):
+Idempotent: each step checks its account first, and an existing deployment must be ours
+(authority, admin, registry id, market authority) or bootstrap fails with ForeignDeployment.
+Keys live in .secrets/chain/ (0600):
 registry authority, token admin, market authority (also the test payment mint's authority),
 the gateway minter and the payment mint keypair. The public result is written to
 ``deployment.json`` next to them for the gateway and backend to read."""
@@ -17,8 +19,8 @@ from solders.pubkey import Pubkey
 
 from gridx.errors import ChainError, ConfigError
 
-from ._client import airdrop, fetch_account, rpc_call, send_and_confirm
-from ._ids import ata_address, grxe_mint_pda, minter_pda, registry_config_pda, token_config_pda
+from ._client import airdrop, fetch_account, fetch_decoded, rpc_call, send_and_confirm
+from ._ids import ata_address, grxe_mint_pda, minter_pda, program_ids, registry_config_pda, token_config_pda
 from ._ix import (
     MarketKeys,
     build_add_minter_ix,
@@ -76,6 +78,25 @@ async def _fund(client: AsyncClient, kp: Keypair) -> None:
             raise ChainError(f"cannot fund {kp.pubkey()} (no faucet? fund it by hand): {exc}", "Unfunded") from exc
 
 
+async def _verify_ours(
+    client: AsyncClient, authority: Pubkey, admin: Pubkey, market_auth: Pubkey, market: MarketKeys
+) -> None:
+    """The initialisers are first-come (programs/README.md): if someone else got there first,
+    an "already initialised" chain is not ours, and must not be reported as bootstrapped."""
+    reg = await fetch_decoded(client, "registry", registry_config_pda())
+    tok = await fetch_decoded(client, "energy_token", token_config_pda())
+    mkt = await fetch_decoded(client, "trading", market.address)
+    found = {
+        "registry authority": (reg.authority, authority),
+        "energy_token admin": (tok.admin, admin),
+        "energy_token registry_program": (tok.registry_program, program_ids().registry),
+        "market authority": (mkt.authority, market_auth),
+    }
+    wrong = {k: str(got) for k, (got, want) in found.items() if got != want}
+    if wrong:
+        raise ChainError(f"chain was initialised by someone else: {wrong}", "ForeignDeployment")
+
+
 async def bootstrap(client: AsyncClient, keys_dir: Path | None = None, fund: bool = True) -> Deployment:
     keys = keys_dir or chain_secrets_dir()
     authority = load_or_create_keypair(keys / "registry_authority.json")
@@ -107,6 +128,7 @@ async def bootstrap(client: AsyncClient, keys_dir: Path | None = None, fund: boo
             client, [build_initialize_market_ix(market_auth.pubkey(), market, MARKET_FEE_BPS)], [market_auth]
         )
 
+    await _verify_ours(client, authority.pubkey(), admin.pubkey(), market_auth.pubkey(), market)
     dep = Deployment(
         registry_authority=str(authority.pubkey()),
         token_admin=str(admin.pubkey()),
