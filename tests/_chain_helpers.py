@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
 from solders.instruction import Instruction
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
@@ -14,6 +15,7 @@ from solders.pubkey import Pubkey
 import gridx.chain as c
 from gridx.chain._errors import chain_error
 from gridx.chain._svm import SendResult, SvmChain
+from gridx.errors import ChainError
 
 SOL = 10**9
 T0 = 1_764_000_000 - (1_764_000_000 % 900)  # an aligned 15-minute window start
@@ -185,3 +187,18 @@ async def rpc_world(client: object, keys_dir: Path) -> RpcWorld:
         [market_auth],
     )
     return RpcWorld(dep, authority, gateway, market_auth, prosumer, consumer, meter, market)
+
+
+def _lamports(w: World, kp: Keypair) -> int:
+    acct = w.svm.chain.account(kp.pubkey())
+    return 0 if acct is None else acct.lamports
+
+
+def assert_refused(w: World, code: str, ixs: list[Instruction], signers: list[Keypair]) -> None:
+    """Refused with ``code``, no token balance or supply moved, and (preflight) no fee charged."""
+    before, fee_payer = w.snapshot(), _lamports(w, signers[0])
+    with pytest.raises(ChainError) as exc:
+        w.svm.send(ixs, signers)
+    assert exc.value.code == code, str(exc.value)
+    assert w.snapshot() == before
+    assert _lamports(w, signers[0]) == fee_payer
