@@ -1,0 +1,251 @@
+"""``gridx bench mint``: signed readings → mosquitto → gateway → outbox → mint worker → local
+chain, each service its own process, as in production. Readings are offered at a steady rate;
+the figures come from the database's own timestamps (accepted → confirmed)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import ssl
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from nacl.signing import SigningKey
+from solana.rpc.async_api import AsyncClient
+from solders.keypair import Keypair
+from solders.pubkey import Pubkey
+
+from gateway.mint._mirror import enroll_on_chain
+from gateway.mint._reconcile import reconcile
+from gridx.chain import airdrop, load_keypair
+from gridx.chain._bootstrap import bootstrap
+from gridx.db import connect, migrate
+from gridx.paths import ROOT, run_dir
+from gridx.services import MosquittoBroker, PostgresServer
+from gridx.services._proc import free_port, stop_process, wait_for_port
+from gridx.wire import GENESIS_HASH, Reading, UnsignedReading, encode_batch, reading_hash, readings_topic, sign_reading
+
+__all__ = ["run_bench"]
+
+EDGE = "bench-edge"
+HOUR = 3600
+
+
+def _readings(keys: list[SigningKey], per_meter: int, now: int) -> list[list[Reading]]:
+    """Per window, one reading per meter; hourly windows ending in the past, all with surplus."""
+    start = (now // HOUR - per_meter - 1) * HOUR
+    out: list[list[Reading]] = []
+    state = [(0, 0, GENESIS_HASH) for _ in keys]
+    for w in range(per_meter):
+        batch = []
+        for i, key in enumerate(keys):
+            produced, consumed = 2_000 + (i * 7 + w * 13) % 1_000, 500 + (i * 3) % 400
+            p_tot, c_tot, prev = state[i]
+            u = UnsignedReading(
+                meter_id=f"bm-{i:05d}",
+                seq=w + 1,
+                window_start=start + w * HOUR,
+                window_end=start + (w + 1) * HOUR,
+                produced_wh=produced,
+                consumed_wh=consumed,
+                produced_total_wh=p_tot + produced,
+                consumed_total_wh=c_tot + consumed,
+                prev_hash=prev,
+            )
+            state[i] = (p_tot + produced, c_tot + consumed, reading_hash(u))
+            batch.append(sign_reading(u, key))
+        out.append(batch)
+    return out
+
+
+async def _enroll_all(url: str, dsn: str, keys_dir: Path, meter_keys: list[SigningKey]) -> None:
+    client = AsyncClient(url, timeout=60)
+    authority = load_keypair(keys_dir / "registry_authority.json")
+    sem = asyncio.Semaphore(32)
+
+    async def one(i: int, key: SigningKey) -> None:
+        owner = Keypair()
+        async with sem:
+            await airdrop(client, owner.pubkey(), 10**9)
+            with connect(dsn) as conn:
+                await enroll_on_chain(
+                    client,
+                    conn,
+                    owner=owner,
+                    authority=authority,
+                    meter_id=f"bm-{i:05d}",
+                    meter_pubkey=Pubkey.from_bytes(key.verify_key.encode()),
+                    edge_id=EDGE,
+                    rated_power_w=10_000,
+                )
+
+    try:
+        await asyncio.gather(*(one(i, k) for i, k in enumerate(meter_keys)))
+    finally:
+        await client.close()
+
+
+def _publish(broker: MosquittoBroker, password: str, batches: list[list[Reading]], rate: float, chunk: int) -> float:
+    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bench-mint-edge", protocol=mqtt.MQTTv5)
+    c.username_pw_set(EDGE, password)
+    c.tls_set(ca_certs=str(broker.ca_file), tls_version=ssl.PROTOCOL_TLS_CLIENT)
+    c.connect("127.0.0.1", broker.port)
+    c.loop_start()
+    t0 = time.monotonic()
+    sent = 0
+    infos = []
+    for batch in batches:
+        for i in range(0, len(batch), chunk):
+            part = batch[i : i + chunk]
+            # pace: the offered load, not a burst, is what latency is measured under
+            delay = t0 + sent / rate - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            infos.append(c.publish(readings_topic(EDGE), encode_batch(EDGE, part, int(time.time() * 1000)), qos=1))
+            sent += len(part)
+    for info in infos:
+        info.wait_for_publish(60)
+    elapsed = time.monotonic() - t0
+    c.disconnect()
+    c.loop_stop()
+    return elapsed
+
+
+def _gridx(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("ab") as fh:
+        return subprocess.Popen(
+            [str(Path(sys.executable).parent / "gridx"), *args],
+            env={**os.environ, **env},
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+        )
+
+
+def _wait_log(path: Path, needle: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while needle not in (path.read_text(errors="replace") if path.exists() else ""):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{needle!r} not in {path} after {timeout}s")
+        time.sleep(0.1)
+
+
+def _pct(values: list[float], q: float) -> float:
+    if not values:
+        return 0.0
+    s = sorted(values)
+    return s[min(len(s) - 1, int(q * len(s)))]
+
+
+def run_bench(readings: int, meters: int, per_tx: int, rate: float = 1500.0) -> dict[str, Any]:
+    meters = min(meters, readings)
+    per_meter = max(1, readings // meters)
+    base = run_dir() / f"bench-mint-{os.getpid()}"
+    pg = PostgresServer(base / "pg").start()
+    broker = MosquittoBroker(base / "mosquitto")
+    gw_pw = broker.add_user("gateway")
+    edge_pw = broker.add_user(EDGE)
+    broker.start()
+    port = free_port()
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        node = _gridx(["chain", "node", "--memory", "--port", str(port)], {}, base / "node.log")
+        procs.append(node)
+        wait_for_port(port, node, 30)
+        url = f"http://127.0.0.1:{port}"
+        migrate(pg.dsn)
+        keys_dir = base / "keys"
+        asyncio.run(_with_client(url, lambda c: bootstrap(c, keys_dir)))
+        meter_keys = [SigningKey.generate() for _ in range(meters)]
+        asyncio.run(_enroll_all(url, pg.dsn, keys_dir, meter_keys))
+        batches = _readings(meter_keys, per_meter, int(time.time()))
+        total = sum(len(b) for b in batches)
+        expected = sum((r.produced_wh - r.consumed_wh) * 1000 for b in batches for r in b)
+        procs.append(
+            _gridx(
+                ["gateway", "run"],
+                {
+                    "GRIDX_GATEWAY_DSN": pg.dsn,
+                    "GRIDX_GATEWAY_MQTT_PORT": str(broker.port),
+                    "GRIDX_GATEWAY_MQTT_CA_FILE": str(broker.ca_file),
+                    "GRIDX_GATEWAY_MQTT_PASSWORD": gw_pw,
+                    "GRIDX_GATEWAY_METRICS_PORT": "0",
+                    "GRIDX_GATEWAY_LINGER_MS": "20",
+                },
+                base / "gateway.log",
+            )
+        )
+        procs.append(
+            _gridx(
+                ["mint", "run"],
+                {
+                    "GRIDX_MINT_DSN": pg.dsn,
+                    "GRIDX_MINT_RPC_URL": url,
+                    "GRIDX_MINT_MINTER_KEYPAIR": str(keys_dir / "gateway_minter.json"),
+                    "GRIDX_MINT_PER_TX": str(per_tx),
+                },
+                base / "mint.log",
+            )
+        )
+        _wait_log(base / "gateway.log", "mqtt_connected", 60)
+        time.sleep(0.5)  # SUBACK follows CONNACK; a shared subscription drops what comes before it
+        publish_s = _publish(broker, edge_pw, batches, rate, 250)
+        deadline = time.monotonic() + 120 + total / 200
+        confirmed = 0
+        while time.monotonic() < deadline:
+            with connect(pg.dsn) as conn:
+                row = conn.execute(
+                    "SELECT count(*) FROM mint_outbox WHERE status IN ('confirmed', 'refused')"
+                ).fetchone()
+            confirmed = int(row[0]) if row else 0
+            if confirmed >= total:
+                break
+            time.sleep(0.2)
+        with connect(pg.dsn) as conn:
+            lat = [
+                float(r[0])
+                for r in conn.execute(
+                    "SELECT extract(epoch FROM confirmed_at - created_at) FROM mint_outbox WHERE status = 'confirmed'"
+                )
+            ]
+            span = conn.execute(
+                "SELECT extract(epoch FROM max(confirmed_at) - min(created_at)) FROM mint_outbox"
+            ).fetchone()
+            refused = conn.execute("SELECT count(*) FROM mint_outbox WHERE status = 'refused'").fetchone()
+
+            async def rec(client: AsyncClient) -> Any:
+                return await reconcile(client, conn)
+
+            rep = asyncio.run(_with_client(url, rec))
+        seconds = float(span[0]) if span and span[0] else float("nan")
+        return {
+            "readings": total,
+            "meters": meters,
+            "per_tx": per_tx,
+            "offered_per_s": round(total / publish_s, 1),
+            "mints_per_s": round(len(lat) / seconds, 1) if seconds == seconds and seconds > 0 else 0.0,
+            "p50_ms": round(_pct(lat, 0.50) * 1000, 1),
+            "p95_ms": round(_pct(lat, 0.95) * 1000, 1),
+            "double_mints": max(0, rep.windows_on_chain - len(lat)) + len(rep.missing_in_db),
+            "missing_mints": total - len(lat),
+            "refused": int(refused[0]) if refused else 0,
+            "supply_matches": rep.supply == expected,
+            "reconcile_drift": rep.drift,
+        }
+    finally:
+        for p in reversed(procs):
+            stop_process(p)
+        broker.stop()
+        pg.stop()
+
+
+async def _with_client(url: str, fn: Any) -> Any:
+    client = AsyncClient(url, timeout=60)
+    try:
+        return await fn(client)
+    finally:
+        await client.close()
