@@ -237,6 +237,12 @@ async def test_mint_batch_exactly_once_with_per_item_errors(client: AsyncClient,
     again = await c.mint_batch(client, w.gateway, reqs[:3])
     assert [o.status for o in again] == [c.MintStatus.ALREADY_MINTED] * 3
 
+    # the indexer's view: every TokensMinted once, oldest first, resumable from a signature
+    seen = await c.fetch_events(client, c.meter_pda(w.meter))
+    minted_events = [e for _, _, evs in seen for e in evs if e.name == "TokensMinted"]
+    assert sorted(e.data.window_start for e in minted_events) == [T0 + i * 900 for i in range(12)]
+    assert await c.fetch_events(client, c.meter_pda(w.meter), until=seen[-1][0]) == []
+
 
 async def test_forged_signature_refused(client: AsyncClient, world: RpcWorld) -> None:
     """Signatures are verified: claiming the gateway as signer without its key fails."""

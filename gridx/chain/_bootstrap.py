@@ -86,6 +86,8 @@ async def _verify_ours(
     reg = await fetch_decoded(client, "registry", registry_config_pda())
     tok = await fetch_decoded(client, "energy_token", token_config_pda())
     mkt = await fetch_decoded(client, "trading", market.address)
+    if reg is None or tok is None or mkt is None:
+        raise ChainError("bootstrap accounts missing after initialisation", "Unconfirmed")
     found = {
         "registry authority": (reg.authority, authority),
         "energy_token admin": (tok.admin, admin),

@@ -30,6 +30,7 @@ __all__ = [
     "confirm_signatures",
     "fetch_account",
     "fetch_decoded",
+    "fetch_events",
     "latest_blockhash",
     "rpc_call",
     "send_and_confirm",
@@ -147,6 +148,19 @@ async def _logs(client: AsyncClient, sig: Signature) -> list[str]:
 async def transaction_events(client: AsyncClient, sig: Signature) -> list[Event]:
     """Our programs' events emitted by a confirmed transaction."""
     return decode_events(await _logs(client, sig))
+
+
+async def fetch_events(
+    client: AsyncClient, address: Pubkey, until: Signature | None = None, limit: int = 1000
+) -> list[tuple[Signature, int, list[Event]]]:
+    """(signature, slot, events) of successful transactions touching ``address`` newer than
+    ``until``, oldest first: the chain->DB indexer's poll (remember the last signature)."""
+    sigs = (await rpc_call(client.get_signatures_for_address(address, until=until, limit=limit))).value
+    out = []
+    for s in reversed(sigs):
+        if s.err is None:
+            out.append((s.signature, s.slot, decode_events(await _logs(client, s.signature))))
+    return out
 
 
 async def fetch_account(client: AsyncClient, address: Pubkey) -> bytes | None:
