@@ -75,6 +75,8 @@ def provision(
             "keys_dir": str(kdir.resolve()),
             "outbox_path": str((run_dir() / f"edge-{edge_id}" / "outbox.sqlite").resolve()),
             "interval_s": interval_s,
+            # the edge's own jump bound: a simulator at speed X delivers X times the energy per window
+            "max_power_w": int(50_000 * max(1.0, sim_speed)),
             "mqtt_host": mqtt_host,
             "mqtt_port": mqtt_port,
             "mqtt_ca_file": str(mqtt_ca_file.resolve()) if mqtt_ca_file else None,
