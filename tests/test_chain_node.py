@@ -286,3 +286,35 @@ async def test_bootstrap_refuses_foreign_deployment(client: AsyncClient, tmp_pat
         await bootstrap(client, tmp_path / "k")
     assert exc.value.code == "ForeignDeployment" and "registry authority" in str(exc.value)
     assert not (tmp_path / "k" / "deployment.json").exists()
+
+
+def test_journal_drops_a_torn_tail_and_compacts(tmp_path: Path) -> None:
+    from gridx.chain._svm import SvmChain
+
+    path = tmp_path / "ledger.bin"
+    chain = SvmChain(journal=path)
+    kps = [Keypair() for _ in range(3)]
+    for i, kp in enumerate(kps):
+        chain.airdrop(kp.pubkey(), (i + 1) * SOL)
+    chain.airdrop(kps[0].pubkey(), SOL)  # a second write of the same account
+    chain.close()
+    whole = path.read_bytes()
+    path.write_bytes(whole[:-7])  # killed mid-write: the last record is torn
+    chain = SvmChain(journal=path)
+    assert [chain.account(k.pubkey()).lamports for k in kps] == [SOL, 2 * SOL, 3 * SOL]  # type: ignore[union-attr]
+    chain.close()
+    assert len(path.read_bytes()) < len(whole)  # compacted: one record per live account
+
+
+def test_blockhash_expires_after_150_blocks() -> None:
+    from gridx.chain._svm import BLOCKHASH_VALIDITY, SvmChain
+
+    chain = SvmChain()
+    first, last_valid = chain.latest_blockhash()
+    for _ in range(BLOCKHASH_VALIDITY - 1):
+        chain.airdrop(Keypair().pubkey(), 1)
+        chain.latest_blockhash()  # a new block after each processed transaction
+    assert chain.blockhash_valid(first) and chain.slot < last_valid
+    chain.airdrop(Keypair().pubkey(), 1)
+    chain.latest_blockhash()
+    assert not chain.blockhash_valid(first)
