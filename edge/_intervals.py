@@ -8,10 +8,11 @@ counters stay continuous: ``prev.total + produced_wh == total``.
 
 A counter that went backwards (meter reset/replaced) or jumped beyond what ``max_power_w``
 allows starts a new baseline and emits nothing for that poll, so a delta across a reset is
-never signed. The hash chain (seq, prev_hash) and the windows continue across a
-re-baseline; the next reading carries only energy counted after the reset (it may
-under-report, never over-report), and its cumulative counters are lower than the previous
-reading's, which is how the gateway sees that the meter was reset.
+never signed. The hash chain (seq, prev_hash) continues across a re-baseline; the next
+reading starts at the boundary at or before the poll that saw the reset (so at most the
+window being closed by that poll is skipped), carries only energy counted after the reset
+(it may under-report, never over-report), and its cumulative counters are lower than the
+previous reading's, which is how the gateway sees that the meter was reset.
 """
 
 from __future__ import annotations
