@@ -2,15 +2,15 @@
 
 Readings of one meter are judged in seq order, each against the state the previous one left,
 so a batch can carry a meter's whole backlog. A reading whose predecessors are missing
-(:class:`ChainHole`) is *parked* for up to ``grace_s``: with several gateways on a shared
-subscription, consecutive messages of one edge are processed by different processes and the
-later one may reach the database first. After the grace it becomes ``chain_gap``.
+(:class:`ChainHole`) is *parked*: with several gateways on a shared subscription, consecutive
+messages of one edge are processed by different processes and the later one may reach the
+database first. When the meter's chain has not advanced for ``grace_s`` it becomes ``chain_gap``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Generic, TypeVar
 
 from gateway._checks import ChainHole, MeterState, Policy, RegistryEntry, check_state
@@ -30,8 +30,9 @@ class Candidate(Generic[Ref]):
     reading: Reading
     entry: RegistryEntry
     hash: str
-    first_seen: float  # monotonic seconds, for the parking grace
+    first_seen: float  # monotonic seconds: taken in, or last saw its meter's chain advance
     sent_at_ms: int  # the message's publish time, kept with the reading
+    seen_seq: int = -1  # the meter's last accepted seq when this was last parked
 
 
 @dataclass(eq=False, slots=True)
@@ -72,7 +73,11 @@ def judge(
         try:
             new = check_state(r, c.entry, state, now_s, policy, windows, c.hash)
         except ChainHole as exc:
-            if mono_now - c.first_seen < grace_s:
+            if state.last_seq > c.seen_seq:
+                # the chain moved since this was parked: the grace counts time without progress,
+                # so a long backlog split across gateways is not cut off while it drains
+                out.parked.append(replace(c, first_seen=mono_now, seen_seq=state.last_seq))
+            elif mono_now - c.first_seen < grace_s:
                 out.parked.append(c)
             else:
                 out.rejected.append(_reject(c, exc))

@@ -37,8 +37,11 @@ class Metrics:
             registry=r,
         )
         self.flush_seconds = Histogram("gridx_gateway_flush_seconds", "Database transaction time", registry=r)
-        self.db_errors = Counter("gridx_gateway_db_errors", "Failed flushes (retried)", registry=r)
+        self.db_errors = Counter(
+            "gridx_gateway_db_errors", "Database calls that failed and will be retried", registry=r
+        )
         self.parked = Gauge("gridx_gateway_parked_readings", "Readings waiting for missing predecessors", registry=r)
+        self.subscribed = Gauge("gridx_gateway_subscribed", "1 while subscribed to the readings", registry=r)
         self.messages = Counter("gridx_gateway_messages_acked", "MQTT messages acknowledged", registry=r)
 
     def serve(self, host: str, port: int) -> WSGIServer:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import psycopg
 import structlog
@@ -18,15 +18,18 @@ import structlog
 from gateway._checks import RegistryEntry
 from gridx.db import aconnect
 
-__all__ = ["CHANNEL", "Registry"]
+__all__ = ["CHANNEL", "PROGRESS_CHANNEL", "Registry"]
 
 CHANNEL = "gridx_meters"
+# a gateway that committed readings says so; another one holding parked readings retries at once
+PROGRESS_CHANNEL = "gridx_progress"
 log = structlog.get_logger("gateway.registry")
 
 
 class Registry:
-    def __init__(self, dsn: str, ttl_s: float = 5.0) -> None:
+    def __init__(self, dsn: str, ttl_s: float = 5.0, on_progress: Callable[[], None] | None = None) -> None:
         self._dsn = dsn
+        self._on_progress = on_progress
         self._ttl = ttl_s
         self._cache: dict[str, tuple[float, RegistryEntry | None]] = {}
         self._listening = False
@@ -95,11 +98,16 @@ class Registry:
             try:
                 async with await aconnect(self._dsn, autocommit=True, app="gridx-gateway-listen") as conn:
                     await conn.execute(f"LISTEN {CHANNEL}")
+                    await conn.execute(f"LISTEN {PROGRESS_CHANNEL}")
                     # entries cached while not listening may have missed a change
                     self.invalidate()
                     self._listening = True
                     async for note in conn.notifies():
-                        self.invalidate(note.payload)
+                        if note.channel == PROGRESS_CHANNEL:
+                            if self._on_progress is not None:
+                                self._on_progress()
+                        else:
+                            self.invalidate(note.payload)
             except psycopg.OperationalError as exc:
                 log.warning("registry_listen_lost", error=str(exc).strip()[:200])
             finally:

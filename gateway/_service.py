@@ -68,11 +68,12 @@ class Gateway:
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._connected = threading.Event()
+        self._subscribed = threading.Event()
         self._gen_lock = threading.Lock()
         self._generation = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pool = ThreadPoolExecutor(cfg.verify_threads, thread_name_prefix="verify")
-        self._registry = Registry(cfg.dsn, cfg.registry_ttl_s)
+        self._registry = Registry(cfg.dsn, cfg.registry_ttl_s, on_progress=self._on_progress)
         self._client = self._make_client()
         self._latency_fh = cfg.latency_log.open("a", buffering=1) if cfg.latency_log else None
 
@@ -88,6 +89,7 @@ class Gateway:
         c.on_connect = self._on_connect
         c.on_disconnect = self._on_disconnect
         c.on_message = self._on_message
+        c.on_subscribe = self._on_subscribe
         return c
 
     def _on_connect(self, c: mqtt.Client, _u: Any, _f: Any, rc: Any, _p: Any) -> None:
@@ -100,8 +102,17 @@ class Gateway:
         c.subscribe(f"$share/{self.cfg.share_group}/{READINGS_FILTER}", qos=1)
         log.info("mqtt_connected", client_id=self.cfg.client_id, generation=self._generation)
 
+    def _on_subscribe(self, _c: mqtt.Client, _u: Any, _mid: int, rcs: list[Any], _p: Any) -> None:
+        if all(not rc.is_failure for rc in rcs):
+            self._subscribed.set()
+            self.metrics.subscribed.set(1)
+        else:
+            log.error("mqtt_subscribe_refused", reasons=[str(rc) for rc in rcs])
+
     def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, rc: Any, _p: Any) -> None:
         self._connected.clear()
+        self._subscribed.clear()
+        self.metrics.subscribed.set(0)
         log.warning("mqtt_disconnected", reason=str(rc))
 
     def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
@@ -159,6 +170,10 @@ class Gateway:
                 self._latency_fh.close()
             log.info("gateway_stopped", accepted=self.accepted)
 
+    def _on_progress(self) -> None:
+        if self._parked:
+            self._wake.set()
+
     def stop(self) -> None:
         """Ask :meth:`run` to finish (safe from a signal handler on the loop)."""
         self._stopping.set()
@@ -166,6 +181,11 @@ class Gateway:
     @property
     def connected(self) -> bool:
         return self._connected.is_set()
+
+    @property
+    def subscribed(self) -> bool:
+        """Subscribed on the current connection: messages published from now on reach us."""
+        return self._subscribed.is_set()
 
     # -- intake: parse, authority, signature ------------------------------------------------
     async def _intake(self) -> None:
@@ -228,6 +248,7 @@ class Gateway:
             try:
                 return await self._registry.get_many(meter_ids)
             except psycopg.OperationalError as exc:
+                self.metrics.db_errors.inc()
                 log.warning("registry_unavailable", error=str(exc).strip()[:200], retry_in_s=delay)
                 await asyncio.sleep(delay)
                 delay = min(self.cfg.db_retry_max_s, delay * 2)

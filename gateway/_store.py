@@ -175,6 +175,7 @@ async def flush(
                         stored[meter_id].add(int(window_start))
                     continue
                 await cur.execute(_OUTBOX)
+                await cur.execute("SELECT pg_notify('gridx_progress', '')")  # delivered on commit
             break
         else:  # pragma: no cover - each round turns at least one conflict into a duplicate
             raise RuntimeError("conflicts kept appearing while holding the meters' locks")

@@ -113,6 +113,31 @@ def setup_db(dsn: str) -> None:
     migrate(dsn)
 
 
+def stream(pub: Publisher, meters: list[Meter], rounds: int) -> set[tuple[str, int]]:
+    """``rounds`` messages, each with the next reading of every meter; returns (meter, seq) sent."""
+    sent: set[tuple[str, int]] = set()
+    for _ in range(rounds):
+        batch = [m.next() for m in meters]
+        pub.publish(batch)
+        sent.update((r.meter_id, r.seq) for r in batch)
+    return sent
+
+
+def stored(dsn: str) -> list[tuple[str, int]]:
+    with psycopg.connect(dsn) as c:
+        return [(m, s) for m, s in c.execute("SELECT meter_id, seq FROM readings")]
+
+
+def assert_exactly_once(dsn: str, sent: set[tuple[str, int]]) -> None:
+    rows = stored(dsn)
+    assert len(rows) == len(set(rows)), "a reading was stored twice"
+    assert set(rows) == sent, f"lost {len(sent - set(rows))}, unexpected {len(set(rows) - sent)}"
+    with psycopg.connect(dsn) as c:
+        outbox = c.execute("SELECT count(*), count(DISTINCT (meter_id, window_start)) FROM mint_outbox").fetchone()
+        surplus = c.execute("SELECT count(*) FROM readings WHERE surplus_wh > 0").fetchone()
+    assert outbox is not None and surplus is not None and outbox[0] == outbox[1] == surplus[0]
+
+
 class Publisher:
     """An edge: publishes batches QoS 1 and waits for PUBACKs (persistent session)."""
 
@@ -194,7 +219,7 @@ class GatewayThread:
 
     def start(self) -> GatewayThread:
         self._thread.start()
-        wait_until(lambda: self.gw.connected or self.error is not None, 20, "gateway connected")
+        wait_until(lambda: self.gw.subscribed or self.error is not None, 20, "gateway subscribed")
         assert self.error is None, self.error
         return self
 
@@ -231,6 +256,24 @@ class GatewayProcess:
                 stderr=subprocess.STDOUT,
                 cwd=ROOT,
             )
+        return self
+
+    def metrics(self) -> str:
+        import urllib.request
+
+        url = f"http://127.0.0.1:{self.cfg.metrics_port}/metrics"
+        with urllib.request.urlopen(url, timeout=2) as resp:
+            return resp.read().decode()
+
+    def wait_subscribed(self, timeout: float = 30) -> GatewayProcess:
+        def ok() -> bool:
+            assert self.proc is not None and self.proc.poll() is None, self.log.read_text()[-2000:]
+            try:
+                return "gridx_gateway_subscribed 1.0" in self.metrics()
+            except OSError:
+                return False
+
+        wait_until(ok, timeout, "gateway process subscribed")
         return self
 
     def kill(self) -> None:

@@ -126,9 +126,26 @@ def test_a_reading_whose_predecessor_is_late_is_parked_then_accepted():
     # r1 arrives (through another gateway, say): the parked ones follow it in seq order
     j = judge([cand(r1), *j.parked], {}, mono_now=2.0, **kw)
     assert [c.reading.seq for c in j.accepted] == [1, 2, 3] and j.states["m1"].last_seq == 3
-    # never arrives: after the grace it is a chain gap
+    # never arrives: once the chain has not moved for the grace, it is a chain gap
     j = judge([cand(r3)], {}, mono_now=10.0, **kw)
+    assert len(j.parked) == 1
+    j = judge(j.parked, {}, mono_now=14.0, **kw)
+    assert len(j.parked) == 1
+    j = judge(j.parked, {}, mono_now=15.5, **kw)
     assert [q.reason for q in j.rejected] == [Reason.CHAIN_GAP]
+
+
+def test_the_parking_grace_restarts_while_the_chain_advances():
+    m = meter()
+    e = entry(m)
+    rs = [m.next() for _ in range(4)]
+    kw = dict(now_s=NOW, policy=POLICY, grace_s=5.0)
+    j = judge([Candidate("msg", rs[3], e, reading_hash(rs[3]), 0.0, 0)], {}, mono_now=0.0, **kw)
+    state = MeterState("m1")
+    for i, t in enumerate((4.0, 8.0, 12.0)):  # one predecessor committed (elsewhere) every 4 s
+        state = state.after(rs[i], reading_hash(rs[i]))
+        j = judge(j.parked, {"m1": state}, mono_now=t, **kw)
+    assert [c.reading.seq for c in j.accepted] == [4]
 
 
 def test_chain_hole_is_a_chain_gap():
