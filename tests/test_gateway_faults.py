@@ -22,7 +22,6 @@ from _gateway_helpers import (
     wait_until,
 )
 
-from gridx.errors import Reason
 from gridx.services._proc import free_port
 
 pytestmark = pytest.mark.slow
@@ -132,12 +131,7 @@ def test_two_gateways_share_the_subscription(broker, pg_dsn, tmp_path):
             t.start()
         for t in threads:
             t.join()
-        try:
-            wait_until(
-                lambda: scalar(pg_dsn, "SELECT count(*) FROM readings") == len(sent), 120, "every reading stored"
-            )
-        finally:
-            print(scalar(pg_dsn, "SELECT string_agg(reason || ':' || detail, E'\n') FROM quarantine"))
+        wait_until(lambda: scalar(pg_dsn, "SELECT count(*) FROM readings") == len(sent), 120, "every reading stored")
         assert_exactly_once(pg_dsn, sent)
         # consecutive messages of one edge went to different gateways; parking kept the chains whole
         assert scalar(pg_dsn, "SELECT count(*) FROM quarantine") == 0
@@ -148,4 +142,3 @@ def test_two_gateways_share_the_subscription(broker, pg_dsn, tmp_path):
             p.close()
         for g in gws:
             assert g.terminate() == 0
-    assert Reason.CHAIN_GAP.value == "chain_gap"
