@@ -159,9 +159,11 @@ async def run_agent(cfg: EdgeConfig, stop: asyncio.Event | None = None) -> Agent
                     pass
             if not publisher.alive:
                 raise ServiceError("publisher thread died; exiting so the supervisor restarts the agent")
-            t0 = time.monotonic()
+            # windows close on the wall time the reads start (not the scheduled tick), so a late
+            # cycle never attributes counters read after a boundary to the window before it
+            started_s, t0 = time.time(), time.monotonic()
             results = await poller.poll_all(deadline=t0 + 0.9 * period)
-            changed, rows = cycle.apply(results, tick)
+            changed, rows = cycle.apply(results, started_s)
             if changed or rows:
                 outbox.commit_cycle(changed, rows)
                 publisher.notify()
