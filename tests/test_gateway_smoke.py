@@ -19,3 +19,26 @@ def test_readings_flow_end_to_end(broker, pg_dsn):
     finally:
         pub.close()
         gw.stop()
+
+
+def test_meters_cli_enroll_list_revoke(pg_dsn):
+    from typer.testing import CliRunner
+
+    from gridx.cli import app
+
+    runner = CliRunner()
+    env = {"GRIDX_DSN": pg_dsn}
+    assert runner.invoke(app, ["db", "migrate"], env=env).exit_code == 0
+    assert "up to date" in runner.invoke(app, ["db", "migrate"], env=env).output
+    m = Meter("cli-1", "edge-c")
+    args = ["meters", "enroll", "--meter-id", m.meter_id, "--pubkey", m.pubkey_hex, "--owner", m.owner]
+    args += ["--edge", "edge-c", "--rated-power-w", "4000", "--owner-type", "consumer"]
+    res = runner.invoke(app, args, env=env)
+    assert res.exit_code == 0, res.output
+    assert runner.invoke(app, args, env=env).exit_code == 1  # enrolled once
+    assert scalar(pg_dsn, "SELECT user_type FROM users WHERE wallet = %s", m.owner) == "consumer"
+    out = runner.invoke(app, ["meters", "list"], env=env).output
+    assert "cli-1\tactive\tedge-c\t4000 W" in out
+    assert runner.invoke(app, ["meters", "revoke", "--meter-id", "cli-1"], env=env).exit_code == 0
+    assert "cli-1\trevoked" in runner.invoke(app, ["meters", "list"], env=env).output
+    assert runner.invoke(app, ["meters", "revoke", "--meter-id", "nope"], env=env).exit_code == 1
