@@ -134,6 +134,12 @@ def _wait_log(path: Path, needle: str, timeout: float) -> None:
         time.sleep(0.1)
 
 
+def _cpu_s(pid: int) -> float:
+    """CPU seconds a process has used (user + system), to say what bounds the pipeline."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return round((int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"), 1)
+
+
 def _pct(values: list[float], q: float) -> float:
     if not values:
         return 0.0
@@ -141,7 +147,7 @@ def _pct(values: list[float], q: float) -> float:
     return s[min(len(s) - 1, int(q * len(s)))]
 
 
-def run_bench(readings: int, meters: int, per_tx: int, rate: float = 1500.0) -> dict[str, Any]:
+def run_bench(readings: int, meters: int, per_tx: int, rate: float = 1000.0) -> dict[str, Any]:
     meters = min(meters, readings)
     per_meter = max(1, readings // meters)
     base = run_dir() / f"bench-mint-{os.getpid()}"
@@ -221,6 +227,7 @@ def run_bench(readings: int, meters: int, per_tx: int, rate: float = 1500.0) -> 
                 return await reconcile(client, conn)
 
             rep = asyncio.run(_with_client(url, rec))
+        cpu = {name: _cpu_s(p.pid) for name, p in zip(("node", "gateway", "mint"), procs, strict=True)}
         seconds = float(span[0]) if span and span[0] else float("nan")
         return {
             "readings": total,
@@ -235,6 +242,7 @@ def run_bench(readings: int, meters: int, per_tx: int, rate: float = 1500.0) -> 
             "refused": int(refused[0]) if refused else 0,
             "supply_matches": rep.supply == expected,
             "reconcile_drift": rep.drift,
+            "cpu_s": cpu,
         }
     finally:
         for p in reversed(procs):
