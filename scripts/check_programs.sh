@@ -5,7 +5,8 @@
 #      (the build is byte-reproducible: see programs/README.md "Reproducibility")
 #   3. if a Python with solders (LiteSVM) + anchorpy is available, programs/smoke.py passes
 #      against the fresh build.
-# Usage: scripts/check_programs.sh            (installs the SBF toolchain first if missing)
+# Usage: scripts/check_programs.sh [OUT_DIR]  (installs the SBF toolchain first if missing;
+#        the fresh build is kept in OUT_DIR when given, so the tests can run against it)
 #        PYTHON=/path/to/python scripts/check_programs.sh
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -17,8 +18,12 @@ echo "IDLs and generated.rs are up to date"
 if [ ! -x "${GRIDX_SBF_ROOT:-/opt/gridx-sbf}/bin/sbpf-linker" ] || [ ! -x /usr/bin/rustc ]; then
   scripts/setup_sbf_toolchain.sh
 fi
-OUT="$(mktemp -d)"
-trap 'rm -rf "$OUT"' EXIT
+if [ -n "${1:-}" ]; then
+  OUT="$1"; rm -rf "$OUT"; mkdir -p "$OUT"
+else
+  OUT="$(mktemp -d)"
+  trap 'rm -rf "$OUT"' EXIT
+fi
 scripts/build_programs.sh "$OUT"
 status=0
 for p in registry energy_token trading; do
