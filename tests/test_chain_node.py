@@ -179,7 +179,7 @@ async def test_journal_restart_keeps_state(tmp_path: Path) -> None:
         async with AsyncClient(n1.url) as cl:
             w = await rpc_world(cl, tmp_path / "keys")
             ix = c.build_mint_for_reading_ix(w.gateway.pubkey(), w.meter, w.prosumer.pubkey(), T0, 900, 5000)
-            await c.send_and_confirm(cl, [ix], [w.gateway])
+            minted_sig = await c.send_and_confirm(cl, [ix], [w.gateway])
             slot = (await cl.get_slot()).value
     finally:
         n1.stop()
@@ -189,6 +189,10 @@ async def test_journal_restart_keeps_state(tmp_path: Path) -> None:
             assert (await cl.get_slot()).value > slot
             assert await c.token_balance(cl, _grxe(w, w.prosumer)) == 5000
             assert await c.fetch_account(cl, c.mint_record_pda(w.meter, T0)) is not None
+            # history survives too: statuses, and events an indexer had not read yet
+            assert (await c.confirm_signatures(cl, [minted_sig]))[minted_sig] is None
+            ((sig, _, events),) = await c.fetch_events(cl, c.mint_record_pda(w.meter, T0))
+            assert sig == minted_sig and [e.name for e in events] == ["TokensMinted"]
             with pytest.raises(ChainError) as exc:
                 await c.send_and_confirm(cl, [ix], [w.gateway])
             assert exc.value.code == "AlreadyMinted"
@@ -302,6 +306,10 @@ def test_journal_drops_a_torn_tail_and_compacts(tmp_path: Path) -> None:
     path.write_bytes(whole[:-7])  # killed mid-write: the last record is torn
     chain = SvmChain(journal=path)
     assert [chain.account(k.pubkey()).lamports for k in kps] == [SOL, 2 * SOL, 3 * SOL]  # type: ignore[union-attr]
+    from gridx.errors import ServiceError
+
+    with pytest.raises(ServiceError):
+        SvmChain(journal=path)  # a second node on the same journal
     chain.close()
     assert len(path.read_bytes()) < len(whole)  # compacted: one record per live account
 

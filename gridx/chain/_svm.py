@@ -11,8 +11,7 @@ from __future__ import annotations
 import collections
 import threading
 import time
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,25 +26,13 @@ from gridx.errors import ConfigError
 
 from ._errors import err_to_json
 from ._ids import PROGRAMS, program_dir, program_ids
-from ._journal import Journal
+from ._journal import Journal, TxRecord
 
 __all__ = ["SvmChain", "TxRecord"]
 
 BLOCKHASH_VALIDITY = 150
 FEE_LAMPORTS = 5000
 _HISTORY = 200_000
-
-
-@dataclass
-class TxRecord:
-    signature: Signature
-    slot: int
-    raw: bytes
-    err: Any  # validator JSON shape, None on success
-    logs: list[str]
-    units: int
-    block_time: int
-    account_keys: list[Pubkey] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -86,10 +73,12 @@ class SvmChain:
         self._dirty = False
         self._journal = Journal(journal) if journal is not None else None
         if self._journal is not None:
-            slot, accounts = self._journal.load()
+            slot, accounts, txs = self._journal.load()
             for addr, acct in accounts.items():
                 self.svm.set_account(addr, acct)
                 self.known.add(addr)
+            for rec in txs:
+                self._index(rec)
             self.slot = max(self.slot, slot + 1)
         self._new_block()
 
@@ -150,15 +139,13 @@ class SvmChain:
                 if payer_before is not None:
                     self.svm.set_account(keys[0], payer_before)
                 return out
-            self._record(tx, out, keys)
-            if self._journal is not None:
-                self._journal_accounts(_writable(tx, keys) if err is None else keys[:1])
+            rec = TxRecord(sig, self.slot, bytes(tx), err, out.logs, out.units, int(time.time()), keys)
+            self._record(rec, _writable(tx, keys) if err is None else keys[:1])
             return out
 
-    def _record(self, tx: Transaction | VersionedTransaction, out: SendResult, keys: list[Pubkey]) -> None:
-        rec = TxRecord(out.signature, self.slot, bytes(tx), out.err, out.logs, out.units, int(time.time()), keys)
-        self.history[out.signature] = rec
-        self._order.append(out.signature)
+    def _index(self, rec: TxRecord) -> None:
+        self.history[rec.signature] = rec
+        self._order.append(rec.signature)
         if len(self._order) > _HISTORY:
             old = self.history.pop(self._order.popleft(), None)
             if old is not None:
@@ -166,18 +153,20 @@ class SvmChain:
                     sigs = self.by_address.get(k)
                     if sigs and sigs[0] == old.signature:
                         sigs.pop(0)
-        for k in keys:
-            self.by_address[k].append(out.signature)
-        self.known.update(keys)
-        self._dirty = True
+        for k in rec.account_keys:
+            self.by_address[k].append(rec.signature)
+        self.known.update(rec.account_keys)
 
-    def _journal_accounts(self, addrs: Iterable[Pubkey]) -> None:
-        assert self._journal is not None
-        rows = []
-        for a in addrs:
-            acct = self.svm.get_account(a)
-            rows.append((a, acct if acct is not None else Account(0, b"", Pubkey.default(), False, 0)))
-        self._journal.append(self.slot, rows)
+    def _record(self, rec: TxRecord, written: list[Pubkey]) -> None:
+        """Index a processed transaction and journal it with the accounts it wrote."""
+        self._index(rec)
+        self._dirty = True
+        if self._journal is not None:
+            rows = []
+            for a in written:
+                acct = self.svm.get_account(a)
+                rows.append((a, acct if acct is not None else Account(0, b"", Pubkey.default(), False, 0)))
+            self._journal.append(self.slot, rows, rec)
 
     def airdrop(self, to: Pubkey, lamports: int) -> Signature:
         from solders.transaction_metadata import FailedTransactionMetadata
@@ -190,13 +179,7 @@ class SvmChain:
                 meta, err = res, None
             sig = meta.signature()
             rec = TxRecord(sig, self.slot, b"", err, list(meta.logs()), 0, int(time.time()), [to])
-            self.history[sig] = rec
-            self._order.append(sig)
-            self.by_address[to].append(sig)
-            self.known.add(to)
-            self._dirty = True
-            if self._journal is not None and err is None:
-                self._journal_accounts([to])
+            self._record(rec, [to] if err is None else [])
             return sig
 
     # ------------------------------------------------------------------ reads
