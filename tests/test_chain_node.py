@@ -326,3 +326,21 @@ def test_blockhash_expires_after_150_blocks() -> None:
     chain.airdrop(Keypair().pubkey(), 1)
     chain.latest_blockhash()
     assert not chain.blockhash_valid(first)
+
+
+async def test_simulate_unsigned_and_stale(client: AsyncClient, world: RpcWorld) -> None:
+    """simulateTransaction as validators do it: unsigned is fine (sigVerify off), nothing changes."""
+    from solders.message import Message
+    from solders.signature import Signature as Sig
+    from solders.transaction import Transaction
+
+    w = world
+    ix = c.build_mint_for_reading_ix(w.gateway.pubkey(), w.meter, w.prosumer.pubkey(), T0, 900, 1000)
+    msg = Message.new_with_blockhash([ix], w.gateway.pubkey(), await c.latest_blockhash(client))
+    sim = (await client.simulate_transaction(Transaction.populate(msg, [Sig.default()]))).value
+    assert sim.err is None and any(line.startswith("Program data: ") for line in sim.logs)
+    assert await c.token_balance(client, _grxe(w, w.prosumer)) == 0
+    assert await c.fetch_account(client, c.mint_record_pda(w.meter, T0)) is None
+    stale = Message.new_with_blockhash([ix], w.gateway.pubkey(), Hash.new_unique())
+    sim = (await client.simulate_transaction(Transaction.populate(stale, [Sig.default()]))).value
+    assert str(sim.err).endswith("BlockhashNotFound")

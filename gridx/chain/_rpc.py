@@ -11,6 +11,7 @@ from typing import Any
 
 from solders.account import Account
 from solders.hash import Hash
+from solders.message import MessageV0
 from solders.pubkey import Pubkey
 from solders.signature import Signature
 from solders.transaction import Transaction, VersionedTransaction
@@ -125,7 +126,8 @@ def send_transaction(chain: SvmChain, params: list[Any]) -> Any:
 
 
 def simulate_transaction(chain: SvmChain, params: list[Any]) -> Any:
-    res = chain.simulate(_decode_tx(params))
+    opts = _opt(params, 1)
+    res = chain.simulate(_decode_tx(params), bool(opts.get("sigVerify")), bool(opts.get("replaceRecentBlockhash")))
     return _ctx(
         chain,
         {
@@ -207,7 +209,8 @@ def get_transaction(chain: SvmChain, params: list[Any]) -> Any:
         "loadedAddresses": {"writable": [], "readonly": []},
         "computeUnitsConsumed": rec.units,
     }
-    return {"slot": rec.slot, "transaction": tx_field, "meta": meta, "blockTime": rec.block_time, "version": "legacy"}
+    version: Any = 0 if isinstance(VersionedTransaction.from_bytes(raw).message, MessageV0) else "legacy"
+    return {"slot": rec.slot, "transaction": tx_field, "meta": meta, "blockTime": rec.block_time, "version": version}
 
 
 def get_signatures_for_address(chain: SvmChain, params: list[Any]) -> Any:

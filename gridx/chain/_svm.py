@@ -104,11 +104,21 @@ class SvmChain:
             return h in self._recent
 
     # ------------------------------------------------------------------ transactions
-    def simulate(self, tx: Transaction | VersionedTransaction) -> SendResult:
+    def simulate(
+        self, tx: Transaction | VersionedTransaction, sig_verify: bool = False, replace_blockhash: bool = False
+    ) -> SendResult:
+        """As a validator's simulateTransaction: signatures unchecked unless asked (so unsigned
+        transactions can be simulated), blockhash checked unless it is to be replaced."""
         from solders.transaction_metadata import FailedTransactionMetadata
 
         with self.lock:
-            res = self.svm.simulate_transaction(tx)
+            if not replace_blockhash and tx.message.recent_blockhash not in self._recent:
+                return SendResult(tx.signatures[0], "BlockhashNotFound", [], 0)
+            self.svm.with_sigverify(sig_verify)  # mutates in place
+            try:
+                res = self.svm.simulate_transaction(tx)
+            finally:
+                self.svm.with_sigverify(True)
         meta = res.meta()
         err = err_to_json(res.err()) if isinstance(res, FailedTransactionMetadata) else None
         return SendResult(tx.signatures[0], err, list(meta.logs()), meta.compute_units_consumed())
