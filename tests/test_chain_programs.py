@@ -51,6 +51,7 @@ def test_several_mints_in_one_transaction(w: World) -> None:
     assert w.svm.balance(c.ata_address(w.prosumer.pubkey(), w.grxe)) == 5_000_010
     rec = w.svm.decoded("energy_token", c.mint_record_pda(w.meter, T0 + 900))
     assert (rec.amount, rec.owner, rec.minter) == (1_000_001, w.prosumer.pubkey(), w.gateway.pubkey())
+    assert rec.minted_at > 1_700_000_000  # the node's Clock carries real unix time (LiteSVM starts at 0)
     cfg = w.svm.decoded("energy_token", c.token_config_pda())
     assert cfg.total_minted == 5_000_010
 
