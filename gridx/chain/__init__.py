@@ -18,7 +18,7 @@ from ._client import (
     token_balance,
     transaction_events,
 )
-from ._errors import chain_error
+from ._errors import chain_error, err_to_json
 from ._idl import Event, decode_account, decode_events, error_name
 from ._ids import (
     ATA_PROGRAM_ID,
@@ -111,6 +111,7 @@ __all__ = [
     "decode_account",
     "decode_events",
     "energy_vault_pda",
+    "err_to_json",
     "error_name",
     "fetch_account",
     "fetch_decoded",
