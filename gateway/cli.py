@@ -63,6 +63,8 @@ def register_bench(bench_app: typer.Typer) -> None:
         publishers: int = typer.Option(2, min=1, max=16, help="publisher processes (edges split among them)"),
         edges: int = typer.Option(10, min=1),
         batch: int = typer.Option(500, min=1, max=1000, help="readings per MQTT message"),
+        rate: int = typer.Option(12_000, min=0, help="offered readings/s (0: unpaced, measures queueing)"),
+        gateway_batch: int = typer.Option(2000, min=1, help="readings per database transaction"),
         verify_threads: int = typer.Option(2, min=1),
         profile: bool = typer.Option(False, help="cProfile gateway 0 into .run/bench-*/gateway0.prof"),
     ) -> None:
@@ -77,6 +79,8 @@ def register_bench(bench_app: typer.Typer) -> None:
                 publishers=publishers,
                 edges=edges,
                 batch=batch,
+                rate=rate,
+                gateway_batch=gateway_batch,
                 verify_threads=verify_threads,
                 profile=profile,
             )

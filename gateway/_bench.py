@@ -1,0 +1,340 @@
+"""``gridx bench ingest``: the real chain, end to end, on this machine.
+
+Edges (publisher processes, paho QoS 1, TLS, one broker user per edge) → mosquitto →
+N gateway processes on the shared subscription → PostgreSQL. Readings are signed and encoded
+before the clock starts (signing is the edge's cost, not the gateway's); only the publish
+time is stamped into each message as it goes out. Publishing is paced at ``--rate`` readings/s
+(0: as fast as possible, which measures queueing, not latency). Latency per reading is
+commit time minus the message's ``sent_at_ms``, from the gateways' latency logs.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import os
+import secrets
+import signal
+import ssl
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = ["BenchSpec", "run_bench"]
+
+INTERVAL = 60
+_STAMP = 1_000_000_000_000  # 13 digits, replaced in place by the real publish time
+
+
+@dataclass(frozen=True)
+class BenchSpec:
+    meters: int = 1000
+    readings: int = 100_000
+    gateways: int = 2
+    publishers: int = 2
+    edges: int = 10
+    batch: int = 500
+    rate: int = 12_000  # readings/s offered; 0 = unpaced
+    verify_threads: int = 2
+    gateway_batch: int = 2000
+    linger_ms: int = 20
+    profile: bool = False
+
+
+@dataclass(frozen=True)
+class _EdgeJob:
+    edge_id: str
+    password: str
+    meters: list[tuple[str, str]]  # (meter_id, signing key seed hex)
+
+
+def _payloads(job: _EdgeJob, per_meter: int, first_window: int, batch: int) -> list[bytes]:
+    from nacl.signing import SigningKey
+
+    from gridx.wire import GENESIS_HASH, UnsignedReading, encode_batch, reading_hash, sign_reading
+
+    keys = [(mid, SigningKey(bytes.fromhex(seed))) for mid, seed in job.meters]
+    prev = dict.fromkeys((mid for mid, _ in keys), GENESIS_HASH)
+    readings = []
+    for k in range(per_meter):  # window-major, as an edge sends them
+        ws = first_window + k * INTERVAL
+        for mid, key in keys:
+            u = UnsignedReading(
+                meter_id=mid,
+                seq=k + 1,
+                window_start=ws,
+                window_end=ws + INTERVAL,
+                produced_wh=40 + (k % 7),
+                consumed_wh=25 + (k % 5) * 5,
+                produced_total_wh=sum(40 + (j % 7) for j in range(k + 1)),
+                consumed_total_wh=sum(25 + (j % 5) * 5 for j in range(k + 1)),
+                prev_hash=prev[mid],
+            )
+            prev[mid] = reading_hash(u)
+            readings.append(sign_reading(u, key))
+    return [encode_batch(job.edge_id, readings[i : i + batch], _STAMP) for i in range(0, len(readings), batch)]
+
+
+def _publisher(
+    jobs: list[_EdgeJob], port: int, ca: str, spec: BenchSpec, per_meter: int, first_window: int,
+    ready: Any, go: Any, results: Any,
+) -> None:  # fmt: skip
+    import paho.mqtt.client as mqtt
+
+    from gridx.wire import readings_topic
+
+    per_edge = {j.edge_id: _payloads(j, per_meter, first_window, spec.batch) for j in jobs}
+    acked = threading.Semaphore(0)
+    clients = {}
+    for j in jobs:
+        c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"bench-{j.edge_id}", protocol=mqtt.MQTTv5)
+        c.username_pw_set(j.edge_id, j.password)
+        c.tls_set(ca_certs=ca, tls_version=ssl.PROTOCOL_TLS_CLIENT)
+        c.max_inflight_messages_set(1000)
+        c.max_queued_messages_set(0)
+        c.on_publish = lambda *_a: acked.release()
+        c.connect("127.0.0.1", port)
+        c.loop_start()
+        clients[j.edge_id] = c
+    # interleave edges so every edge streams at once, in chain order within each edge
+    order: list[tuple[str, bytes]] = []
+    for i in range(max(len(p) for p in per_edge.values())):
+        order += [(e, p[i]) for e, p in per_edge.items() if i < len(p)]
+    readings = sum(p.count(b'"sig"') for _, p in order)
+    ready.set()
+    go.wait()
+    gap = spec.batch / (spec.rate / spec.publishers) if spec.rate else 0.0
+    t0 = time.monotonic()
+    for n, (edge, payload) in enumerate(order):
+        if gap:
+            delay = t0 + n * gap - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+        stamp = str(int(time.time() * 1000)).encode()
+        clients[edge].publish(readings_topic(edge), payload.replace(b"1000000000000", stamp, 1), qos=1)
+    for _ in order:
+        acked.acquire()
+    done = time.monotonic()
+    for c in clients.values():
+        c.disconnect()
+        c.loop_stop()
+    results.put({"messages": len(order), "readings": readings, "publish_s": done - t0})
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return round(total, 1)
+
+
+def _tree(root: int) -> list[int]:
+    """``root`` and its descendants (PostgreSQL backends call setsid, so a process group
+    would miss them)."""
+    parent: dict[int, int] = {}
+    for p in Path("/proc").iterdir():
+        if p.name.isdigit():
+            try:
+                parent[int(p.name)] = int((p / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+    found, frontier = [root], [root]
+    while frontier:
+        frontier = [pid for pid, ppid in parent.items() if ppid in frontier]
+        found += frontier
+    return found
+
+
+def _percentile(samples: list[tuple[int, int]], q: float) -> float:
+    """``samples`` is (latency_ms, weight) sorted by latency; weighted nearest-rank."""
+    total = sum(w for _, w in samples)
+    rank = q * total
+    seen = 0
+    for lat, w in samples:
+        seen += w
+        if seen >= rank:
+            return float(lat)
+    return float(samples[-1][0]) if samples else 0.0
+
+
+def run_bench(spec: BenchSpec) -> dict[str, Any]:
+    import psycopg
+    from nacl.signing import SigningKey
+    from solders.keypair import Keypair
+
+    from gridx.db import migrate
+    from gridx.paths import run_dir
+    from gridx.services import MosquittoBroker, PostgresServer
+    from gridx.services._proc import free_port
+
+    per_meter = spec.readings // spec.meters
+    total = per_meter * spec.meters
+    work = run_dir() / f"bench-ingest-{os.getpid()}"
+    load_before = os.getloadavg()
+    pg = PostgresServer(work / "pg", extra_conf={"synchronous_commit": "off"}).start()
+    broker = MosquittoBroker(work / "mqtt")
+    gw_password = broker.add_user("gateway")
+    edge_ids = [f"edge-{i:03d}" for i in range(spec.edges)]
+    passwords = {e: broker.add_user(e) for e in edge_ids}
+    broker.start()
+    gws: list[subprocess.Popen[bytes]] = []
+    try:
+        migrate(pg.dsn)
+        jobs: dict[str, list[tuple[str, str]]] = {e: [] for e in edge_ids}
+        with psycopg.connect(pg.dsn) as conn, conn.cursor() as cur:
+            owners = [str(Keypair().pubkey()) for _ in range(max(1, spec.meters // 4))]
+            cur.executemany("INSERT INTO users (wallet, user_type) VALUES (%s, 'prosumer')", [(o,) for o in owners])
+            rows = []
+            for i in range(spec.meters):
+                seed = secrets.token_bytes(32)
+                mid, edge = f"bm-{i:06d}", edge_ids[i % spec.edges]
+                pub = SigningKey(seed).verify_key.encode().hex()
+                rows.append((mid, pub, owners[i % len(owners)], edge, 10_000))
+                jobs[edge].append((mid, seed.hex()))
+            cur.executemany(
+                "INSERT INTO meters (meter_id, pubkey, owner_wallet, edge_id, rated_power_w) VALUES (%s,%s,%s,%s,%s)",
+                rows,
+            )
+        first_window = (int(time.time()) // INTERVAL - per_meter - 1) * INTERVAL
+        lat_logs = [work / f"latency-{i}.log" for i in range(spec.gateways)]
+        ports = [free_port() for _ in range(spec.gateways)]
+        for i in range(spec.gateways):
+            lat_logs[i].unlink(missing_ok=True)
+            env = {
+                **os.environ,
+                "GRIDX_GATEWAY_DSN": pg.dsn,
+                "GRIDX_GATEWAY_MQTT_PORT": str(broker.port),
+                "GRIDX_GATEWAY_MQTT_CA_FILE": str(broker.ca_file),
+                "GRIDX_GATEWAY_MQTT_PASSWORD": gw_password,
+                "GRIDX_GATEWAY_CLIENT_ID": f"bench-gw-{i}",
+                "GRIDX_GATEWAY_METRICS_PORT": str(ports[i]),
+                "GRIDX_GATEWAY_LATENCY_LOG": str(lat_logs[i]),
+                "GRIDX_GATEWAY_MAX_AGE_S": str(per_meter * INTERVAL + 3600),
+                "GRIDX_GATEWAY_BATCH_SIZE": str(spec.gateway_batch),
+                "GRIDX_GATEWAY_LINGER_MS": str(spec.linger_ms),
+                "GRIDX_GATEWAY_VERIFY_THREADS": str(spec.verify_threads),
+            }
+            cmd = [str(Path(sys.executable).parent / "gridx"), "gateway", "run", "--no-migrate"]
+            if spec.profile and i == 0:
+                code = (
+                    "import cProfile, sys; sys.argv = ['gridx', 'gateway', 'run', '--no-migrate'];"
+                    "from gridx.cli import main; cProfile.run('main()', sys.argv_prof)"
+                ).replace("sys.argv_prof", repr(str(work / "gateway0.prof")))
+                cmd = [sys.executable, "-c", code]
+            with (work / f"gateway-{i}.log").open("ab") as log:
+                gws.append(subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT))
+        for port in ports:
+            _wait_subscribed(port, gws)
+
+        ctx = mp.get_context("fork")
+        ready = [ctx.Event() for _ in range(spec.publishers)]
+        go = ctx.Event()
+        results = ctx.Queue()
+        procs = []
+        for p in range(spec.publishers):
+            mine = [_EdgeJob(e, passwords[e], jobs[e]) for k, e in enumerate(edge_ids) if k % spec.publishers == p]
+            procs.append(
+                ctx.Process(
+                    target=_publisher,
+                    args=(mine, broker.port, str(broker.ca_file), spec, per_meter, first_window, ready[p], go, results),
+                )
+            )
+            procs[-1].start()
+        for ev in ready:
+            ev.wait()
+        cpu_before = _cpu(gws, pg, broker)
+        t_go = time.time()
+        go.set()
+        deadline = time.monotonic() + 120 + 3 * total / 1000
+        stored = 0
+        with psycopg.connect(pg.dsn, autocommit=True) as conn:
+            while time.monotonic() < deadline:
+                row = conn.execute("SELECT count(*) FROM readings").fetchone()
+                stored = int(row[0]) if row else 0
+                if stored >= total:
+                    break
+                time.sleep(0.2)
+            pub_results = [results.get(timeout=60) for _ in procs]
+            cpu_after = _cpu(gws, pg, broker)
+            row = conn.execute("SELECT count(*), count(DISTINCT (meter_id, seq)) FROM readings").fetchone()
+            assert row is not None
+            n_rows, distinct = int(row[0]), int(row[1])
+            q: dict[str, int] = dict(conn.execute("SELECT reason, count(*) FROM quarantine GROUP BY reason").fetchall())
+            outbox = conn.execute("SELECT count(*) FROM mint_outbox").fetchone()
+        for proc in procs:
+            proc.join(10)
+        for g in gws:
+            g.send_signal(signal.SIGTERM)
+        for g in gws:
+            g.wait(60)
+        samples: list[tuple[int, int]] = []
+        last_commit = 0
+        for lf in lat_logs:
+            for line in lf.read_text().splitlines():
+                sent, committed, n = map(int, line.split())
+                samples.append((committed - sent, n))
+                last_commit = max(last_commit, committed)
+        samples.sort()
+        elapsed = last_commit / 1000 - t_go if last_commit else float("nan")
+        result = {
+            "readings_per_s": round(n_rows / elapsed) if elapsed > 0 else 0,
+            "p50_ms": _percentile(samples, 0.50),
+            "p99_ms": _percentile(samples, 0.99),
+            "max_ms": float(samples[-1][0]) if samples else 0.0,
+            "lost": total - distinct,
+            "duplicates": (n_rows - distinct) + q.get("duplicate", 0) + q.get("replayed", 0),
+            "rejected": sum(q.values()),
+            "stored": n_rows,
+            "mint_outbox_rows": int(outbox[0]) if outbox else 0,
+            "published": sum(r["readings"] for r in pub_results),
+            "elapsed_s": round(elapsed, 2),
+            "publish_s": round(max(r["publish_s"] for r in pub_results), 2),
+            "cpu_s": {k: round(cpu_after[k] - cpu_before[k], 1) for k in cpu_after},
+            "load_before": [round(x, 2) for x in load_before],
+            "load_after": [round(x, 2) for x in os.getloadavg()],
+            "cpus": os.cpu_count(),
+            "workdir": str(work),
+            **{k: v for k, v in asdict(spec).items() if k != "profile"},
+        }
+    finally:
+        for g in gws:
+            if g.poll() is None:
+                g.kill()
+                g.wait()
+        broker.stop()
+        pg.stop()
+    print(json.dumps(result))
+    return result
+
+
+def _cpu(gws: list[subprocess.Popen[bytes]], pg: Any, broker: Any) -> dict[str, float]:
+    return {
+        "gateways": _cpu_seconds([g.pid for g in gws]),
+        "postgres": _cpu_seconds(_tree(pg.proc.pid)) if pg.proc else 0.0,
+        "mosquitto": _cpu_seconds([broker.proc.pid]) if broker.proc else 0.0,
+    }
+
+
+def _wait_subscribed(port: int, gws: list[subprocess.Popen[bytes]], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(g.poll() is not None for g in gws):
+            raise RuntimeError("a gateway exited during start-up; see its log in the bench workdir")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as resp:
+                if b"gridx_gateway_subscribed 1.0" in resp.read():
+                    return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"gateway on metrics port {port} did not subscribe within {timeout}s")
