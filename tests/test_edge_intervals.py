@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from edge._intervals import STUCK_AFTER_MWH, MeterState, Outcome, step
 from firmware_sim.registers import MAP_VERSION, STATUS_OK, MeterSnapshot
 from gridx.wire import GENESIS_HASH, reading_hash
@@ -78,3 +81,55 @@ def test_a_still_counter_under_load_is_flagged_once() -> None:
     assert 2_000 * 60 * 1000 // 3600 >= STUCK_AFTER_MWH
     assert flagged == [1]
     assert all(s.reading is not None for s in steps[1:])  # still signed: a zero delta never over-credits
+
+
+@st.composite
+def _histories(draw: st.DrawFn) -> list[tuple[float, MeterSnapshot, tuple[int, int]]]:
+    """Polls at increasing times with counters that mostly grow, sometimes reset to zero, jump
+    (a glitch, not energy) or read garbage. Each entry: (time, snapshot, energy that really
+    flowed so far as (produced, consumed))."""
+    t, p, c = draw(st.floats(0, 1e6)), draw(st.integers(0, 10**9)), draw(st.integers(0, 10**9))
+    true_p = true_c = 0
+    out = []
+    for _ in range(draw(st.integers(1, 40))):
+        t += draw(st.floats(0.01, 400))
+        event = draw(st.sampled_from(["grow"] * 6 + ["reset", "garbage", "jump"]))
+        if event == "reset":
+            p = c = 0
+        elif event == "jump":
+            p += draw(st.integers(10**6, 10**7))
+        grow_p, grow_c = draw(st.integers(0, 200)), draw(st.integers(0, 200))
+        p, c, true_p, true_c = p + grow_p, c + grow_c, true_p + grow_p, true_c + grow_c
+        snap = _at(p, c) if event != "garbage" else replace(_at(p, c), serial="WRONG")
+        out.append((t, snap, (true_p, true_c)))
+    return out
+
+
+@settings(max_examples=300)
+@given(_histories(), st.sampled_from([1, 15, 60, 900]))
+def test_emitted_readings_form_a_chain_and_never_over_credit(
+    history: list[tuple[float, MeterSnapshot, tuple[int, int]]], interval: int
+) -> None:
+    state: MeterState | None = None
+    base_true = (0, 0)  # real energy at the poll the baseline counters came from
+    prev = None
+    for t, snap, true in history:
+        st_ = step(state, MID, snap, t, interval, 50_000)
+        r = st_.reading
+        if r is not None:
+            assert state is not None
+            assert r.produced_wh == r.produced_total_wh - state.produced_total_wh >= 0
+            assert r.consumed_wh == r.consumed_total_wh - state.consumed_total_wh >= 0
+            # resets and glitches may lose energy, never invent it
+            assert r.produced_wh <= true[0] - base_true[0] and r.consumed_wh <= true[1] - base_true[1]
+            assert r.window_start % interval == 0 and r.window_end % interval == 0
+            assert r.window_start < r.window_end <= t
+            if prev is None:
+                assert r.seq == 1 and r.prev_hash == GENESIS_HASH
+            else:
+                assert r.seq == prev.seq + 1 and r.prev_hash == reading_hash(prev)
+                assert r.window_start >= prev.window_end
+            prev = r
+        if st_.outcome not in (Outcome.SAME_WINDOW, Outcome.GARBAGE):
+            base_true = true
+        state = st_.state
