@@ -344,3 +344,21 @@ async def test_simulate_unsigned_and_stale(client: AsyncClient, world: RpcWorld)
     stale = Message.new_with_blockhash([ix], w.gateway.pubkey(), Hash.new_unique())
     sim = (await client.simulate_transaction(Transaction.populate(stale, [Sig.default()]))).value
     assert str(sim.err).endswith("BlockhashNotFound")
+
+
+def test_signatures_for_address_pages(node: c.LocalNode) -> None:
+    """More than one 1000-entry page: fetch_events walks back with `before` and misses nothing."""
+    from solana.rpc.api import Client
+
+    kp = Keypair()
+    for _ in range(1010):
+        node.chain.airdrop(kp.pubkey(), 1)  # cheap history entries on one address
+    seen = asyncio.run(_all_sigs(node.url, kp.pubkey()))
+    assert len(seen) == 1010 and len(set(seen)) == 1010
+    newest = Client(node.url).get_signatures_for_address(kp.pubkey(), limit=1).value[0].signature
+    assert seen[-1] == newest  # oldest first
+
+
+async def _all_sigs(url: str, address: Pubkey) -> list[Signature]:
+    async with AsyncClient(url) as cl:
+        return [sig for sig, _, _ in await c.fetch_events(cl, address)]

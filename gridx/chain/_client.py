@@ -40,6 +40,7 @@ __all__ = [
 ]
 
 _STATUS_BATCH = 256  # getSignatureStatuses accepts at most 256 signatures per call
+_SIG_PAGE = 1000  # getSignaturesForAddress page size limit
 T = TypeVar("T")
 
 
@@ -151,15 +152,25 @@ async def transaction_events(client: AsyncClient, sig: Signature) -> list[Event]
 
 
 async def fetch_events(
-    client: AsyncClient, address: Pubkey, until: Signature | None = None, limit: int = 1000
+    client: AsyncClient, address: Pubkey, until: Signature | None = None, max_txs: int = 10_000
 ) -> list[tuple[Signature, int, list[Event]]]:
     """(signature, slot, events) of successful transactions touching ``address`` newer than
-    ``until``, oldest first: the chain->DB indexer's poll (remember the last signature)."""
-    sigs = (await rpc_call(client.get_signatures_for_address(address, until=until, limit=limit))).value
+    ``until``, oldest first, paging back through getSignaturesForAddress (1000 per page): the
+    chain->DB indexer's poll (remember the last signature). At most ``max_txs`` newest."""
+    entries: list[Any] = []
+    before: Signature | None = None
+    while len(entries) < max_txs:
+        page = (
+            await rpc_call(client.get_signatures_for_address(address, before=before, until=until, limit=_SIG_PAGE))
+        ).value
+        entries += page
+        if len(page) < _SIG_PAGE:
+            break
+        before = page[-1].signature
     out = []
-    for s in reversed(sigs):
-        if s.err is None:
-            out.append((s.signature, s.slot, decode_events(await _logs(client, s.signature))))
+    for e in reversed(entries[:max_txs]):
+        if e.err is None:
+            out.append((e.signature, e.slot, decode_events(await _logs(client, e.signature))))
     return out
 
 

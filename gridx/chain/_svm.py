@@ -182,6 +182,9 @@ class SvmChain:
         from solders.transaction_metadata import FailedTransactionMetadata
 
         with self.lock:
+            if self._dirty:  # own block: LiteSVM's faucet tx would repeat its signature otherwise
+                self.slot += 1
+                self._new_block()
             res = self.svm.airdrop(to, lamports)
             if isinstance(res, FailedTransactionMetadata):
                 meta, err = res.meta(), err_to_json(res.err())
