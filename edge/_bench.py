@@ -153,6 +153,7 @@ def run_bench(meters: int, seconds: float, interval_s: int, chaos: float = 0.0) 
             lambda: _stats(stats_path).get("cycles", 0) >= 3 and _stats(stats_path).get("mqtt_connected"), 60, "agent"
         )
         s0, r0, cpu0, t0 = _stats(stats_path), counter.count(), _cpu_s(agent.pid), time.monotonic()
+        sim_cpu0 = _cpu_s(sim.pid)
         rss_start = rss_max = _rss_mb(agent.pid)
         while time.monotonic() - t0 < seconds:
             time.sleep(0.5)
@@ -161,6 +162,7 @@ def run_bench(meters: int, seconds: float, interval_s: int, chaos: float = 0.0) 
             rss_max = max(rss_max, _rss_mb(agent.pid))
         time.sleep(1.2)  # one more stats write covering the whole window
         s1, r1, cpu1, t1 = _stats(stats_path), counter.count(), _cpu_s(agent.pid), time.monotonic()
+        sim_cpu1 = _cpu_s(sim.pid)
         span = s1["time"] - s0["time"]
         result = {
             "meters": meters,
@@ -177,6 +179,7 @@ def run_bench(meters: int, seconds: float, interval_s: int, chaos: float = 0.0) 
             "rss_mb": round(rss_max, 1),
             "rss_start_mb": round(rss_start, 1),
             "agent_cpu_pct": round(100 * (cpu1 - cpu0) / (t1 - t0), 1),
+            "sim_cpu_pct": round(100 * (sim_cpu1 - sim_cpu0) / (t1 - t0), 1),
             "cycle_ms_mean": round(
                 (s1["cycle_ms_total"] - s0["cycle_ms_total"]) / max(1, s1["cycles"] - s0["cycles"]), 1
             ),
