@@ -32,6 +32,7 @@ __all__ = ["MAX_MINTS_PER_TX", "MintOutcome", "MintRequest", "MintStatus", "mint
 
 MAX_MINTS_PER_TX = 5
 _MULTI = 100  # getMultipleAccounts limit
+_TRANSIENT = frozenset({"Unreachable", "RpcError", "BlockhashNotFound", "Unconfirmed"})
 
 
 @dataclass(frozen=True)
@@ -112,8 +113,9 @@ async def mint_batch(
 ) -> list[MintOutcome]:
     """Mint every request at most once; one outcome per request, in order.
 
-    Raises ChainError only when the node cannot be reached or a transaction stays unconfirmed
-    (then call again: the PDA check makes the retry safe)."""
+    FAILED means a program refused that mint (``code`` names why). Transport trouble (node
+    unreachable, stale blockhash, unconfirmed) raises ChainError instead: call again, the PDA
+    pre-check makes the retry safe."""
     if not 1 <= per_tx <= MAX_MINTS_PER_TX:
         raise ValueError(f"per_tx must be 1..{MAX_MINTS_PER_TX}")
     result: dict[tuple[Pubkey, int], MintOutcome] = {}
@@ -126,7 +128,12 @@ async def mint_batch(
     while todo:
         chunks = _chunks(todo, size)
         retry: list[MintRequest] = []
-        for chunk, (sig, code) in zip(chunks, await _send_chunks(client, minter, chunks, concurrency), strict=True):
+        sent = await _send_chunks(client, minter, chunks, concurrency)
+        transient = {code for _, code in sent if code in _TRANSIENT}
+        if transient:
+            # not a verdict on the readings: let the caller retry (the PDA pre-check makes it safe)
+            raise ChainError(f"mint batch interrupted: {sorted(transient)}", sorted(transient)[0])
+        for chunk, (sig, code) in zip(chunks, sent, strict=True):
             for r in chunk:
                 key = (r.meter, r.window_start)
                 if code is None:
