@@ -108,3 +108,20 @@ def test_remove_minter(w: World) -> None:
     w.svm.send([c.build_remove_minter_ix(w.admin.pubkey(), w.gateway.pubkey())], [w.admin])
     assert w.svm.data(c.minter_pda(w.gateway.pubkey())) is None
     assert_refused(w, "NotMinter", [w.mint_ix(T0, 1)], [w.gateway])
+
+
+def test_buy_order_cancel_refunds_escrow(w: World) -> None:
+    m, buyer = w.market, w.consumer
+    pay = c.ata_address(buyer.pubkey(), m.payment_mint)
+    res = w.svm.send([c.build_create_buy_order_ix(buyer.pubkey(), m, 3, 1_234_567, 333_333)], [buyer])
+    (created,) = c.decode_events(res.logs)
+    escrow = -(-1_234_567 * 333_333 // 1_000_000)  # ceil
+    assert created.name == "OrderCreated" and created.data.escrow == escrow and created.data.side == 1
+    order = w.svm.decoded("trading", c.order_pda(buyer.pubkey(), 3))
+    assert (order.remaining, order.escrow_remaining, order.owner) == (1_234_567, escrow, buyer.pubkey())
+    assert w.svm.balance(pay) == 1_000_000_000 - escrow
+    res = w.svm.send([c.build_cancel_order_ix(buyer.pubkey(), m, 3, is_sell=False)], [buyer])
+    (cancelled,) = c.decode_events(res.logs)
+    assert cancelled.name == "OrderCancelled" and cancelled.data.refunded == escrow
+    assert w.svm.balance(pay) == 1_000_000_000 and w.svm.balance(m.payment_vault) == 0
+    assert w.svm.data(c.order_pda(buyer.pubkey(), 3)) is None
