@@ -191,7 +191,8 @@ class Gateway:
     async def _intake(self) -> None:
         while True:
             msgs = [await self._queue.get()]
-            while not self._queue.empty() and len(msgs) < 64:
+            # a few messages per round: readings reach the flusher while later ones are verified
+            while not self._queue.empty() and len(msgs) < 4:
                 msgs.append(self._queue.get_nowait())
             await self._take_in(msgs)
             # no queue limit here: the broker sends at most receive_max unacknowledged messages

@@ -56,13 +56,14 @@ SELECT meter_id, to_timestamp(window_start), to_timestamp(window_end), produced_
   FROM gw_staging WHERE produced_wh > consumed_wh
 ON CONFLICT (meter_id, window_start) DO NOTHING
 """
+# the meter's new state is its last accepted reading, which is in staging: no second upload
 _STATE = """
 UPDATE meter_state m
-   SET last_seq = u.seq, last_hash = u.hash, last_window_end = u.we,
-       produced_total_wh = u.pt, consumed_total_wh = u.ct, updated_at = now()
-  FROM unnest(%s::text[], %s::bigint[], %s::text[], %s::bigint[], %s::bigint[], %s::bigint[])
-       AS u(meter_id, seq, hash, we, pt, ct)
- WHERE m.meter_id = u.meter_id
+   SET last_seq = s.seq, last_hash = s.hash, last_window_end = s.window_end,
+       produced_total_wh = s.produced_total_wh, consumed_total_wh = s.consumed_total_wh, updated_at = now()
+  FROM (SELECT DISTINCT ON (meter_id) meter_id, seq, hash, window_end, produced_total_wh, consumed_total_wh
+          FROM gw_staging ORDER BY meter_id, seq DESC) s
+ WHERE m.meter_id = s.meter_id
 """
 
 
@@ -79,8 +80,8 @@ def _clean(text: str) -> str:
 async def _lock_states(cur: psycopg.AsyncCursor, meters: list[str]) -> dict[str, MeterState]:
     await cur.execute(
         """SELECT meter_id, last_seq, last_hash, last_window_end, produced_total_wh, consumed_total_wh
-             FROM meter_state WHERE meter_id = ANY(%s) ORDER BY meter_id FOR UPDATE""",
-        (meters,),
+             FROM meter_state WHERE meter_id = ANY(string_to_array(%s, ',')) ORDER BY meter_id FOR UPDATE""",
+        (",".join(meters),),  # meter ids cannot contain commas; one string is cheaper than a text[]
     )
     return {row[0]: MeterState(*row) for row in await cur.fetchall()}
 
@@ -175,20 +176,11 @@ async def flush(
                         stored[meter_id].add(int(window_start))
                     continue
                 await cur.execute(_OUTBOX)
+                await cur.execute(_STATE)
                 await cur.execute("SELECT pg_notify('gridx_progress', '')")  # delivered on commit
             break
         else:  # pragma: no cover - each round turns at least one conflict into a duplicate
             raise RuntimeError("conflicts kept appearing while holding the meters' locks")
-        if j.states:
-            cols: list[list[object]] = [[], [], [], [], [], []]
-            for s in j.states.values():
-                for col, v in zip(
-                    cols,
-                    (s.meter_id, s.last_seq, s.last_hash, s.last_window_end, s.produced_total_wh, s.consumed_total_wh),
-                    strict=True,
-                ):
-                    col.append(v)
-            await cur.execute(_STATE, cols)
         j.rejected[:0] = early_rejections
         await _quarantine(cur, j.rejected)
     return FlushOutcome(j, time.time())
