@@ -362,3 +362,13 @@ def test_signatures_for_address_pages(node: c.LocalNode) -> None:
 async def _all_sigs(url: str, address: Pubkey) -> list[Signature]:
     async with AsyncClient(url) as cl:
         return [sig for sig, _, _ in await c.fetch_events(cl, address)]
+
+
+async def test_stopped_node_stops_answering_pooled_connections(tmp_path: Path) -> None:
+    n = c.LocalNode.start(c.NodeConfig())
+    async with AsyncClient(n.url) as cl:
+        await c.latest_blockhash(cl)  # a pooled keep-alive connection now exists
+        n.stop()
+        with pytest.raises(ChainError) as exc:
+            await c.latest_blockhash(cl)
+        assert exc.value.code == "Unreachable"

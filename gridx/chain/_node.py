@@ -6,7 +6,9 @@ node stopped and restarted keeps the chain (see ``_journal``)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
 import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -57,6 +59,16 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True  # headers and body go out as two writes: no 40 ms delayed-ACK stalls
     server: _Server
 
+    def setup(self) -> None:
+        super().setup()
+        with self.server.conns_lock:
+            self.server.conns.add(self.connection)
+
+    def finish(self) -> None:
+        with self.server.conns_lock:
+            self.server.conns.discard(self.connection)
+        super().finish()
+
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         if length > _MAX_BODY:
@@ -93,7 +105,17 @@ class _Server(ThreadingHTTPServer):
 
     def __init__(self, addr: tuple[str, int], chain: SvmChain) -> None:
         self.chain = chain
+        self.conns: set[socket.socket] = set()
+        self.conns_lock = threading.Lock()
         super().__init__(addr, _Handler)
+
+    def drop_connections(self) -> None:
+        """Close keep-alive connections too: a stopped node must stop answering."""
+        with self.conns_lock:
+            conns = list(self.conns)
+        for conn in conns:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
 
 
 class LocalNode:
@@ -136,6 +158,7 @@ class LocalNode:
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+        self._server.drop_connections()
         if self._thread is not None:
             self._thread.join()
         self.chain.close()
