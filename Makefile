@@ -10,7 +10,7 @@ setup:
 
 lint: setup
 	$(VENV)/ruff check .
-	$(VENV)/ruff format --check gridx edge gateway backend firmware_sim tests
+	$(VENV)/ruff format --check .
 
 typecheck: setup
 	$(VENV)/mypy

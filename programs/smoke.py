@@ -7,10 +7,9 @@ events with anchorpy from programs/idl/*.json. Exits non-zero on the first failu
 
     python programs/smoke.py [SO_DIR]
 """
+
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 import struct
 import sys
@@ -28,7 +27,11 @@ from solders.transaction_metadata import FailedTransactionMetadata
 
 HERE = Path(__file__).resolve().parent
 SO_DIR = Path(sys.argv[1]) if len(sys.argv) > 1 else HERE / "deploy"
-IDS = {k: Pubkey.from_string(v) for k, v in json.loads((HERE / "program_ids.json").read_text()).items() if not k.startswith("_")}
+IDS = {
+    k: Pubkey.from_string(v)
+    for k, v in json.loads((HERE / "program_ids.json").read_text()).items()
+    if not k.startswith("_")
+}
 SYSTEM = Pubkey.from_string("11111111111111111111111111111111")
 TOKEN = Pubkey.from_string("TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA")
 ATA = Pubkey.from_string("ATokenGPvbdGVxr1b2hvZbsiqW5xWH25efTNsLJA8knL")
@@ -98,15 +101,24 @@ def custom_err(prog: str, name: str) -> str:
 
 # ---------------------------------------------------------------- SPL token helpers (raw)
 
+
 def ata(owner: Pubkey, mint: Pubkey) -> Pubkey:
     return Pubkey.find_program_address([bytes(owner), bytes(TOKEN), bytes(mint)], ATA)[0]
 
 
 def create_ata_ix(payer: Pubkey, owner: Pubkey, mint: Pubkey) -> Instruction:
-    return Instruction(ATA, bytes([1]), [  # CreateIdempotent
-        AccountMeta(payer, True, True), AccountMeta(ata(owner, mint), False, True),
-        AccountMeta(owner, False, False), AccountMeta(mint, False, False),
-        AccountMeta(SYSTEM, False, False), AccountMeta(TOKEN, False, False)])
+    return Instruction(
+        ATA,
+        bytes([1]),
+        [  # CreateIdempotent
+            AccountMeta(payer, True, True),
+            AccountMeta(ata(owner, mint), False, True),
+            AccountMeta(owner, False, False),
+            AccountMeta(mint, False, False),
+            AccountMeta(SYSTEM, False, False),
+            AccountMeta(TOKEN, False, False),
+        ],
+    )
 
 
 def token_balance(acct: Pubkey) -> int:
@@ -116,72 +128,166 @@ def token_balance(acct: Pubkey) -> int:
 
 def create_mint_ixs(payer: Keypair, mint: Keypair, decimals: int, authority: Pubkey) -> list[Instruction]:
     from solders.system_program import CreateAccountParams, create_account
+
     lamports = svm.minimum_balance_for_rent_exemption(82)
     return [
-        create_account(CreateAccountParams(from_pubkey=payer.pubkey(), to_pubkey=mint.pubkey(), lamports=lamports, space=82, owner=TOKEN)),
-        Instruction(TOKEN, bytes([20, decimals]) + bytes(authority) + bytes([0]), [AccountMeta(mint.pubkey(), False, True)]),
+        create_account(
+            CreateAccountParams(
+                from_pubkey=payer.pubkey(), to_pubkey=mint.pubkey(), lamports=lamports, space=82, owner=TOKEN
+            )
+        ),
+        Instruction(
+            TOKEN, bytes([20, decimals]) + bytes(authority) + bytes([0]), [AccountMeta(mint.pubkey(), False, True)]
+        ),
     ]
 
 
 def mint_to_ix(mint: Pubkey, dest: Pubkey, authority: Pubkey, amount: int) -> Instruction:
-    return Instruction(TOKEN, bytes([7]) + struct.pack("<Q", amount), [
-        AccountMeta(mint, False, True), AccountMeta(dest, False, True), AccountMeta(authority, True, False)])
+    return Instruction(
+        TOKEN,
+        bytes([7]) + struct.pack("<Q", amount),
+        [AccountMeta(mint, False, True), AccountMeta(dest, False, True), AccountMeta(authority, True, False)],
+    )
 
 
 def main() -> None:
     # ============================================================ registry
     authority = funded()
     reg_config = pda("registry", b"registry")
-    send(ix("registry", "initialize", accounts={"authority": authority.pubkey(), "config": reg_config, "system_program": SYSTEM}), [authority])
+    send(
+        ix(
+            "registry",
+            "initialize",
+            accounts={"authority": authority.pubkey(), "config": reg_config, "system_program": SYSTEM},
+        ),
+        [authority],
+    )
     cfg = fetch("registry", reg_config)
     assert cfg.authority == authority.pubkey(), cfg
     print("registry.initialize ok:", cfg)
 
     prosumer, consumer = funded(), funded()
     for kp, utype in ((prosumer, 0), (consumer, 1)):
-        res = send(ix("registry", "register_user", utype, accounts={
-            "wallet": kp.pubkey(), "config": reg_config, "user": pda("registry", b"user", bytes(kp.pubkey())), "system_program": SYSTEM}), [kp])
+        res = send(
+            ix(
+                "registry",
+                "register_user",
+                utype,
+                accounts={
+                    "wallet": kp.pubkey(),
+                    "config": reg_config,
+                    "user": pda("registry", b"user", bytes(kp.pubkey())),
+                    "system_program": SYSTEM,
+                },
+            ),
+            [kp],
+        )
         print("registry.register_user ok:", events("registry", res))
     # double registration fails (builtin AccountAlreadyInitialized)
-    send(ix("registry", "register_user", 0, accounts={
-        "wallet": prosumer.pubkey(), "config": reg_config, "user": pda("registry", b"user", bytes(prosumer.pubkey())), "system_program": SYSTEM}),
-        [prosumer], expect_error="AccountAlreadyInitialized")
+    send(
+        ix(
+            "registry",
+            "register_user",
+            0,
+            accounts={
+                "wallet": prosumer.pubkey(),
+                "config": reg_config,
+                "user": pda("registry", b"user", bytes(prosumer.pubkey())),
+                "system_program": SYSTEM,
+            },
+        ),
+        [prosumer],
+        expect_error="AccountAlreadyInitialized",
+    )
 
     meter_kp = Keypair()
     meter = meter_kp.pubkey()
     edge_id = b"edge-001".ljust(32, b"\0")
     meter_acct = pda("registry", b"meter", bytes(meter))
-    reg_meter_accounts = {"owner": prosumer.pubkey(), "authority": authority.pubkey(), "config": reg_config,
-                          "owner_user": pda("registry", b"user", bytes(prosumer.pubkey())), "meter_account": meter_acct, "system_program": SYSTEM}
+    reg_meter_accounts = {
+        "owner": prosumer.pubkey(),
+        "authority": authority.pubkey(),
+        "config": reg_config,
+        "owner_user": pda("registry", b"user", bytes(prosumer.pubkey())),
+        "meter_account": meter_acct,
+        "system_program": SYSTEM,
+    }
     # without the authority's signature: refused (authority passed as non-signer)
     bad = ix("registry", "register_meter", meter, list(edge_id), 5000, accounts=reg_meter_accounts)
-    bad_metas = [AccountMeta(m.pubkey, False if m.pubkey == authority.pubkey() else m.is_signer, m.is_writable) for m in bad.accounts]
-    send(Instruction(bad.program_id, bad.data, bad_metas), [prosumer], expect_error=custom_err("registry", "MissingSignature"))
-    res = send(ix("registry", "register_meter", meter, list(edge_id), 5000, accounts=reg_meter_accounts), [prosumer, authority])
+    bad_metas = [
+        AccountMeta(m.pubkey, False if m.pubkey == authority.pubkey() else m.is_signer, m.is_writable)
+        for m in bad.accounts
+    ]
+    send(
+        Instruction(bad.program_id, bad.data, bad_metas),
+        [prosumer],
+        expect_error=custom_err("registry", "MissingSignature"),
+    )
+    res = send(
+        ix("registry", "register_meter", meter, list(edge_id), 5000, accounts=reg_meter_accounts), [prosumer, authority]
+    )
     m = fetch("registry", meter_acct)
     assert m.owner == prosumer.pubkey() and m.rated_power_w == 5000 and m.status == 0, m
     print("registry.register_meter ok:", events("registry", res))
 
     # a consumer-owned meter (used to prove minting refuses non-prosumers)
     cmeter = Keypair().pubkey()
-    send(ix("registry", "register_meter", cmeter, list(edge_id), 5000, accounts={**reg_meter_accounts, "owner": consumer.pubkey(),
-         "owner_user": pda("registry", b"user", bytes(consumer.pubkey())), "meter_account": pda("registry", b"meter", bytes(cmeter))}),
-         [consumer, authority])
+    send(
+        ix(
+            "registry",
+            "register_meter",
+            cmeter,
+            list(edge_id),
+            5000,
+            accounts={
+                **reg_meter_accounts,
+                "owner": consumer.pubkey(),
+                "owner_user": pda("registry", b"user", bytes(consumer.pubkey())),
+                "meter_account": pda("registry", b"meter", bytes(cmeter)),
+            },
+        ),
+        [consumer, authority],
+    )
 
     # ============================================================ energy_token
     admin = funded()
     tok_config = pda("energy_token", b"config")
     grxe = pda("energy_token", b"mint")
     mint_auth = pda("energy_token", b"mint_authority")
-    send(ix("energy_token", "initialize", IDS["registry"], accounts={
-        "admin": admin.pubkey(), "config": tok_config, "mint": grxe, "mint_authority": mint_auth,
-        "token_program": TOKEN, "system_program": SYSTEM}), [admin])
+    send(
+        ix(
+            "energy_token",
+            "initialize",
+            IDS["registry"],
+            accounts={
+                "admin": admin.pubkey(),
+                "config": tok_config,
+                "mint": grxe,
+                "mint_authority": mint_auth,
+                "token_program": TOKEN,
+                "system_program": SYSTEM,
+            },
+        ),
+        [admin],
+    )
     print("energy_token.initialize ok:", fetch("energy_token", tok_config))
 
     gateway = funded()
     minter_acct = pda("energy_token", b"minter", bytes(gateway.pubkey()))
-    res = send(ix("energy_token", "add_minter", gateway.pubkey(), accounts={
-        "admin": admin.pubkey(), "config": tok_config, "minter_account": minter_acct, "system_program": SYSTEM}), [admin])
+    res = send(
+        ix(
+            "energy_token",
+            "add_minter",
+            gateway.pubkey(),
+            accounts={
+                "admin": admin.pubkey(),
+                "config": tok_config,
+                "minter_account": minter_acct,
+                "system_program": SYSTEM,
+            },
+        ),
+        [admin],
+    )
     print("energy_token.add_minter ok:", events("energy_token", res))
 
     send(create_ata_ix(prosumer.pubkey(), prosumer.pubkey(), grxe), [prosumer])
@@ -189,58 +295,189 @@ def main() -> None:
     prosumer_grxe = ata(prosumer.pubkey(), grxe)
 
     def mint_ix(meter_pk, owner_pk, window_start, window_seconds, amount, minter=gateway):
-        return ix("energy_token", "mint_for_reading", meter_pk, window_start, window_seconds, amount, accounts={
-            "minter": minter.pubkey(), "minter_account": pda("energy_token", b"minter", bytes(minter.pubkey())),
-            "config": tok_config, "meter_account": pda("registry", b"meter", bytes(meter_pk)),
-            "owner_user": pda("registry", b"user", bytes(owner_pk)),
-            "mint_record": pda("energy_token", b"mint_record", bytes(meter_pk), struct.pack("<q", window_start)),
-            "mint": grxe, "mint_authority": mint_auth, "owner_token_account": ata(owner_pk, grxe),
-            "token_program": TOKEN, "system_program": SYSTEM})
+        return ix(
+            "energy_token",
+            "mint_for_reading",
+            meter_pk,
+            window_start,
+            window_seconds,
+            amount,
+            accounts={
+                "minter": minter.pubkey(),
+                "minter_account": pda("energy_token", b"minter", bytes(minter.pubkey())),
+                "config": tok_config,
+                "meter_account": pda("registry", b"meter", bytes(meter_pk)),
+                "owner_user": pda("registry", b"user", bytes(owner_pk)),
+                "mint_record": pda("energy_token", b"mint_record", bytes(meter_pk), struct.pack("<q", window_start)),
+                "mint": grxe,
+                "mint_authority": mint_auth,
+                "owner_token_account": ata(owner_pk, grxe),
+                "token_program": TOKEN,
+                "system_program": SYSTEM,
+            },
+        )
 
     t0 = 1_764_000_000 - (1_764_000_000 % 900)
     # Griefing guard: pre-funding a future mint-record PDA must not block that window's mint.
     from solders.system_program import TransferParams, transfer
-    send(transfer(TransferParams(from_pubkey=gateway.pubkey(), to_pubkey=pda("energy_token", b"mint_record", bytes(meter), struct.pack("<q", t0 + 2 * 900)), lamports=5000)), [gateway])
+
+    send(
+        transfer(
+            TransferParams(
+                from_pubkey=gateway.pubkey(),
+                to_pubkey=pda("energy_token", b"mint_record", bytes(meter), struct.pack("<q", t0 + 2 * 900)),
+                lamports=5000,
+            )
+        ),
+        [gateway],
+    )
     # 5000 W for 900 s = 1250 Wh -> max 1,250,000 base units. Three windows in one transaction.
     res = send([mint_ix(meter, prosumer.pubkey(), t0 + i * 900, 900, 1_000_000 + i) for i in range(3)], [gateway])
     evs = events("energy_token", res)
     assert len(evs) == 3 and evs[0].name == "TokensMinted", evs
     assert token_balance(prosumer_grxe) == 3_000_003, token_balance(prosumer_grxe)
-    print("energy_token.mint_for_reading x3 in one tx ok:", evs[0], "balance", token_balance(prosumer_grxe),
-          "compute units", res.compute_units_consumed())
-    print("  mint record:", fetch("energy_token", pda("energy_token", b"mint_record", bytes(meter), struct.pack("<q", t0))))
-    send(mint_ix(meter, prosumer.pubkey(), t0, 900, 1), [gateway], expect_error=custom_err("energy_token", "AlreadyMinted"))
-    send(mint_ix(meter, prosumer.pubkey(), t0 + 10 * 900, 900, 1_250_001), [gateway], expect_error=custom_err("energy_token", "ExceedsRatedPower"))
-    send(mint_ix(meter, prosumer.pubkey(), t0 + 10 * 900, 900, 0), [gateway], expect_error=custom_err("energy_token", "ZeroAmount"))
-    send(mint_ix(cmeter, consumer.pubkey(), t0, 900, 1000), [gateway], expect_error=custom_err("energy_token", "NotProsumer"))
+    print(
+        "energy_token.mint_for_reading x3 in one tx ok:",
+        evs[0],
+        "balance",
+        token_balance(prosumer_grxe),
+        "compute units",
+        res.compute_units_consumed(),
+    )
+    print(
+        "  mint record:",
+        fetch("energy_token", pda("energy_token", b"mint_record", bytes(meter), struct.pack("<q", t0))),
+    )
+    send(
+        mint_ix(meter, prosumer.pubkey(), t0, 900, 1),
+        [gateway],
+        expect_error=custom_err("energy_token", "AlreadyMinted"),
+    )
+    send(
+        mint_ix(meter, prosumer.pubkey(), t0 + 10 * 900, 900, 1_250_001),
+        [gateway],
+        expect_error=custom_err("energy_token", "ExceedsRatedPower"),
+    )
+    send(
+        mint_ix(meter, prosumer.pubkey(), t0 + 10 * 900, 900, 0),
+        [gateway],
+        expect_error=custom_err("energy_token", "ZeroAmount"),
+    )
+    send(
+        mint_ix(cmeter, consumer.pubkey(), t0, 900, 1000),
+        [gateway],
+        expect_error=custom_err("energy_token", "NotProsumer"),
+    )
     rogue = funded()
-    send(mint_ix(meter, prosumer.pubkey(), t0 + 20 * 900, 900, 1000, minter=rogue), [rogue], expect_error=custom_err("energy_token", "NotMinter"))
+    send(
+        mint_ix(meter, prosumer.pubkey(), t0 + 20 * 900, 900, 1000, minter=rogue),
+        [rogue],
+        expect_error=custom_err("energy_token", "NotMinter"),
+    )
     print("energy_token refusals ok (duplicate window, rated power, zero, consumer, unknown minter)")
 
     # revoke -> mint refused -> reactivate
-    send(ix("registry", "set_meter_status", 1, accounts={"authority": authority.pubkey(), "config": reg_config, "meter_account": meter_acct}), [authority])
-    send(mint_ix(meter, prosumer.pubkey(), t0 + 30 * 900, 900, 1000), [gateway], expect_error=custom_err("energy_token", "MeterNotActive"))
-    send(ix("registry", "set_meter_status", 0, accounts={"authority": authority.pubkey(), "config": reg_config, "meter_account": meter_acct}), [authority])
-    send(ix("registry", "set_meter_status", 1, accounts={"authority": prosumer.pubkey(), "config": reg_config, "meter_account": meter_acct}),
-         [prosumer], expect_error=custom_err("registry", "Unauthorized"))
+    send(
+        ix(
+            "registry",
+            "set_meter_status",
+            1,
+            accounts={"authority": authority.pubkey(), "config": reg_config, "meter_account": meter_acct},
+        ),
+        [authority],
+    )
+    send(
+        mint_ix(meter, prosumer.pubkey(), t0 + 30 * 900, 900, 1000),
+        [gateway],
+        expect_error=custom_err("energy_token", "MeterNotActive"),
+    )
+    send(
+        ix(
+            "registry",
+            "set_meter_status",
+            0,
+            accounts={"authority": authority.pubkey(), "config": reg_config, "meter_account": meter_acct},
+        ),
+        [authority],
+    )
+    send(
+        ix(
+            "registry",
+            "set_meter_status",
+            1,
+            accounts={"authority": prosumer.pubkey(), "config": reg_config, "meter_account": meter_acct},
+        ),
+        [prosumer],
+        expect_error=custom_err("registry", "Unauthorized"),
+    )
     print("registry.set_meter_status ok (revoked meter refused by energy_token)")
 
     # rotate the registry authority and back; the old authority loses its power
     new_auth = funded()
-    res = send(ix("registry", "rotate_authority", new_auth.pubkey(), accounts={"authority": authority.pubkey(), "config": reg_config}), [authority])
-    send(ix("registry", "set_meter_status", 0, accounts={"authority": authority.pubkey(), "config": reg_config, "meter_account": meter_acct}),
-         [authority], expect_error=custom_err("registry", "Unauthorized"))
-    send(ix("registry", "rotate_authority", authority.pubkey(), accounts={"authority": new_auth.pubkey(), "config": reg_config}), [new_auth])
+    res = send(
+        ix(
+            "registry",
+            "rotate_authority",
+            new_auth.pubkey(),
+            accounts={"authority": authority.pubkey(), "config": reg_config},
+        ),
+        [authority],
+    )
+    send(
+        ix(
+            "registry",
+            "set_meter_status",
+            0,
+            accounts={"authority": authority.pubkey(), "config": reg_config, "meter_account": meter_acct},
+        ),
+        [authority],
+        expect_error=custom_err("registry", "Unauthorized"),
+    )
+    send(
+        ix(
+            "registry",
+            "rotate_authority",
+            authority.pubkey(),
+            accounts={"authority": new_auth.pubkey(), "config": reg_config},
+        ),
+        [new_auth],
+    )
     assert fetch("registry", reg_config).authority == authority.pubkey()
     print("registry.rotate_authority ok:", events("registry", res))
 
     # remove a minter
     extra = Keypair().pubkey()
-    send(ix("energy_token", "add_minter", extra, accounts={"admin": admin.pubkey(), "config": tok_config,
-         "minter_account": pda("energy_token", b"minter", bytes(extra)), "system_program": SYSTEM}), [admin])
-    send(ix("energy_token", "remove_minter", extra, accounts={"admin": admin.pubkey(), "config": tok_config,
-         "minter_account": pda("energy_token", b"minter", bytes(extra))}), [admin])
-    assert svm.get_account(pda("energy_token", b"minter", bytes(extra))) is None or svm.get_account(pda("energy_token", b"minter", bytes(extra))).lamports == 0
+    send(
+        ix(
+            "energy_token",
+            "add_minter",
+            extra,
+            accounts={
+                "admin": admin.pubkey(),
+                "config": tok_config,
+                "minter_account": pda("energy_token", b"minter", bytes(extra)),
+                "system_program": SYSTEM,
+            },
+        ),
+        [admin],
+    )
+    send(
+        ix(
+            "energy_token",
+            "remove_minter",
+            extra,
+            accounts={
+                "admin": admin.pubkey(),
+                "config": tok_config,
+                "minter_account": pda("energy_token", b"minter", bytes(extra)),
+            },
+        ),
+        [admin],
+    )
+    assert (
+        svm.get_account(pda("energy_token", b"minter", bytes(extra))) is None
+        or svm.get_account(pda("energy_token", b"minter", bytes(extra))).lamports == 0
+    )
     print("energy_token.remove_minter ok")
 
     # ============================================================ trading
@@ -253,10 +490,25 @@ def main() -> None:
     p_vault = pda("trading", b"payment_vault", bytes(market))
     send(create_ata_ix(mkt_auth.pubkey(), mkt_auth.pubkey(), pm), [mkt_auth])
     fee_acct = ata(mkt_auth.pubkey(), pm)
-    send(ix("trading", "initialize_market", 25, accounts={
-        "authority": mkt_auth.pubkey(), "market": market, "energy_mint": grxe, "payment_mint": pm,
-        "energy_vault": e_vault, "payment_vault": p_vault, "fee_account": fee_acct,
-        "token_program": TOKEN, "system_program": SYSTEM}), [mkt_auth])
+    send(
+        ix(
+            "trading",
+            "initialize_market",
+            25,
+            accounts={
+                "authority": mkt_auth.pubkey(),
+                "market": market,
+                "energy_mint": grxe,
+                "payment_mint": pm,
+                "energy_vault": e_vault,
+                "payment_vault": p_vault,
+                "fee_account": fee_acct,
+                "token_program": TOKEN,
+                "system_program": SYSTEM,
+            },
+        ),
+        [mkt_auth],
+    )
     print("trading.initialize_market ok:", fetch("trading", market))
 
     seller, buyer = prosumer, consumer
@@ -269,53 +521,174 @@ def main() -> None:
 
     # sell 2 GRXE @ 400 payment units per GRXE; buy 1.5 GRXE @ 500
     sell = order_pda(seller.pubkey(), 1)
-    res = send(ix("trading", "create_sell_order", 1, 2_000_000, 400, accounts={
-        "owner": seller.pubkey(), "market": market, "order": sell, "owner_energy_account": prosumer_grxe,
-        "energy_vault": e_vault, "token_program": TOKEN, "system_program": SYSTEM}), [seller])
+    res = send(
+        ix(
+            "trading",
+            "create_sell_order",
+            1,
+            2_000_000,
+            400,
+            accounts={
+                "owner": seller.pubkey(),
+                "market": market,
+                "order": sell,
+                "owner_energy_account": prosumer_grxe,
+                "energy_vault": e_vault,
+                "token_program": TOKEN,
+                "system_program": SYSTEM,
+            },
+        ),
+        [seller],
+    )
     print("trading.create_sell_order ok:", events("trading", res))
     buy = order_pda(buyer.pubkey(), 7)
-    res = send(ix("trading", "create_buy_order", 7, 1_500_000, 500, accounts={
-        "owner": buyer.pubkey(), "market": market, "order": buy, "owner_payment_account": ata(buyer.pubkey(), pm),
-        "payment_vault": p_vault, "token_program": TOKEN, "system_program": SYSTEM}), [buyer])
+    res = send(
+        ix(
+            "trading",
+            "create_buy_order",
+            7,
+            1_500_000,
+            500,
+            accounts={
+                "owner": buyer.pubkey(),
+                "market": market,
+                "order": buy,
+                "owner_payment_account": ata(buyer.pubkey(), pm),
+                "payment_vault": p_vault,
+                "token_program": TOKEN,
+                "system_program": SYSTEM,
+            },
+        ),
+        [buyer],
+    )
     print("trading.create_buy_order ok:", events("trading", res), "escrow", token_balance(p_vault))
 
     def match_ix(sell_o, buy_o, amount, s=seller, b=buyer, auth=mkt_auth):
-        return ix("trading", "match_order", amount, accounts={
-            "authority": auth.pubkey(), "market": market, "sell_order": sell_o, "buy_order": buy_o,
-            "seller": s.pubkey(), "buyer": b.pubkey(),
-            "seller_payment_account": ata(s.pubkey(), pm), "buyer_energy_account": ata(b.pubkey(), grxe),
-            "buyer_payment_account": ata(b.pubkey(), pm), "fee_account": fee_acct,
-            "energy_vault": e_vault, "payment_vault": p_vault, "token_program": TOKEN})
+        return ix(
+            "trading",
+            "match_order",
+            amount,
+            accounts={
+                "authority": auth.pubkey(),
+                "market": market,
+                "sell_order": sell_o,
+                "buy_order": buy_o,
+                "seller": s.pubkey(),
+                "buyer": b.pubkey(),
+                "seller_payment_account": ata(s.pubkey(), pm),
+                "buyer_energy_account": ata(b.pubkey(), grxe),
+                "buyer_payment_account": ata(b.pubkey(), pm),
+                "fee_account": fee_acct,
+                "energy_vault": e_vault,
+                "payment_vault": p_vault,
+                "token_program": TOKEN,
+            },
+        )
 
     # self-trade refused: seller's own buy order
     send(create_ata_ix(seller.pubkey(), seller.pubkey(), pm), [seller])
     send(mint_to_ix(pm, ata(seller.pubkey(), pm), mkt_auth.pubkey(), 10_000), [mkt_auth])
     self_buy = order_pda(seller.pubkey(), 99)
-    send(ix("trading", "create_buy_order", 99, 1_000_000, 500, accounts={
-        "owner": seller.pubkey(), "market": market, "order": self_buy, "owner_payment_account": ata(seller.pubkey(), pm),
-        "payment_vault": p_vault, "token_program": TOKEN, "system_program": SYSTEM}), [seller])
+    send(
+        ix(
+            "trading",
+            "create_buy_order",
+            99,
+            1_000_000,
+            500,
+            accounts={
+                "owner": seller.pubkey(),
+                "market": market,
+                "order": self_buy,
+                "owner_payment_account": ata(seller.pubkey(), pm),
+                "payment_vault": p_vault,
+                "token_program": TOKEN,
+                "system_program": SYSTEM,
+            },
+        ),
+        [seller],
+    )
     send(match_ix(sell, self_buy, 1_000_000, b=seller), [mkt_auth], expect_error=custom_err("trading", "SelfTrade"))
-    res = send(ix("trading", "cancel_order", accounts={"owner": seller.pubkey(), "market": market, "order": self_buy,
-               "refund_account": ata(seller.pubkey(), pm), "vault": p_vault, "token_program": TOKEN}), [seller])
+    res = send(
+        ix(
+            "trading",
+            "cancel_order",
+            accounts={
+                "owner": seller.pubkey(),
+                "market": market,
+                "order": self_buy,
+                "refund_account": ata(seller.pubkey(), pm),
+                "vault": p_vault,
+                "token_program": TOKEN,
+            },
+        ),
+        [seller],
+    )
     assert token_balance(ata(seller.pubkey(), pm)) == 10_000
     print("trading.cancel_order ok:", events("trading", res))
 
     # price not crossed: buy @ 300 < sell @ 400
     low = order_pda(buyer.pubkey(), 8)
-    send(ix("trading", "create_buy_order", 8, 1_000_000, 300, accounts={
-        "owner": buyer.pubkey(), "market": market, "order": low, "owner_payment_account": ata(buyer.pubkey(), pm),
-        "payment_vault": p_vault, "token_program": TOKEN, "system_program": SYSTEM}), [buyer])
+    send(
+        ix(
+            "trading",
+            "create_buy_order",
+            8,
+            1_000_000,
+            300,
+            accounts={
+                "owner": buyer.pubkey(),
+                "market": market,
+                "order": low,
+                "owner_payment_account": ata(buyer.pubkey(), pm),
+                "payment_vault": p_vault,
+                "token_program": TOKEN,
+                "system_program": SYSTEM,
+            },
+        ),
+        [buyer],
+    )
     send(match_ix(sell, low, 1_000_000), [mkt_auth], expect_error=custom_err("trading", "PriceNotCrossed"))
     # not the market authority
     send(match_ix(sell, buy, 1_000_000, auth=buyer), [buyer], expect_error=custom_err("trading", "Unauthorized"))
 
     # someone else cannot cancel the seller's order; overflowing escrow is refused
-    send(ix("trading", "cancel_order", accounts={"owner": buyer.pubkey(), "market": market, "order": sell,
-         "refund_account": ata(buyer.pubkey(), grxe), "vault": e_vault, "token_program": TOKEN}), [buyer],
-         expect_error=custom_err("trading", "Unauthorized"))
-    send(ix("trading", "create_buy_order", 9, 2**64 - 1, 2**64 - 1, accounts={
-        "owner": buyer.pubkey(), "market": market, "order": order_pda(buyer.pubkey(), 9), "owner_payment_account": ata(buyer.pubkey(), pm),
-        "payment_vault": p_vault, "token_program": TOKEN, "system_program": SYSTEM}), [buyer], expect_error=custom_err("trading", "ArithmeticOverflow"))
+    send(
+        ix(
+            "trading",
+            "cancel_order",
+            accounts={
+                "owner": buyer.pubkey(),
+                "market": market,
+                "order": sell,
+                "refund_account": ata(buyer.pubkey(), grxe),
+                "vault": e_vault,
+                "token_program": TOKEN,
+            },
+        ),
+        [buyer],
+        expect_error=custom_err("trading", "Unauthorized"),
+    )
+    send(
+        ix(
+            "trading",
+            "create_buy_order",
+            9,
+            2**64 - 1,
+            2**64 - 1,
+            accounts={
+                "owner": buyer.pubkey(),
+                "market": market,
+                "order": order_pda(buyer.pubkey(), 9),
+                "owner_payment_account": ata(buyer.pubkey(), pm),
+                "payment_vault": p_vault,
+                "token_program": TOKEN,
+                "system_program": SYSTEM,
+            },
+        ),
+        [buyer],
+        expect_error=custom_err("trading", "ArithmeticOverflow"),
+    )
 
     # partial fill 1.0 GRXE, then fill the rest of the buy (0.5 GRXE) -> buy order closed
     res = send(match_ix(sell, buy, 1_000_000), [mkt_auth])
@@ -334,7 +707,14 @@ def main() -> None:
     assert token_balance(ata(buyer.pubkey(), pm)) == 1_000_000 - 300 - 600, token_balance(ata(buyer.pubkey(), pm))
     sell_state = fetch("trading", sell)
     assert sell_state.remaining == 500_000, sell_state
-    print("trading balances ok: buyer GRXE", token_balance(ata(buyer.pubkey(), grxe)), "seller paid", seller_pay - 10_000, "fee", fee)
+    print(
+        "trading balances ok: buyer GRXE",
+        token_balance(ata(buyer.pubkey(), grxe)),
+        "seller paid",
+        seller_pay - 10_000,
+        "fee",
+        fee,
+    )
     print("SMOKE OK: all instructions executed in LiteSVM")
 
 

@@ -191,8 +191,15 @@ def test_chain_outage_queues_and_drains(pg_dsn: str, broker: MosquittoBroker, tm
     from gridx.services._proc import free_port, stop_process, wait_for_port
 
     port = free_port()
-    cmd = [str(Path(sys.executable).parent / "gridx"), "chain", "node", "--port", str(port),
-           "--journal", str(tmp_path / "ledger.bin")]
+    cmd = [
+        str(Path(sys.executable).parent / "gridx"),
+        "chain",
+        "node",
+        "--port",
+        str(port),
+        "--journal",
+        str(tmp_path / "ledger.bin"),
+    ]
     log = (tmp_path / "node.log").open("ab")
 
     def start_node() -> subprocess.Popen[bytes]:

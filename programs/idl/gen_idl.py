@@ -11,6 +11,7 @@ Run: python3 programs/idl/gen_idl.py         (rewrites the files)
 Discriminators follow Anchor: sha256("global:<ix>")[:8], sha256("account:<Name>")[:8],
 sha256("event:<Name>")[:8]. All integers little-endian (borsh). Custom errors start at 6000.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -95,58 +96,98 @@ SPECS = {
         "instructions": [
             {
                 "name": "initialize",
-                "docs": "Create the registry config PDA [\"registry\"]; the signer becomes the authority.",
-                "accounts": [acc("authority", True, True, "Payer and first registry authority"),
-                             acc("config", True, docs="PDA [\"registry\"]"), sys_prog()],
+                "docs": 'Create the registry config PDA ["registry"]; the signer becomes the authority.',
+                "accounts": [
+                    acc("authority", True, True, "Payer and first registry authority"),
+                    acc("config", True, docs='PDA ["registry"]'),
+                    sys_prog(),
+                ],
                 "args": [],
             },
             {
                 "name": "register_user",
                 "docs": "Register the signing wallet as a user. user_type: 0 = prosumer, 1 = consumer.",
-                "accounts": [acc("wallet", True, True, "The user's wallet (payer)"),
-                             acc("config", True, docs="PDA [\"registry\"]"),
-                             acc("user", True, docs="PDA [\"user\", wallet]"), sys_prog()],
+                "accounts": [
+                    acc("wallet", True, True, "The user's wallet (payer)"),
+                    acc("config", True, docs='PDA ["registry"]'),
+                    acc("user", True, docs='PDA ["user", wallet]'),
+                    sys_prog(),
+                ],
                 "args": [{"name": "user_type", "type": "u8"}],
             },
             {
                 "name": "register_meter",
                 "docs": "Enrol a meter key. Signed by the owner (payer, must be a registered user) AND the registry authority.",
-                "accounts": [acc("owner", True, True, "Meter owner wallet (payer); must have a user account"),
-                             acc("authority", False, True, "Registry authority approving the enrolment"),
-                             acc("config", True, docs="PDA [\"registry\"]"),
-                             acc("owner_user", True, docs="PDA [\"user\", owner] (meter_count += 1)"),
-                             acc("meter_account", True, docs="PDA [\"meter\", meter]"), sys_prog()],
-                "args": [{"name": "meter", "type": PK},
-                         {"name": "edge_id", "type": ARR32},
-                         {"name": "rated_power_w", "type": "u64"}],
+                "accounts": [
+                    acc("owner", True, True, "Meter owner wallet (payer); must have a user account"),
+                    acc("authority", False, True, "Registry authority approving the enrolment"),
+                    acc("config", True, docs='PDA ["registry"]'),
+                    acc("owner_user", True, docs='PDA ["user", owner] (meter_count += 1)'),
+                    acc("meter_account", True, docs='PDA ["meter", meter]'),
+                    sys_prog(),
+                ],
+                "args": [
+                    {"name": "meter", "type": PK},
+                    {"name": "edge_id", "type": ARR32},
+                    {"name": "rated_power_w", "type": "u64"},
+                ],
             },
             {
                 "name": "set_meter_status",
                 "docs": "Authority sets a meter's status: 0 = active, 1 = revoked.",
-                "accounts": [acc("authority", False, True), acc("config", docs="PDA [\"registry\"]"),
-                             acc("meter_account", True, docs="PDA [\"meter\", meter]")],
+                "accounts": [
+                    acc("authority", False, True),
+                    acc("config", docs='PDA ["registry"]'),
+                    acc("meter_account", True, docs='PDA ["meter", meter]'),
+                ],
                 "args": [{"name": "status", "type": "u8"}],
             },
             {
                 "name": "rotate_authority",
                 "docs": "Current authority hands over to new_authority.",
-                "accounts": [acc("authority", False, True), acc("config", True, docs="PDA [\"registry\"]")],
+                "accounts": [acc("authority", False, True), acc("config", True, docs='PDA ["registry"]')],
                 "args": [{"name": "new_authority", "type": PK}],
             },
         ],
         "accounts": [
-            {"name": "RegistryConfig", "fields": [("authority", PK), ("user_count", "u64"), ("meter_count", "u64"), ("bump", "u8")]},
-            {"name": "UserAccount", "fields": [("wallet", PK), ("user_type", "u8"), ("registered_at", "i64"), ("meter_count", "u32"), ("bump", "u8")]},
-            {"name": "MeterAccount", "fields": [("meter", PK), ("owner", PK), ("edge_id", ARR32), ("rated_power_w", "u64"),
-                                                ("status", "u8"), ("registered_at", "i64"), ("bump", "u8")]},
+            {
+                "name": "RegistryConfig",
+                "fields": [("authority", PK), ("user_count", "u64"), ("meter_count", "u64"), ("bump", "u8")],
+            },
+            {
+                "name": "UserAccount",
+                "fields": [
+                    ("wallet", PK),
+                    ("user_type", "u8"),
+                    ("registered_at", "i64"),
+                    ("meter_count", "u32"),
+                    ("bump", "u8"),
+                ],
+            },
+            {
+                "name": "MeterAccount",
+                "fields": [
+                    ("meter", PK),
+                    ("owner", PK),
+                    ("edge_id", ARR32),
+                    ("rated_power_w", "u64"),
+                    ("status", "u8"),
+                    ("registered_at", "i64"),
+                    ("bump", "u8"),
+                ],
+            },
         ],
         "events": [
             {"name": "UserRegistered", "fields": [("wallet", PK), ("user_type", "u8")]},
-            {"name": "MeterRegistered", "fields": [("meter", PK), ("owner", PK), ("edge_id", ARR32), ("rated_power_w", "u64")]},
+            {
+                "name": "MeterRegistered",
+                "fields": [("meter", PK), ("owner", PK), ("edge_id", ARR32), ("rated_power_w", "u64")],
+            },
             {"name": "MeterStatusChanged", "fields": [("meter", PK), ("status", "u8")]},
             {"name": "AuthorityRotated", "fields": [("old_authority", PK), ("new_authority", PK)]},
         ],
-        "errors": COMMON_ERRORS + [
+        "errors": COMMON_ERRORS
+        + [
             ("InvalidUserType", "user_type must be 0 (prosumer) or 1 (consumer)"),
             ("InvalidMeterStatus", "status must be 0 (active) or 1 (revoked)"),
             ("UserNotRegistered", "The meter owner has no user account"),
@@ -158,61 +199,116 @@ SPECS = {
         "instructions": [
             {
                 "name": "initialize",
-                "docs": "Create config PDA [\"config\"] and the GRXE mint PDA [\"mint\"] (6 decimals, mint authority PDA [\"mint_authority\"], no freeze authority).",
-                "accounts": [acc("admin", True, True, "Payer and admin"),
-                             acc("config", True, docs="PDA [\"config\"]"),
-                             acc("mint", True, docs="PDA [\"mint\"] (created here as an SPL Token mint)"),
-                             acc("mint_authority", docs="PDA [\"mint_authority\"]"),
-                             tok_prog(), sys_prog()],
+                "docs": 'Create config PDA ["config"] and the GRXE mint PDA ["mint"] (6 decimals, mint authority PDA ["mint_authority"], no freeze authority).',
+                "accounts": [
+                    acc("admin", True, True, "Payer and admin"),
+                    acc("config", True, docs='PDA ["config"]'),
+                    acc("mint", True, docs='PDA ["mint"] (created here as an SPL Token mint)'),
+                    acc("mint_authority", docs='PDA ["mint_authority"]'),
+                    tok_prog(),
+                    sys_prog(),
+                ],
                 "args": [{"name": "registry_program", "type": PK}],
             },
             {
                 "name": "add_minter",
                 "docs": "Admin authorises a minter (e.g. the gateway oracle key).",
-                "accounts": [acc("admin", True, True), acc("config", True, docs="PDA [\"config\"]"),
-                             acc("minter_account", True, docs="PDA [\"minter\", minter]"), sys_prog()],
+                "accounts": [
+                    acc("admin", True, True),
+                    acc("config", True, docs='PDA ["config"]'),
+                    acc("minter_account", True, docs='PDA ["minter", minter]'),
+                    sys_prog(),
+                ],
                 "args": [{"name": "minter", "type": PK}],
             },
             {
                 "name": "remove_minter",
                 "docs": "Admin removes a minter; the minter account is closed (rent to admin).",
-                "accounts": [acc("admin", True, True), acc("config", True, docs="PDA [\"config\"]"),
-                             acc("minter_account", True, docs="PDA [\"minter\", minter]")],
+                "accounts": [
+                    acc("admin", True, True),
+                    acc("config", True, docs='PDA ["config"]'),
+                    acc("minter_account", True, docs='PDA ["minter", minter]'),
+                ],
                 "args": [{"name": "minter", "type": PK}],
             },
             {
                 "name": "mint_for_reading",
-                "docs": ("Mint GRXE for one meter window. amount (base units, 1 Wh = 1000) must be > 0 and "
-                         "<= rated_power_w * window_seconds * 1000 / 3600. Creates the dedup PDA "
-                         "[\"mint_record\", meter, window_start (i64 LE)]: a second mint for the same window fails."),
-                "accounts": [acc("minter", True, True, "Authorised minter (payer of the mint record)"),
-                             acc("minter_account", True, docs="PDA [\"minter\", minter] (minted_total += amount)"),
-                             acc("config", True, docs="PDA [\"config\"]"),
-                             acc("meter_account", docs="registry PDA [\"meter\", meter] (owner = registry program)"),
-                             acc("owner_user", docs="registry PDA [\"user\", meter owner] (must be prosumer)"),
-                             acc("mint_record", True, docs="PDA [\"mint_record\", meter, window_start LE]"),
-                             acc("mint", True, docs="GRXE mint PDA [\"mint\"]"),
-                             acc("mint_authority", docs="PDA [\"mint_authority\"]"),
-                             acc("owner_token_account", True, docs="GRXE token account owned by the meter owner (normally the ATA)"),
-                             tok_prog(), sys_prog()],
-                "args": [{"name": "meter", "type": PK}, {"name": "window_start", "type": "i64"},
-                         {"name": "window_seconds", "type": "u32"}, {"name": "amount", "type": "u64"}],
+                "docs": (
+                    "Mint GRXE for one meter window. amount (base units, 1 Wh = 1000) must be > 0 and "
+                    "<= rated_power_w * window_seconds * 1000 / 3600. Creates the dedup PDA "
+                    '["mint_record", meter, window_start (i64 LE)]: a second mint for the same window fails.'
+                ),
+                "accounts": [
+                    acc("minter", True, True, "Authorised minter (payer of the mint record)"),
+                    acc("minter_account", True, docs='PDA ["minter", minter] (minted_total += amount)'),
+                    acc("config", True, docs='PDA ["config"]'),
+                    acc("meter_account", docs='registry PDA ["meter", meter] (owner = registry program)'),
+                    acc("owner_user", docs='registry PDA ["user", meter owner] (must be prosumer)'),
+                    acc("mint_record", True, docs='PDA ["mint_record", meter, window_start LE]'),
+                    acc("mint", True, docs='GRXE mint PDA ["mint"]'),
+                    acc("mint_authority", docs='PDA ["mint_authority"]'),
+                    acc(
+                        "owner_token_account",
+                        True,
+                        docs="GRXE token account owned by the meter owner (normally the ATA)",
+                    ),
+                    tok_prog(),
+                    sys_prog(),
+                ],
+                "args": [
+                    {"name": "meter", "type": PK},
+                    {"name": "window_start", "type": "i64"},
+                    {"name": "window_seconds", "type": "u32"},
+                    {"name": "amount", "type": "u64"},
+                ],
             },
         ],
         "accounts": [
-            {"name": "TokenConfig", "fields": [("admin", PK), ("registry_program", PK), ("mint", PK), ("total_minted", "u64"),
-                                               ("minter_count", "u32"), ("bump", "u8"), ("mint_bump", "u8"), ("mint_authority_bump", "u8")]},
+            {
+                "name": "TokenConfig",
+                "fields": [
+                    ("admin", PK),
+                    ("registry_program", PK),
+                    ("mint", PK),
+                    ("total_minted", "u64"),
+                    ("minter_count", "u32"),
+                    ("bump", "u8"),
+                    ("mint_bump", "u8"),
+                    ("mint_authority_bump", "u8"),
+                ],
+            },
             {"name": "Minter", "fields": [("minter", PK), ("added_by", PK), ("minted_total", "u64"), ("bump", "u8")]},
-            {"name": "MintRecord", "fields": [("meter", PK), ("owner", PK), ("window_start", "i64"), ("window_seconds", "u32"),
-                                              ("amount", "u64"), ("minter", PK), ("minted_at", "i64"), ("bump", "u8")]},
+            {
+                "name": "MintRecord",
+                "fields": [
+                    ("meter", PK),
+                    ("owner", PK),
+                    ("window_start", "i64"),
+                    ("window_seconds", "u32"),
+                    ("amount", "u64"),
+                    ("minter", PK),
+                    ("minted_at", "i64"),
+                    ("bump", "u8"),
+                ],
+            },
         ],
         "events": [
-            {"name": "TokensMinted", "fields": [("meter", PK), ("owner", PK), ("window_start", "i64"), ("window_seconds", "u32"),
-                                                ("amount", "u64"), ("minter", PK)]},
+            {
+                "name": "TokensMinted",
+                "fields": [
+                    ("meter", PK),
+                    ("owner", PK),
+                    ("window_start", "i64"),
+                    ("window_seconds", "u32"),
+                    ("amount", "u64"),
+                    ("minter", PK),
+                ],
+            },
             {"name": "MinterAdded", "fields": [("minter", PK)]},
             {"name": "MinterRemoved", "fields": [("minter", PK)]},
         ],
-        "errors": COMMON_ERRORS + [
+        "errors": COMMON_ERRORS
+        + [
             ("NotMinter", "Signer is not an authorised minter"),
             ("MeterNotActive", "Meter is revoked"),
             ("NotProsumer", "Meter owner is not a prosumer"),
@@ -226,78 +322,167 @@ SPECS = {
         ],
     },
     "trading": {
-        "docs": ("GridTokenX P2P energy market. Prices are payment-token base units per 1 GRXE (= 1,000,000 energy base units). "
-                 "Trades execute at the sell order's price; payment = floor(amount * price / 1e6); fee = floor(payment * fee_bps / 10000) "
-                 "is taken from the seller's proceeds."),
+        "docs": (
+            "GridTokenX P2P energy market. Prices are payment-token base units per 1 GRXE (= 1,000,000 energy base units). "
+            "Trades execute at the sell order's price; payment = floor(amount * price / 1e6); fee = floor(payment * fee_bps / 10000) "
+            "is taken from the seller's proceeds."
+        ),
         "instructions": [
             {
                 "name": "initialize_market",
-                "docs": "Create market PDA [\"market\", energy_mint, payment_mint] and its two vault token accounts (owned by the market PDA).",
-                "accounts": [acc("authority", True, True, "Payer and market authority (matcher)"),
-                             acc("market", True, docs="PDA [\"market\", energy_mint, payment_mint]"),
-                             acc("energy_mint"), acc("payment_mint"),
-                             acc("energy_vault", True, docs="PDA [\"energy_vault\", market] (token account created here)"),
-                             acc("payment_vault", True, docs="PDA [\"payment_vault\", market] (token account created here)"),
-                             acc("fee_account", docs="Payment-mint token account receiving fees"),
-                             tok_prog(), sys_prog()],
+                "docs": 'Create market PDA ["market", energy_mint, payment_mint] and its two vault token accounts (owned by the market PDA).',
+                "accounts": [
+                    acc("authority", True, True, "Payer and market authority (matcher)"),
+                    acc("market", True, docs='PDA ["market", energy_mint, payment_mint]'),
+                    acc("energy_mint"),
+                    acc("payment_mint"),
+                    acc("energy_vault", True, docs='PDA ["energy_vault", market] (token account created here)'),
+                    acc("payment_vault", True, docs='PDA ["payment_vault", market] (token account created here)'),
+                    acc("fee_account", docs="Payment-mint token account receiving fees"),
+                    tok_prog(),
+                    sys_prog(),
+                ],
                 "args": [{"name": "fee_bps", "type": "u16"}],
             },
             {
                 "name": "create_sell_order",
                 "docs": "Escrow `amount` GRXE base units from the seller into the energy vault.",
-                "accounts": [acc("owner", True, True), acc("market"),
-                             acc("order", True, docs="PDA [\"order\", owner, order_id LE]"),
-                             acc("owner_energy_account", True), acc("energy_vault", True), tok_prog(), sys_prog()],
-                "args": [{"name": "order_id", "type": "u64"}, {"name": "amount", "type": "u64"}, {"name": "price", "type": "u64"}],
+                "accounts": [
+                    acc("owner", True, True),
+                    acc("market"),
+                    acc("order", True, docs='PDA ["order", owner, order_id LE]'),
+                    acc("owner_energy_account", True),
+                    acc("energy_vault", True),
+                    tok_prog(),
+                    sys_prog(),
+                ],
+                "args": [
+                    {"name": "order_id", "type": "u64"},
+                    {"name": "amount", "type": "u64"},
+                    {"name": "price", "type": "u64"},
+                ],
             },
             {
                 "name": "create_buy_order",
                 "docs": "Escrow ceil(amount * price / 1e6) payment base units from the buyer into the payment vault.",
-                "accounts": [acc("owner", True, True), acc("market"),
-                             acc("order", True, docs="PDA [\"order\", owner, order_id LE]"),
-                             acc("owner_payment_account", True), acc("payment_vault", True), tok_prog(), sys_prog()],
-                "args": [{"name": "order_id", "type": "u64"}, {"name": "amount", "type": "u64"}, {"name": "price", "type": "u64"}],
+                "accounts": [
+                    acc("owner", True, True),
+                    acc("market"),
+                    acc("order", True, docs='PDA ["order", owner, order_id LE]'),
+                    acc("owner_payment_account", True),
+                    acc("payment_vault", True),
+                    tok_prog(),
+                    sys_prog(),
+                ],
+                "args": [
+                    {"name": "order_id", "type": "u64"},
+                    {"name": "amount", "type": "u64"},
+                    {"name": "price", "type": "u64"},
+                ],
             },
             {
                 "name": "cancel_order",
                 "docs": "Owner cancels; the remaining escrow goes back to refund_account (energy for sell, payment for buy) and the order is closed.",
-                "accounts": [acc("owner", True, True), acc("market"), acc("order", True),
-                             acc("refund_account", True), acc("vault", True, docs="energy_vault for sell orders, payment_vault for buy orders"),
-                             tok_prog()],
+                "accounts": [
+                    acc("owner", True, True),
+                    acc("market"),
+                    acc("order", True),
+                    acc("refund_account", True),
+                    acc("vault", True, docs="energy_vault for sell orders, payment_vault for buy orders"),
+                    tok_prog(),
+                ],
                 "args": [],
             },
             {
                 "name": "match_order",
-                "docs": ("Market authority settles `amount` energy base units of sell_order against buy_order at the sell price. "
-                         "Refuses self-trade and buy.price < sell.price. Filled orders are closed (rent to their owners; a buy order's leftover escrow "
-                         "goes to buyer_payment_account)."),
-                "accounts": [acc("authority", False, True), acc("market", True),
-                             acc("sell_order", True), acc("buy_order", True),
-                             acc("seller", True, docs="sell_order.owner (receives rent when closed)"),
-                             acc("buyer", True, docs="buy_order.owner (receives rent when closed)"),
-                             acc("seller_payment_account", True, docs="Seller's payment-mint token account"),
-                             acc("buyer_energy_account", True, docs="Buyer's GRXE token account"),
-                             acc("buyer_payment_account", True, docs="Buyer's payment-mint token account (escrow refund)"),
-                             acc("fee_account", True), acc("energy_vault", True), acc("payment_vault", True), tok_prog()],
+                "docs": (
+                    "Market authority settles `amount` energy base units of sell_order against buy_order at the sell price. "
+                    "Refuses self-trade and buy.price < sell.price. Filled orders are closed (rent to their owners; a buy order's leftover escrow "
+                    "goes to buyer_payment_account)."
+                ),
+                "accounts": [
+                    acc("authority", False, True),
+                    acc("market", True),
+                    acc("sell_order", True),
+                    acc("buy_order", True),
+                    acc("seller", True, docs="sell_order.owner (receives rent when closed)"),
+                    acc("buyer", True, docs="buy_order.owner (receives rent when closed)"),
+                    acc("seller_payment_account", True, docs="Seller's payment-mint token account"),
+                    acc("buyer_energy_account", True, docs="Buyer's GRXE token account"),
+                    acc("buyer_payment_account", True, docs="Buyer's payment-mint token account (escrow refund)"),
+                    acc("fee_account", True),
+                    acc("energy_vault", True),
+                    acc("payment_vault", True),
+                    tok_prog(),
+                ],
                 "args": [{"name": "amount", "type": "u64"}],
             },
         ],
         "accounts": [
-            {"name": "Market", "fields": [("authority", PK), ("energy_mint", PK), ("payment_mint", PK), ("energy_vault", PK),
-                                          ("payment_vault", PK), ("fee_account", PK), ("fee_bps", "u16"), ("trade_count", "u64"),
-                                          ("volume", "u64"), ("bump", "u8"), ("energy_vault_bump", "u8"), ("payment_vault_bump", "u8")]},
-            {"name": "Order", "fields": [("market", PK), ("owner", PK), ("order_id", "u64"), ("side", "u8"), ("price", "u64"),
-                                         ("amount", "u64"), ("remaining", "u64"), ("escrow_remaining", "u64"),
-                                         ("created_at", "i64"), ("bump", "u8")]},
+            {
+                "name": "Market",
+                "fields": [
+                    ("authority", PK),
+                    ("energy_mint", PK),
+                    ("payment_mint", PK),
+                    ("energy_vault", PK),
+                    ("payment_vault", PK),
+                    ("fee_account", PK),
+                    ("fee_bps", "u16"),
+                    ("trade_count", "u64"),
+                    ("volume", "u64"),
+                    ("bump", "u8"),
+                    ("energy_vault_bump", "u8"),
+                    ("payment_vault_bump", "u8"),
+                ],
+            },
+            {
+                "name": "Order",
+                "fields": [
+                    ("market", PK),
+                    ("owner", PK),
+                    ("order_id", "u64"),
+                    ("side", "u8"),
+                    ("price", "u64"),
+                    ("amount", "u64"),
+                    ("remaining", "u64"),
+                    ("escrow_remaining", "u64"),
+                    ("created_at", "i64"),
+                    ("bump", "u8"),
+                ],
+            },
         ],
         "events": [
-            {"name": "OrderCreated", "fields": [("order", PK), ("owner", PK), ("order_id", "u64"), ("side", "u8"),
-                                                ("price", "u64"), ("amount", "u64"), ("escrow", "u64")]},
+            {
+                "name": "OrderCreated",
+                "fields": [
+                    ("order", PK),
+                    ("owner", PK),
+                    ("order_id", "u64"),
+                    ("side", "u8"),
+                    ("price", "u64"),
+                    ("amount", "u64"),
+                    ("escrow", "u64"),
+                ],
+            },
             {"name": "OrderCancelled", "fields": [("order", PK), ("owner", PK), ("refunded", "u64")]},
-            {"name": "TradeExecuted", "fields": [("market", PK), ("sell_order", PK), ("buy_order", PK), ("seller", PK), ("buyer", PK),
-                                                 ("amount", "u64"), ("price", "u64"), ("payment", "u64"), ("fee", "u64")]},
+            {
+                "name": "TradeExecuted",
+                "fields": [
+                    ("market", PK),
+                    ("sell_order", PK),
+                    ("buy_order", PK),
+                    ("seller", PK),
+                    ("buyer", PK),
+                    ("amount", "u64"),
+                    ("price", "u64"),
+                    ("payment", "u64"),
+                    ("fee", "u64"),
+                ],
+            },
         ],
-        "errors": COMMON_ERRORS + [
+        "errors": COMMON_ERRORS
+        + [
             ("InvalidFee", "fee_bps must be <= 10000"),
             ("ZeroAmount", "amount must be > 0"),
             ("ZeroPrice", "price must be > 0"),
@@ -320,16 +505,20 @@ def idl_for(name: str) -> dict:
     spec = SPECS[name]
     ixs = []
     for ix in spec["instructions"]:
-        ixs.append({
-            "name": ix["name"],
-            "docs": [ix["docs"]],
-            "discriminator": disc("global", ix["name"]),
-            "accounts": ix["accounts"],
-            "args": ix["args"],
-        })
+        ixs.append(
+            {
+                "name": ix["name"],
+                "docs": [ix["docs"]],
+                "discriminator": disc("global", ix["name"]),
+                "accounts": ix["accounts"],
+                "args": ix["args"],
+            }
+        )
     types = []
     for a in spec["accounts"] + spec["events"]:
-        types.append({"name": a["name"], "type": {"kind": "struct", "fields": [{"name": f, "type": t} for f, t in a["fields"]]}})
+        types.append(
+            {"name": a["name"], "type": {"kind": "struct", "fields": [{"name": f, "type": t} for f, t in a["fields"]]}}
+        )
     return {
         "address": IDS[name],
         "metadata": {"name": name, "version": "0.1.0", "spec": "0.1.0", "description": spec["docs"]},
@@ -362,12 +551,12 @@ def rust_for(name: str) -> str:
         out.append("pub mod registry_layout {")
         for a in SPECS["registry"]["accounts"]:
             if a["name"] in ("UserAccount", "MeterAccount"):
-                out.extend("    " + l if l else "" for l in account_consts(a))
+                out.extend("    " + line if line else "" for line in account_consts(a))
         out.append("}")
         out.append("")
     pid = IDS[name]
     out.append(f"/// Program id {pid}")
-    out.append(f"pub const PROGRAM_ID_STR: &str = \"{pid}\";")
+    out.append(f'pub const PROGRAM_ID_STR: &str = "{pid}";')
     out.append("")
     for ix in spec["instructions"]:
         out.append(f"pub const IX_{ix['name'].upper()}: [u8; 8] = {disc('global', ix['name'])};")
