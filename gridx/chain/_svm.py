@@ -52,7 +52,7 @@ def _writable(tx: Transaction | VersionedTransaction, keys: list[Pubkey]) -> lis
 
 
 class SvmChain:
-    def __init__(self, programs: Path | None = None, journal: Path | None = None, faucet_lamports: int = 0) -> None:
+    def __init__(self, programs: Path | None = None, journal: Path | None = None) -> None:
         from solders.litesvm import LiteSVM
 
         self.lock = threading.RLock()
