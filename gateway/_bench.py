@@ -271,6 +271,13 @@ def run_bench(spec: BenchSpec) -> dict[str, Any]:
             n_rows, distinct = int(row[0]), int(row[1])
             q: dict[str, int] = dict(conn.execute("SELECT reason, count(*) FROM quarantine GROUP BY reason").fetchall())
             outbox = conn.execute("SELECT count(*) FROM mint_outbox").fetchone()
+        flush_sum = flush_count = 0.0
+        for port in ports:
+            for line in _scrape(port).splitlines():
+                if line.startswith("gridx_gateway_flush_seconds_sum"):
+                    flush_sum += float(line.split()[1])
+                elif line.startswith("gridx_gateway_flush_seconds_count"):
+                    flush_count += float(line.split()[1])
         for proc in procs:
             proc.join(10)
         for g in gws:
@@ -299,6 +306,8 @@ def run_bench(spec: BenchSpec) -> dict[str, Any]:
             "published": sum(r["readings"] for r in pub_results),
             "elapsed_s": round(elapsed, 2),
             "publish_s": round(max(r["publish_s"] for r in pub_results), 2),
+            "flushes": int(flush_count),
+            "flush_ms_mean": round(1000 * flush_sum / flush_count, 1) if flush_count else 0.0,
             "cpu_s": {k: round(cpu_after[k] - cpu_before[k], 1) for k in cpu_after},
             "load_before": [round(x, 2) for x in load_before],
             "load_after": [round(x, 2) for x in os.getloadavg()],
@@ -325,15 +334,19 @@ def _cpu(gws: list[subprocess.Popen[bytes]], pg: Any, broker: Any) -> dict[str, 
     }
 
 
+def _scrape(port: int) -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
+        return str(resp.read().decode())
+
+
 def _wait_subscribed(port: int, gws: list[subprocess.Popen[bytes]], timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if any(g.poll() is not None for g in gws):
             raise RuntimeError("a gateway exited during start-up; see its log in the bench workdir")
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as resp:
-                if b"gridx_gateway_subscribed 1.0" in resp.read():
-                    return
+            if "gridx_gateway_subscribed 1.0" in _scrape(port):
+                return
         except OSError:
             pass
         time.sleep(0.1)
