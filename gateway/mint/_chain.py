@@ -6,7 +6,6 @@ validator); program errors arrive as ChainError with the IDL's error name as ``c
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -19,11 +18,14 @@ from solders.transaction import Transaction
 from gateway.mint._plan import MintJob, Outcome, Verdict, judge_failed_tx
 from gateway.mint._store import MintRecorded
 from gridx.chain import (
+    MintRequest,
     build_mint_for_reading_ix,
     build_tx,
     chain_error,
+    confirm_statuses,
     latest_blockhash,
     mint_record_pda,
+    minted_windows,
 )
 from gridx.errors import ChainError
 
@@ -32,8 +34,6 @@ if TYPE_CHECKING:
 
 __all__ = ["check_on_chain", "send_packed"]
 
-_MULTI_ACCOUNTS = 100  # getMultipleAccounts limit on real validators
-_STATUS_BATCH = 256  # getSignatureStatuses limit
 _SEND_BATCH = 64  # transactions per JSON-RPC batch request
 
 
@@ -54,17 +54,24 @@ async def check_on_chain(client: AsyncClient, jobs: Sequence[MintJob]) -> tuple[
 
     Returns (already done, still to send). This is the step that makes a resend after a crash
     or an unknown outcome safe without relying on the chain's duplicate refusal alone."""
+    reqs = [
+        MintRequest(
+            Pubkey.from_bytes(j.meter_pubkey),
+            Pubkey.from_string(j.owner_wallet),
+            j.window_start,
+            j.window_seconds,
+            j.amount,
+        )
+        for j in jobs
+    ]
     done: list[MintRecorded] = []
     todo: list[MintJob] = []
-    for i in range(0, len(jobs), _MULTI_ACCOUNTS):
-        chunk = list(jobs[i : i + _MULTI_ACCOUNTS])
-        accounts = (await client.get_multiple_accounts([_record(j) for j in chunk])).value
-        for job, acct in zip(chunk, accounts, strict=True):
-            if acct is None or acct.lamports == 0:
-                todo.append(job)
-            else:
-                sig, slot = await _creating_signature(client, _record(job))
-                done.append(MintRecorded(Verdict(job, Outcome.ALREADY_DONE, "found_on_chain"), sig, slot))
+    for job, minted in zip(jobs, await minted_windows(client, reqs), strict=True):
+        if minted:
+            sig, slot = await _creating_signature(client, _record(job))
+            done.append(MintRecorded(Verdict(job, Outcome.ALREADY_DONE, "found_on_chain"), sig, slot))
+        else:
+            todo.append(job)
     return done, todo
 
 
@@ -95,34 +102,6 @@ async def _send_batch(client: AsyncClient, txs: Sequence[Transaction]) -> list[S
         else:
             out.append(ChainError(f"sendTransaction refused: {error.get('message', reply)}", "RpcError"))
     return out
-
-
-async def _statuses(client: AsyncClient, sigs: list[Signature], wait_s: float) -> dict[Signature, tuple[Any, int]]:
-    """Wait for ``confirmed``; signature -> (error JSON or None, slot). Raises ChainError on timeout."""
-    from solders.transaction_status import TransactionConfirmationStatus as Tcs
-
-    from gridx.chain._errors import err_to_json
-
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + wait_s
-    done: dict[Signature, tuple[Any, int]] = {}
-    pending, delay = list(sigs), 0.02
-    while pending:
-        still: list[Signature] = []
-        for i in range(0, len(pending), _STATUS_BATCH):
-            chunk = pending[i : i + _STATUS_BATCH]
-            for sig, st in zip(chunk, (await client.get_signature_statuses(chunk)).value, strict=True):
-                if st is not None and st.confirmation_status in (Tcs.Confirmed, Tcs.Finalized):
-                    done[sig] = (err_to_json(st.err), st.slot)
-                else:
-                    still.append(sig)
-        pending = still
-        if pending:
-            if loop.time() > deadline:
-                raise ChainError(f"{len(pending)} transaction(s) not confirmed in {wait_s}s", "Unconfirmed")
-            await asyncio.sleep(delay)  # the local node confirms on receipt; a validator in ~0.5 s
-            delay = min(delay * 2, 0.5)
-    return done
 
 
 async def send_packed(
@@ -160,7 +139,7 @@ async def send_packed(
     if not sent:
         return results
     try:
-        statuses = await _statuses(client, list(sent), confirm_s)
+        statuses = await confirm_statuses(client, list(sent), confirm_s)
     except ChainError as exc:
         # outcome unknown: back to the queue; the next claim checks the chain before resending
         unknown = [MintRecorded(Verdict(j, Outcome.RETRY, exc.code or "unconfirmed")) for g in sent.values() for j in g]

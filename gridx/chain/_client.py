@@ -28,6 +28,7 @@ __all__ = [
     "airdrop",
     "build_tx",
     "confirm_signatures",
+    "confirm_statuses",
     "fetch_account",
     "fetch_decoded",
     "fetch_events",
@@ -88,10 +89,10 @@ async def send_tx(client: AsyncClient, tx: Transaction) -> Signature:
     return resp.value
 
 
-async def confirm_signatures(
+async def confirm_statuses(
     client: AsyncClient, sigs: Sequence[Signature], wait_s: float = 60.0
-) -> dict[Signature, Any]:
-    """Wait until every signature is confirmed; returns signature -> error JSON (None = success).
+) -> dict[Signature, tuple[Any, int]]:
+    """Wait until every signature is confirmed; returns signature -> (error JSON or None, slot).
 
     Polls getSignatureStatuses (batched); the first poll is immediate, so against the local
     node, which executes on receipt, a batch confirms in one round trip."""
@@ -100,10 +101,10 @@ async def confirm_signatures(
     from ._errors import err_to_json
 
     pending = list(sigs)
-    done: dict[Signature, Any] = {}
+    done: dict[Signature, tuple[Any, int]] = {}
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait_s
-    delay = 0.05
+    delay = 0.02
     while pending:
         still: list[Signature] = []
         for i in range(0, len(pending), _STATUS_BATCH):
@@ -111,7 +112,7 @@ async def confirm_signatures(
             statuses = (await rpc_call(client.get_signature_statuses(chunk))).value
             for sig, st in zip(chunk, statuses, strict=True):
                 if st is not None and st.confirmation_status in (Tcs.Confirmed, Tcs.Finalized):
-                    done[sig] = err_to_json(st.err)
+                    done[sig] = (err_to_json(st.err), st.slot)
                 else:
                     still.append(sig)
         pending = still
@@ -121,6 +122,13 @@ async def confirm_signatures(
             await asyncio.sleep(delay)  # a real validator confirms in ~0.5-1 s; poll gently
             delay = min(delay * 2, 0.5)
     return done
+
+
+async def confirm_signatures(
+    client: AsyncClient, sigs: Sequence[Signature], wait_s: float = 60.0
+) -> dict[Signature, Any]:
+    """Wait until every signature is confirmed; returns signature -> error JSON (None = success)."""
+    return {sig: err for sig, (err, _slot) in (await confirm_statuses(client, sigs, wait_s)).items()}
 
 
 async def send_and_confirm(
