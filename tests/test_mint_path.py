@@ -45,6 +45,7 @@ def test_seed_scenarios_mint_exact_amounts(chain: ChainSetup, broker: MosquittoB
     """15 - 8 kWh mints 7,000,000; 25.5 - 10.2 kWh mints 15,300,000; deficit and balance mint nothing."""
     a, b, c, d = (hourly(f"seed-{x}") for x in "abcd")
     owners = {m.meter_id: chain.enroll(m) for m in (a, b, c, d)}
+    before = _metrics()
     gw = GatewayThread(gateway_config(broker, chain.dsn)).start()
     worker = MintThread(chain.settings()).start()
     pub = Publisher(broker, EDGE)
@@ -67,6 +68,24 @@ def test_seed_scenarios_mint_exact_amounts(chain: ChainSetup, broker: MosquittoB
     rep = chain.reconcile()
     assert rep.drift == 0, rep
     assert rep.supply == 22_300_000
+    metrics = _metrics()
+    assert metrics[("gridx_mints_total", "confirmed")] - before.get(("gridx_mints_total", "confirmed"), 0) == 2
+    assert (
+        metrics[("gridx_mint_latency_seconds_count", "")] - before.get(("gridx_mint_latency_seconds_count", ""), 0) == 2
+    )
+
+
+def _metrics() -> dict[tuple[str, str], float]:
+    """The mint counters as /metrics exposes them: (name, outcome) -> value."""
+    from prometheus_client import REGISTRY
+
+    out: dict[tuple[str, str], float] = {}
+    for family in REGISTRY.collect():
+        for sample in family.samples:
+            if sample.name in ("gridx_mints_total", "gridx_mint_latency_seconds_count"):
+                key = (sample.name, sample.labels.get("outcome", ""))
+                out[key] = out.get(key, 0.0) + sample.value
+    return out
 
 
 def _stream(meters: list[Meter], windows: int) -> list[list]:  # type: ignore[type-arg]
