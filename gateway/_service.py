@@ -160,7 +160,10 @@ class Gateway:
         finally:
             for t in (intake, flusher, *waiters):
                 t.cancel()
+            # PUBACKs and then DISCONNECT leave in queue order; stopping the network thread
+            # before on_disconnect would drop acknowledgements of committed readings
             self._client.disconnect()
+            await asyncio.get_running_loop().run_in_executor(None, self._wait_disconnected, 10.0)
             self._client.loop_stop()
             await self._registry.close()
             self._pool.shutdown(wait=False, cancel_futures=True)
@@ -173,6 +176,11 @@ class Gateway:
     def _on_progress(self) -> None:
         if self._parked:
             self._wake.set()
+
+    def _wait_disconnected(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while self._connected.is_set() and time.monotonic() < deadline:
+            time.sleep(0.01)
 
     def stop(self) -> None:
         """Ask :meth:`run` to finish (safe from a signal handler on the loop)."""
@@ -199,6 +207,10 @@ class Gateway:
             self._wake.set()
 
     async def _take_in(self, msgs: list[_Msg]) -> None:
+        # results are handed to the flusher only at the end, with no await after: a shutdown
+        # that cancels this half-way leaves no message half taken in (it is simply redelivered)
+        rejs: list[Rejection[_Msg]] = []
+        cands: list[Candidate[_Msg]] = []
         readings: list[tuple[_Msg, Reading]] = []
         for m in msgs:
             try:
@@ -206,42 +218,46 @@ class Gateway:
                 batch = parse_message(m.payload, edge)
             except ReadingRejected as exc:
                 m.outstanding = 1
-                self._rejs.append(Rejection(m, exc.reason, exc.detail, _edge_of(m.topic), _text(m.payload)))
+                rejs.append(Rejection(m, exc.reason, exc.detail, _edge_of(m.topic), _text(m.payload)))
                 continue
             m.sent_at_ms = batch.sent_at_ms
             m.outstanding = len(batch.readings)
-            if not batch.readings:
-                self._ack(m)
             for item in batch.readings:
                 try:
                     readings.append((m, parse_item(item)))
                 except ReadingRejected as exc:
                     meter = item.get("meter_id") if isinstance(item, dict) else None
-                    self._rejs.append(
+                    rejs.append(
                         Rejection(
                             m, exc.reason, exc.detail, edge, _json(item), meter if isinstance(meter, str) else None
                         )
                     )
-        if not readings:
-            return
-        entries = await self._lookup({r.meter_id for _, r in readings})
         checked: list[tuple[_Msg, Reading, RegistryEntry]] = []
-        for m, r in readings:
-            try:
-                checked.append((m, r, check_authority(r, _edge_of(m.topic), entries.get(r.meter_id))))
-            except ReadingRejected as exc:
-                self._reject_reading(m, r, exc)
-        n = max(1, -(-len(checked) // self.cfg.verify_threads))
-        loop = asyncio.get_running_loop()
-        chunks = [checked[i : i + n] for i in range(0, len(checked), n)]
-        results = await asyncio.gather(*(loop.run_in_executor(self._pool, verify_chunk, ch) for ch in chunks))
-        now = time.monotonic()
-        for chunk, hashes in zip(chunks, results, strict=True):
-            for (m, r, entry), h in zip(chunk, hashes, strict=True):
-                if h is None:
-                    self._reject_reading(m, r, ReadingRejected(Reason.BAD_SIGNATURE, "signature does not verify"))
-                else:
-                    self._cands.append(Candidate(m, r, entry, h, now, m.sent_at_ms))
+        if readings:
+            entries = await self._lookup({r.meter_id for _, r in readings})
+            for m, r in readings:
+                try:
+                    checked.append((m, r, check_authority(r, _edge_of(m.topic), entries.get(r.meter_id))))
+                except ReadingRejected as exc:
+                    rejs.append(_reading_rejection(m, r, exc))
+        if checked:
+            n = -(-len(checked) // self.cfg.verify_threads)
+            loop = asyncio.get_running_loop()
+            chunks = [checked[i : i + n] for i in range(0, len(checked), n)]
+            results = await asyncio.gather(*(loop.run_in_executor(self._pool, verify_chunk, ch) for ch in chunks))
+            now = time.monotonic()
+            for chunk, hashes in zip(chunks, results, strict=True):
+                for (m, r, entry), h in zip(chunk, hashes, strict=True):
+                    if h is None:
+                        bad = ReadingRejected(Reason.BAD_SIGNATURE, "signature does not verify with the enrolled key")
+                        rejs.append(_reading_rejection(m, r, bad))
+                    else:
+                        cands.append(Candidate(m, r, entry, h, now, m.sent_at_ms))
+        self._rejs += rejs
+        self._cands += cands
+        for m in msgs:
+            if m.outstanding == 0:  # an empty batch: nothing to store
+                self._ack(m)
 
     async def _lookup(self, meter_ids: set[str]) -> dict[str, RegistryEntry | None]:
         delay = 0.1
@@ -253,11 +269,6 @@ class Gateway:
                 log.warning("registry_unavailable", error=str(exc).strip()[:200], retry_in_s=delay)
                 await asyncio.sleep(delay)
                 delay = min(self.cfg.db_retry_max_s, delay * 2)
-
-    def _reject_reading(self, m: _Msg, r: Reading, exc: ReadingRejected) -> None:
-        self._rejs.append(
-            Rejection(m, exc.reason, exc.detail, _edge_of(m.topic), r.model_dump_json(), r.meter_id, r.seq)
-        )
 
     # -- flusher: one transaction per batch --------------------------------------------------
     async def _flusher(self) -> None:
@@ -331,6 +342,10 @@ class Gateway:
                 self.metrics.latency.observe(max(0.0, committed_at - m.sent_at_ms / 1000))
                 if self._latency_fh is not None:
                     self._latency_fh.write(f"{m.sent_at_ms} {int(committed_at * 1000)} {m.accepted}\n")
+
+
+def _reading_rejection(m: _Msg, r: Reading, exc: ReadingRejected) -> Rejection[_Msg]:
+    return Rejection(m, exc.reason, exc.detail, _edge_of(m.topic), r.model_dump_json(), r.meter_id, r.seq)
 
 
 def _edge_of(topic: str) -> str:
