@@ -69,6 +69,7 @@ class Gateway:
         self._stopping = asyncio.Event()
         self._connected = threading.Event()
         self._subscribed = threading.Event()
+        self._subacks: set[int] = set()  # SUBACKed mids (set.add is atomic under the GIL)
         self._gen_lock = threading.Lock()
         self._generation = 0
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -102,7 +103,8 @@ class Gateway:
         c.subscribe(f"$share/{self.cfg.share_group}/{READINGS_FILTER}", qos=1)
         log.info("mqtt_connected", client_id=self.cfg.client_id, generation=self._generation)
 
-    def _on_subscribe(self, _c: mqtt.Client, _u: Any, _mid: int, rcs: list[Any], _p: Any) -> None:
+    def _on_subscribe(self, _c: mqtt.Client, _u: Any, mid: int, rcs: list[Any], _p: Any) -> None:
+        self._subacks.add(mid)
         if all(not rc.is_failure for rc in rcs):
             self._subscribed.set()
             self.metrics.subscribed.set(1)
@@ -160,6 +162,7 @@ class Gateway:
         finally:
             for t in (intake, flusher, *waiters):
                 t.cancel()
+            await asyncio.get_running_loop().run_in_executor(None, self._sync_acks, 5.0)
             # PUBACKs and then DISCONNECT leave in queue order; stopping the network thread
             # before on_disconnect would drop acknowledgements of committed readings
             self._client.disconnect()
@@ -176,6 +179,23 @@ class Gateway:
     def _on_progress(self) -> None:
         if self._parked:
             self._wake.set()
+
+    def _sync_acks(self, timeout: float) -> None:
+        """Make sure the broker has *processed* our PUBACKs before we close the socket.
+
+        Closing a TCP socket that still holds unread incoming data sends a RST, and a RST can
+        make the broker drop what it had received but not yet read, PUBACKs included (seen
+        in tests: committed readings redelivered). The broker handles a connection's packets
+        in order, so once it answers a SUBSCRIBE sent after the PUBACKs, they are applied.
+        Re-subscribing the same filter is idempotent."""
+        if not self._connected.is_set():
+            return
+        rc, mid = self._client.subscribe(f"$share/{self.cfg.share_group}/{READINGS_FILTER}", qos=1)
+        if rc != mqtt.MQTT_ERR_SUCCESS or mid is None:
+            return
+        deadline = time.monotonic() + timeout
+        while mid not in self._subacks and time.monotonic() < deadline:
+            time.sleep(0.01)
 
     def _wait_disconnected(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
