@@ -325,6 +325,10 @@ class Gateway:
                     if conn is not None:
                         await conn.close()
                     conn = None
+                    if self._stopping.is_set():
+                        # leaving with the database down: unacknowledged messages are redelivered
+                        log.warning("stopping_with_uncommitted", readings=len(self._cands), rejected=len(self._rejs))
+                        return
                     await asyncio.sleep(delay)
                     delay = min(self.cfg.db_retry_max_s, delay * 2)
                     continue

@@ -16,6 +16,13 @@ def test_readings_flow_end_to_end(broker, pg_dsn):
         assert scalar(pg_dsn, "SELECT count(*) FROM mint_outbox") == 12
         assert scalar(pg_dsn, "SELECT sum(amount) FROM mint_outbox") == 12 * 30 * 1000
         assert scalar(pg_dsn, "SELECT count(*) FROM quarantine") == 0
+        import urllib.request
+
+        with urllib.request.urlopen(f"http://127.0.0.1:{gw.gw.metrics_port}/metrics", timeout=5) as resp:
+            text = resp.read().decode()
+        assert "gridx_gateway_readings_accepted_total 12.0" in text
+        assert 'gridx_gateway_readings_rejected_total{reason="bad_signature"} 0.0' in text
+        assert "gridx_gateway_e2e_latency_seconds_count 4.0" in text
     finally:
         pub.close()
         gw.stop()
