@@ -29,7 +29,7 @@ from gateway._config import GatewayConfig
 from gateway._judge import Candidate, Rejection
 from gateway._metrics import Metrics
 from gateway._registry import Registry
-from gateway._store import flush
+from gateway._store import flush, flush_one_by_one
 from gateway._verify import verify_chunk
 from gridx.db import aconnect
 from gridx.errors import ReadingRejected, Reason
@@ -316,7 +316,17 @@ class Gateway:
                     if conn is None or conn.closed:
                         conn = await aconnect(self.cfg.dsn, app=f"gridx-gateway-{self.cfg.client_id}")
                     t0 = time.perf_counter()
-                    out = await flush(conn, cands, rejs, policy=self.cfg.policy, grace_s=self.cfg.gap_grace_s)
+                    try:
+                        out = await flush(conn, cands, rejs, policy=self.cfg.policy, grace_s=self.cfg.gap_grace_s)
+                    except psycopg.OperationalError:
+                        raise
+                    except psycopg.Error as exc:
+                        # the database refused something (not an outage): retrying the same
+                        # batch would loop forever, so isolate the offender instead
+                        log.error("db_refused_batch", error=str(exc).strip()[:300])
+                        out = await flush_one_by_one(
+                            conn, cands, rejs, policy=self.cfg.policy, grace_s=self.cfg.gap_grace_s
+                        )
                 except psycopg.OperationalError as exc:
                     # nothing was committed: put everything back and retry, acknowledging nothing
                     self._parked, self._cands, self._rejs = [], cands + self._cands, rejs + self._rejs

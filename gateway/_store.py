@@ -15,8 +15,9 @@ import psycopg
 
 from gateway._checks import MeterState, Policy
 from gateway._judge import Candidate, Judgement, Rejection, judge
+from gridx.errors import Reason
 
-__all__ = ["FlushOutcome", "flush"]
+__all__ = ["FlushOutcome", "flush", "flush_one_by_one"]
 
 Ref = TypeVar("Ref")
 QUARANTINE_PAYLOAD_MAX = 64 * 1024
@@ -184,3 +185,38 @@ async def flush(
         j.rejected[:0] = early_rejections
         await _quarantine(cur, j.rejected)
     return FlushOutcome(j, time.time())
+
+
+async def flush_one_by_one(
+    conn: psycopg.AsyncConnection,
+    candidates: list[Candidate[Ref]],
+    early_rejections: list[Rejection[Ref]],
+    *,
+    policy: Policy,
+    grace_s: float,
+) -> FlushOutcome[Ref]:
+    """After the database refused a batch (a constraint or data error, not an outage): one
+    transaction per reading, and what it still refuses is quarantined as ``malformed`` with
+    the database's message. Slow, and only for the batch that failed."""
+    total: Judgement[Ref] = Judgement()
+    refused: list[Rejection[Ref]] = []
+    for c in candidates:
+        try:
+            one = await flush(conn, [c], [], policy=policy, grace_s=grace_s)
+        except psycopg.OperationalError:
+            raise
+        except psycopg.Error as exc:
+            r = c.reading
+            detail = f"database refused it: {str(exc).strip()}"
+            refused.append(
+                Rejection(
+                    c.ref, Reason.MALFORMED, detail[:500], c.entry.edge_id, r.model_dump_json(), r.meter_id, r.seq
+                )
+            )
+            continue
+        total.accepted += one.judgement.accepted
+        total.rejected += one.judgement.rejected
+        total.parked += one.judgement.parked
+    last = await flush(conn, [], early_rejections + refused, policy=policy, grace_s=grace_s)
+    total.rejected += last.judgement.rejected
+    return FlushOutcome(total, last.committed_at)

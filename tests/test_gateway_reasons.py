@@ -127,3 +127,34 @@ def test_every_reason_is_quarantined_and_good_readings_survive(broker, pg_dsn):
     finally:
         pub.close()
         gw.stop()
+
+
+def test_a_reading_the_database_refuses_is_quarantined_alone(broker, pg_dsn):
+    """Not an outage: the database rejects one row (here a test trigger). Retrying the batch
+    would loop forever; the gateway stores the rest and quarantines that one."""
+    setup_db(pg_dsn)
+    good, poison = Meter("fine", "edge-a").enroll(pg_dsn), Meter("poison", "edge-a").enroll(pg_dsn)
+    with psycopg.connect(pg_dsn) as c:
+        c.execute(
+            """CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$
+               BEGIN
+                   IF NEW.meter_id = 'poison' THEN RAISE EXCEPTION 'refused by the test trigger'; END IF;
+                   RETURN NEW;
+               END $$"""
+        )
+        c.execute("CREATE TRIGGER refuse BEFORE INSERT ON readings FOR EACH ROW EXECUTE FUNCTION refuse_poison()")
+    gw = GatewayThread(gateway_config(broker, pg_dsn)).start()
+    pub = Publisher(broker, "edge-a")
+    try:
+        pub.publish([good.next(), poison.next(), good.next()])
+        wait_until(lambda: scalar(pg_dsn, "SELECT count(*) FROM quarantine") == 1, 20, "the refused reading")
+        assert scalar(pg_dsn, "SELECT count(*) FROM readings WHERE meter_id = 'fine'") == 2
+        assert "refused by the test trigger" in scalar(
+            pg_dsn, "SELECT detail FROM quarantine WHERE reason = 'malformed'"
+        )
+        pub.publish([good.next()])  # and the gateway carries on
+        wait_until(lambda: scalar(pg_dsn, "SELECT count(*) FROM readings") == 3, 20, "the next reading")
+        wait_until(pub.all_acked, 10, "acks")
+    finally:
+        pub.close()
+        gw.stop()
