@@ -256,3 +256,28 @@ def test_chain_outage_queues_and_drains(pg_dsn: str, broker: MosquittoBroker, tm
         assert rep.drift == 0, rep
     finally:
         stop_process(node)
+
+
+def test_over_limit_mint_is_refused_with_the_programs_reason(chain: ChainSetup) -> None:
+    """The program, not only the gateway, bounds a mint by rated power x window: an outbox row
+    above it (here written directly, as a buggy or compromised gateway might) is refused."""
+    import psycopg
+
+    small = hourly("small", rated_w=1_000)
+    owner = chain.enroll(small)
+    with psycopg.connect(chain.dsn) as conn:
+        conn.execute(
+            "INSERT INTO mint_outbox (meter_id, window_start, window_end, surplus_wh, amount)"
+            " VALUES ('small', to_timestamp(%s), to_timestamp(%s), 5000, 5000000),"
+            "        ('small', to_timestamp(%s), to_timestamp(%s), 1000, 1000000)",
+            (small.window_end, small.window_end + HOUR, small.window_end + HOUR, small.window_end + 2 * HOUR),
+        )
+    worker = MintThread(chain.settings()).start()
+    try:
+        wait_until(lambda: outbox_counts(chain.dsn) == {"refused": 1, "confirmed": 1}, 30, "both judged")
+    finally:
+        worker.stop()
+    assert scalar(chain.dsn, "SELECT reason FROM mint_outbox WHERE surplus_wh = 5000") == "ExceedsRatedPower"
+    # the refused row shared nothing with the good one: the latter is minted in full
+    assert chain.grxe_balance(str(owner.pubkey())) == 1_000_000
+    assert chain.reconcile().drift == 0
