@@ -33,6 +33,7 @@ class Candidate(Generic[Ref]):
     first_seen: float  # monotonic seconds: taken in, or last saw its meter's chain advance
     sent_at_ms: int  # the message's publish time, kept with the reading
     seen_seq: int = -1  # the meter's last accepted seq when this was last parked
+    quarantine_id: int | None = None  # set when re-admitted from the quarantine (chain_gap)
 
 
 @dataclass(eq=False, slots=True)
@@ -44,6 +45,7 @@ class Rejection(Generic[Ref]):
     payload: str
     meter_id: str | None = None
     seq: int | None = None
+    quarantine_id: int | None = None  # already in the quarantine: not written again
 
 
 @dataclass(slots=True)
@@ -92,4 +94,6 @@ def judge(
 
 def _reject(c: Candidate[Ref], exc: ReadingRejected) -> Rejection[Ref]:
     r = c.reading
-    return Rejection(c.ref, exc.reason, exc.detail, c.entry.edge_id, r.model_dump_json(), r.meter_id, r.seq)
+    return Rejection(
+        c.ref, exc.reason, exc.detail, c.entry.edge_id, r.model_dump_json(), r.meter_id, r.seq, c.quarantine_id
+    )

@@ -15,7 +15,6 @@ import ssl
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -24,32 +23,20 @@ import structlog
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from gateway._checks import RegistryEntry, check_authority, parse_item, parse_message, topic_edge
+from gateway._checks import RegistryEntry
 from gateway._config import GatewayConfig
+from gateway._intake import Msg, readmit, take_in
 from gateway._judge import Candidate, Rejection
 from gateway._metrics import Metrics
 from gateway._registry import Registry
 from gateway._store import flush, flush_one_by_one
-from gateway._verify import verify_chunk
 from gridx.db import aconnect
-from gridx.errors import ReadingRejected, Reason
-from gridx.wire import Reading
+from gridx.errors import Reason
 
 __all__ = ["Gateway"]
 
 log = structlog.get_logger("gateway")
 READINGS_FILTER = "gridtokenx/edge/+/readings"
-
-
-@dataclass(eq=False, slots=True)
-class _Msg:
-    mid: int
-    generation: int
-    topic: str
-    payload: bytes
-    outstanding: int = 0
-    accepted: int = 0
-    sent_at_ms: int = 0
 
 
 class Gateway:
@@ -61,10 +48,11 @@ class Gateway:
         self.metrics_port: int | None = None
         self.accepted = 0
         self.rejected: dict[Reason, int] = dict.fromkeys(Reason, 0)
-        self._queue: asyncio.Queue[_Msg] = asyncio.Queue()
-        self._cands: list[Candidate[_Msg]] = []
-        self._rejs: list[Rejection[_Msg]] = []
-        self._parked: list[Candidate[_Msg]] = []
+        self._queue: asyncio.Queue[Msg] = asyncio.Queue()
+        self._cands: list[Candidate[Msg]] = []
+        self._rejs: list[Rejection[Msg]] = []
+        self._parked: list[Candidate[Msg]] = []
+        self._readmitting: set[int] = set()  # quarantine ids being judged again
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._connected = threading.Event()
@@ -118,11 +106,11 @@ class Gateway:
         log.warning("mqtt_disconnected", reason=str(rc))
 
     def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
-        item = _Msg(msg.mid, self._generation, msg.topic, bytes(msg.payload))
+        item = Msg(msg.mid, self._generation, msg.topic, bytes(msg.payload))
         assert self._loop is not None
         self._loop.call_soon_threadsafe(self._queue.put_nowait, item)
 
-    def _ack(self, m: _Msg) -> None:
+    def _ack(self, m: Msg) -> None:
         # a message received before a reconnect is redelivered by the broker on the new
         # connection; acknowledging the stale packet id could hit another message
         with self._gen_lock:
@@ -226,58 +214,22 @@ class Gateway:
             # no queue limit here: the broker sends at most receive_max unacknowledged messages
             self._wake.set()
 
-    async def _take_in(self, msgs: list[_Msg]) -> None:
-        # results are handed to the flusher only at the end, with no await after: a shutdown
-        # that cancels this half-way leaves no message half taken in (it is simply redelivered)
-        rejs: list[Rejection[_Msg]] = []
-        cands: list[Candidate[_Msg]] = []
-        readings: list[tuple[_Msg, Reading]] = []
-        for m in msgs:
-            try:
-                edge = topic_edge(m.topic)
-                batch = parse_message(m.payload, edge)
-            except ReadingRejected as exc:
-                m.outstanding = 1
-                rejs.append(Rejection(m, exc.reason, exc.detail, _edge_of(m.topic), _text(m.payload)))
-                continue
-            m.sent_at_ms = batch.sent_at_ms
-            m.outstanding = len(batch.readings)
-            for item in batch.readings:
-                try:
-                    readings.append((m, parse_item(item)))
-                except ReadingRejected as exc:
-                    meter = item.get("meter_id") if isinstance(item, dict) else None
-                    rejs.append(
-                        Rejection(
-                            m, exc.reason, exc.detail, edge, _json(item), meter if isinstance(meter, str) else None
-                        )
-                    )
-        checked: list[tuple[_Msg, Reading, RegistryEntry]] = []
-        if readings:
-            entries = await self._lookup({r.meter_id for _, r in readings})
-            for m, r in readings:
-                try:
-                    checked.append((m, r, check_authority(r, _edge_of(m.topic), entries.get(r.meter_id))))
-                except ReadingRejected as exc:
-                    rejs.append(_reading_rejection(m, r, exc))
-        if checked:
-            n = -(-len(checked) // self.cfg.verify_threads)
-            loop = asyncio.get_running_loop()
-            chunks = [checked[i : i + n] for i in range(0, len(checked), n)]
-            results = await asyncio.gather(*(loop.run_in_executor(self._pool, verify_chunk, ch) for ch in chunks))
-            now = time.monotonic()
-            for chunk, hashes in zip(chunks, results, strict=True):
-                for (m, r, entry), h in zip(chunk, hashes, strict=True):
-                    if h is None:
-                        bad = ReadingRejected(Reason.BAD_SIGNATURE, "signature does not verify with the enrolled key")
-                        rejs.append(_reading_rejection(m, r, bad))
-                    else:
-                        cands.append(Candidate(m, r, entry, h, now, m.sent_at_ms))
+    async def _take_in(self, msgs: list[Msg]) -> None:
+        cands, rejs = await take_in(msgs, self._lookup, self._pool, self.cfg.verify_threads)
         self._rejs += rejs
         self._cands += cands
         for m in msgs:
             if m.outstanding == 0:  # an empty batch: nothing to store
                 self._ack(m)
+
+    async def _readmit(self, rows: list[tuple[int, str, str]]) -> None:
+        """chain_gap rows of meters whose chain advanced: judge them again (the missing
+        predecessor may just have arrived); authority and signature are checked anew."""
+        cands = await readmit(rows, self._readmitting, self._lookup, self._pool)
+        self._readmitting.update(c.quarantine_id for c in cands if c.quarantine_id is not None)
+        self._cands += cands
+        if cands:
+            log.info("readmitting", readings=len(cands))
 
     async def _lookup(self, meter_ids: set[str]) -> dict[str, RegistryEntry | None]:
         delay = 0.1
@@ -346,15 +298,28 @@ class Gateway:
                 self.metrics.flush_seconds.observe(time.perf_counter() - t0)
                 self._settle(out.judgement.accepted, out.judgement.rejected, out.committed_at)
                 self._parked = out.judgement.parked
+                if out.readmit:
+                    await self._readmit(out.readmit)
                 self.metrics.parked.set(len(self._parked))
         finally:
             if conn is not None:
                 await conn.close()
 
     def _settle(self, accepted: list[Candidate[Any]], rejected: list[Rejection[Any]], committed_at: float) -> None:
-        done: list[_Msg] = []
+        # re-admitted quarantine rows belong to no MQTT message: nothing to acknowledge, and a
+        # renewed rejection was counted the first time
         for c in accepted:
-            m: _Msg = c.ref
+            if c.quarantine_id is not None:
+                self._readmitting.discard(c.quarantine_id)
+        for q in rejected:
+            if q.quarantine_id is not None:
+                self._readmitting.discard(q.quarantine_id)
+        rejected = [q for q in rejected if q.quarantine_id is None]
+        done: list[Msg] = []
+        for c in accepted:
+            m: Msg = c.ref
+            if c.quarantine_id is not None:
+                continue
             m.accepted += 1
             m.outstanding -= 1
             if m.outstanding == 0:
@@ -376,25 +341,3 @@ class Gateway:
                 self.metrics.latency.observe(max(0.0, committed_at - m.sent_at_ms / 1000))
                 if self._latency_fh is not None:
                     self._latency_fh.write(f"{m.sent_at_ms} {int(committed_at * 1000)} {m.accepted}\n")
-
-
-def _reading_rejection(m: _Msg, r: Reading, exc: ReadingRejected) -> Rejection[_Msg]:
-    return Rejection(m, exc.reason, exc.detail, _edge_of(m.topic), r.model_dump_json(), r.meter_id, r.seq)
-
-
-def _edge_of(topic: str) -> str:
-    parts = topic.split("/")
-    return parts[2] if len(parts) == 4 else topic[:64]
-
-
-def _text(payload: bytes) -> str:
-    return payload.decode("utf-8", errors="replace")
-
-
-def _json(item: object) -> str:
-    import json
-
-    try:
-        return json.dumps(item, default=str)
-    except (TypeError, ValueError):
-        return repr(item)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 import psycopg
@@ -72,6 +72,17 @@ UPDATE meter_state m
 class FlushOutcome(Generic[Ref]):
     judgement: Judgement[Ref]
     committed_at: float  # wall clock, seconds
+    # chain_gap quarantine rows of meters whose chain just advanced: (id, edge_id, payload)
+    readmit: list[tuple[int, str, str]] = field(default_factory=list)
+
+
+# the next readings of meters that advanced, if they were quarantined as chain_gap earlier
+_READMIT = """
+SELECT q.id, q.edge_id, q.payload FROM quarantine q
+ WHERE q.reason = 'chain_gap' AND q.readmitted_at IS NULL
+   AND q.meter_id IN (SELECT DISTINCT meter_id FROM gw_staging)
+ ORDER BY q.meter_id, q.seq LIMIT 10000
+"""
 
 
 def _clean(text: str) -> str:
@@ -137,6 +148,7 @@ async def _stage(cur: psycopg.AsyncCursor, accepted: Sequence[Candidate[Ref]]) -
 
 
 async def _quarantine(cur: psycopg.AsyncCursor, rejected: Sequence[Rejection[Ref]]) -> None:
+    rejected = [q for q in rejected if q.quarantine_id is None]
     if not rejected:
         return
     async with cur.copy("COPY quarantine (reason, detail, meter_id, seq, edge_id, payload) FROM STDIN") as cp:
@@ -154,6 +166,7 @@ async def flush(
 ) -> FlushOutcome[Ref]:
     async with conn.transaction(), conn.cursor() as cur:
         await cur.execute(_STAGING)
+        readmit: list[tuple[int, str, str]] = []
         states = await _lock_states(cur, sorted({c.reading.meter_id for c in candidates}))
         stored = await _stored_overlaps(cur, candidates, states)
         for _ in range(_MAX_ROUNDS):
@@ -178,13 +191,18 @@ async def flush(
                     continue
                 await cur.execute(_OUTBOX)
                 await cur.execute(_STATE)
+                readmitted = [c.quarantine_id for c in j.accepted if c.quarantine_id is not None]
+                if readmitted:
+                    await cur.execute("UPDATE quarantine SET readmitted_at = now() WHERE id = ANY(%s)", (readmitted,))
+                await cur.execute(_READMIT)
+                readmit = [(int(i), str(e), str(p)) for i, e, p in await cur.fetchall()]
                 await cur.execute("SELECT pg_notify('gridx_progress', '')")  # delivered on commit
             break
         else:  # pragma: no cover - each round turns at least one conflict into a duplicate
             raise RuntimeError("conflicts kept appearing while holding the meters' locks")
         j.rejected[:0] = early_rejections
         await _quarantine(cur, j.rejected)
-    return FlushOutcome(j, time.time())
+    return FlushOutcome(j, time.time(), readmit)
 
 
 async def flush_one_by_one(
@@ -200,6 +218,7 @@ async def flush_one_by_one(
     the database's message. Slow, and only for the batch that failed."""
     total: Judgement[Ref] = Judgement()
     refused: list[Rejection[Ref]] = []
+    readmit: list[tuple[int, str, str]] = []
     for c in candidates:
         try:
             one = await flush(conn, [c], [], policy=policy, grace_s=grace_s)
@@ -217,6 +236,7 @@ async def flush_one_by_one(
         total.accepted += one.judgement.accepted
         total.rejected += one.judgement.rejected
         total.parked += one.judgement.parked
+        readmit += one.readmit
     last = await flush(conn, [], early_rejections + refused, policy=policy, grace_s=grace_s)
     total.rejected += last.judgement.rejected
-    return FlushOutcome(total, last.committed_at)
+    return FlushOutcome(total, last.committed_at, readmit)

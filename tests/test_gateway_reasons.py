@@ -158,3 +158,27 @@ def test_a_reading_the_database_refuses_is_quarantined_alone(broker, pg_dsn):
     finally:
         pub.close()
         gw.stop()
+
+
+def test_a_chain_gap_is_readmitted_when_the_missing_reading_arrives(broker, pg_dsn):
+    """A reading whose predecessor is missing longer than the grace is quarantined as
+    chain_gap; when the predecessor is accepted later, the gateway judges it again."""
+    setup_db(pg_dsn)
+    m = Meter("late", "edge-a").enroll(pg_dsn)
+    gw = GatewayThread(gateway_config(broker, pg_dsn, gap_grace_s=0.3)).start()
+    pub = Publisher(broker, "edge-a")
+    try:
+        r1, r2, r3 = m.next(), m.next(), m.next()
+        pub.publish([r2])
+        wait_until(lambda: scalar(pg_dsn, "SELECT count(*) FROM quarantine WHERE reason = 'chain_gap'") == 1, 20, "gap")
+        wait_until(pub.all_acked, 10, "the gap's message acknowledged")
+        pub.publish([r1])
+        wait_until(lambda: scalar(pg_dsn, "SELECT count(*) FROM readings") == 2, 20, "r1 and the readmitted r2")
+        assert scalar(pg_dsn, "SELECT count(*) FROM quarantine WHERE readmitted_at IS NOT NULL") == 1
+        pub.publish([r3])
+        wait_until(lambda: scalar(pg_dsn, "SELECT max(seq) FROM readings") == 3, 20, "r3 on the healed chain")
+        assert scalar(pg_dsn, "SELECT count(*) FROM quarantine") == 1
+        assert scalar(pg_dsn, "SELECT count(*) FROM mint_outbox") == 3
+    finally:
+        pub.close()
+        gw.stop()
