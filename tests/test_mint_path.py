@@ -281,3 +281,75 @@ def test_over_limit_mint_is_refused_with_the_programs_reason(chain: ChainSetup) 
     # the refused row shared nothing with the good one: the latter is minted in full
     assert chain.grxe_balance(str(owner.pubkey())) == 1_000_000
     assert chain.reconcile().drift == 0
+
+
+def test_cli_enrols_and_revokes_on_chain_then_mirrors(chain: ChainSetup, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from _mint_helpers import on_chain
+    from solders.keypair import Keypair
+    from solders.pubkey import Pubkey
+
+    from gridx.chain import METER_REVOKED, airdrop, fetch_decoded, meter_pda, save_keypair
+
+    owner = Keypair()
+    save_keypair(tmp_path / "owner.json", owner)
+    on_chain(chain.url, lambda c: airdrop(c, owner.pubkey(), 10**9))
+    meter = hourly("cli-meter")
+    gridx = [str(Path(sys.executable).parent / "gridx"), "meters"]
+    common = [
+        "--dsn",
+        chain.dsn,
+        "--rpc-url",
+        chain.url,
+        "--authority-keypair",
+        str(chain.keys / "registry_authority.json"),
+    ]
+    subprocess.run(
+        [
+            *gridx,
+            "enroll",
+            "--meter-id",
+            "cli-meter",
+            "--pubkey",
+            meter.pubkey_hex,
+            "--edge",
+            EDGE,
+            "--rated-power-w",
+            "5000",
+            "--owner-keypair",
+            str(tmp_path / "owner.json"),
+            *common,
+        ],
+        check=True,
+        capture_output=True,
+    )
+    key = Pubkey.from_bytes(bytes.fromhex(meter.pubkey_hex))
+    acct = on_chain(chain.url, lambda c: fetch_decoded(c, "registry", meter_pda(key)))
+    assert acct is not None and str(acct.owner) == str(owner.pubkey())
+    assert scalar(chain.dsn, "SELECT owner_wallet FROM meters WHERE meter_id = 'cli-meter'") == str(owner.pubkey())
+    subprocess.run([*gridx, "revoke", "--meter-id", "cli-meter", *common], check=True, capture_output=True)
+    acct = on_chain(chain.url, lambda c: fetch_decoded(c, "registry", meter_pda(key)))
+    assert acct.status == METER_REVOKED
+    assert scalar(chain.dsn, "SELECT status FROM meters WHERE meter_id = 'cli-meter'") == "revoked"
+    # without the owner's signature there is no on-chain enrolment
+    other = hourly("cli-unsigned")
+    res = subprocess.run(
+        [
+            *gridx,
+            "enroll",
+            "--meter-id",
+            "cli-unsigned",
+            "--pubkey",
+            other.pubkey_hex,
+            "--edge",
+            EDGE,
+            "--rated-power-w",
+            "5000",
+            *common,
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert res.returncode != 0 and "--owner-keypair" in res.stderr
