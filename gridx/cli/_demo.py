@@ -107,6 +107,58 @@ async def _enroll(url: str, dsn: str, chain_keys: Path, wallets: Path, meters: l
         await client.close()
 
 
+async def _trade(client: Any, chain_keys: Path, wallets: Path, seller_meter: str, amount: int) -> dict[str, int]:
+    """A consumer buys ``amount`` GRXE base units from a prosumer, settled atomically on chain
+    through the trading program's escrow, paid in the market's THB-pegged test token."""
+    from solders.keypair import Keypair
+
+    from gateway.mint._mirror import register_wallet
+    from gridx.chain import (
+        airdrop,
+        ata_address,
+        build_create_buy_order_ix,
+        build_create_sell_order_ix,
+        build_match_order_ix,
+        create_ata_ix,
+        load_keypair,
+        mint_to_ix,
+        send_and_confirm,
+        token_balance,
+    )
+    from gridx.chain._bootstrap import load_deployment
+
+    dep = load_deployment(chain_keys)
+    market = dep.market_keys()
+    seller = load_keypair(wallets / f"{seller_meter}.json")
+    authority = load_keypair(chain_keys / "market_authority.json")
+    buyer = Keypair()
+    await airdrop(client, buyer.pubkey(), 10**9)
+    await register_wallet(client, buyer, "consumer")
+    pay = market.payment_mint
+    await send_and_confirm(
+        client,
+        [create_ata_ix(buyer.pubkey(), buyer.pubkey(), pay), create_ata_ix(buyer.pubkey(), seller.pubkey(), pay)],
+        [buyer],
+    )
+    price = 4_000_000  # 4.000000 THBC per GRXE (1 kWh)
+    await send_and_confirm(
+        client, [mint_to_ix(pay, ata_address(buyer.pubkey(), pay), authority.pubkey(), 1_000_000_000)], [authority]
+    )
+    await send_and_confirm(client, [build_create_sell_order_ix(seller.pubkey(), market, 1, amount, price)], [seller])
+    await send_and_confirm(client, [build_create_buy_order_ix(buyer.pubkey(), market, 1, amount, price)], [buyer])
+    await send_and_confirm(
+        client,
+        [build_match_order_ix(authority.pubkey(), market, seller.pubkey(), 1, buyer.pubkey(), 1, amount)],
+        [authority],
+    )
+    return {
+        "traded_grxe": amount,
+        "buyer_grxe": await token_balance(client, ata_address(buyer.pubkey(), market.energy_mint)),
+        "seller_thbc": await token_balance(client, ata_address(seller.pubkey(), pay)),
+        "fee_thbc": await token_balance(client, market.fee_account),
+    }
+
+
 async def _with_client(url: str, fn: Any) -> Any:
     from solana.rpc.async_api import AsyncClient
 
@@ -256,14 +308,25 @@ def _run(meters: int, seconds: int, speed: float, interval_s: int) -> dict[str, 
         procs.stop_all(keep=("chain-node",))
         with connect(pg.dsn) as conn:
             rep = asyncio.run(_with_client(url, lambda c: reconcile(c, conn)))
+            top = conn.execute(
+                "SELECT meter_id, sum(amount)::bigint FROM token_mints GROUP BY meter_id ORDER BY 2 DESC LIMIT 1"
+            ).fetchone()
         snap = _snapshot(pg.dsn)
+        trade: dict[str, int] = {}
+        if top is not None:
+            # reconcile first: a trade moves tokens between owners on purpose
+            trade = asyncio.run(
+                _with_client(url, lambda c: _trade(c, keys / "chain", keys / "wallets", top[0], int(top[1]) // 2))
+            )
         table = Table(title="GridTokenX demo result", show_header=False)
         for key in ("readings", "quarantined", "mints_confirmed", "mints_pending", "grxe_minted"):
             table.add_row(key, f"{snap[key]:,}")
         table.add_row("GRXE supply on chain", f"{rep.supply:,}")
         table.add_row("reconcile drift", str(rep.drift))
+        for key, value in trade.items():
+            table.add_row(f"trade: {key}", f"{value:,}")
         console.print(table)
-        return {**snap, "grxe_supply": rep.supply, "reconcile_drift": rep.drift}
+        return {**snap, "grxe_supply": rep.supply, "reconcile_drift": rep.drift, **trade}
     finally:
         procs.stop_all()
         broker.stop()
