@@ -40,7 +40,7 @@ READINGS_FILTER = "gridtokenx/edge/+/readings"
 
 
 class Gateway:
-    """``await Gateway(cfg).run(stop_event)``; or ``start()`` / ``stop()`` from a test."""
+    """``await Gateway(cfg).run(stop_event)``; :meth:`stop` (same loop) ends it gracefully."""
 
     def __init__(self, cfg: GatewayConfig) -> None:
         self.cfg = cfg
