@@ -14,6 +14,7 @@ import json
 import multiprocessing as mp
 import os
 import secrets
+import shutil
 import signal
 import ssl
 import subprocess
@@ -44,6 +45,7 @@ class BenchSpec:
     gateway_batch: int = 2000
     linger_ms: int = 20
     profile: bool = False
+    keep: bool = False  # keep the work directory (data, logs, profile); implied by profile
 
 
 @dataclass(frozen=True)
@@ -188,6 +190,7 @@ def run_bench(spec: BenchSpec) -> dict[str, Any]:
     passwords = {e: broker.add_user(e) for e in edge_ids}
     broker.start()
     gws: list[subprocess.Popen[bytes]] = []
+    ok = False
     try:
         migrate(pg.dsn)
         jobs: dict[str, list[tuple[str, str]]] = {e: [] for e in edge_ids}
@@ -312,9 +315,10 @@ def run_bench(spec: BenchSpec) -> dict[str, Any]:
             "load_before": [round(x, 2) for x in load_before],
             "load_after": [round(x, 2) for x in os.getloadavg()],
             "cpus": os.cpu_count(),
-            "workdir": str(work),
-            **{k: v for k, v in asdict(spec).items() if k != "profile"},
+            "workdir": str(work) if spec.keep or spec.profile else None,
+            **{k: v for k, v in asdict(spec).items() if k not in ("profile", "keep")},
         }
+        ok = True
     finally:
         for g in gws:
             if g.poll() is None:
@@ -322,6 +326,8 @@ def run_bench(spec: BenchSpec) -> dict[str, Any]:
                 g.wait()
         broker.stop()
         pg.stop()
+        if ok and not (spec.keep or spec.profile):
+            shutil.rmtree(work, ignore_errors=True)  # ~200 MB of database per run; kept on failure
     print(json.dumps(result))
     return result
 

@@ -67,6 +67,7 @@ def register_bench(bench_app: typer.Typer) -> None:
         gateway_batch: int = typer.Option(2000, min=1, help="readings per database transaction"),
         verify_threads: int = typer.Option(2, min=1),
         profile: bool = typer.Option(False, help="cProfile gateway 0 into .run/bench-*/gateway0.prof"),
+        keep: bool = typer.Option(False, help="keep the work directory (database, logs)"),
     ) -> None:
         """Edges → mosquitto → gateway(s) → PostgreSQL, end to end; last line is JSON."""
         from gateway._bench import BenchSpec, run_bench
@@ -83,5 +84,6 @@ def register_bench(bench_app: typer.Typer) -> None:
                 gateway_batch=gateway_batch,
                 verify_threads=verify_threads,
                 profile=profile,
+                keep=keep,
             )
         )
