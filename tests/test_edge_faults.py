@@ -181,3 +181,41 @@ def test_simulator_outage_yields_one_reading_spanning_the_gap(broker: MosquittoB
         for a, b in itertools.pairwise(rs):
             assert b.window_start == a.window_end
             assert b.consumed_wh == b.consumed_total_wh - a.consumed_total_wh
+
+
+@pytest.mark.slow
+def test_refused_batches_stay_in_the_outbox_until_accepted(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gridx.services.mosquitto as mosq
+
+    # a broker whose ACL does not (yet) grant this edge its topic: every PUBACK is 135
+    strict = tmp_path / "acl-strict"
+    strict.write_text("user gateway\ntopic read gridtokenx/edge/+/readings\n")
+    monkeypatch.setattr(mosq, "ACL_TEMPLATE", strict)
+    broker = MosquittoBroker(tmp_path_factory.mktemp("mosquitto-strict"))
+    broker.add_user("gateway")
+    broker.start()
+    n = 3
+    port = free_port()
+    fleet = Fleet(FleetConfig(count=n, seed=8, speed=60.0, start_s=NOON_BKK))
+    cfg, keys = provision_edge(tmp_path, broker, "edge-r", n, port, interval_s=1, max_power_w=5_000_000)
+    collector = Collector(broker).start()
+    try:
+        with serve_in_thread(fleet, "127.0.0.1", port):
+            agent = AgentThread(cfg).start()
+            try:
+                wait_until(lambda: read_stats(tmp_path).get("batches_refused", 0) >= 2, 30, "refusals")
+                assert collector.count() == 0
+                assert read_stats(tmp_path)["outbox_pending"] > 0
+                # the operator fixes the ACL and reloads the broker: the outbox drains in order
+                (broker.workdir / "aclfile").write_text((mosq.ROOT / "mosquitto" / "aclfile").read_text())
+                broker.add_user("edge-r")  # rewrites passwords and sends SIGHUP (rereads the ACL)
+                wait_until(lambda: collector.count() >= 4 * n, 90, "readings after the fix")
+            finally:
+                agent.stop()
+    finally:
+        collector.stop()
+        broker.stop()
+    streams = _check_streams(collector.snapshot(), keys)  # type: ignore[arg-type]
+    assert set(streams) == set(keys)  # from seq 1: nothing refused was dropped
