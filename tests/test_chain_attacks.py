@@ -368,3 +368,28 @@ def test_attack_refused_and_changes_nothing(w: World, name: str) -> None:
     code, setup = ATTACKS[name]
     ixs, signers = setup(w)
     assert_refused(w, code, ixs, signers)
+
+
+def test_token_cannot_be_bound_to_a_foreign_registry() -> None:
+    """initialize is first-come; the registry it trusts is compiled in, so a first caller cannot
+    point mint_for_reading at a program that forges meter accounts."""
+    from _chain_helpers import Svm
+
+    from gridx.chain._idl import idl_program
+    from gridx.errors import ChainError
+
+    svm = Svm()
+    admin = svm.funded()
+    accounts = {
+        "admin": admin.pubkey(),
+        "config": c.token_config_pda(),
+        "mint": c.grxe_mint_pda(),
+        "mint_authority": c.mint_authority_pda(),
+    }
+    forged = idl_program("energy_token").build("initialize", {"registry_program": Keypair().pubkey()}, accounts)
+    with pytest.raises(ChainError) as exc:
+        svm.send([forged], [admin])
+    assert exc.value.code == "InvalidProgramAccount"
+    assert svm.data(c.token_config_pda()) is None
+    svm.send([c.build_energy_token_initialize_ix(admin.pubkey())], [admin])
+    assert svm.data(c.token_config_pda()) is not None

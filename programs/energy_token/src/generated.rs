@@ -23,6 +23,9 @@ pub mod registry_layout {
 
 }
 
+/// Registry program id C3ykJKXQcYcp4tqRwDoK31CKpWCLhZ2U6gJG9REG7KA5
+pub const REGISTRY_PROGRAM_ID: [u8; 32] = [164, 51, 225, 157, 161, 191, 70, 73, 145, 18, 204, 93, 216, 215, 173, 142, 199, 214, 48, 195, 58, 72, 123, 148, 2, 182, 100, 31, 79, 218, 47, 150];
+
 /// Program id HKuCeBkwBfwe4dDPf9PMLdSSuQVnEwotpFpdtagzY45d
 pub const PROGRAM_ID_STR: &str = "HKuCeBkwBfwe4dDPf9PMLdSSuQVnEwotpFpdtagzY45d";
 

@@ -73,6 +73,9 @@ fn require_admin(program_id: &Address, config: &AccountView, admin: &AccountView
 fn initialize(program_id: &Address, accounts: &mut [AccountView], args: &mut Args) -> ProgramResult {
     let registry_program = args.pubkey()?;
     args.finish()?;
+    if registry_program.as_ref() != &REGISTRY_PROGRAM_ID[..] {
+        return fail(Error::InvalidProgramAccount);
+    }
     let [admin, config, mint, mint_authority, token_program, system, ..] = accounts else {
         return Err(ProgramError::NotEnoughAccountKeys);
     };
