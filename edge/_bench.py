@@ -33,7 +33,8 @@ def _ports_free(base: int, n: int) -> bool:
 
 
 def _free_port_range(n: int) -> int:
-    for base in range(21000, 40000, 97):
+    # below the ephemeral range (32768+), where a client reconnecting to a down port can take it
+    for base in range(21000, 32000, 97):
         if _ports_free(base, n):
             return base
     raise ServiceError(f"no {n} consecutive free ports")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import random
+import socket
 import ssl
 import threading
 import time
@@ -21,6 +23,23 @@ from gridx.services import MosquittoBroker
 from gridx.wire import Reading, decode_batch
 
 READINGS_FILTER = "gridtokenx/edge/+/readings"
+
+
+def modbus_ports(n: int = 1) -> int:
+    """First of ``n`` consecutive free ports below the ephemeral range. A port from the
+    ephemeral range can be taken, while a simulator is down, by a client's own reconnect
+    attempt (a loopback self-connect), and then the simulator cannot come back on it."""
+    lo, _hi = (int(x) for x in Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    start = random.randrange(10_000, max(10_001, lo - 1000 - n))
+    for base in range(start, lo - n, 7):
+        try:
+            for p in range(base, base + n):
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", p))
+        except OSError:
+            continue
+        return base
+    raise AssertionError("no free port range below the ephemeral range")
 
 
 def wait_until(cond: Callable[[], bool], timeout: float, what: str = "condition") -> None:

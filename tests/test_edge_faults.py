@@ -10,16 +10,16 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from collections import defaultdict
 from pathlib import Path
 
 import pytest
-from _edge_helpers import AgentThread, Collector, provision_edge, read_stats, wait_until
+from _edge_helpers import AgentThread, Collector, modbus_ports, provision_edge, read_stats, wait_until
 
 from firmware_sim._fleet import Fault, Fleet, FleetConfig
 from firmware_sim._server import serve_in_thread
 from gridx.services import MosquittoBroker
-from gridx.services._proc import free_port
 from gridx.wire import GENESIS_HASH, Reading, reading_hash, verify_reading
 
 NOON_BKK = 1_700_000_000 // 86400 * 86400 + 5 * 3600
@@ -67,7 +67,7 @@ def _outbox_seqs(path: Path) -> dict[str, set[int]]:
 @pytest.mark.slow
 def test_sigkill_and_broker_outage_lose_nothing(broker: MosquittoBroker, tmp_path: Path) -> None:
     n = 20
-    port = free_port()
+    port = modbus_ports()
     fleet = Fleet(FleetConfig(count=n, seed=3, speed=60.0, start_s=NOON_BKK))
     cfg, keys = provision_edge(
         tmp_path, broker, "edge-k", n, port, interval_s=1, max_power_w=5_000_000, batch_max=7, inflight_max=4
@@ -110,7 +110,7 @@ def test_sigkill_and_broker_outage_lose_nothing(broker: MosquittoBroker, tmp_pat
 @pytest.mark.slow
 def test_meter_faults_are_logged_not_signed(broker: MosquittoBroker, tmp_path: Path) -> None:
     n = 4  # 0 healthy, 1 offline, 2 garbage then healthy, 3 rollback
-    port = free_port()
+    port = modbus_ports()
     fleet = Fleet(FleetConfig(count=n, seed=5, speed=60.0, start_s=NOON_BKK))
     cfg, keys = provision_edge(
         tmp_path, broker, "edge-f", n, port, interval_s=1, poll_period_s=0.5, max_power_w=5_000_000
@@ -154,7 +154,7 @@ def test_meter_faults_are_logged_not_signed(broker: MosquittoBroker, tmp_path: P
 @pytest.mark.slow
 def test_simulator_outage_yields_one_reading_spanning_the_gap(broker: MosquittoBroker, tmp_path: Path) -> None:
     n = 3
-    port = free_port()
+    port = modbus_ports()
     fleet = Fleet(FleetConfig(count=n, seed=11, speed=60.0, start_s=NOON_BKK))
     cfg, keys = provision_edge(
         tmp_path, broker, "edge-o", n, port, interval_s=1, poll_period_s=0.5, max_power_w=5_000_000
@@ -164,11 +164,16 @@ def test_simulator_outage_yields_one_reading_spanning_the_gap(broker: MosquittoB
     with serve_in_thread(fleet, "127.0.0.1", port):
         agent.start()
         wait_until(lambda: collector.count() >= 2 * n, 30, "readings before the outage")
+    down = time.time()
     try:
+        # the outage lasts at least 4 s of wall time (and the agent has noticed it)
         wait_until(lambda: read_stats(tmp_path).get("missed_polls", 0) >= 3 * n, 30, "missed polls")
-        before = collector.count()
+        wait_until(lambda: time.time() >= down + 4, 10, "a 4 s outage")
+        up = time.time()
         with serve_in_thread(fleet, "127.0.0.1", port):
-            wait_until(lambda: collector.count() >= before + 2 * n, 60, "readings after the outage")
+            # every meter has a reading closed after the simulator came back
+            done = lambda: {r.meter_id for r in collector.snapshot() if r.window_end >= up + 1} == set(keys)  # noqa: E731
+            wait_until(done, 90, "a reading of every meter after the outage")
     finally:
         stats = agent.stop()
     collector.stop()
@@ -177,7 +182,9 @@ def test_simulator_outage_yields_one_reading_spanning_the_gap(broker: MosquittoB
     assert stats.missed_polls > 0
     for rs in streams.values():
         spans = [r.window_end - r.window_start for r in rs]
-        assert max(spans) >= 3  # the outage is one longer window, not a hole
+        # the outage is one longer window spanning it, not a hole
+        assert any(r.window_start <= down + 1 and r.window_end >= up for r in rs)
+        assert max(spans) >= 3
         for a, b in itertools.pairwise(rs):
             assert b.window_start == a.window_end
             assert b.consumed_wh == b.consumed_total_wh - a.consumed_total_wh
@@ -197,7 +204,7 @@ def test_refused_batches_stay_in_the_outbox_until_accepted(
     broker.add_user("gateway")
     broker.start()
     n = 3
-    port = free_port()
+    port = modbus_ports()
     fleet = Fleet(FleetConfig(count=n, seed=8, speed=60.0, start_s=NOON_BKK))
     cfg, keys = provision_edge(tmp_path, broker, "edge-r", n, port, interval_s=1, max_power_w=5_000_000)
     collector = Collector(broker).start()

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import psycopg
-from _edge_helpers import AgentThread, provision_edge, wait_until
+from _edge_helpers import AgentThread, modbus_ports, provision_edge, wait_until
 from _gateway_helpers import GatewayThread, gateway_config, scalar, setup_db
 from solders.keypair import Keypair
 
@@ -16,7 +16,6 @@ from firmware_sim._fleet import Fleet, FleetConfig
 from firmware_sim._server import serve_in_thread
 from gridx.db import enroll_meter
 from gridx.services import MosquittoBroker
-from gridx.services._proc import free_port
 
 SPEED = 30.0
 NOON_BKK = 1_700_000_000 // 86400 * 86400 + 5 * 3600
@@ -24,7 +23,7 @@ NOON_BKK = 1_700_000_000 // 86400 * 86400 + 5 * 3600
 
 def test_edge_readings_pass_the_gateway(broker: MosquittoBroker, pg_dsn: str, tmp_path: Path) -> None:
     n = 8
-    port = free_port()
+    port = modbus_ports()
     fleet = Fleet(FleetConfig(count=n, seed=2, speed=SPEED, start_s=NOON_BKK))
     cfg, keys = provision_edge(
         tmp_path, broker, "edge-g", n, port, interval_s=1, poll_period_s=0.5, max_power_w=5_000_000

@@ -5,13 +5,12 @@ from __future__ import annotations
 from collections import defaultdict
 from pathlib import Path
 
-from _edge_helpers import AgentThread, Collector, provision_edge, wait_until
+from _edge_helpers import AgentThread, Collector, modbus_ports, provision_edge, wait_until
 
 from firmware_sim import model
 from firmware_sim._fleet import Fleet, FleetConfig
 from firmware_sim._server import serve_in_thread
 from gridx.services import MosquittoBroker
-from gridx.services._proc import free_port
 from gridx.wire import GENESIS_HASH, Reading, reading_hash, readings_topic, verify_reading
 
 SPEED = 60.0
@@ -24,7 +23,7 @@ def _sim_ms(fleet: Fleet, wall_s: float) -> int:
 
 def test_readings_arrive_signed_chained_and_match_the_model(broker: MosquittoBroker, tmp_path: Path) -> None:
     n = 6
-    port = free_port()
+    port = modbus_ports()
     fleet = Fleet(FleetConfig(count=n, seed=7, speed=SPEED, start_s=NOON_BKK))
     cfg_path, keys = provision_edge(
         tmp_path, broker, "edge-1", n, port, interval_s=2, poll_period_s=0.5, max_power_w=2_000_000

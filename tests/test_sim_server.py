@@ -2,33 +2,20 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
+from _edge_helpers import modbus_ports
 from pymodbus.client import ModbusTcpClient
 
 from firmware_sim._fleet import address_of
 from firmware_sim.registers import BLOCK_WORDS, decode
-from gridx.services._proc import free_port, stop_process, wait_for_port
-
-
-def _free_run(n: int) -> int:
-    """First of ``n`` consecutive free ports."""
-    for base in range(free_port(), 65000 - n, 101):
-        try:
-            for p in range(base, base + n):
-                with socket.socket() as s:
-                    s.bind(("127.0.0.1", p))
-        except OSError:
-            continue
-        return base
-    raise AssertionError("no free port range")
+from gridx.services._proc import stop_process, wait_for_port
 
 
 def test_one_process_serves_a_thousand_meters(tmp_path: Path) -> None:
-    base = _free_run(5)
+    base = modbus_ports(5)
     gridx = str(Path(sys.executable).parent / "gridx")
     log = (tmp_path / "sim.log").open("ab")
     cmd = [gridx, "sim", "meters", "--count", "1000", "--port", str(base), "--fault", "7=offline"]
