@@ -7,12 +7,11 @@ import random
 import socket
 import ssl
 import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
+from _gateway_helpers import wait_until
 from nacl.signing import VerifyKey
 
 from edge.config import MeterConfig, render_toml
@@ -40,15 +39,6 @@ def modbus_ports(n: int = 1) -> int:
             continue
         return base
     raise AssertionError("no free port range below the ephemeral range")
-
-
-def wait_until(cond: Callable[[], bool], timeout: float, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 class Collector:

@@ -8,10 +8,9 @@ import os
 import subprocess
 import sys
 import threading
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import psycopg
 from _gateway_helpers import Meter, wait_until
@@ -23,23 +22,11 @@ from gateway.mint import MintWorker
 from gateway.mint._config import MintSettings
 from gateway.mint._mirror import enroll_on_chain
 from gateway.mint._reconcile import Reconciliation, reconcile
-from gridx.chain import airdrop, ata_address, grxe_mint_pda, load_keypair, token_balance
+from gridx.chain import airdrop, ata_address, grxe_mint_pda, load_keypair, run_on_chain, token_balance
 from gridx.chain._bootstrap import bootstrap
 from gridx.paths import ROOT
 
-T = TypeVar("T")
 HOUR = 3600
-
-
-def on_chain(url: str, fn: Callable[[AsyncClient], Awaitable[T]]) -> T:
-    async def go() -> T:
-        client = AsyncClient(url, timeout=30)
-        try:
-            return await fn(client)
-        finally:
-            await client.close()
-
-    return asyncio.run(go())
 
 
 @dataclass
@@ -76,18 +63,20 @@ class ChainSetup:
                     owner_type=kind,  # type: ignore[arg-type]
                 )
 
-        on_chain(self.url, go)
+        run_on_chain(self.url, go)
         return owner
 
     def grxe_balance(self, owner: str) -> int:
-        return on_chain(self.url, lambda c: token_balance(c, ata_address(Pubkey.from_string(owner), grxe_mint_pda())))
+        return run_on_chain(
+            self.url, lambda c: token_balance(c, ata_address(Pubkey.from_string(owner), grxe_mint_pda()))
+        )
 
     def reconcile(self) -> Reconciliation:
         async def go(client: AsyncClient) -> Reconciliation:
             with psycopg.connect(self.dsn) as conn:
                 return await reconcile(client, conn)
 
-        return on_chain(self.url, go)
+        return run_on_chain(self.url, go)
 
     def settings(self, **kw: Any) -> MintSettings:
         base: dict[str, Any] = dict(
@@ -103,7 +92,7 @@ class ChainSetup:
 
 
 def bootstrap_chain(url: str, keys: Path, dsn: str) -> ChainSetup:
-    on_chain(url, lambda c: bootstrap(c, keys))
+    run_on_chain(url, lambda c: bootstrap(c, keys))
     return ChainSetup(url, keys, dsn)
 
 

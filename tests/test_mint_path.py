@@ -137,7 +137,6 @@ def test_chain_refusal_is_recorded_not_retried(chain: ChainSetup, broker: Mosqui
     on chain gets its pending mints refused with the program's reason, and the mirror follows."""
     import asyncio
 
-    from _mint_helpers import on_chain
     from solana.rpc.async_api import AsyncClient
     from solders.pubkey import Pubkey
 
@@ -146,6 +145,7 @@ def test_chain_refusal_is_recorded_not_retried(chain: ChainSetup, broker: Mosqui
         build_mint_for_reading_ix,
         build_set_meter_status_ix,
         load_keypair,
+        run_on_chain,
         send_and_confirm,
     )
 
@@ -171,7 +171,7 @@ def test_chain_refusal_is_recorded_not_retried(chain: ChainSetup, broker: Mosqui
     try:
         pub.publish([first, gone])
         wait_until(lambda: outbox_counts(chain.dsn) == {"pending": 2}, 30, "2 pending mints")
-        on_chain(chain.url, interfere)
+        run_on_chain(chain.url, interfere)
         worker = MintThread(chain.settings()).start()
         try:
             wait_until(lambda: outbox_counts(chain.dsn) == {"confirmed": 1, "refused": 1}, 30, "both judged")
@@ -287,15 +287,14 @@ def test_cli_enrols_and_revokes_on_chain_then_mirrors(chain: ChainSetup, tmp_pat
     import subprocess
     import sys
 
-    from _mint_helpers import on_chain
     from solders.keypair import Keypair
     from solders.pubkey import Pubkey
 
-    from gridx.chain import METER_REVOKED, airdrop, fetch_decoded, meter_pda, save_keypair
+    from gridx.chain import METER_REVOKED, airdrop, fetch_decoded, meter_pda, run_on_chain, save_keypair
 
     owner = Keypair()
     save_keypair(tmp_path / "owner.json", owner)
-    on_chain(chain.url, lambda c: airdrop(c, owner.pubkey(), 10**9))
+    run_on_chain(chain.url, lambda c: airdrop(c, owner.pubkey(), 10**9))
     meter = hourly("cli-meter")
     gridx = [str(Path(sys.executable).parent / "gridx"), "meters"]
     common = [
@@ -326,11 +325,11 @@ def test_cli_enrols_and_revokes_on_chain_then_mirrors(chain: ChainSetup, tmp_pat
         capture_output=True,
     )
     key = Pubkey.from_bytes(bytes.fromhex(meter.pubkey_hex))
-    acct = on_chain(chain.url, lambda c: fetch_decoded(c, "registry", meter_pda(key)))
+    acct = run_on_chain(chain.url, lambda c: fetch_decoded(c, "registry", meter_pda(key)))
     assert acct is not None and str(acct.owner) == str(owner.pubkey())
     assert scalar(chain.dsn, "SELECT owner_wallet FROM meters WHERE meter_id = 'cli-meter'") == str(owner.pubkey())
     subprocess.run([*gridx, "revoke", "--meter-id", "cli-meter", *common], check=True, capture_output=True)
-    acct = on_chain(chain.url, lambda c: fetch_decoded(c, "registry", meter_pda(key)))
+    acct = run_on_chain(chain.url, lambda c: fetch_decoded(c, "registry", meter_pda(key)))
     assert acct.status == METER_REVOKED
     assert scalar(chain.dsn, "SELECT status FROM meters WHERE meter_id = 'cli-meter'") == "revoked"
     # without the owner's signature there is no on-chain enrolment

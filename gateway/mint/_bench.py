@@ -21,7 +21,7 @@ from solders.pubkey import Pubkey
 
 from gateway.mint._mirror import enroll_on_chain
 from gateway.mint._reconcile import reconcile
-from gridx.chain import airdrop, load_keypair
+from gridx.chain import airdrop, load_keypair, run_on_chain
 from gridx.chain._bootstrap import bootstrap
 from gridx.db import connect, migrate
 from gridx.paths import ROOT, run_dir
@@ -165,7 +165,7 @@ def run_bench(readings: int, meters: int, per_tx: int, rate: float = 1000.0) -> 
         url = f"http://127.0.0.1:{port}"
         migrate(pg.dsn)
         keys_dir = base / "keys"
-        asyncio.run(_with_client(url, lambda c: bootstrap(c, keys_dir)))
+        run_on_chain(url, lambda c: bootstrap(c, keys_dir))
         meter_keys = [SigningKey.generate() for _ in range(meters)]
         asyncio.run(_enroll_all(url, pg.dsn, keys_dir, meter_keys))
         batches = _readings(meter_keys, per_meter, int(time.time()))
@@ -223,10 +223,7 @@ def run_bench(readings: int, meters: int, per_tx: int, rate: float = 1000.0) -> 
             ).fetchone()
             refused = conn.execute("SELECT count(*) FROM mint_outbox WHERE status = 'refused'").fetchone()
 
-            async def rec(client: AsyncClient) -> Any:
-                return await reconcile(client, conn)
-
-            rep = asyncio.run(_with_client(url, rec))
+            rep = run_on_chain(url, lambda c: reconcile(c, conn))
         cpu = {name: _cpu_s(p.pid) for name, p in zip(("node", "gateway", "mint"), procs, strict=True)}
         seconds = float(span[0]) if span and span[0] else float("nan")
         return {
@@ -249,11 +246,3 @@ def run_bench(readings: int, meters: int, per_tx: int, rate: float = 1000.0) -> 
             stop_process(p)
         broker.stop()
         pg.stop()
-
-
-async def _with_client(url: str, fn: Any) -> Any:
-    client = AsyncClient(url, timeout=60)
-    try:
-        return await fn(client)
-    finally:
-        await client.close()

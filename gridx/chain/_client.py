@@ -4,7 +4,7 @@ the local node. Failures raise ChainError with the program's named error as ``co
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from solders.hash import Hash
@@ -34,6 +34,7 @@ __all__ = [
     "fetch_events",
     "latest_blockhash",
     "rpc_call",
+    "run_on_chain",
     "send_and_confirm",
     "send_tx",
     "token_balance",
@@ -53,6 +54,17 @@ async def rpc_call(call: Awaitable[T]) -> T:
         return await call
     except SolanaRpcException as exc:
         raise ChainError(f"chain node unreachable: {exc.__cause__ or exc}", "Unreachable") from exc
+
+
+def run_on_chain(url: str, fn: Callable[[AsyncClient], Awaitable[T]], timeout_s: float = 60.0) -> T:
+    """From synchronous code (CLIs, benchmarks, tests): run ``fn`` with a fresh client to ``url``."""
+    from solana.rpc.async_api import AsyncClient
+
+    async def go() -> T:
+        async with AsyncClient(url, timeout=timeout_s) as client:
+            return await fn(client)
+
+    return asyncio.run(go())
 
 
 async def latest_blockhash(client: AsyncClient) -> Hash:

@@ -159,21 +159,12 @@ async def _trade(client: Any, chain_keys: Path, wallets: Path, seller_meter: str
     }
 
 
-async def _with_client(url: str, fn: Any) -> Any:
-    from solana.rpc.async_api import AsyncClient
-
-    client = AsyncClient(url, timeout=60)
-    try:
-        return await fn(client)
-    finally:
-        await client.close()
-
-
 def _run(meters: int, seconds: int, speed: float, interval_s: int) -> dict[str, Any]:
     from rich.console import Console
     from rich.table import Table
 
     from gateway.mint._reconcile import reconcile
+    from gridx.chain import run_on_chain
     from gridx.chain._bootstrap import bootstrap
     from gridx.db import connect, migrate
     from gridx.paths import ensure_private_dir, run_dir, secrets_dir, write_private
@@ -202,7 +193,7 @@ def _run(meters: int, seconds: int, speed: float, interval_s: int) -> dict[str, 
         node = procs.gridx("chain-node", ["chain", "node", "--memory", "--port", str(chain_port)])
         wait_for_port(chain_port, node, 60)
         url = f"http://127.0.0.1:{chain_port}"
-        dep = asyncio.run(_with_client(url, lambda c: bootstrap(c, keys / "chain")))
+        dep = run_on_chain(url, lambda c: bootstrap(c, keys / "chain"))
         console.print(f"chain node {url}: GRXE mint {dep.grxe_mint}, gateway minter {dep.gateway_minter}")
 
         modbus_port = free_port()
@@ -307,7 +298,7 @@ def _run(meters: int, seconds: int, speed: float, interval_s: int) -> dict[str, 
         # up for the reconciliation
         procs.stop_all(keep=("chain-node",))
         with connect(pg.dsn) as conn:
-            rep = asyncio.run(_with_client(url, lambda c: reconcile(c, conn)))
+            rep = run_on_chain(url, lambda c: reconcile(c, conn))
             top = conn.execute(
                 "SELECT meter_id, sum(amount)::bigint FROM token_mints GROUP BY meter_id ORDER BY 2 DESC LIMIT 1"
             ).fetchone()
@@ -315,9 +306,7 @@ def _run(meters: int, seconds: int, speed: float, interval_s: int) -> dict[str, 
         trade: dict[str, int] = {}
         if top is not None:
             # reconcile first: a trade moves tokens between owners on purpose
-            trade = asyncio.run(
-                _with_client(url, lambda c: _trade(c, keys / "chain", keys / "wallets", top[0], int(top[1]) // 2))
-            )
+            trade = run_on_chain(url, lambda c: _trade(c, keys / "chain", keys / "wallets", top[0], int(top[1]) // 2))
         table = Table(title="GridTokenX demo result", show_header=False)
         for key in ("readings", "quarantined", "mints_confirmed", "mints_pending", "grxe_minted"):
             table.add_row(key, f"{snap[key]:,}")
