@@ -205,8 +205,24 @@ def _check_plausible(r: Reading, entry: RegistryEntry, state: MeterState) -> Non
     if state.last_window_end is not None and r.window_start < state.last_window_end:
         raise ReadingRejected(Reason.IMPLAUSIBLE, f"window starts at {r.window_start}, before {state.last_window_end}")
     if state.produced_total_wh is not None and state.consumed_total_wh is not None:
-        if r.produced_total_wh < state.produced_total_wh or r.consumed_total_wh < state.consumed_total_wh:
-            raise ReadingRejected(Reason.IMPLAUSIBLE, "cumulative counter went backwards")
+        allowance = entry.rated_power_w * span // 3600
+        for name, total, last, delta in (
+            ("produced", r.produced_total_wh, state.produced_total_wh, r.produced_wh),
+            ("consumed", r.consumed_total_wh, state.consumed_total_wh, r.consumed_wh),
+        ):
+            if _went_backwards(total, last, delta, allowance):
+                raise ReadingRejected(
+                    Reason.IMPLAUSIBLE, f"cumulative {name} counter went backwards: {last} -> {total}"
+                )
+
+
+def _went_backwards(total: int, last: int, delta: int, allowance_wh: int) -> bool:
+    """A counter below its last accepted value is a fault, except a reset to zero: the edge
+    re-baselines on the poll that sees the reset and signs no delta across it, so the next
+    reading's counter holds its own delta plus at most what one window can accumulate after
+    the reset. Energy is credited from the deltas, never from the totals, so accepting a reset
+    credits nothing extra; rejecting it would strand every later reading of the meter."""
+    return total < last and total - delta > allowance_wh
 
 
 def check_reading(

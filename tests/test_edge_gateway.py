@@ -1,6 +1,7 @@
 """Producer meets consumer: simulated meters → edge agent → mosquitto → the real gateway →
 PostgreSQL. Every reading the edge signs passes every gateway check, also across an edge
-restart (the re-sent copies are recognised, nothing is stored twice)."""
+restart (the re-sent copies are recognised, nothing is stored twice) and a meter's counter
+reset (the chain goes on)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from _gateway_helpers import GatewayThread, gateway_config, scalar, setup_db
 from solders.keypair import Keypair
 
 from edge.cli import SIM_RATED_POWER_W
-from firmware_sim._fleet import Fleet, FleetConfig
+from firmware_sim._fleet import Fault, Fleet, FleetConfig
 from firmware_sim._server import serve_in_thread
 from gridx.db import enroll_meter
 from gridx.services import MosquittoBroker
@@ -51,6 +52,15 @@ def test_edge_readings_pass_the_gateway(broker: MosquittoBroker, pg_dsn: str, tm
             agent = AgentThread(cfg).start()
             before = stored()
             wait_until(lambda: stored() >= before + 3 * n, 60, "readings after the restart")
+            # a meter's counters reset to zero: the chain goes on, nothing is quarantined
+            first = sorted(keys)[0]
+            reset_at = scalar(pg_dsn, "SELECT max(seq) FROM readings WHERE meter_id = %s", first)
+            fleet.set_fault(0, Fault.ROLLBACK)
+            wait_until(
+                lambda: scalar(pg_dsn, "SELECT max(seq) FROM readings WHERE meter_id = %s", first) >= reset_at + 3,
+                60,
+                "readings of the reset meter",
+            )
             agent.stop()
     finally:
         gw.stop()
@@ -68,3 +78,10 @@ def test_edge_readings_pass_the_gateway(broker: MosquittoBroker, pg_dsn: str, tm
         surplus = c.execute("SELECT count(*) FROM readings WHERE produced_wh > consumed_wh").fetchone()
         minted = c.execute("SELECT count(*) FROM mint_outbox").fetchone()
         assert surplus == minted
+        low = c.execute(
+            "SELECT min(produced_total_wh) FROM readings WHERE meter_id = %s AND seq > %s", (first, reset_at)
+        ).fetchone()
+        high = c.execute(
+            "SELECT max(produced_total_wh) FROM readings WHERE meter_id = %s AND seq <= %s", (first, reset_at)
+        ).fetchone()
+        assert low is not None and high is not None and low[0] < high[0], "the reset reached the gateway"

@@ -92,8 +92,12 @@ def test_each_reason():
     assert verdict(future, m, state) is Reason.STALE_OR_FUTURE
     assert verdict(m.sign(m.unsigned(produced=101)), m, state) is Reason.IMPLAUSIBLE  # 6 kW * 60 s = 100 Wh
     assert verdict(m.sign(m.unsigned(consumed=-5)), m, state) is Reason.IMPLAUSIBLE
-    back = m.sign(m.unsigned(produced=0, consumed=0, consumed_total_wh=m.consumed_total - 1))
-    assert verdict(back, m, state) is Reason.IMPLAUSIBLE
+    # a counter that goes back, but not to (near) zero, is a fault: meter 20 Wh back from 100,000 Wh
+    high = Meter("m1", "edge-a", rated_power_w=6000, window_end=NOW - 600, key=m.key)
+    high.produced_total = high.consumed_total = 100_000
+    high_state = accepted_state(high)
+    back = high.sign(high.unsigned(produced=0, consumed=0, consumed_total_wh=high.consumed_total - 20))
+    assert verdict(back, high, high_state) is Reason.IMPLAUSIBLE
     empty = m.sign(m.unsigned(window_end=m.window_end))
     assert verdict(empty, m, state) is Reason.IMPLAUSIBLE
     assert verdict(m.sign(m.unsigned(prev_hash=GENESIS_HASH)), m, state) is Reason.CHAIN_GAP
@@ -151,3 +155,23 @@ def test_the_parking_grace_restarts_while_the_chain_advances():
 def test_chain_hole_is_a_chain_gap():
     assert issubclass(ChainHole, ReadingRejected)
     assert ChainHole("x").reason is Reason.CHAIN_GAP
+
+
+def test_a_counter_reset_to_zero_continues_the_chain():
+    """After a reset the edge re-baselines: the next reading's counter holds its own delta plus at
+    most one window's worth; that is accepted, and the chain and deltas go on from there."""
+    m = meter()
+    m.produced_total = m.consumed_total = 100_000
+    state = accepted_state(m)
+    # ...not a drop whose counter holds more than a window can explain (6 kW * 60 s = 100 Wh)
+    too_much = m.unsigned(produced=10, consumed=10, produced_total_wh=500, consumed_total_wh=10)
+    assert verdict(m.sign(too_much), m, state) is Reason.IMPLAUSIBLE
+    # reset to 0, 30 Wh counted before the poll that saw it, then a 50/20 Wh window
+    u = m.unsigned(produced=50, consumed=20, produced_total_wh=80, consumed_total_wh=20)
+    r = m.sign(u)
+    _, after = check_reading(r, edge_id="edge-a", entry=entry(m), state=state, now_s=NOW, policy=POLICY)
+    assert after.produced_total_wh == 80 and after.consumed_total_wh == 20 and after.last_seq == r.seq
+    m.advance(u)
+    nxt = m.next(produced=40, consumed=10)
+    _, after = check_reading(nxt, edge_id="edge-a", entry=entry(m), state=after, now_s=NOW, policy=POLICY)
+    assert after.produced_total_wh == 120
