@@ -35,7 +35,10 @@ def quarantined(dsn: str) -> Counter[str]:
 def test_every_reason_is_quarantined_and_good_readings_survive(broker, pg_dsn):
     setup_db(pg_dsn)
     g1, g2 = Meter("good-1", "edge-a").enroll(pg_dsn), Meter("good-2", "edge-a").enroll(pg_dsn)
-    v = Meter("victim", "edge-a", rated_power_w=5000).enroll(pg_dsn)
+    # a long-running meter: its counters are far above what one window can hold, so a counter
+    # going back is a fault, not a reset to zero (which the gateway lets the chain continue through)
+    v = Meter("victim", "edge-a", rated_power_w=5000, produced_total=1_000_000, consumed_total=1_000_000)
+    v.enroll(pg_dsn)
     other = Meter("other-edge", "edge-b").enroll(pg_dsn)
     rev = Meter("revoked", "edge-a").enroll(pg_dsn)
     ghost = Meter("ghost", "edge-a")  # never enrolled
