@@ -117,25 +117,26 @@ async def fetch_chain_meters(client: AsyncClient) -> list[ChainMeter]:
 
 
 def sync_mirror(conn: psycopg.Connection, meters: list[ChainMeter]) -> int:
-    """Apply the chain's view to mirrored meters; returns how many rows changed."""
-    changed = 0
+    """Apply the chain's view to mirrored meters in one statement; returns how many rows changed
+    (only those, so the NOTIFY trigger wakes the gateways for real changes only)."""
+    if not meters:
+        return 0
     with conn.transaction():
-        for m in meters:
-            cur = conn.execute(
-                """UPDATE meters SET status = %s, edge_id = %s, rated_power_w = %s, updated_at = now()
-                    WHERE pubkey = %s AND (status, edge_id, rated_power_w) IS DISTINCT FROM (%s, %s, %s)""",
-                (
-                    "active" if m.active else "revoked",
-                    m.edge_id,
-                    m.rated_power_w,
-                    m.pubkey_hex,
-                    "active" if m.active else "revoked",
-                    m.edge_id,
-                    m.rated_power_w,
-                ),
-            )
-            changed += cur.rowcount
-    return changed
+        cur = conn.execute(
+            """UPDATE meters m SET status = c.status, edge_id = c.edge_id, rated_power_w = c.rated_power_w,
+                      updated_at = now()
+                 FROM unnest(%s::text[], %s::text[], %s::text[], %s::bigint[])
+                      AS c (pubkey, status, edge_id, rated_power_w)
+                WHERE m.pubkey = c.pubkey
+                  AND (m.status, m.edge_id, m.rated_power_w) IS DISTINCT FROM (c.status, c.edge_id, c.rated_power_w)""",
+            (
+                [m.pubkey_hex for m in meters],
+                ["active" if m.active else "revoked" for m in meters],
+                [m.edge_id for m in meters],
+                [m.rated_power_w for m in meters],
+            ),
+        )
+        return cur.rowcount
 
 
 async def mirror_loop(client: AsyncClient, dsn: str, interval_s: float, stop: asyncio.Event) -> None:

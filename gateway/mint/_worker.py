@@ -62,6 +62,7 @@ class MintWorker:
         self.cfg = cfg
         self.limiter = RateLimiter(cfg.limits)
         self._stop = asyncio.Event()
+        self._pending_at = float("-inf")
 
     def stop(self) -> None:
         self._stop.set()
@@ -111,7 +112,10 @@ class MintWorker:
             lambda meter_id: self.limiter.allow(meter_id, now),
         )
         if not jobs:
-            await self._refresh_pending(conn)
+            # an idle worker polls every idle_s; the gauge needs no more than one count a second
+            if now - self._pending_at >= 1.0:
+                self._pending_at = now
+                await self._refresh_pending(conn)
             return False
         maybe_sent = [j for j in jobs if j.attempts > 0]
         fresh = [j for j in jobs if j.attempts == 0]

@@ -95,7 +95,6 @@ def chain_error(err: Any, logs: Sequence[str] = (), programs: Sequence[Pubkey] =
         code = err
     elif isinstance(err, dict) and "InstructionError" in err:
         index, inner = err["InstructionError"]
-        assert index is not None
         program = _failing_program(logs) or (programs[index] if 0 <= index < len(programs) else None)
         if isinstance(inner, dict) and "Custom" in inner:
             code = _custom_name(program, int(inner["Custom"]))
