@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from gridx.errors import ServiceError
+from gridx.services._proc import cpu_seconds
 
 __all__ = ["run_bench"]
 
@@ -45,11 +46,6 @@ def _rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
-
-
-def _cpu_s(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _stats(path: Path) -> dict[str, Any]:
@@ -153,8 +149,8 @@ def run_bench(meters: int, seconds: float, interval_s: int, chaos: float = 0.0) 
         _wait(
             lambda: _stats(stats_path).get("cycles", 0) >= 3 and _stats(stats_path).get("mqtt_connected"), 60, "agent"
         )
-        s0, r0, cpu0, t0 = _stats(stats_path), counter.count(), _cpu_s(agent.pid), time.monotonic()
-        sim_cpu0 = _cpu_s(sim.pid)
+        s0, r0, cpu0, t0 = _stats(stats_path), counter.count(), cpu_seconds(agent.pid), time.monotonic()
+        sim_cpu0 = cpu_seconds(sim.pid)
         rss_start = rss_max = _rss_mb(agent.pid)
         while time.monotonic() - t0 < seconds:
             time.sleep(0.5)
@@ -162,8 +158,8 @@ def run_bench(meters: int, seconds: float, interval_s: int, chaos: float = 0.0) 
                 raise ServiceError(f"agent exited with {agent.returncode}; see {work / 'edge.log'}")
             rss_max = max(rss_max, _rss_mb(agent.pid))
         time.sleep(1.2)  # one more stats write covering the whole window
-        s1, r1, cpu1, t1 = _stats(stats_path), counter.count(), _cpu_s(agent.pid), time.monotonic()
-        sim_cpu1 = _cpu_s(sim.pid)
+        s1, r1, cpu1, t1 = _stats(stats_path), counter.count(), cpu_seconds(agent.pid), time.monotonic()
+        sim_cpu1 = cpu_seconds(sim.pid)
         span = s1["time"] - s0["time"]
         result = {
             "meters": meters,

@@ -26,6 +26,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from gridx.services._proc import cpu_seconds, gridx_command
+
 __all__ = ["BenchSpec", "run_bench"]
 
 INTERVAL = 60
@@ -128,18 +130,6 @@ def _publisher(
     results.put({"messages": len(order), "readings": readings, "publish_s": done - t0})
 
 
-def _cpu_seconds(pids: list[int]) -> float:
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / tick
-    return round(total, 1)
-
-
 def _tree(root: int) -> list[int]:
     """``root`` and its descendants (PostgreSQL backends call setsid, so a process group
     would miss them)."""
@@ -227,7 +217,7 @@ def run_bench(spec: BenchSpec) -> dict[str, Any]:
                 "GRIDX_GATEWAY_LINGER_MS": str(spec.linger_ms),
                 "GRIDX_GATEWAY_VERIFY_THREADS": str(spec.verify_threads),
             }
-            cmd = [str(Path(sys.executable).parent / "gridx"), "gateway", "run", "--no-migrate"]
+            cmd = gridx_command("gateway", "run", "--no-migrate")
             if spec.profile and i == 0:
                 code = (
                     "import cProfile, sys; sys.argv = ['gridx', 'gateway', 'run', '--no-migrate'];"
@@ -334,9 +324,9 @@ def run_bench(spec: BenchSpec) -> dict[str, Any]:
 
 def _cpu(gws: list[subprocess.Popen[bytes]], pg: Any, broker: Any) -> dict[str, float]:
     return {
-        "gateways": _cpu_seconds([g.pid for g in gws]),
-        "postgres": _cpu_seconds(_tree(pg.proc.pid)) if pg.proc else 0.0,
-        "mosquitto": _cpu_seconds([broker.proc.pid]) if broker.proc else 0.0,
+        "gateways": round(cpu_seconds(*(g.pid for g in gws)), 1),
+        "postgres": round(cpu_seconds(*_tree(pg.proc.pid)), 1) if pg.proc else 0.0,
+        "mosquitto": round(cpu_seconds(broker.proc.pid), 1) if broker.proc else 0.0,
     }
 
 

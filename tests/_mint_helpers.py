@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
-import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +24,7 @@ from gateway.mint._reconcile import Reconciliation, reconcile
 from gridx.chain import airdrop, ata_address, grxe_mint_pda, load_keypair, run_on_chain, token_balance
 from gridx.chain._bootstrap import bootstrap
 from gridx.paths import ROOT
+from gridx.services._proc import gridx_command
 
 HOUR = 3600
 
@@ -142,7 +142,7 @@ def mint_process(settings: MintSettings, log: Path) -> subprocess.Popen[bytes]:
             env[f"GRIDX_MINT_{name.upper()}"] = str(value)
     with log.open("ab") as fh:
         return subprocess.Popen(
-            [str(Path(sys.executable).parent / "gridx"), "mint", "run"],
+            gridx_command("mint", "run"),
             env=env,
             stdout=fh,
             stderr=subprocess.STDOUT,

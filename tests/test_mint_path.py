@@ -203,22 +203,13 @@ def test_chain_refusal_is_recorded_not_retried(chain: ChainSetup, broker: Mosqui
 def test_chain_outage_queues_and_drains(pg_dsn: str, broker: MosquittoBroker, tmp_path: Path) -> None:
     """The chain node is stopped for 30 s mid-stream: mints queue, then all land once."""
     import subprocess
-    import sys
     import time
 
     from gridx.paths import ROOT
-    from gridx.services._proc import free_port, stop_process, wait_for_port
+    from gridx.services._proc import free_port, gridx_command, stop_process, wait_for_port
 
     port = free_port()
-    cmd = [
-        str(Path(sys.executable).parent / "gridx"),
-        "chain",
-        "node",
-        "--port",
-        str(port),
-        "--journal",
-        str(tmp_path / "ledger.bin"),
-    ]
+    cmd = gridx_command("chain", "node", "--port", str(port), "--journal", str(tmp_path / "ledger.bin"))
     log = (tmp_path / "node.log").open("ab")
 
     def start_node() -> subprocess.Popen[bytes]:
@@ -285,18 +276,18 @@ def test_over_limit_mint_is_refused_with_the_programs_reason(chain: ChainSetup) 
 
 def test_cli_enrols_and_revokes_on_chain_then_mirrors(chain: ChainSetup, tmp_path: Path) -> None:
     import subprocess
-    import sys
 
     from solders.keypair import Keypair
     from solders.pubkey import Pubkey
 
     from gridx.chain import METER_REVOKED, airdrop, fetch_decoded, meter_pda, run_on_chain, save_keypair
+    from gridx.services._proc import gridx_command
 
     owner = Keypair()
     save_keypair(tmp_path / "owner.json", owner)
     run_on_chain(chain.url, lambda c: airdrop(c, owner.pubkey(), 10**9))
     meter = hourly("cli-meter")
-    gridx = [str(Path(sys.executable).parent / "gridx"), "meters"]
+    gridx = gridx_command("meters")
     common = [
         "--dsn",
         chain.dsn,

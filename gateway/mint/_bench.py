@@ -8,7 +8,6 @@ import asyncio
 import os
 import ssl
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,7 @@ from gridx.chain._bootstrap import bootstrap
 from gridx.db import connect, migrate
 from gridx.paths import ROOT, run_dir
 from gridx.services import MosquittoBroker, PostgresServer
-from gridx.services._proc import free_port, stop_process, wait_for_port
+from gridx.services._proc import cpu_seconds, free_port, gridx_command, stop_process, wait_for_port
 from gridx.wire import GENESIS_HASH, Reading, UnsignedReading, encode_batch, reading_hash, readings_topic, sign_reading
 
 __all__ = ["run_bench"]
@@ -118,7 +117,7 @@ def _publish(broker: MosquittoBroker, password: str, batches: list[list[Reading]
 def _gridx(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as fh:
         return subprocess.Popen(
-            [str(Path(sys.executable).parent / "gridx"), *args],
+            gridx_command(*args),
             env={**os.environ, **env},
             stdout=fh,
             stderr=subprocess.STDOUT,
@@ -132,12 +131,6 @@ def _wait_log(path: Path, needle: str, timeout: float) -> None:
         if time.monotonic() > deadline:
             raise TimeoutError(f"{needle!r} not in {path} after {timeout}s")
         time.sleep(0.1)
-
-
-def _cpu_s(pid: int) -> float:
-    """CPU seconds a process has used (user + system), to say what bounds the pipeline."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return round((int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"), 1)
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -224,7 +217,7 @@ def run_bench(readings: int, meters: int, per_tx: int, rate: float = 1000.0) -> 
             refused = conn.execute("SELECT count(*) FROM mint_outbox WHERE status = 'refused'").fetchone()
 
             rep = run_on_chain(url, lambda c: reconcile(c, conn))
-        cpu = {name: _cpu_s(p.pid) for name, p in zip(("node", "gateway", "mint"), procs, strict=True)}
+        cpu = {name: round(cpu_seconds(p.pid), 1) for name, p in zip(("node", "gateway", "mint"), procs, strict=True)}
         seconds = float(span[0]) if span and span[0] else float("nan")
         return {
             "readings": total,

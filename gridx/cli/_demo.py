@@ -13,13 +13,14 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import typer
+
+from gridx.services._proc import gridx_command
 
 __all__ = ["register"]
 
@@ -39,7 +40,7 @@ class _Procs:
 
         with (self.logs / f"{name}.log").open("ab") as fh:
             p = subprocess.Popen(
-                [str(Path(sys.executable).parent / "gridx"), *args],
+                gridx_command(*args),
                 env={**os.environ, **(env or {})},
                 stdout=fh,
                 stderr=subprocess.STDOUT,
@@ -198,8 +199,7 @@ def _run(meters: int, seconds: int, speed: float, interval_s: int) -> dict[str, 
 
         modbus_port = free_port()
         provision = subprocess.run(
-            [
-                str(Path(sys.executable).parent / "gridx"),
+            gridx_command(
                 "edge",
                 "provision",
                 "--edge-id",
@@ -224,7 +224,7 @@ def _run(meters: int, seconds: int, speed: float, interval_s: int) -> dict[str, 
                 str(speed),
                 "--sim-seed",
                 str(SIM_SEED),
-            ],
+            ),
             check=True,
             capture_output=True,
             text=True,

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 from gridx.errors import ServiceError
 
-__all__ = ["free_port", "stop_process", "wait_for_port"]
+__all__ = ["cpu_seconds", "free_port", "gridx_command", "stop_process", "wait_for_port"]
 
 
 def free_port() -> int:
@@ -41,3 +43,21 @@ def stop_process(proc: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(timeout)
+
+
+def gridx_command(*args: str) -> list[str]:
+    """``gridx ARGS`` from the same environment as the caller (benchmarks, demo, tests)."""
+    return [str(Path(sys.executable).parent / "gridx"), *args]
+
+
+def cpu_seconds(*pids: int) -> float:
+    """CPU seconds (user + system) used so far by these processes; gone ones count 0."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
