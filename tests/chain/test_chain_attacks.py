@@ -6,11 +6,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from _chain_helpers import RATED_W, T0, World, assert_refused, build_world
 from solders.instruction import AccountMeta, Instruction
 from solders.keypair import Keypair
 
 import gridx.chain as c
+from tests.helpers.chain import RATED_W, T0, World, assert_refused, build_world
 
 MAX_PER_WINDOW = RATED_W * 900 * 1000 // 3600
 
@@ -373,10 +373,9 @@ def test_attack_refused_and_changes_nothing(w: World, name: str) -> None:
 def test_token_cannot_be_bound_to_a_foreign_registry() -> None:
     """initialize is first-come; the registry it trusts is compiled in, so a first caller cannot
     point mint_for_reading at a program that forges meter accounts."""
-    from _chain_helpers import Svm
-
     from gridx.chain._idl import idl_program
     from gridx.errors import ChainError
+    from tests.helpers.chain import Svm
 
     svm = Svm()
     admin = svm.funded()

@@ -8,7 +8,12 @@ import time
 from collections import Counter
 
 import psycopg
-from _gateway_helpers import (
+from nacl.signing import SigningKey
+
+from gridx.db import revoke_meter
+from gridx.errors import Reason
+from gridx.wire import MAX_BATCH_BYTES, MAX_BATCH_READINGS, Batch, reading_hash
+from tests.helpers.gateway import (
     INTERVAL,
     GatewayThread,
     Meter,
@@ -18,11 +23,6 @@ from _gateway_helpers import (
     setup_db,
     wait_until,
 )
-from nacl.signing import SigningKey
-
-from gridx.db import revoke_meter
-from gridx.errors import Reason
-from gridx.wire import MAX_BATCH_BYTES, MAX_BATCH_READINGS, Batch, reading_hash
 
 MAX_AGE = 6 * 3600
 

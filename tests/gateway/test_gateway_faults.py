@@ -9,7 +9,9 @@ import threading
 import time
 
 import pytest
-from _gateway_helpers import (
+
+from gridx.services._proc import free_port
+from tests.helpers.gateway import (
     GatewayProcess,
     GatewayThread,
     Meter,
@@ -21,8 +23,6 @@ from _gateway_helpers import (
     stream,
     wait_until,
 )
-
-from gridx.services._proc import free_port
 
 pytestmark = pytest.mark.slow
 

@@ -8,8 +8,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import psycopg
-from _edge_helpers import AgentThread, modbus_ports, provision_edge, wait_until
-from _gateway_helpers import GatewayThread, gateway_config, scalar, setup_db
 from solders.keypair import Keypair
 
 from edge.cli import SIM_RATED_POWER_W
@@ -17,6 +15,8 @@ from firmware_sim._fleet import Fault, Fleet, FleetConfig
 from firmware_sim._server import serve_in_thread
 from gridx.db import enroll_meter
 from gridx.services import MosquittoBroker
+from tests.helpers.edge import AgentThread, modbus_ports, provision_edge, wait_until
+from tests.helpers.gateway import GatewayThread, gateway_config, scalar, setup_db
 
 SPEED = 30.0
 NOON_BKK = 1_700_000_000 // 86400 * 86400 + 5 * 3600

@@ -6,10 +6,10 @@ from __future__ import annotations
 import struct
 
 import pytest
-from _chain_helpers import RATED_W, T0, World, assert_refused, build_world
 from solders.keypair import Keypair
 
 import gridx.chain as c
+from tests.helpers.chain import RATED_W, T0, World, assert_refused, build_world
 
 MAX_PER_WINDOW = RATED_W * 900 * 1000 // 3600  # 1,250,000 base units
 

@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
-from _gateway_helpers import wallet
 
 from gridx.db import (
     MigrationError,
@@ -21,6 +20,7 @@ from gridx.db import (
     surplus_available_wh,
 )
 from gridx.db._migrate import SQL_DIR, load_migrations
+from tests.helpers.gateway import wallet
 
 T0 = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 

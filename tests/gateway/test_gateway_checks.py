@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from _gateway_helpers import INTERVAL, Meter
 from nacl.signing import SigningKey
 
 from gateway._checks import (
@@ -18,6 +17,7 @@ from gateway._checks import (
 from gateway._judge import Candidate, judge
 from gridx.errors import ReadingRejected, Reason
 from gridx.wire import GENESIS_HASH, encode_batch, reading_hash
+from tests.helpers.gateway import INTERVAL, Meter
 
 NOW = 1_800_000_000 // INTERVAL * INTERVAL
 POLICY = Policy(max_age_s=3600, max_future_s=120)

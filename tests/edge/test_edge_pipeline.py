@@ -5,13 +5,12 @@ from __future__ import annotations
 from collections import defaultdict
 from pathlib import Path
 
-from _edge_helpers import AgentThread, Collector, modbus_ports, provision_edge, wait_until
-
 from firmware_sim import model
 from firmware_sim._fleet import Fleet, FleetConfig
 from firmware_sim._server import serve_in_thread
 from gridx.services import MosquittoBroker
 from gridx.wire import GENESIS_HASH, Reading, reading_hash, readings_topic, verify_reading
+from tests.helpers.edge import AgentThread, Collector, modbus_ports, provision_edge, wait_until
 
 SPEED = 60.0
 NOON_BKK = 1_700_000_000 // 86400 * 86400 + 5 * 3600  # 12:00 at UTC+7: the sun is up

@@ -7,11 +7,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from _gateway_helpers import GatewayThread, Meter, Publisher, gateway_config, scalar, setup_db, wait_until
-from _mint_helpers import HOUR, ChainSetup, MintThread, bootstrap_chain, outbox_counts
 
 from gridx.chain import LocalNode, NodeConfig
 from gridx.services import MosquittoBroker
+from tests.helpers.gateway import GatewayThread, Meter, Publisher, gateway_config, scalar, setup_db, wait_until
+from tests.helpers.mint import HOUR, ChainSetup, MintThread, bootstrap_chain, outbox_counts
 
 EDGE = "edge-m1"
 
@@ -98,7 +98,7 @@ def _expected(batches: list[list]) -> int:  # type: ignore[type-arg]
 
 
 def test_killed_between_send_and_record_mints_once(chain: ChainSetup, broker: MosquittoBroker, tmp_path: Path) -> None:
-    from _mint_helpers import mint_process
+    from tests.helpers.mint import mint_process
 
     meters = [hourly(f"kill-{i}") for i in range(5)]
     owners = [chain.enroll(m) for m in meters]

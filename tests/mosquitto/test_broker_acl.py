@@ -10,10 +10,10 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
-from _edge_helpers import Collector, wait_until
 
 from gridx.services import MosquittoBroker
 from gridx.wire import readings_topic
+from tests.helpers.edge import Collector, wait_until
 
 NOT_AUTHORIZED = 135
 NO_MATCHING_SUBSCRIBERS = 16  # a success code: accepted, nobody listening

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from _chain_helpers import SOL, T0, RpcWorld, rpc_world
 from solana.rpc.async_api import AsyncClient
 from solders.hash import Hash
 from solders.keypair import Keypair
@@ -20,6 +19,7 @@ from solders.signature import Signature
 import gridx.chain as c
 from gridx.chain._bootstrap import bootstrap
 from gridx.errors import ChainError
+from tests.helpers.chain import SOL, T0, RpcWorld, rpc_world
 
 
 @pytest.fixture

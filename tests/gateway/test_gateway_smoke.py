@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from _gateway_helpers import GatewayThread, Meter, Publisher, gateway_config, scalar, setup_db, wait_until
+from tests.helpers.gateway import GatewayThread, Meter, Publisher, gateway_config, scalar, setup_db, wait_until
 
 
 def test_readings_flow_end_to_end(broker, pg_dsn):

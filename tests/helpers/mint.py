@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from _gateway_helpers import Meter, wait_until
 from solana.rpc.async_api import AsyncClient
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
@@ -25,6 +24,7 @@ from gridx.chain import airdrop, ata_address, grxe_mint_pda, load_keypair, run_o
 from gridx.chain._bootstrap import bootstrap
 from gridx.paths import ROOT
 from gridx.services._proc import gridx_command
+from tests.helpers.gateway import Meter, wait_until
 
 HOUR = 3600
 

@@ -15,12 +15,12 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
-from _edge_helpers import AgentThread, Collector, modbus_ports, provision_edge, read_stats, wait_until
 
 from firmware_sim._fleet import Fault, Fleet, FleetConfig
 from firmware_sim._server import serve_in_thread
 from gridx.services import MosquittoBroker
 from gridx.wire import GENESIS_HASH, Reading, reading_hash, verify_reading
+from tests.helpers.edge import AgentThread, Collector, modbus_ports, provision_edge, read_stats, wait_until
 
 NOON_BKK = 1_700_000_000 // 86400 * 86400 + 5 * 3600
 

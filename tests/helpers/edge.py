@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from _gateway_helpers import wait_until
 from nacl.signing import VerifyKey
 
 from edge.config import MeterConfig, render_toml
@@ -20,6 +19,7 @@ from firmware_sim._fleet import address_of
 from firmware_sim.model import meter_id
 from gridx.services import MosquittoBroker
 from gridx.wire import Reading, decode_batch
+from tests.helpers.gateway import wait_until
 
 READINGS_FILTER = "gridtokenx/edge/+/readings"
 

@@ -12,11 +12,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from _chain_helpers import T0, rpc_world
 from solana.rpc.async_api import AsyncClient
 
 import gridx.chain as c
 from gridx.errors import ChainError
+from tests.helpers.chain import T0, rpc_world
 
 _GRIDX = [sys.executable, "-c", "from gridx.cli import main; main()"]
 

@@ -6,12 +6,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from _edge_helpers import modbus_ports
 from pymodbus.client import ModbusTcpClient
 
 from firmware_sim._fleet import address_of
 from firmware_sim.registers import BLOCK_WORDS, decode
 from gridx.services._proc import stop_process, wait_for_port
+from tests.helpers.edge import modbus_ports
 
 
 def test_one_process_serves_a_thousand_meters(tmp_path: Path) -> None:
