@@ -1,0 +1,126 @@
+"""``gridx bench match`` and ``gridx bench auction``: the engine alone, in this process, on one
+core. Orders are generated before the clock starts (in chunks, to bound memory); the engine's
+events are built and returned as in production, then dropped.
+"""
+
+from __future__ import annotations
+
+import gc
+import random
+import statistics
+import time
+from typing import Any
+
+from backend.market._auction import Auction
+from backend.market._engine import Engine
+from backend.market._types import Clear, MarketSpec, Mechanism, NewOrder, Side, StpMode, TimeInForce, Trade
+
+__all__ = ["bench_auction", "bench_match", "bench_spec", "random_orders"]
+
+TICK = 10_000  # 0.01 payment token per GRXE
+LOT = 100_000  # 0.1 kWh
+_CHUNK = 100_000
+# what the workload sends besides plain limit orders, so every order-type check runs
+_TIF_MIX = (TimeInForce.GTC,) * 85 + (TimeInForce.IOC,) * 5 + (TimeInForce.FOK,) * 5 + (TimeInForce.POST_ONLY,) * 5
+
+
+def bench_spec(mechanism: Mechanism = Mechanism.CONTINUOUS, ticks: int = 200) -> MarketSpec:
+    return MarketSpec(
+        "bench",
+        tick=TICK,
+        lot=LOT,
+        max_price=ticks * TICK,
+        max_amount=100 * LOT,
+        stp=StpMode.CANCEL_TAKER,
+        fee_bps=25,
+        mechanism=mechanism,
+    )
+
+
+def random_orders(rng: random.Random, n: int, first_id: int, owners: int, ticks: int = 200) -> list[NewOrder]:
+    """Prices uniform in 1..ticks ticks, 1-4 lots, 50/50 sides, ``owners`` owners (so
+    self-trade prevention fires), 85% GTC and 5% each IOC, FOK, post-only."""
+    names = [f"owner{i:05d}" for i in range(owners)]
+    rand, choice = rng.random, rng.choice
+    out = []
+    for i in range(first_id, first_id + n):
+        side = Side.BUY if rand() < 0.5 else Side.SELL
+        price = (int(rand() * ticks) + 1) * TICK
+        amount = (int(rand() * 4) + 1) * LOT
+        out.append(NewOrder(i, choice(names), side, price, amount, choice(_TIF_MIX)))
+    return out
+
+
+def bench_match(orders: int, owners: int = 1000, seed: int = 1, latency_sample: int = 200_000) -> dict[str, Any]:
+    """Throughput over ``orders`` orders, then per-order latency on a fresh engine over the
+    first ``latency_sample`` of the same orders (timing each order costs time itself)."""
+    rng = random.Random(seed)
+    eng = Engine(bench_spec())
+    elapsed = 0.0
+    trades = 0
+    done = 0
+    first_chunk: list[NewOrder] = []
+    while done < orders:
+        chunk = random_orders(rng, min(_CHUNK, orders - done), done + 1, owners)
+        if not first_chunk:
+            first_chunk = chunk
+        apply = eng.apply
+        gc.collect()
+        t0 = time.thread_time()
+        for cmd in chunk:
+            for ev in apply(cmd):
+                if type(ev) is Trade:
+                    trades += 1
+        elapsed += time.thread_time() - t0
+        done += len(chunk)
+    events = eng.seq
+    lat = _latencies(first_chunk[:latency_sample], owners, seed)
+    return {
+        "orders": orders,
+        "orders_per_s": round(orders / elapsed),
+        "trades": trades,
+        "events": events,
+        "p50_us": lat[0],
+        "p99_us": lat[1],
+        "p999_us": lat[2],
+        "resting_orders": len(eng.resting()),
+        "gc": "on",
+    }
+
+
+def _latencies(cmds: list[NewOrder], owners: int, seed: int) -> tuple[float, float, float]:
+    eng = Engine(bench_spec())
+    apply, clock = eng.apply, time.perf_counter_ns
+    ns = []
+    for cmd in cmds:
+        t0 = clock()
+        apply(cmd)
+        ns.append(clock() - t0)
+    ns.sort()
+    n = len(ns)
+    return tuple(round(ns[min(n - 1, int(n * q))] / 1000, 2) for q in (0.5, 0.99, 0.999))  # type: ignore[return-value]
+
+
+def bench_auction(bids: int, offers: int, rounds: int = 5, seed: int = 1) -> dict[str, Any]:
+    """Median time of ``Clear`` over ``rounds`` slots of ``bids`` + ``offers`` orders."""
+    rng = random.Random(seed)
+    spec = bench_spec(Mechanism.AUCTION, ticks=1000)
+    times = []
+    volume = 0
+    for r in range(rounds):
+        auc = Auction(spec)
+        for i in range(bids + offers):
+            side = Side.BUY if i < bids else Side.SELL
+            price = rng.randint(1, 1000) * TICK
+            auc.apply(NewOrder(i + 1, f"o{rng.randrange(5000)}", side, price, rng.randint(1, 4) * LOT))
+        t0 = time.thread_time()
+        evs = auc.apply(Clear(r))
+        times.append(time.thread_time() - t0)
+        volume = sum(e.amount for e in evs if type(e) is Trade)
+    return {
+        "bids": bids,
+        "offers": offers,
+        "clear_ms": round(statistics.median(times) * 1000, 2),
+        "rounds": rounds,
+        "volume": volume,
+    }
