@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Container
 
-from backend.market._types import MarketSpec, NewOrder, RejectReason, Side, StpMode, TimeInForce
+from backend.market._types import U64_MAX, MarketSpec, NewOrder, RejectReason, Side, StpMode, TimeInForce
 
 __all__ = ["new_order_verdict"]
 
@@ -15,6 +15,8 @@ def new_order_verdict(
 ) -> RejectReason | None:
     if len(cmd) != 7 or type(cmd.order_id) is not int or type(cmd.owner) is not str:
         return RejectReason.BAD_COMMAND
+    if not 0 <= cmd.order_id <= U64_MAX:
+        return RejectReason.BAD_ORDER_ID
     if cmd.order_id in live:
         return RejectReason.DUPLICATE_ORDER_ID
     if cmd.side is not Side.BUY and cmd.side is not Side.SELL:

@@ -21,6 +21,7 @@ from typing import Any, cast
 from backend.market._book import _Side
 from backend.market._checks import new_order_verdict
 from backend.market._types import (
+    U64_MAX,
     Accepted,
     Amend,
     Amended,
@@ -47,6 +48,7 @@ from backend.market._types import (
 
 __all__ = ["Engine", "new_market"]
 
+_U64_MAX = U64_MAX
 _new = tuple.__new__  # builds a NamedTuple without its Python-level __new__ (hot path)
 _BUY, _SELL = Side.BUY, Side.SELL
 _GTC, _IOC, _FOK, _POST = TimeInForce.GTC, TimeInForce.IOC, TimeInForce.FOK, TimeInForce.POST_ONLY
@@ -99,6 +101,7 @@ class Engine:
             or type(owner) is not str
             or type(price) is not int
             or type(amount) is not int
+            or not 0 <= oid <= _U64_MAX
             or oid in orders
             or (side is not _BUY and side is not _SELL)
             or not 0 < price <= maxp
@@ -138,10 +141,10 @@ class Engine:
         elif tif is _FOK:
             return self._reject(oid, RejectReason.FOK_UNFILLABLE)
         seq = self._seq + 1
-        self._seq = seq
         ev: list[Event] = [_new(Accepted, (seq, oid, owner, side, price, amount, tif))]
         o: list[Any] = [amount, oid, owner, side, lim]
         if crosses:
+            self._seq = seq
             stopped = self._take(o, maker, kl, stp is _CMAKER, ev)
             amount = o[0]
             if not amount:
@@ -150,7 +153,7 @@ class Engine:
         else:
             stopped = False
         seq += 1
-        self._seq = seq
+        self._seq = seq  # the order's last event: its Cancelled or its level's LevelChanged
         if stopped or tif is _IOC:
             ev.append(_new(Cancelled, (seq, oid, amount, _R_STP if stopped else _R_UNFILLED)))
             return ev

@@ -70,6 +70,8 @@ class Model:
 
     def _verdict(self, c: NewOrder) -> RejectReason | None:
         s = self.spec
+        if not 0 <= c.order_id < 2**64:
+            return RejectReason.BAD_ORDER_ID
         if self._find(c.order_id):
             return RejectReason.DUPLICATE_ORDER_ID
         if c.side not in (Side.BUY, Side.SELL):

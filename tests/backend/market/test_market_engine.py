@@ -39,7 +39,7 @@ def spec(stp: StpMode = StpMode.CANCEL_TAKER) -> MarketSpec:
     return MarketSpec("t", tick=TICK, lot=LOT, max_price=12 * TICK, max_amount=9 * LOT, stp=stp, fee_bps=30)
 
 
-ids = st.integers(1, 30)
+ids = st.integers(0, 40).flatmap(lambda i: st.integers(1, 30) if i else st.sampled_from((-1, 2**64, 2**64 - 1)))
 owners = st.sampled_from(OWNERS)
 # mostly valid and close together (so orders cross and meet their owners), sometimes anything
 prices = st.integers(0, 40).flatmap(
