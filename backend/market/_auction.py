@@ -34,8 +34,8 @@ from itertools import accumulate
 from typing import Any
 
 from backend.market._checks import new_order_verdict
-from backend.market._payment import fill_fee, fill_payment
 from backend.market._types import (
+    PRICE_SCALE,
     Accepted,
     Amend,
     Amended,
@@ -250,10 +250,10 @@ class Auction:
         self._expire(ev, touched)
 
     def _trade(self, p: int, volume: int, ev: list[Event]) -> set[tuple[int, int]]:
-        live = self._orders.values()
+        live, sell, buy = self._orders.values(), Side.SELL, Side.BUY
         lot, tick, fee_bps = self.spec.lot, self.spec.tick, self.spec.fee_bps
-        sells = _allocate([o for o in live if o[_SIDE] == Side.SELL and o[_TICK] <= p], volume, lot, 1)
-        buys = _allocate([o for o in live if o[_SIDE] == Side.BUY and o[_TICK] >= p], volume, lot, -1)
+        sells = _allocate([o for o in live if o[_SIDE] is sell and o[_TICK] <= p], volume, lot, 1)
+        buys = _allocate([o for o in live if o[_SIDE] is buy and o[_TICK] >= p], volume, lot, -1)
         price = p * tick
         si = bi = 0
         sq, bq = sells[0][1], buys[0][1]
@@ -261,11 +261,10 @@ class Auction:
         while si < len(sells):
             s, b = sells[si][0], buys[bi][0]
             f = min(sq, bq)
-            pay = fill_payment(f, price)
+            pay = f * price // PRICE_SCALE  # fill_payment; MarketSpec rules out overflow
             seq += 1
-            ev.append(
-                Trade(seq, price, f, pay, fill_fee(pay, fee_bps), s[_OID], b[_OID], s[_OWNER], b[_OWNER], s[_OID])
-            )
+            fee = pay * fee_bps // 10_000  # fill_fee
+            ev.append(_new(Trade, (seq, price, f, pay, fee, s[_OID], b[_OID], s[_OWNER], b[_OWNER], s[_OID])))
             sq, bq = sq - f, bq - f
             if not sq:
                 si += 1
@@ -274,23 +273,25 @@ class Auction:
                 bi += 1
                 bq = buys[bi][1] if bi < len(buys) else 0
         self._seq = seq
-        for o, f in sells + buys:
-            self._move(o, -f, 0)
+        levels = self._levels
+        for o, f in sells + buys:  # counts do not change here: filled orders leave in _expire
+            levels[o[_SIDE]][o[_TICK]][0] -= f
             o[_REM] -= f
         return {(o[_SIDE], o[_TICK]) for o, _ in sells + buys}
 
     def _expire(self, ev: list[Event], touched: set[tuple[int, int]]) -> None:
         """Slot end: filled orders leave; IOC (and GTC unless rolled over) are cancelled, in
         arrival order (the dict's order); then every level that changed is reported once."""
-        keep, seq, gone = self.spec.rollover, self._seq, []
+        keep, seq, gone, gtc, ioc = self.spec.rollover, self._seq, [], TimeInForce.GTC, TimeInForce.IOC
+        unfilled, expired, append = CancelReason.UNFILLED, CancelReason.EXPIRED, ev.append
         for o in self._orders.values():
             rem = o[_REM]
-            if rem and keep and o[_TIF] is TimeInForce.GTC:
-                continue
             if rem:
+                tif = o[_TIF]
+                if keep and tif is gtc:
+                    continue
                 seq += 1
-                reason = CancelReason.UNFILLED if o[_TIF] is TimeInForce.IOC else CancelReason.EXPIRED
-                ev.append(_new(Cancelled, (seq, o[_OID], rem, reason)))
+                append(_new(Cancelled, (seq, o[_OID], rem, unfilled if tif is ioc else expired)))
             gone.append(o)
         self._seq = seq
         if len(gone) == len(self._orders):  # the common case: the whole slot goes at once
