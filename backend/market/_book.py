@@ -72,9 +72,15 @@ class _Side:
         """Walk, without touching them, the orders a taker with heap-key limit ``kl`` would
         meet, in priority order: (amount it could fill, whether it met its owner's order first).
         ``skip_own``: own orders are passed over (they would be cancelled, not traded)."""
-        sign, cnt, avail = self.sign, self.cnt, 0
-        for k in sorted(k for k in self.heap if k <= kl and cnt[k * sign]):
-            for m in self.levels[k * sign]:
+        sign, cnt, levels, avail = self.sign, self.cnt, self.levels, 0
+        best = self.heap[0]  # the caller has just cleaned the top: it is a live level
+        # walk the ticks in price order when that is short, else sort the occupied ones
+        keys = range(best, kl + 1) if kl - best < 2 * len(self.heap) else sorted(k for k in self.heap if k <= kl)
+        for k in keys:
+            t = k * sign
+            if not cnt[t]:
+                continue
+            for m in levels[t]:
                 r = m[0]
                 if not r:
                     continue
