@@ -259,3 +259,34 @@ def test_market_spec_refuses_what_the_chain_would(kw: dict) -> None:
     base = {"tick": TICK, "lot": LOT, "max_price": 12 * TICK, "max_amount": 9 * LOT}
     with pytest.raises(MarketSpecError):
         MarketSpec("t", **(base | kw))
+
+
+def test_cancelled_orders_do_not_pile_up_in_a_level() -> None:
+    """Cancels are O(1) and leave corpses; a level with many of them is compacted, and the
+    queue order of the live ones is kept."""
+    eng = Engine(spec())
+    eng.apply(NewOrder(1, "alice", Side.SELL, 5 * TICK, LOT))
+    for i in range(2, 500):
+        eng.apply(NewOrder(i, "bob", Side.SELL, 5 * TICK, LOT))
+    for i in range(2, 500):
+        if i % 7:
+            eng.apply(Cancel(i, "bob"))
+    live = [o.order_id for o in eng.resting()]
+    assert live == [1] + [i for i in range(2, 500) if i % 7 == 0]
+    dq = eng._asks.levels[5]  # white-box: the deque holds at most ~2x the live orders
+    assert len(dq) <= 2 * len(live) + 40
+    evs = eng.apply(NewOrder(999, "carol", Side.BUY, 5 * TICK, 9 * LOT, TimeInForce.IOC))
+    assert [e.sell_order_id for e in evs if isinstance(e, Trade)] == live[:9]
+
+
+def test_new_market_and_restore_refuse_what_does_not_fit() -> None:
+    from backend.market import Auction, Mechanism, RestingOrder, new_market
+
+    assert isinstance(new_market(spec()), Engine)
+    auc = MarketSpec("a", tick=TICK, lot=LOT, max_price=TICK, max_amount=LOT, mechanism=Mechanism.AUCTION)
+    assert isinstance(new_market(auc), Auction)
+    with pytest.raises(MarketSpecError):
+        Engine(auc)
+    crossed = [RestingOrder(1, "a", Side.SELL, TICK, LOT), RestingOrder(2, "b", Side.BUY, 2 * TICK, LOT)]
+    with pytest.raises(MarketSpecError):
+        Engine.restore(spec(), 10, crossed)
