@@ -37,9 +37,13 @@ def bench_spec(mechanism: Mechanism = Mechanism.CONTINUOUS, ticks: int = 200) ->
     )
 
 
-def random_orders(rng: random.Random, n: int, first_id: int, owners: int, ticks: int = 200) -> list[NewOrder]:
+def random_orders(
+    rng: random.Random, n: int, first_id: int, owners: int, ticks: int = 200, mix: bool = True
+) -> list[NewOrder]:
     """Prices uniform in 1..ticks ticks, 1-4 lots, 50/50 sides, ``owners`` owners (so
-    self-trade prevention fires), 85% GTC and 5% each IOC, FOK, post-only."""
+    self-trade prevention fires); ``mix``: 85% GTC and 5% each IOC, FOK, post-only, else all GTC
+    (every check still runs on every order)."""
+    tifs = _TIF_MIX if mix else (TimeInForce.GTC,)
     names = [f"owner{i:05d}" for i in range(owners)]
     rand, choice = rng.random, rng.choice
     out = []
@@ -47,11 +51,13 @@ def random_orders(rng: random.Random, n: int, first_id: int, owners: int, ticks:
         side = Side.BUY if rand() < 0.5 else Side.SELL
         price = (int(rand() * ticks) + 1) * TICK
         amount = (int(rand() * 4) + 1) * LOT
-        out.append(NewOrder(i, choice(names), side, price, amount, choice(_TIF_MIX)))
+        out.append(NewOrder(i, choice(names), side, price, amount, choice(tifs)))
     return out
 
 
-def bench_match(orders: int, owners: int = 1000, seed: int = 1, latency_sample: int = 200_000) -> dict[str, Any]:
+def bench_match(
+    orders: int, owners: int = 1000, seed: int = 1, latency_sample: int = 200_000, mix: bool = True
+) -> dict[str, Any]:
     """Throughput over ``orders`` orders (CPU time of this thread, so other processes on a
     shared machine do not count; wall time beside it), then per-order wall latency on a fresh
     engine over the first ``latency_sample`` of the same orders (timing each order costs time)."""
@@ -61,7 +67,7 @@ def bench_match(orders: int, owners: int = 1000, seed: int = 1, latency_sample: 
     trades = done = 0
     first_chunk: list[NewOrder] = []
     while done < orders:
-        chunk = random_orders(rng, min(_CHUNK, orders - done), done + 1, owners)
+        chunk = random_orders(rng, min(_CHUNK, orders - done), done + 1, owners, mix=mix)
         first_chunk = first_chunk or chunk
         apply = eng.apply
         gc.collect()
@@ -85,6 +91,7 @@ def bench_match(orders: int, owners: int = 1000, seed: int = 1, latency_sample: 
         "p99_us": p99,
         "p999_us": p999,
         "latency_sample": min(latency_sample, orders),
+        "tif_mix": mix,
     }
 
 

@@ -16,13 +16,14 @@ def register_bench(bench_app: typer.Typer) -> None:
         owners: int = typer.Option(1000, min=1, help="distinct owners (self-trade prevention fires among them)"),
         latency_sample: int = typer.Option(200_000, min=1, help="orders timed one by one for the percentiles"),
         seed: int = typer.Option(1),
+        tif_mix: bool = typer.Option(True, help="5% each IOC, FOK, post-only among the GTC orders"),
     ) -> None:
         """Random limit orders through the continuous engine; last line is JSON.
 
         orders_per_s counts CPU seconds of the engine's thread; wall_orders_per_s is beside it."""
         from backend.market._bench import bench_match as run
 
-        typer.echo(json.dumps(run(orders, owners=owners, seed=seed, latency_sample=latency_sample)))
+        typer.echo(json.dumps(run(orders, owners=owners, seed=seed, latency_sample=latency_sample, mix=tif_mix)))
 
     @bench_app.command("auction")
     def bench_auction(
