@@ -14,6 +14,7 @@ from typing import NamedTuple
 from gridx.errors import GridxError
 
 __all__ = [
+    "MAX_TICKS",
     "PRICE_SCALE",
     "U64_MAX",
     "Accepted",
@@ -44,6 +45,7 @@ __all__ = [
 
 PRICE_SCALE = 1_000_000  # a price is per 1 GRXE = 10**6 energy base units (programs/trading)
 U64_MAX = 2**64 - 1
+MAX_TICKS = 1_000_000  # per-tick arrays: ~70 bytes per tick per side
 
 
 class Side(enum.IntEnum):
@@ -129,6 +131,8 @@ class MarketSpec:
             v = getattr(self, name)
             if type(v) is not int or v <= 0:
                 raise MarketSpecError(f"{name} must be a positive int, got {v!r}")
+        if self.max_price // self.tick > MAX_TICKS:
+            raise MarketSpecError(f"more than {MAX_TICKS} price ticks: the book keeps arrays indexed by tick")
         if self.max_price % self.tick or self.max_amount % self.lot:
             raise MarketSpecError("max_price and max_amount must be multiples of tick and lot")
         if self.lot * self.tick < PRICE_SCALE:

@@ -290,3 +290,8 @@ def test_new_market_and_restore_refuse_what_does_not_fit() -> None:
     crossed = [RestingOrder(1, "a", Side.SELL, TICK, LOT), RestingOrder(2, "b", Side.BUY, 2 * TICK, LOT)]
     with pytest.raises(MarketSpecError):
         Engine.restore(spec(), 10, crossed)
+
+
+def test_market_spec_bounds_the_tick_arrays() -> None:
+    with pytest.raises(MarketSpecError):
+        MarketSpec("t", tick=1, lot=10**6, max_price=10**6 + 1, max_amount=10**6)
