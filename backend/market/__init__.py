@@ -25,7 +25,11 @@ Contract (stable; the trading API codes against it):
   ``Trade.payment == fill_payment(amount, price)``, ``Trade.fee == fill_fee(payment, fee_bps)``.
   ``MarketSpec`` refuses markets where a fill could pay 0 or overflow u64 on chain.
 - Deterministic: the same spec and commands give equal events and book, field for field;
-  ``replay(spec, commands)`` rebuilds an engine from a command log.
+  ``replay(spec, commands)`` rebuilds an engine from a command log, and (continuous market)
+  ``Engine.restore(spec, seq, resting)`` from its open orders as ``resting()`` lists them.
+- Auction: ``Clear(slot)`` is the clock (the service sends it at the slot's end); the rules for
+  price, ties and self-trades are in ``_auction``'s docstring. Its trades are priced at the
+  clearing price, which today's ``match_order`` (paying the sell limit) cannot settle as such.
 - Price-time priority; GTC, IOC, FOK (all or nothing, else ``Rejected(fok_unfillable)``),
   post-only (``Rejected(post_only_would_take)`` if it would take); self-trade prevention
   ``cancel_maker``, ``cancel_taker``, ``abort`` per market, overridable per order: no mode ever
