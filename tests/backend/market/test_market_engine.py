@@ -81,7 +81,7 @@ def run(eng: Engine, cmds: list) -> list:
     return out
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(cmds=commands, stp=stps)
 def test_engine_equals_reference_model(cmds: list, stp: StpMode) -> None:
     eng, model = Engine(spec(stp)), Model(spec(stp))
@@ -106,7 +106,7 @@ def test_engine_equals_reference_model(cmds: list, stp: StpMode) -> None:
     ]
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(cmds=commands, stp=stps)
 def test_market_properties(cmds: list, stp: StpMode) -> None:
     """Limits, conservation, no self-trade, payments, sequence numbers, IOC/FOK/post-only."""
