@@ -125,6 +125,7 @@ class MarketSpec:
     fee_bps: int = 0  # as the market account on chain has it; the engine reports the fee per fill
     mechanism: Mechanism = Mechanism.CONTINUOUS
     rollover: bool = False  # auction: unfilled GTC orders move to the next slot instead of expiring
+    slot_s: int = 900  # auction: slot length; the service sends Clear at each slot's end (no clock here)
 
     def __post_init__(self) -> None:
         for name in ("tick", "lot", "max_price", "max_amount"):
@@ -141,6 +142,8 @@ class MarketSpec:
             raise MarketSpecError("max_amount * max_price overflows u64 on chain")
         if type(self.fee_bps) is not int or not 0 <= self.fee_bps <= 10_000:
             raise MarketSpecError("fee_bps must be an int in 0..10000")
+        if type(self.slot_s) is not int or self.slot_s <= 0 or 86_400 % self.slot_s:
+            raise MarketSpecError("slot_s must divide a day (slots align to midnight UTC)")
         StpMode(self.stp)
         Mechanism(self.mechanism)
 
