@@ -144,8 +144,8 @@ class MarketSpec:
             raise MarketSpecError("fee_bps must be an int in 0..10000")
         if type(self.slot_s) is not int or self.slot_s <= 0 or 86_400 % self.slot_s:
             raise MarketSpecError("slot_s must divide a day (slots align to midnight UTC)")
-        StpMode(self.stp)
-        Mechanism(self.mechanism)
+        if type(self.stp) is not StpMode or type(self.mechanism) is not Mechanism or type(self.rollover) is not bool:
+            raise MarketSpecError("stp, mechanism and rollover must be a StpMode, a Mechanism and a bool")
 
     @property
     def max_ticks(self) -> int:

@@ -254,6 +254,7 @@ def test_hostile_commands_end_in_a_named_rejection(cmd: object) -> None:
         {"max_price": 1500},  # not a multiple of the tick
         {"fee_bps": 10_001},
         {"slot_s": 7},
+        {"stp": "abort"},
     ],
 )
 def test_market_spec_refuses_what_the_chain_would(kw: dict) -> None:
