@@ -216,6 +216,7 @@ class Engine:
         sell_price = lim * tick
         touched = []
         stopped = False
+        append = ev.append
         while q:
             while heap:
                 k = heap[0]
@@ -230,7 +231,8 @@ class Engine:
                 break
             dq = levels[t]
             price = t * tick if taker_buy else sell_price
-            a0 = amt[t]
+            a = a0 = amt[t]  # the level's totals live in locals while it is worked on
+            c = cnt[t]
             while q:
                 m = dq[0]
                 r = m[0]
@@ -245,7 +247,7 @@ class Engine:
                         stopped = True
                         break
                     seq += 1
-                    ev.append(_new(Cancelled, (seq, mid, r, _R_STP)))
+                    append(_new(Cancelled, (seq, mid, r, _R_STP)))
                     f = r
                 else:
                     f = r if r < q else q
@@ -253,30 +255,31 @@ class Engine:
                     fee = pay * fee_bps // 10_000
                     seq += 1
                     if taker_buy:
-                        ev.append(_new(Trade, (seq, price, f, pay, fee, mid, oid, mo, owner, mid)))
+                        append(_new(Trade, (seq, price, f, pay, fee, mid, oid, mo, owner, mid)))
                     else:
-                        ev.append(_new(Trade, (seq, price, f, pay, fee, oid, mid, owner, mo, mid)))
+                        append(_new(Trade, (seq, price, f, pay, fee, oid, mid, owner, mo, mid)))
                     q -= f
-                amt[t] -= f
-                if f == r:
-                    m[0] = 0
+                a -= f
+                if f == r:  # the maker is done: out of the queue and the index
                     dq.popleft()
                     del orders[mid]
-                    cnt[t] -= 1
-                    if not cnt[t]:
+                    c -= 1
+                    if not c:
                         dq.clear()
                         dead[t] = 0
                         break
                 else:
                     m[0] = r - f
-            if amt[t] != a0:
+            amt[t] = a
+            cnt[t] = c
+            if a != a0:
                 touched.append(t)
             if stopped:
                 break
         mside = _SELL if taker_buy else _BUY
         for t in touched:
             seq += 1
-            ev.append(_new(LevelChanged, (seq, mside, t * tick, amt[t], cnt[t])))
+            append(_new(LevelChanged, (seq, mside, t * tick, amt[t], cnt[t])))
         o[0] = q
         self._seq = seq
         return stopped
