@@ -130,6 +130,7 @@ class Journal:
         self._keep = keep_txs
         self._fh: BinaryIO | None = None
         self._lock_fd: int | None = None
+        self._slot = 0  # the highest slot on file
 
     def _lock(self) -> None:
         # two nodes appending to one journal would interleave records: refuse the second
@@ -166,15 +167,22 @@ class Journal:
             for tx in txs:
                 fh.write(_encode(tx.slot, (), tx))
         os.replace(tmp, self.path)
+        self._slot = slot
         return slot, state, txs
 
     def append(self, slot: int, accounts: Iterable[tuple[Pubkey, Account]], tx: TxRecord | None = None) -> None:
         if self._fh is None:
             self._fh = open(self.path, "ab")  # held open for the node's lifetime
         self._fh.write(_encode(slot, accounts, tx))
+        self._slot = max(self._slot, slot)
         self._fh.flush()
         if self._fsync:
             os.fsync(self._fh.fileno())
+
+    def mark_slot(self, slot: int) -> None:
+        """Record the slot clock (idle slots write nothing): a restart does not go back in height."""
+        if slot > self._slot:
+            self.append(slot, ())
 
     def close(self) -> None:
         if self._fh is not None:

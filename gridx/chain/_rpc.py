@@ -16,10 +16,10 @@ from solders.pubkey import Pubkey
 from solders.signature import Signature
 from solders.transaction import Transaction, VersionedTransaction
 
-from ._ids import TOKEN_PROGRAM_ID
+from ._ids import SYSTEM_PROGRAM_ID, TOKEN_PROGRAM_ID
 from ._svm import FEE_LAMPORTS, SvmChain
 
-__all__ = ["METHODS", "RpcError"]
+__all__ = ["METHODS", "RpcError", "account_matches", "ui_account"]
 
 _VERSION = {"solana-core": "2.1.0", "feature-set": 0}
 _MAX_STATUS = 256
@@ -66,7 +66,10 @@ def _pubkey(s: Any) -> Pubkey:
         raise RpcError(-32602, f"Invalid param: {s!r} is not a pubkey") from exc
 
 
-def _ui_account(acct: Account, encoding: str) -> dict[str, Any]:
+def ui_account(chain: SvmChain, acct: Account | None, encoding: str) -> dict[str, Any]:
+    """An account as a validator renders it; a deleted one (None) as an empty system account."""
+    if acct is None:
+        acct = Account(0, b"", SYSTEM_PROGRAM_ID, False, 0)
     data = bytes(acct.data)
     if encoding == "base58":
         enc: Any = [_b58encode(data), "base58"]
@@ -246,13 +249,13 @@ def get_signatures_for_address(chain: SvmChain, params: list[Any]) -> Any:
 def get_account_info(chain: SvmChain, params: list[Any]) -> Any:
     acct = chain.account(_pubkey(params[0]))
     enc = _opt(params, 1).get("encoding", "base64")
-    return _ctx(chain, None if acct is None else _ui_account(acct, enc))
+    return _ctx(chain, None if acct is None else ui_account(chain, acct, enc))
 
 
 def get_multiple_accounts(chain: SvmChain, params: list[Any]) -> Any:
     enc = _opt(params, 1).get("encoding", "base64")
     accts = [chain.account(_pubkey(a)) for a in params[0]]
-    return _ctx(chain, [None if a is None else _ui_account(a, enc) for a in accts])
+    return _ctx(chain, [None if a is None else ui_account(chain, a, enc) for a in accts])
 
 
 def get_balance(chain: SvmChain, params: list[Any]) -> Any:
@@ -293,14 +296,21 @@ def get_token_supply(chain: SvmChain, params: list[Any]) -> Any:
     return _ctx(chain, _ui_amount(struct.unpack_from("<Q", data, 36)[0], data[44]))
 
 
-def _matches(data: bytes, filters: list[dict[str, Any]]) -> bool:
+def account_matches(data: bytes, filters: list[dict[str, Any]]) -> bool:
+    """getProgramAccounts filters (dataSize, memcmp); a malformed filter is an RpcError."""
     for f in filters:
+        if not isinstance(f, dict):
+            raise RpcError(-32602, "Invalid params: a filter must be an object")
         if "dataSize" in f and len(data) != int(f["dataSize"]):
             return False
         if "memcmp" in f:
             m = f["memcmp"]
-            want = base64.b64decode(m["bytes"]) if m.get("encoding") == "base64" else _b58decode(m["bytes"])
-            off = int(m.get("offset", 0))
+            try:
+                raw = m["bytes"]
+                want = base64.b64decode(raw) if m.get("encoding") == "base64" else _b58decode(raw)
+                off = int(m.get("offset", 0))
+            except (KeyError, TypeError, ValueError) as exc:
+                raise RpcError(-32602, f"Invalid params: memcmp filter: {exc}") from exc
             if data[off : off + len(want)] != want:
                 return False
     return True
@@ -312,7 +322,7 @@ def _scan(chain: SvmChain, owner: Pubkey, filters: list[dict[str, Any]]) -> list
     out = []
     for addr in candidates:
         acct = chain.account(addr)
-        if acct is not None and acct.owner == owner and _matches(bytes(acct.data), filters):
+        if acct is not None and acct.owner == owner and account_matches(bytes(acct.data), filters):
             out.append((addr, acct))
     return out
 
@@ -321,7 +331,7 @@ def get_program_accounts(chain: SvmChain, params: list[Any]) -> Any:
     opts = _opt(params, 1)
     enc = opts.get("encoding", "base64")
     rows = [
-        {"pubkey": str(a), "account": _ui_account(acct, enc)}
+        {"pubkey": str(a), "account": ui_account(chain, acct, enc)}
         for a, acct in _scan(chain, _pubkey(params[0]), opts.get("filters") or [])
     ]
     return _ctx(chain, rows) if opts.get("withContext") else rows
@@ -334,9 +344,8 @@ def get_token_accounts_by_owner(chain: SvmChain, params: list[Any]) -> Any:
     if "mint" in sel:
         filters.append({"memcmp": {"offset": 0, "bytes": sel["mint"]}})
     enc = _opt(params, 2).get("encoding", "base64")
-    rows = [
-        {"pubkey": str(a), "account": _ui_account(acct, enc)} for a, acct in _scan(chain, TOKEN_PROGRAM_ID, filters)
-    ]
+    found = _scan(chain, TOKEN_PROGRAM_ID, filters)
+    rows = [{"pubkey": str(a), "account": ui_account(chain, acct, enc)} for a, acct in found]
     return _ctx(chain, rows)
 
 

@@ -13,7 +13,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from solders.account import Account
 from solders.clock import Clock
@@ -28,7 +28,7 @@ from ._errors import err_to_json
 from ._ids import PROGRAMS, program_dir, program_ids
 from ._journal import Journal, TxRecord
 
-__all__ = ["SvmChain", "TxRecord"]
+__all__ = ["ChainListener", "SvmChain", "TxRecord"]
 
 BLOCKHASH_VALIDITY = 150
 FEE_LAMPORTS = 5000
@@ -41,6 +41,15 @@ class SendResult:
     err: Any
     logs: list[str]
     units: int
+
+
+class ChainListener(Protocol):
+    """Told of every committed transaction and every new slot, under the chain's lock (so the
+    accounts it reads are the post-state of that transaction): must be quick."""
+
+    def committed(self, rec: TxRecord, written: list[Pubkey]) -> None: ...
+
+    def slot_opened(self, slot: int) -> None: ...
 
 
 def _writable(tx: Transaction | VersionedTransaction, keys: list[Pubkey]) -> list[Pubkey]:
@@ -71,6 +80,7 @@ class SvmChain:
         self.slot = 1
         self._recent: collections.OrderedDict[Hash, int] = collections.OrderedDict()
         self._dirty = False
+        self.listener: ChainListener | None = None  # the node's PubSub
         self._journal = Journal(journal) if journal is not None else None
         if self._journal is not None:
             slot, accounts, txs = self._journal.load()
@@ -90,6 +100,15 @@ class SvmChain:
         while len(self._recent) > BLOCKHASH_VALIDITY:
             self._recent.popitem(last=False)
         self._dirty = False
+        if self.listener is not None:
+            self.listener.slot_opened(self.slot)
+
+    def tick(self) -> None:
+        """The slot clock: a new block (and block height) even when idle, as a validator's
+        leader schedule does, so a blockhash expires after its last valid block height."""
+        with self.lock:
+            self.slot += 1
+            self._new_block()
 
     def latest_blockhash(self) -> tuple[Hash, int]:
         """(blockhash, last valid block height); opens a new block if the last one has txs."""
@@ -171,6 +190,8 @@ class SvmChain:
         """Index a processed transaction and journal it with the accounts it wrote."""
         self._index(rec)
         self._dirty = True
+        if self.listener is not None:
+            self.listener.committed(rec, written)
         if self._journal is not None:
             rows = []
             for a in written:
@@ -204,4 +225,5 @@ class SvmChain:
     def close(self) -> None:
         with self.lock:
             if self._journal is not None:
+                self._journal.mark_slot(self.slot)
                 self._journal.close()
