@@ -49,12 +49,27 @@ class TxRecord:
     units: int
     block_time: int
     account_keys: list[Pubkey] = field(default_factory=list)
+    fee: int = 0
+    pre_balances: list[int] = field(default_factory=list)  # lamports of every account key
+    post_balances: list[int] = field(default_factory=list)
+    pre_token_balances: list[dict[str, Any]] = field(default_factory=list)  # validator JSON shape
+    post_token_balances: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _encode_tx(tx: TxRecord | None) -> bytes:
     if tx is None:
         return _U32.pack(0)
-    meta = json.dumps({"err": tx.err, "logs": tx.logs, "units": tx.units, "time": tx.block_time}).encode()
+    meta = json.dumps(
+        {
+            "err": tx.err,
+            "logs": tx.logs,
+            "units": tx.units,
+            "time": tx.block_time,
+            "fee": tx.fee,
+            "balances": [tx.pre_balances, tx.post_balances],
+            "tokens": [tx.pre_token_balances, tx.post_token_balances],
+        }
+    ).encode()
     blob = b"".join(
         (
             bytes(tx.signature),
@@ -97,7 +112,12 @@ def _decode_tx(buf: bytes, pos: int, slot: int) -> tuple[TxRecord | None, int]:
     (nkeys,) = _U16.unpack_from(buf, pos)
     pos += 2
     keys = [Pubkey.from_bytes(buf[pos + 32 * i : pos + 32 * (i + 1)]) for i in range(nkeys)]
-    rec = TxRecord(sig, slot, raw, meta["err"], meta["logs"], meta["units"], meta["time"], keys)
+    pre, post = meta.get("balances", ([], []))
+    pre_tok, post_tok = meta.get("tokens", ([], []))
+    rec = TxRecord(
+        sig, slot, raw, meta["err"], meta["logs"], meta["units"], meta["time"], keys, meta.get("fee", 0), pre, post
+    )
+    rec.pre_token_balances, rec.post_token_balances = pre_tok, post_tok
     return rec, end
 
 

@@ -7,10 +7,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ._rpc import METHODS, RpcError
+from . import _rpc, _rpc_info, _rpc_token, _rpc_tx
+from ._rpc import RpcError
 from ._svm import SvmChain
 
 __all__ = ["MAX_BATCH", "dispatch", "error", "parse_error"]
+
+METHODS = {**_rpc.METHODS, **_rpc_tx.METHODS, **_rpc_token.METHODS, **_rpc_info.METHODS}
 
 # a batch is answered in one response under the chain's lock per call: bound its size
 MAX_BATCH = 1000
