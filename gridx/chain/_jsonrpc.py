@@ -7,11 +7,27 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from solders.errors import BincodeError, SerdeJSONError
+from solders.hash import ParseHashError
+
 from . import _rpc, _rpc_info, _rpc_token, _rpc_tx
 from ._rpc import RpcError
 from ._svm import SvmChain
 
 __all__ = ["MAX_BATCH", "dispatch", "error", "parse_error"]
+
+# what a method raises on a parameter of the wrong type or shape (solders' parse errors included)
+_BAD_PARAMS = (
+    ValueError,
+    TypeError,
+    IndexError,
+    KeyError,
+    AttributeError,
+    OverflowError,
+    ParseHashError,
+    BincodeError,
+    SerdeJSONError,
+)
 
 METHODS = {**_rpc.METHODS, **_rpc_tx.METHODS, **_rpc_token.METHODS, **_rpc_info.METHODS}
 
@@ -49,7 +65,7 @@ def call(chain: SvmChain, req: Any) -> str:
         return json.dumps({"jsonrpc": "2.0", "result": fn(chain, params), "id": rid})
     except RpcError as exc:
         return error(rid, exc.code, exc.message, exc.data)
-    except (ValueError, TypeError, IndexError, KeyError, AttributeError, OverflowError) as exc:
+    except _BAD_PARAMS as exc:
         return error(rid, -32602, f"Invalid params: {exc}")
     except Exception as exc:  # a bad request must never take the node down
         return error(rid, -32603, f"Internal error: {exc!r}")
