@@ -21,7 +21,7 @@ from ._client import (
     transaction_events,
 )
 from ._errors import chain_error, err_to_json
-from ._follow import LogEvent, follow_logs
+from ._follow import LogEvent, follow_logs, pubsub_url
 from ._idl import Event, decode_account, decode_events, error_name
 from ._ids import (
     ATA_PROGRAM_ID,
@@ -139,6 +139,7 @@ __all__ = [
     "payment_vault_pda",
     "program_dir",
     "program_ids",
+    "pubsub_url",
     "registry_config_pda",
     "rpc_call",
     "run_on_chain",

@@ -15,10 +15,24 @@ from solders.signature import Signature
 
 from gridx.errors import ChainError
 
-__all__ = ["LogEvent", "follow_logs"]
+__all__ = ["LogEvent", "follow_logs", "pubsub_url"]
 
 _PAGE = 1000  # getSignaturesForAddress page size limit
 _KEEP_SLOTS = 512  # how far behind the cursor signatures are remembered (for late live notifications)
+
+
+def pubsub_url(rpc_url: str) -> str:
+    """The WebSocket URL a validator serves next to ``rpc_url``: same host, port + 1 (as
+    web3.js and the Solana CLI assume), ws:// for http:// and wss:// for https://."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(rpc_url)
+    scheme = "wss" if parts.scheme == "https" else "ws"
+    netloc = parts.netloc
+    if parts.port is not None:
+        host = parts.hostname or ""
+        netloc = f"[{host}]:{parts.port + 1}" if ":" in host else f"{host}:{parts.port + 1}"
+    return urlunsplit((scheme, netloc, parts.path, parts.query, ""))
 
 
 class LogEvent(NamedTuple):

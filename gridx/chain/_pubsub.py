@@ -60,7 +60,12 @@ class _Sub:
 
 
 def _note(method: str, sub: int, result: Any) -> str:
-    return json.dumps({"jsonrpc": "2.0", "method": method, "params": {"result": result, "subscription": sub}})
+    return _framed(method, sub, json.dumps(result))
+
+
+def _framed(method: str, sub: int, result_json: str) -> str:
+    """One subscriber's notification around a result encoded once for all its subscribers."""
+    return f'{{"jsonrpc":"2.0","method":"{method}","params":{{"result":{result_json},"subscription":{sub}}}}}'
 
 
 def _ctx(slot: int, value: Any) -> dict[str, Any]:
@@ -113,11 +118,15 @@ class PubSub:
                 out.append((sub.client, _note("signatureNotification", sub.id, _ctx(rec.slot, {"err": rec.err}))))
             logs = self._by_key["logs"]
             if logs:
-                value = _ctx(rec.slot, {"signature": str(rec.signature), "err": rec.err, "logs": rec.logs})
                 targets = list(logs.get(None, {}).values())
                 for k in rec.account_keys:
                     targets += logs.get(k, {}).values()
-                out += [(s.client, _note("logsNotification", s.id, value)) for s in {s.id: s for s in targets}.values()]
+                if targets:
+                    value = json.dumps(
+                        _ctx(rec.slot, {"signature": str(rec.signature), "err": rec.err, "logs": rec.logs})
+                    )
+                    unique = {s.id: s for s in targets}.values()
+                    out += [(s.client, _framed("logsNotification", s.id, value)) for s in unique]
             out += self._account_notes(rec.slot, written)
         self._post(out)
 
@@ -145,9 +154,10 @@ class PubSub:
     def slot_opened(self, slot: int) -> None:
         if not self._by_key["slot"] and not self._by_key["root"]:
             return
+        value = json.dumps({"parent": slot - 1, "root": slot, "slot": slot})
         with self._lock:
             out = [
-                (s.client, _note("slotNotification", s.id, {"parent": slot - 1, "root": slot, "slot": slot}))
+                (s.client, _framed("slotNotification", s.id, value))
                 for s in self._by_key["slot"].get(None, {}).values()
             ]
             roots = self._by_key["root"].get(None, {}).values()
@@ -353,6 +363,9 @@ class PubSubServer:
     async def _connection(self, ws: Any) -> None:
         from websockets.exceptions import ConnectionClosed
 
+        sock = ws.transport.get_extra_info("socket")
+        if sock is not None:  # a reply and a notification back to back: no 40 ms Nagle/delayed-ACK stall
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         client = _Client(ws)
         writer = asyncio.create_task(self._writer(client))
         try:
