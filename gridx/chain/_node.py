@@ -103,25 +103,34 @@ class _Server(ThreadingHTTPServer):
                 conn.shutdown(socket.SHUT_RDWR)
 
 
+def _ws_socket(host: str, port: int) -> socket.socket:
+    ws = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    ws.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a restarted node takes its port back
+    try:
+        ws.bind((host, port))
+        ws.listen(128)
+    except OSError:
+        ws.close()
+        raise
+    return ws
+
+
 def _listen_pair(host: str, port: int, chain: SvmChain) -> tuple[_Server, socket.socket]:
     """The HTTP server on ``port`` and a listening socket for WebSocket on ``port + 1`` (where
-    web3.js and the Solana CLI look for it); with port 0, a free pair."""
+    web3.js and the Solana CLI look for it); with port 0, a free pair. A given port whose
+    neighbour is taken still serves, with PubSub on a free port (``LocalNode.ws_url``)."""
     for _ in range(50):
         try:
             server = _Server((host, port), chain)
         except OSError as exc:
             raise ServiceError(f"chain node cannot listen on {host}:{port}: {exc}") from exc
-        ws = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        ws.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a restarted node takes its port back
         try:
-            ws.bind((host, server.server_address[1] + 1))
-            ws.listen(128)
-            return server, ws
-        except OSError as exc:
-            ws.close()
-            server.server_close()
+            return server, _ws_socket(host, server.server_address[1] + 1)
+        except OSError:
             if port:
-                raise ServiceError(f"chain node cannot listen for WebSocket on {host}:{port + 1}: {exc}") from exc
+                _log.warning("chain node: port %d is taken, PubSub listens on a free port instead", port + 1)
+                return server, _ws_socket(host, 0)
+            server.server_close()
     raise ServiceError(f"chain node found no free pair of ports on {host}")
 
 

@@ -155,3 +155,15 @@ def test_fees_balances_and_airdrop_transactions(chain: SvmChain) -> None:
     assert got["fee"] == 10_000
     assert got["preBalances"][0] - got["postBalances"][0] == 10_000 - 7
     assert got["postBalances"][1] == got["preBalances"][1] - 7
+
+
+def test_a_taken_neighbour_port_moves_pubsub_not_the_node() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", port + 1))
+        squatter.listen(1)
+        with c.LocalNode.start(c.NodeConfig(port=port, slot_ms=0)) as node:
+            assert node.url.endswith(f":{port}") and not node.ws_url.endswith(f":{port + 1}")
+            assert _post(node.url, {"jsonrpc": "2.0", "id": 1, "method": "getHealth"})["result"] == "ok"
