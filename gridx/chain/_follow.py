@@ -81,7 +81,10 @@ async def _catch_up(client: Any, programs: Sequence[Pubkey], from_slot: int, com
                 found.setdefault(str(r.signature), (r.slot, pos))
     out = []
     for sig, (slot, _) in sorted(found.items(), key=lambda kv: kv[1]):
-        tx = (await client.get_transaction(Signature.from_string(sig), commitment=commitment, encoding="json")).value
+        resp = await client.get_transaction(
+            Signature.from_string(sig), encoding="json", commitment=commitment, max_supported_transaction_version=0
+        )
+        tx = resp.value
         if tx is None or tx.transaction.meta is None:
             raise ChainError(f"transaction {sig} listed but not found yet", "Unreachable")
         out.append(LogEvent(slot, sig, list(tx.transaction.meta.log_messages or [])))

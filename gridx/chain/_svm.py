@@ -222,11 +222,11 @@ class SvmChain:
         self._index(rec)
         self._dirty = True
         self.tx_count += 1
-        if self.listener is not None:
-            self.listener.committed(rec, list(written))
         if self._journal is not None:
             empty = Account(0, b"", Pubkey.default(), False, 0)
             self._journal.append(self.slot, [(a, acct or empty) for a, acct in written.items()], rec)
+        if self.listener is not None:  # after the journal: nothing is announced that a crash could lose
+            self.listener.committed(rec, list(written))
 
     def airdrop(self, to: Pubkey, lamports: int) -> Signature:
         """A real transfer from the node's faucet (as a test validator's faucet), so the airdrop

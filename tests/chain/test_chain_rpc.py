@@ -167,3 +167,17 @@ def test_a_taken_neighbour_port_moves_pubsub_not_the_node() -> None:
         with c.LocalNode.start(c.NodeConfig(port=port, slot_ms=0)) as node:
             assert node.url.endswith(f":{port}") and not node.ws_url.endswith(f":{port + 1}")
             assert _post(node.url, {"jsonrpc": "2.0", "id": 1, "method": "getHealth"})["result"] == "ok"
+
+
+def test_simulate_returns_the_accounts_asked_for(chain: SvmChain) -> None:
+    import base64
+
+    a, to = Keypair(), Keypair().pubkey()
+    chain.airdrop(a.pubkey(), 10**9)
+    blockhash, _ = chain.latest_blockhash()
+    tx = c.build_tx([transfer(TransferParams(from_pubkey=a.pubkey(), to_pubkey=to, lamports=123_456))], [a], blockhash)
+    opts = {"encoding": "base64", "accounts": {"addresses": [str(to), str(Keypair().pubkey())], "encoding": "base64"}}
+    req = {"id": 1, "method": "simulateTransaction", "params": [base64.b64encode(bytes(tx)).decode(), opts]}
+    value = json.loads(dispatch(chain, json.dumps(req).encode()))["result"]["value"]
+    assert value["err"] is None and value["accounts"][0]["lamports"] == 123_456 and value["accounts"][1] is None
+    assert chain.account(to) is None  # simulated, not sent
