@@ -131,7 +131,8 @@ async def _run(cfg: BenchConfig, keys: Path) -> dict[str, Any]:
         again = await mint_batch(client, gateway, done)
         n_tx = -(-len(reqs) // cfg.per_tx)
         # after the mint figure, so it is measured as before: PubSub latency and fan-out
-        pubsub = await pubsub_figures(client, cfg.url) if cfg.pubsub else {}
+        samples = min(200, cfg.mints)  # a short run (a smoke test) measures briefly too
+        pubsub = await pubsub_figures(client, cfg.url, samples) if cfg.pubsub else {}
         return {
             "mints": len(reqs),
             "per_tx": cfg.per_tx,
