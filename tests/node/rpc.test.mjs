@@ -150,9 +150,10 @@ test("onLogs receives one of our programs' events; onAccountChange fires", async
     ],
     data: Buffer.concat([disc, Buffer.from([0])]),
   });
-  // let the subscriptions reach the node before the transaction does
-  while (!conn._rpcWebSocketConnected) await new Promise((r) => setTimeout(r, 20));
-  await new Promise((r) => setTimeout(r, 200));
+  // the node must hold both subscriptions before the transaction lands (web3.js keeps their state)
+  const subscribed = () =>
+    Object.values(conn._subscriptionsByHash).filter((sub) => sub.state === "subscribed").length >= 2;
+  while (!subscribed()) await new Promise((r) => setTimeout(r, 10));
   const sig = await sendAndConfirmTransaction(conn, new Transaction().add(ix), [wallet]);
   const l = await logs;
   assert.equal(l.signature, sig);
