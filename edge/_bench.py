@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from gridx.errors import ServiceError
-from gridx.services._proc import cpu_seconds
+from gridx.services import cpu_seconds
 
 __all__ = ["run_bench"]
 

@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from gridx.services._proc import cpu_seconds, gridx_command
+from gridx.services import cpu_seconds, gridx_command
 
 __all__ = ["BenchSpec", "run_bench"]
 
@@ -166,8 +166,7 @@ def run_bench(spec: BenchSpec) -> dict[str, Any]:
 
     from gridx.db import migrate
     from gridx.paths import run_dir
-    from gridx.services import MosquittoBroker, PostgresServer
-    from gridx.services._proc import free_port
+    from gridx.services import MosquittoBroker, PostgresServer, free_port
 
     per_meter = spec.readings // spec.meters
     total = per_meter * spec.meters

@@ -20,7 +20,7 @@ from typing import Any
 
 import typer
 
-from gridx.services._proc import gridx_command
+from gridx.services import gridx_command
 
 __all__ = ["register"]
 
@@ -50,7 +50,7 @@ class _Procs:
         return p
 
     def stop_all(self, keep: tuple[str, ...] = ()) -> None:
-        from gridx.services._proc import stop_process
+        from gridx.services import stop_process
 
         for name, p in reversed(self.started):
             if name not in keep:
@@ -121,12 +121,12 @@ async def _trade(client: Any, chain_keys: Path, wallets: Path, seller_meter: str
         build_create_sell_order_ix,
         build_match_order_ix,
         create_ata_ix,
+        load_deployment,
         load_keypair,
         mint_to_ix,
         send_and_confirm,
         token_balance,
     )
-    from gridx.chain._bootstrap import load_deployment
 
     dep = load_deployment(chain_keys)
     market = dep.market_keys()
@@ -165,12 +165,10 @@ def _run(meters: int, seconds: int, speed: float, interval_s: int) -> dict[str, 
     from rich.table import Table
 
     from gateway.mint._reconcile import reconcile
-    from gridx.chain import run_on_chain
-    from gridx.chain._bootstrap import bootstrap
+    from gridx.chain import bootstrap, run_on_chain
     from gridx.db import connect, migrate
     from gridx.paths import ensure_private_dir, run_dir, secrets_dir, write_private
-    from gridx.services import MosquittoBroker, PostgresServer
-    from gridx.services._proc import free_port, wait_for_port
+    from gridx.services import MosquittoBroker, PostgresServer, free_port, wait_for_port
 
     console = Console()
     base = run_dir() / "demo"
