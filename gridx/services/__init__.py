@@ -2,10 +2,12 @@
 helpers that tests, benchmarks and the demo share."""
 
 from gridx.services._proc import cpu_seconds, free_port, gridx_command, run_tool, stop_process, wait_for_port
+from gridx.services._stack import LocalStack, settings_env
 from gridx.services.mosquitto import MosquittoBroker, ensure_pki
 from gridx.services.postgres import PostgresServer, pg_flavor
 
 __all__ = [
+    "LocalStack",
     "MosquittoBroker",
     "PostgresServer",
     "cpu_seconds",
@@ -14,6 +16,7 @@ __all__ = [
     "gridx_command",
     "pg_flavor",
     "run_tool",
+    "settings_env",
     "stop_process",
     "wait_for_port",
 ]
