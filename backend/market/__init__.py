@@ -7,7 +7,9 @@ Contract (stable; the trading API codes against it):
 - ``Engine(spec)`` for ``spec.mechanism == Mechanism.CONTINUOUS``, ``Auction(spec)`` for
   ``Mechanism.AUCTION`` (``new_market(spec)`` picks). Both have ``apply(cmd) -> list[Event]``,
   ``book(depth) -> Book``, ``order(order_id) -> RestingOrder | None``, ``seq`` and
-  ``replay(spec, commands)``.
+  ``replay(spec, commands)``. ``Engine`` runs on the compiled core (``native/market_core``,
+  built by ``make setup``; without it ``Engine(spec)`` raises ``MarketCoreMissing``);
+  ``PyEngine`` is the same engine in pure Python, the reference the tests hold it to.
 - Commands: ``NewOrder(order_id, owner, side, price, amount, tif=GTC, stp=None)``,
   ``Cancel(order_id, owner)``, ``Amend(order_id, owner, remaining)`` (down only, keeps queue
   place), ``Clear(slot)`` (auction only: close and clear the current slot). The caller assigns
@@ -39,7 +41,8 @@ Contract (stable; the trading API codes against it):
 from __future__ import annotations
 
 from backend.market._auction import Auction
-from backend.market._engine import Engine, new_market
+from backend.market._engine import Engine as PyEngine
+from backend.market._native import CORE_AVAILABLE, Engine, MarketCoreMissing, new_market
 from backend.market._payment import PaymentOverflow, buy_escrow, fill_fee, fill_payment
 from backend.market._types import (
     PRICE_SCALE,
@@ -70,6 +73,7 @@ from backend.market._types import (
 )
 
 __all__ = [
+    "CORE_AVAILABLE",
     "PRICE_SCALE",
     "Accepted",
     "Amend",
@@ -86,11 +90,13 @@ __all__ = [
     "Event",
     "Level",
     "LevelChanged",
+    "MarketCoreMissing",
     "MarketSpec",
     "MarketSpecError",
     "Mechanism",
     "NewOrder",
     "PaymentOverflow",
+    "PyEngine",
     "RejectReason",
     "Rejected",
     "RestingOrder",

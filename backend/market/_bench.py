@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 from backend.market._auction import Auction
-from backend.market._engine import Engine
+from backend.market._native import Engine
 from backend.market._types import Clear, MarketSpec, Mechanism, NewOrder, Side, StpMode, TimeInForce, Trade
 
 __all__ = ["bench_auction", "bench_match", "bench_spec", "random_orders"]

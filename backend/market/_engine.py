@@ -52,7 +52,7 @@ from backend.market._types import (
     Trade,
 )
 
-__all__ = ["Engine", "new_market"]
+__all__ = ["Engine"]
 
 _U64_MAX = U64_MAX
 _new = tuple.__new__  # builds a NamedTuple without its Python-level __new__ (hot path)
@@ -369,12 +369,3 @@ class Engine:
                 raise MarketSpecError(f"cannot restore order {r.order_id}: {evs[-1]}")
         eng._seq = seq
         return eng
-
-
-def new_market(spec: MarketSpec) -> Any:
-    """The engine for ``spec.mechanism``: ``Engine`` or ``Auction``."""
-    if spec.mechanism == Mechanism.AUCTION:
-        from backend.market._auction import Auction
-
-        return Auction(spec)
-    return Engine(spec)
