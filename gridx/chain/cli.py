@@ -30,7 +30,7 @@ def node(
 
     path = None if memory else (journal or run_dir() / "chain" / "ledger.bin")
     n = LocalNode(NodeConfig(port=port, journal=path))
-    typer.echo(f"chain node on {n.url} (state: {path or 'memory'})", err=True)
+    typer.echo(f"chain node on {n.url} (pubsub {n.ws_url}, state: {path or 'memory'})", err=True)
     try:
         n.serve_forever()
     except KeyboardInterrupt:
