@@ -11,7 +11,7 @@ from solders.pubkey import Pubkey
 
 from ._tokens import TOKEN_PROGRAMS, is_mint, is_token_account, mint_decimals, token_fields, ui_amount
 
-__all__ = ["Decimals", "balances", "fee_charged", "token_balances"]
+__all__ = ["Decimals", "balances", "fee_charged", "post_balances", "token_balances"]
 
 
 class Decimals:
@@ -33,6 +33,18 @@ class Decimals:
 
 def balances(svm: Any, keys: list[Pubkey]) -> list[int]:
     return [svm.get_balance(k) or 0 for k in keys]
+
+
+def post_balances(keys: list[Pubkey], pre: list[int], written: dict[Pubkey, Account | None]) -> list[int]:
+    """Lamports after: the written accounts as read back; the others cannot have changed."""
+    out = []
+    for k, before in zip(keys, pre, strict=True):
+        if k in written:
+            acct = written[k]
+            out.append(0 if acct is None else acct.lamports)
+        else:
+            out.append(before)
+    return out
 
 
 def token_balances(
