@@ -31,8 +31,20 @@ class Decimals:
         return dec
 
 
-def balances(svm: Any, keys: list[Pubkey]) -> list[int]:
-    return [svm.get_balance(k) or 0 for k in keys]
+def balances(svm: Any, keys: list[Pubkey], programs: set[Pubkey], program_lamports: dict[Pubkey, int]) -> list[int]:
+    """Lamports of every key. LiteSVM copies a whole account even for its balance, and a program
+    account holds its ELF: the lamports of invoked programs are read once and cached (a
+    transaction cannot change an executable account's balance)."""
+    out = []
+    for k in keys:
+        if k in programs:
+            n = program_lamports.get(k)
+            if n is None:
+                n = program_lamports[k] = svm.get_balance(k) or 0
+            out.append(n)
+        else:
+            out.append(svm.get_balance(k) or 0)
+    return out
 
 
 def post_balances(keys: list[Pubkey], pre: list[int], written: dict[Pubkey, Account | None]) -> list[int]:

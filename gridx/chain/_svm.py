@@ -91,6 +91,7 @@ class SvmChain:
         self.by_slot: dict[int, list[Signature]] = collections.defaultdict(list)
         self._decimals = Decimals(self.svm)
         self._token_accounts: set[Pubkey] = set()  # whose pre-state a transaction must read
+        self._program_lamports: dict[Pubkey, int] = {}
         self._faucet = Keypair()
         self.svm.set_account(self._faucet.pubkey(), Account(_FAUCET_LAMPORTS, b"", SYSTEM_PROGRAM_ID, False, 0))
         self._journal = Journal(journal) if journal is not None else None
@@ -177,7 +178,8 @@ class SvmChain:
                 return SendResult(sig, "AlreadyProcessed", [], 0)
             keys = list(tx.message.account_keys)
             writable = _writable(tx, keys)
-            pre_bal = balances(self.svm, keys)
+            programs = {keys[ix.program_id_index] for ix in tx.message.instructions}
+            pre_bal = balances(self.svm, keys, programs, self._program_lamports)
             # only a token account has a pre-state worth copying (its token balance); the payer for
             # the refund below. An account becomes a token account only by being created here.
             pre_acc = {k: self.svm.get_account(k) for k in writable if k in self._token_accounts or k == keys[0]}
