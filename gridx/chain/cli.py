@@ -8,11 +8,13 @@ from typing import Annotated
 
 import typer
 
+from gridx.config import DEFAULT_RPC_URL
+
 __all__ = ["app", "register_bench"]
 
 app = typer.Typer(no_args_is_help=True, help="Solana side: local node, bootstrap, status.")
 
-DEFAULT_URL = "http://127.0.0.1:8899"
+DEFAULT_URL = DEFAULT_RPC_URL
 
 
 @app.command()
