@@ -56,7 +56,7 @@ impl Core {
         self.slab.index.remove(&id);
         let sd = &mut self.sides[side];
         sd.remove(&mut self.slab, slot, t);
-        let (a, n) = (sd.amt[t as usize], sd.cnt[t as usize]);
+        let (a, n) = (crate::int(py, sd.amt[t as usize])?, sd.cnt[t as usize]);
         let seq = self.next_seq();
         ev.push(
             self.v
@@ -100,7 +100,7 @@ impl Core {
         let (side, t, id_obj) = (o.side as usize, o.tick, o.id_obj.clone_ref(py));
         let sd = &mut self.sides[side];
         sd.amt[t as usize] -= (rem - new) as u128;
-        let (a, n) = (sd.amt[t as usize], sd.cnt[t as usize]);
+        let (a, n) = (crate::int(py, sd.amt[t as usize])?, sd.cnt[t as usize]);
         let seq = self.next_seq();
         ev.push(self.v.event(py, &self.v.amended, (seq, id_obj, new))?);
         let seq = self.next_seq();

@@ -164,6 +164,14 @@ impl Core {
     }
 }
 
+/// A level total as a Python int: the u64 conversion (fast) whenever it fits.
+pub(crate) fn int(py: Python<'_>, v: u128) -> PyResult<Bound<'_, PyAny>> {
+    Ok(match u64::try_from(v) {
+        Ok(v) => v.into_pyobject(py)?.into_any(),
+        Err(_) => v.into_pyobject(py)?.into_any(),
+    })
+}
+
 #[pymodule]
 fn gridx_market_core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Core>()

@@ -70,22 +70,20 @@ impl Core {
     /// then names the first bad field).
     fn check<'py>(&self, cmd: &Bound<'py, PyTuple>) -> PyResult<Option<Incoming<'py>>> {
         let l = &self.lim;
-        let oid_obj = cmd.get_item(0)?;
-        let Some(oid) = exact_u64(&oid_obj) else {
+        let f = cmd.as_slice(); // borrowed: no reference counting per field
+        let Some(oid) = exact_u64(&f[0]) else {
             return Ok(None);
         };
-        let owner = cmd.get_item(1)?;
-        let side = position(&cmd.get_item(2)?, &self.v.sides);
-        let price =
-            exact_u64(&cmd.get_item(3)?).filter(|&p| 0 < p && p <= l.max_price && p % l.tick == 0);
-        let amount =
-            exact_u64(&cmd.get_item(4)?).filter(|&a| 0 < a && a <= l.max_amount && a % l.lot == 0);
-        let tif = position(&cmd.get_item(5)?, &self.v.tifs);
-        let stp_o = cmd.get_item(6)?;
+        let (oid_obj, owner) = (f[0].clone(), f[1].clone());
+        let side = position(&f[2], &self.v.sides);
+        let price = exact_u64(&f[3]).filter(|&p| 0 < p && p <= l.max_price && p % l.tick == 0);
+        let amount = exact_u64(&f[4]).filter(|&a| 0 < a && a <= l.max_amount && a % l.lot == 0);
+        let tif = position(&f[5], &self.v.tifs);
+        let stp_o = &f[6];
         let stp = if stp_o.is_none() {
             Some(l.stp)
         } else {
-            position(&stp_o, &self.v.stps)
+            position(stp_o, &self.v.stps)
         };
         if self.slab.index.contains_key(&oid) || !owner.is_exact_instance_of::<PyString>() {
             return Ok(None);
@@ -128,17 +126,9 @@ impl Core {
         if let Some(reason) = refusal {
             return self.reject(py, cmd.get_item(0)?.unbind(), reason, ev);
         }
-        let item = |i| cmd.get_item(i);
+        let f = cmd.as_slice();
         let seq = self.next_seq();
-        let acc = (
-            seq,
-            item(0)?,
-            item(1)?,
-            item(2)?,
-            item(3)?,
-            item(4)?,
-            item(5)?,
-        );
+        let acc = (seq, &f[0], &f[1], &f[2], &f[3], &f[4], &f[5]);
         ev.push(self.v.event(py, &self.v.accepted, acc)?);
         let mut q = o.amount;
         let stopped = crosses && self.take(py, maker, &o, &mut q, ev)?;
@@ -152,13 +142,10 @@ impl Core {
             } else {
                 &self.v.c_unfilled
             };
-            ev.push(
-                self.v
-                    .event(py, &self.v.cancelled, (seq, item(0)?, q, why))?,
-            );
+            ev.push(self.v.event(py, &self.v.cancelled, (seq, &f[0], q, why))?);
             return Ok(());
         }
-        let id_obj = item(0)?.unbind();
+        let id_obj = f[0].clone().unbind();
         let owner = o.owner.clone().unbind();
         let order = Order {
             rem: q,
@@ -171,10 +158,13 @@ impl Core {
         let slot = self.slab.insert(order);
         let own = &mut self.sides[o.side as usize];
         own.push(slot, o.lim, q);
-        let (a, n) = (own.amt[o.lim as usize], own.cnt[o.lim as usize]);
+        let (a, n) = (
+            crate::int(py, own.amt[o.lim as usize])?,
+            own.cnt[o.lim as usize],
+        );
         ev.push(
             self.v
-                .event(py, &self.v.level_changed, (seq, item(2)?, item(3)?, a, n))?,
+                .event(py, &self.v.level_changed, (seq, &f[2], &f[3], a, n))?,
         );
         Ok(())
     }

@@ -43,7 +43,7 @@ impl Core {
         let sd = &self.sides[maker];
         for t in touched {
             self.seq += 1;
-            let (a, n) = (sd.amt[t as usize], sd.cnt[t as usize]);
+            let (a, n) = (crate::int(py, sd.amt[t as usize])?, sd.cnt[t as usize]);
             let fields = (self.seq, &self.v.sides[maker], t * self.lim.tick, a, n);
             ev.push(self.v.event(py, &self.v.level_changed, fields)?);
         }
@@ -87,8 +87,9 @@ impl Core {
                 r
             } else {
                 let f = r.min(*q);
-                let pay = f as u128 * price as u128 / PRICE_SCALE;
-                let fee = pay * self.lim.fee_bps as u128 / BPS;
+                // within u64 for every fill MarketSpec admits (it refuses markets where not)
+                let pay = u64::try_from(f as u128 * price as u128 / PRICE_SCALE)?;
+                let fee = (pay as u128 * self.lim.fee_bps as u128 / BPS) as u64;
                 let (s, mid, mo) = (self.seq, m.id_obj.bind(py), m.owner.bind(py));
                 let (oid, owner) = (&o.oid_obj, &o.owner);
                 let fields = if o.side == BUY {
