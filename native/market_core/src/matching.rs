@@ -145,6 +145,19 @@ impl Core {
             ev.push(self.v.event(py, &self.v.cancelled, (seq, &f[0], q, why))?);
             return Ok(());
         }
+        self.rest(f, &o, q, seq, ev)
+    }
+
+    /// Rest the remainder `q` of `o` (command fields `f`) on its side of the book.
+    fn rest(
+        &mut self,
+        f: &[Bound<'_, PyAny>],
+        o: &Incoming<'_>,
+        q: u64,
+        seq: u64,
+        ev: &mut Vec<PyObject>,
+    ) -> PyResult<()> {
+        let py = o.owner.py();
         let id_obj = f[0].clone().unbind();
         let owner = o.owner.clone().unbind();
         let order = Order {
