@@ -48,8 +48,8 @@ def register(root: typer.Typer) -> None:
 
         from solana.rpc.async_api import AsyncClient
 
-        from gateway.mint._reconcile import reconcile as do_reconcile
         from gridx.db import connect
+        from gridx.registry import reconcile as do_reconcile
 
         async def go() -> int:
             client = AsyncClient(rpc_url)
@@ -81,7 +81,7 @@ def register_bench(bench_app: typer.Typer) -> None:
         readings: int = typer.Option(5000, min=1),
         meters: int = typer.Option(500, min=1),
         per_tx: int = typer.Option(4, min=1, max=8),
-        rate: float = typer.Option(1000.0, help="offered readings per second (paced, not a burst)"),
+        rate: float = typer.Option(2000.0, help="offered readings per second (paced, not a burst)"),
     ) -> None:
         """Readings through the gateway into confirmed mints on the local chain; last line is JSON."""
         from gateway.mint._bench import run_bench

@@ -71,6 +71,7 @@ class SvmChain:
         self.slot = 1
         self._recent: collections.OrderedDict[Hash, int] = collections.OrderedDict()
         self._dirty = False
+        self.clock_offset_s = 0  # tests only (time_travel): the clock is wall time otherwise
         self._journal = Journal(journal) if journal is not None else None
         if self._journal is not None:
             slot, accounts, txs = self._journal.load()
@@ -85,11 +86,19 @@ class SvmChain:
     # ------------------------------------------------------------------ blocks
     def _new_block(self) -> None:
         self.svm.expire_blockhash()
-        self.svm.set_clock(Clock(self.slot, 0, 0, 0, int(time.time())))
+        self.svm.set_clock(Clock(self.slot, 0, 0, 0, int(time.time()) + self.clock_offset_s))
         self._recent[self.svm.latest_blockhash()] = self.slot
         while len(self._recent) > BLOCKHASH_VALIDITY:
             self._recent.popitem(last=False)
         self._dirty = False
+
+    def time_travel(self, unix_ts: int) -> None:
+        """Tests only: from the next block on, the cluster clock reads ``unix_ts`` (then runs on
+        with wall time). Enrolling a meter "yesterday" lets a test mint yesterday's windows."""
+        with self.lock:
+            self.clock_offset_s = unix_ts - int(time.time())
+            self.slot += 1
+            self._new_block()
 
     def latest_blockhash(self) -> tuple[Hash, int]:
         """(blockhash, last valid block height); opens a new block if the last one has txs."""
@@ -97,6 +106,10 @@ class SvmChain:
             if self._dirty:
                 self.slot += 1
                 self._new_block()
+            else:
+                # no new block, but the cluster clock follows wall time: an idle chain must not
+                # refuse a just-ended window as "in the future" forever
+                self.svm.set_clock(Clock(self.slot, 0, 0, 0, int(time.time()) + self.clock_offset_s))
             return self.svm.latest_blockhash(), self.slot + BLOCKHASH_VALIDITY
 
     def blockhash_valid(self, h: Hash) -> bool:

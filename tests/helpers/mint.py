@@ -18,11 +18,10 @@ from solders.pubkey import Pubkey
 
 from gateway.mint import MintWorker
 from gateway.mint._config import MintSettings
-from gateway.mint._mirror import enroll_on_chain
-from gateway.mint._reconcile import Reconciliation, reconcile
 from gridx.chain import airdrop, ata_address, grxe_mint_pda, load_keypair, run_on_chain, token_balance
 from gridx.chain._bootstrap import bootstrap
 from gridx.paths import ROOT
+from gridx.registry import Reconciliation, enroll_on_chain, reconcile
 from gridx.services._proc import gridx_command
 from tests.helpers.gateway import Meter, wait_until
 
