@@ -126,7 +126,8 @@ def _enroll_on_chain(
     async def go() -> None:
         client = AsyncClient(rpc_url, timeout=60)
         try:
-            await authorize_edge(client, edge)  # the gateway minter may mint for this edge's meters
+            # the gateway minter may mint for this edge's meters (token admin: next to the authority)
+            await authorize_edge(client, edge, authority_kp.parent if authority_kp else None)
             with connect(dsn) as conn:
                 await enroll_on_chain(
                     client,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from solders.keypair import Keypair
@@ -17,7 +18,7 @@ from solders.signature import Signature
 
 from gateway.mint._plan import MintJob, Outcome, Verdict, job_reading, judge_mint
 from gateway.mint._store import MintRecorded
-from gridx.chain import MeterMint, rpc_call, send_mints
+from gridx.chain import MeterMint, find_mint, rpc_call, send_mints
 
 if TYPE_CHECKING:
     from solana.rpc.async_api import AsyncClient
@@ -82,19 +83,35 @@ async def send_groups(
         await note({j.outbox_id: str(sig) for g, sig in zip(groups, sigs, strict=True) for j in g})
 
     sent = await send_mints(client, rpc_url, minter, mints, confirm_s, before_send)
-    # "already minted" for one window is ours only if an earlier transaction carrying it landed
-    maybe_ours = [s for g, r in zip(groups, sent, strict=True) if r.error and len(g) == 1 for s in g[0].sent_signatures]
-    ok = await landed(client, maybe_ours) if maybe_ours else {}
     out: list[MintRecorded] = []
     for group, res in zip(groups, sent, strict=True):
         code = None if res.error is None else (res.error.code or "Unknown")
-        earlier = next((s for s in group[0].sent_signatures if s in ok), None)
-        for v in judge_mint(group, code, earlier is not None):
+        found = await _ours(client, group, res.mint) if code == "WindowAlreadyMinted" and len(group) == 1 else None
+        for v in judge_mint(group, code, found is not None):
             if v.outcome is Outcome.CONFIRMED:
                 last = hashlib.sha256(res.mint.readings[-1].canonical).hexdigest()
                 out.append(MintRecorded(v, str(res.signature), res.slot, last))
-            elif v.outcome is Outcome.ALREADY_DONE and earlier is not None:
-                out.append(MintRecorded(v, earlier, ok[earlier]))
+            elif v.outcome is Outcome.ALREADY_DONE and found is not None:
+                out.append(MintRecorded(v, str(found.signature), found.slot, found.last_hash))
             else:
                 out.append(MintRecorded(v))
     return out
+
+
+@dataclass(frozen=True)
+class _Found:
+    signature: str
+    slot: int
+    last_hash: str | None
+
+
+async def _ours(client: AsyncClient, group: Sequence[MintJob], mint: MeterMint) -> _Found | None:
+    """A window the chain calls already minted is this row's mint when an earlier transaction
+    that carried it landed, or when a mint event commits to exactly this reading."""
+    ok = await landed(client, group[0].sent_signatures)
+    if ok:
+        sig, slot = next(iter(ok.items()))
+        return _Found(sig, slot, None)  # which reading that transaction ended on is not known here
+    digest = hashlib.sha256(mint.readings[-1].canonical).hexdigest()
+    found = await find_mint(client, mint.meter, digest)
+    return None if found is None else _Found(str(found.signature), found.slot, digest)

@@ -23,7 +23,7 @@ SELECT o.id, o.meter_id, m.pubkey, m.owner_wallet, m.edge_id,
        extract(epoch FROM o.created_at)::float8
   FROM mint_outbox o
   JOIN meters m USING (meter_id)
-  JOIN readings r ON r.meter_id = o.meter_id AND r.window_start = o.window_start
+  LEFT JOIN readings r ON r.meter_id = o.meter_id AND r.window_start = o.window_start  -- none: 'failed'
  WHERE ((o.status = 'pending' AND o.next_attempt_at <= now()) OR (o.status = 'sent' AND o.lease_until < now()))
    AND NOT EXISTS (SELECT 1 FROM mint_outbox s
                     WHERE s.meter_id = o.meter_id AND s.status = 'sent' AND s.lease_until >= now())
@@ -34,19 +34,10 @@ SELECT o.id, o.meter_id, m.pubkey, m.owner_wallet, m.edge_id,
 
 
 def _job(r: tuple[Any, ...]) -> MintJob:
-    reading = {
-        "v": 1,
-        "meter_id": r[1],
-        "seq": int(r[5]),
-        "window_start": int(r[6]),
-        "window_end": int(r[7]),
-        "produced_wh": int(r[8]),
-        "consumed_wh": int(r[9]),
-        "produced_total_wh": int(r[10]),
-        "consumed_total_wh": int(r[11]),
-        "prev_hash": r[12],
-        "sig": r[13],
-    }
+    # raw values: a row that is not a valid signed reading fails alone when it is packed
+    names = ("seq", "window_start", "window_end", "produced_wh", "consumed_wh")
+    reading: dict[str, object] = {"v": 1, "meter_id": r[1], **dict(zip(names, r[5:10], strict=True))}
+    reading.update(produced_total_wh=r[10], consumed_total_wh=r[11], prev_hash=r[12], sig=r[13])
     return MintJob(
         outbox_id=r[0],
         meter_id=r[1],

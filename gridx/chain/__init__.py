@@ -69,7 +69,17 @@ from ._ix import (
     build_update_meter_ix,
 )
 from ._keys import chain_secrets_dir, load_keypair, load_or_create_keypair, save_keypair
-from ._mint import MAX_TX_BYTES, MeterMint, MintSent, mint_tx, mintable_prefix, next_window_starts, send_mints
+from ._mint import (
+    MAX_TX_BYTES,
+    MeterMint,
+    MintFound,
+    MintSent,
+    find_mint,
+    mint_tx,
+    mintable_prefix,
+    next_window_starts,
+    send_mints,
+)
 from ._node import LocalNode, NodeConfig
 from ._signed import (
     ED25519_PROGRAM_ID,
@@ -102,6 +112,7 @@ __all__ = [
     "LocalNode",
     "MarketKeys",
     "MeterMint",
+    "MintFound",
     "MintSent",
     "NodeConfig",
     "ProgramIds",
@@ -145,6 +156,7 @@ __all__ = [
     "fetch_account",
     "fetch_decoded",
     "fetch_events",
+    "find_mint",
     "grxe_mint_pda",
     "latest_blockhash",
     "load_deployment",

@@ -62,7 +62,7 @@ async def _setup(client: Any, cfg: BenchConfig, keys: Path) -> tuple[Keypair, li
         await confirm_signatures(client, [sig])
         ixs = [build_register_user_ix(kp.pubkey(), PROSUMER), create_ata_ix(kp.pubkey(), kp.pubkey(), grxe_mint_pda())]
         await send_and_confirm(client, ixs, [kp])
-        for _ in range(max(1, cfg.meters // cfg.owners)):
+        for _ in range(max(1, min(cfg.meters, cfg.mints) // cfg.owners)):
             key = SigningKey.generate()
             m = Pubkey.from_bytes(key.verify_key.encode())
             proof = sign_enrolment(key, kp.pubkey(), EDGE)

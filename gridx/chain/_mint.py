@@ -21,7 +21,7 @@ from solders.transaction import Transaction
 
 from gridx.errors import ChainError
 
-from ._client import build_tx, confirm_statuses, latest_blockhash, rpc_call, send_txs
+from ._client import build_tx, confirm_statuses, fetch_events, latest_blockhash, rpc_call, send_txs
 from ._errors import chain_error
 from ._idl import decode_account
 from ._ids import mint_state_pda
@@ -33,7 +33,9 @@ if TYPE_CHECKING:
 __all__ = [
     "MAX_TX_BYTES",
     "MeterMint",
+    "MintFound",
     "MintSent",
+    "find_mint",
     "mint_tx",
     "mintable_prefix",
     "next_window_starts",
@@ -93,6 +95,25 @@ async def next_window_starts(client: AsyncClient, meters: Sequence[Pubkey]) -> d
         for meter, acct in zip(chunk, accts, strict=True):
             out[meter] = 0 if acct is None else int(decode_account("energy_token", bytes(acct.data)).next_window_start)
     return out
+
+
+@dataclass(frozen=True)
+class MintFound:
+    """The mint transaction whose TokensMinted event commits to a reading hash."""
+
+    signature: Signature
+    slot: int
+    event: object  # the decoded TokensMinted event data
+
+
+async def find_mint(client: AsyncClient, meter: Pubkey, last_reading_hash: str, max_txs: int = 200) -> MintFound | None:
+    """The transaction (among the meter's last ``max_txs``) that minted up to the reading with
+    this hash: its event's ``last_reading_hash`` is that reading's hash."""
+    for sig, slot, events in reversed(await fetch_events(client, mint_state_pda(meter), max_txs=max_txs)):
+        for ev in events:
+            if ev.name == "TokensMinted" and bytes(ev.data.last_reading_hash).hex() == last_reading_hash:
+                return MintFound(sig, slot, ev.data)
+    return None
 
 
 async def send_mints(

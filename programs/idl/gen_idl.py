@@ -234,7 +234,10 @@ SPECS = {
             ("UserNotRegistered", "The meter owner has no user account"),
             ("InvalidRatedPower", "rated_power_w must be in 1..=MAX_RATED_POWER_W (10 MW)"),
             ("InvalidInterval", "interval_s must be > 0 and divide 86400"),
-            ("MissingProofOfPossession", "No Ed25519 check of the meter key's enrolment signature before this instruction"),
+            (
+                "MissingProofOfPossession",
+                "No Ed25519 check of the meter key's enrolment signature before this instruction",
+            ),
             ("NotDeployer", "Only the compiled-in deployer key may initialise"),
             ("NoPendingAuthority", "No authority proposal for this signer"),
         ],

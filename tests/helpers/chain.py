@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -211,11 +212,23 @@ class RpcWorld:
     market_auth: Keypair
     prosumer: Keypair
     consumer: Keypair
-    meter: Pubkey
+    meter_chain: MeterChain
     market: c.MarketKeys
 
+    @property
+    def meter(self) -> Pubkey:
+        return self.meter_chain.pubkey
 
-async def rpc_world(client: object, keys_dir: Path) -> RpcWorld:
+    def mint_ixs(self, readings: Sequence[c.SignedReading]) -> list[Instruction]:
+        return c.build_mint_readings_ixs(self.gateway.pubkey(), self.meter, self.prosumer.pubkey(), EDGE, readings)
+
+    def mint(self, start: int, produced: int, consumed: int = 0, seconds: int = 900) -> list[Instruction]:
+        return self.mint_ixs([self.meter_chain.reading(start, produced, consumed, seconds)])
+
+
+async def rpc_world(client: object, keys_dir: Path, node: c.LocalNode | None = None, interval_s: int = 900) -> RpcWorld:
+    """With an in-process ``node`` the meter is enrolled at REGISTERED_AT (time travel), so the
+    T0 windows are mintable; otherwise it is enrolled now (use 1-second windows after it)."""
     from gridx.chain._bootstrap import bootstrap
 
     dep = await bootstrap(client, keys_dir)  # type: ignore[arg-type]
@@ -235,12 +248,19 @@ async def rpc_world(client: object, keys_dir: Path) -> RpcWorld:
             ],
             [kp],
         )
-    meter = Keypair().pubkey()
-    await c.send_and_confirm(
-        client,  # type: ignore[arg-type]
-        [c.build_register_meter_ix(prosumer.pubkey(), authority.pubkey(), meter, b"edge-1", RATED_W)],
-        [prosumer, authority],
-    )
+    await c.authorize_edge(client, EDGE, keys_dir)  # type: ignore[arg-type]
+    meter = MeterChain()
+    if node is not None:
+        node.chain.time_travel(REGISTERED_AT)
+    try:
+        await c.send_and_confirm(
+            client,  # type: ignore[arg-type]
+            register_meter_ixs(prosumer, authority, meter.key, interval_s=interval_s),
+            [prosumer, authority],
+        )
+    finally:
+        if node is not None:
+            node.chain.time_travel(int(time.time()))
     pay_to = c.ata_address(consumer.pubkey(), market.payment_mint)
     await c.send_and_confirm(
         client,  # type: ignore[arg-type]
