@@ -3,6 +3,7 @@ the local chain. Real mosquitto, real PostgreSQL, real LiteSVM behind JSON-RPC."
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -68,11 +69,42 @@ def test_seed_scenarios_mint_exact_amounts(chain: ChainSetup, broker: MosquittoB
     rep = chain.reconcile()
     assert rep.drift == 0, rep
     assert rep.supply == 22_300_000
+    _prove_and_tamper(chain, a)
     metrics = _metrics()
     assert metrics[("gridx_mints_total", "confirmed")] - before.get(("gridx_mints_total", "confirmed"), 0) == 2
     assert (
         metrics[("gridx_mint_latency_seconds_count", "")] - before.get(("gridx_mint_latency_seconds_count", ""), 0) == 2
     )
+
+
+def _prove_and_tamper(chain: ChainSetup, meter: Meter) -> None:
+    """`gridx prove` verifies a mint from the chain and the database, and notices tampering."""
+    import json
+    import subprocess
+
+    import psycopg
+
+    from gridx.services._proc import gridx_command
+
+    start = scalar(
+        chain.dsn,
+        "SELECT extract(epoch FROM window_start)::bigint FROM token_mints WHERE meter_id = %s",
+        meter.meter_id,
+    )
+    env = {**os.environ, "GRIDX_MINT_DSN": chain.dsn, "GRIDX_MINT_RPC_URL": chain.url}
+    res = subprocess.run(
+        [*gridx_command("prove"), f"{meter.meter_id}@{start}"], env=env, capture_output=True, text=True
+    )
+    out = json.loads(res.stdout.strip().splitlines()[-1])
+    assert res.returncode == 0 and out["verified"] and out["amount"] == 7_000_000, res.stdout + res.stderr
+    with psycopg.connect(chain.dsn) as conn:  # the stored reading no longer matches what was signed
+        conn.execute(
+            "UPDATE readings SET produced_wh = produced_wh + 1, surplus_wh = surplus_wh + 1 WHERE meter_id = %s",
+            (meter.meter_id,),
+        )
+    res = subprocess.run([*gridx_command("prove"), out["signature"]], env=env, capture_output=True, text=True)
+    bad = json.loads(res.stdout.strip().splitlines()[-1])
+    assert res.returncode == 1 and bad["failed"] == ["seq 1 stored with the same bytes and signature"], res.stdout
 
 
 def _metrics() -> dict[tuple[str, str], float]:
