@@ -8,7 +8,7 @@ the same code); program errors arrive with the IDL's error name as ``code``.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -18,7 +18,7 @@ from solders.signature import Signature
 
 from gateway.mint._plan import MintJob, Outcome, Verdict, job_reading, judge_mint
 from gateway.mint._store import MintRecorded
-from gridx.chain import MeterMint, find_mint, rpc_call, send_mints
+from gridx.chain import MeterMint, SignedReading, find_mint, rpc_call, send_mints
 
 if TYPE_CHECKING:
     from solana.rpc.async_api import AsyncClient
@@ -58,13 +58,13 @@ async def settle_earlier(client: AsyncClient, jobs: Sequence[MintJob]) -> tuple[
     return done, todo
 
 
-def _meter_mint(group: Sequence[MintJob]) -> MeterMint:
+def _meter_mint(group: Sequence[MintJob], signed: Mapping[int, SignedReading]) -> MeterMint:
     first = group[0]
     return MeterMint(
         Pubkey.from_bytes(first.meter_pubkey),
         Pubkey.from_string(first.owner_wallet),
         first.edge_id,
-        tuple(job_reading(j) for j in group),
+        tuple(signed[j.outbox_id] if j.outbox_id in signed else job_reading(j) for j in group),
     )
 
 
@@ -73,11 +73,13 @@ async def send_groups(
     rpc_url: str,
     minter: Keypair,
     groups: Sequence[Sequence[MintJob]],
+    signed: Mapping[int, SignedReading],
     confirm_s: float,
     note: Callable[[dict[int, str]], Awaitable[None]],
 ) -> list[MintRecorded]:
-    """One transaction per group (one meter's oldest windows); judge every row."""
-    mints = [_meter_mint(g) for g in groups]
+    """One transaction per group (one meter's oldest windows); judge every row. ``signed``:
+    rows already packed as the chain takes them (by outbox id)."""
+    mints = [_meter_mint(g, signed) for g in groups]
 
     async def before_send(sigs: list[Signature]) -> None:
         await note({j.outbox_id: str(sig) for g, sig in zip(groups, sigs, strict=True) for j in g})

@@ -14,19 +14,26 @@ from gateway.mint._plan import MintJob, Outcome, Verdict
 __all__ = ["MintRecorded", "claim_jobs", "note_signatures", "record_verdicts"]
 
 # Rows of meters with a transaction in flight (a live lease) are not candidates: one
-# transaction per meter at a time, across workers.
+# transaction per meter at a time, across workers. Only each meter's oldest ``per_meter`` rows
+# are candidates, so one claim spans many meters (a pass sends one transaction per meter).
 _CANDIDATES = """
+WITH due AS (
+    SELECT o.id, row_number() OVER (PARTITION BY o.meter_id ORDER BY o.window_start) AS rn
+      FROM mint_outbox o
+     WHERE ((o.status = 'pending' AND o.next_attempt_at <= now()) OR (o.status = 'sent' AND o.lease_until < now()))
+       AND NOT EXISTS (SELECT 1 FROM mint_outbox s
+                        WHERE s.meter_id = o.meter_id AND s.status = 'sent' AND s.lease_until >= now())
+)
 SELECT o.id, o.meter_id, m.pubkey, m.owner_wallet, m.edge_id,
        r.seq, extract(epoch FROM r.window_start)::bigint, extract(epoch FROM r.window_end)::bigint,
        r.produced_wh, r.consumed_wh, r.produced_total_wh, r.consumed_total_wh, r.prev_hash, r.sig,
        o.amount::bigint, o.surplus_wh, o.attempts, coalesce(o.sent_signatures, '{}'),
        extract(epoch FROM o.created_at)::float8
-  FROM mint_outbox o
+  FROM due
+  JOIN mint_outbox o ON o.id = due.id
   JOIN meters m USING (meter_id)
   LEFT JOIN readings r ON r.meter_id = o.meter_id AND r.window_start = o.window_start  -- none: 'failed'
- WHERE ((o.status = 'pending' AND o.next_attempt_at <= now()) OR (o.status = 'sent' AND o.lease_until < now()))
-   AND NOT EXISTS (SELECT 1 FROM mint_outbox s
-                    WHERE s.meter_id = o.meter_id AND s.status = 'sent' AND s.lease_until >= now())
+ WHERE due.rn <= %s
  ORDER BY o.meter_id, o.window_start
  LIMIT %s
    FOR UPDATE OF o SKIP LOCKED
@@ -58,12 +65,13 @@ def claim_jobs(
     limit: int,
     lease_s: float,
     choose: Callable[[list[MintJob]], list[MintJob]],
+    per_meter: int = 8,
 ) -> list[MintJob]:
     """Claim due rows (SKIP LOCKED: several workers never take the same row), let ``choose``
     pick what this pass sends (rate limits, one transaction per meter) and mark exactly those
     'sent' with a lease *before* anything is sent, so a crash leaves a trace."""
     with conn.transaction():
-        rows = conn.execute(_CANDIDATES, (limit,)).fetchall()
+        rows = conn.execute(_CANDIDATES, (per_meter, limit)).fetchall()
         jobs = choose([_job(r) for r in rows])
         if jobs:
             conn.execute(

@@ -27,6 +27,7 @@ from solders.pubkey import Pubkey
 from gateway.mint._limits import MintLimits, RateLimiter
 from gateway.mint._plan import MintJob, Outcome, Verdict, group_by_meter, job_reading
 from gateway.mint._store import MintRecorded, claim_jobs, note_signatures, record_verdicts
+from gridx.chain import SignedReading
 
 if TYPE_CHECKING:
     from solana.rpc.async_api import AsyncClient
@@ -51,7 +52,7 @@ class MintWorkerConfig:
     rpc_url: str
     minter_keypair: Path
     per_tx: int = 4  # at most this many windows of one meter per transaction (and what fits)
-    claim_batch: int = 400
+    claim_batch: int = 2000
     lease_s: float = 30.0
     confirm_s: float = 30.0
     retry_after_s: float = 0.5
@@ -70,6 +71,7 @@ class MintWorker:
         self._solo: set[int] = set()  # rows of a refused multi-window mint: next time alone
         self._groups: list[list[MintJob]] = []
         self._failed: list[MintRecorded] = []
+        self._signed: dict[int, SignedReading] = {}  # this pass's rows as the chain takes them
 
     def stop(self) -> None:
         self._stop.set()
@@ -113,10 +115,10 @@ class MintWorker:
         """Pick this pass's transactions from the claimed candidates (see claim_jobs)."""
         from gridx.chain import MeterMint, mintable_prefix
 
-        self._failed, ok = [], []
+        self._failed, self._signed, ok = [], {}, []
         for job in jobs:
             try:
-                job_reading(job)
+                self._signed[job.outbox_id] = job_reading(job)
             except ValueError as exc:
                 self._failed.append(MintRecorded(Verdict(job, Outcome.FAILED, str(exc))))
                 continue
@@ -131,7 +133,7 @@ class MintWorker:
                 Pubkey.from_bytes(head[0].meter_pubkey),
                 Pubkey.from_string(head[0].owner_wallet),
                 head[0].edge_id,
-                tuple(job_reading(j) for j in head),
+                tuple(self._signed[j.outbox_id] for j in head),
             )
             return mintable_prefix(minter, m)
 
@@ -145,7 +147,12 @@ class MintWorker:
 
         now = time.monotonic()
         jobs = await asyncio.to_thread(
-            claim_jobs, conn, self.cfg.claim_batch, self.cfg.lease_s, lambda js: self._choose(js, minter.pubkey(), now)
+            claim_jobs,
+            conn,
+            self.cfg.claim_batch,
+            self.cfg.lease_s,
+            lambda js: self._choose(js, minter.pubkey(), now),
+            self.cfg.per_tx,
         )
         if not jobs:
             # an idle worker polls every idle_s; the gauge needs no more than one count a second
@@ -164,7 +171,9 @@ class MintWorker:
             async def note(sigs: dict[int, str]) -> None:
                 await asyncio.to_thread(note_signatures, conn, sigs)
 
-            results += await send_groups(client, self.cfg.rpc_url, minter, groups, self.cfg.confirm_s, note)
+            results += await send_groups(
+                client, self.cfg.rpc_url, minter, groups, self._signed, self.cfg.confirm_s, note
+            )
         if self.cfg.failpoint == "after_send":
             os.kill(os.getpid(), signal.SIGKILL)
         await asyncio.to_thread(record_verdicts, conn, results, self.cfg.retry_after_s)

@@ -28,7 +28,7 @@ from ._client import confirm_signatures, rpc_call, send_and_confirm
 from ._ids import grxe_mint_pda
 from ._ix import PROSUMER, build_register_meter_ixs, build_register_user_ix
 from ._keys import load_keypair
-from ._mint import MeterMint, send_mints
+from ._mint import MeterMint, mintable_prefix, send_mints
 from ._signed import SignedReading, sign_enrolment, signed_reading
 from ._spl import create_ata_ix
 
@@ -118,11 +118,20 @@ async def _run(cfg: BenchConfig, keys: Path) -> dict[str, Any]:
         statuses: Counter[str] = Counter()
         done: list[MeterMint] = []
         sigs = []
-        for k in range(0, per_meter, cfg.per_tx):  # one transaction per meter in flight
-            mints = [
-                MeterMint(Pubkey.from_bytes(key.verify_key.encode()), owner, EDGE, tuple(signed[i][k : k + cfg.per_tx]))
-                for i, (owner, key) in enumerate(meters)
-            ]
+        pos = [0] * len(meters)
+        while any(p < per_meter for p in pos):  # one transaction per meter in flight
+            mints = []
+            for i, (owner, key) in enumerate(meters):
+                if pos[i] < per_meter:
+                    m = MeterMint(
+                        Pubkey.from_bytes(key.verify_key.encode()),
+                        owner,
+                        EDGE,
+                        tuple(signed[i][pos[i] : pos[i] + cfg.per_tx]),
+                    )
+                    n = mintable_prefix(gateway.pubkey(), m)  # what fits in 1232 bytes
+                    mints.append(MeterMint(m.meter, owner, EDGE, m.readings[:n]))
+                    pos[i] += n
             for res in await send_mints(client, cfg.url, gateway, mints):
                 code = "minted" if res.error is None else (res.error.code or "Unknown")
                 statuses[code] += len(res.mint.readings)

@@ -74,14 +74,19 @@ def mint_tx(minter: Keypair, m: MeterMint, blockhash: Hash) -> Transaction:
 
 
 def mintable_prefix(minter: Pubkey, m: MeterMint) -> int:
-    """How many of ``m``'s readings fit in one transaction (at least 1, at most 8)."""
-    n = min(len(m.readings), MAX_READINGS_PER_MINT)
-    while n > 1:
-        ixs = build_mint_readings_ixs(minter, m.meter, m.owner, m.edge_id, m.readings[:n])
-        msg = Message.new_with_blockhash(ixs, minter, Hash.default())
-        if len(bytes(msg)) + 1 + 64 <= MAX_TX_BYTES:
+    """How many of ``m``'s readings fit in one transaction (at least 1, at most 8).
+
+    One message is built (one reading); each further reading adds its Ed25519 entry (14-byte
+    offsets + 64-byte signature) and its bytes with a 4-byte length, plus a byte of margin per
+    instruction for the compact length prefixes: no message is built per candidate size."""
+    first = build_mint_readings_ixs(minter, m.meter, m.owner, m.edge_id, m.readings[:1])
+    size = len(bytes(Message.new_with_blockhash(first, minter, Hash.default()))) + 1 + 64 + 2
+    n = 1
+    for r in m.readings[1:MAX_READINGS_PER_MINT]:
+        size += 14 + 64 + 4 + len(r.canonical)
+        if size > MAX_TX_BYTES:
             break
-        n -= 1
+        n += 1
     return n
 
 
