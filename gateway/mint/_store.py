@@ -105,53 +105,56 @@ class MintRecorded:
     event_hash: str | None = None
 
 
-def _minted(cur: psycopg.Cursor, res: MintRecorded, now: datetime) -> None:
-    job, outcome = res.verdict.job, res.verdict.outcome
-    cur.execute(
-        "INSERT INTO token_mints (meter_id, window_start, window_end, amount, surplus_wh,"
-        " tx_signature, slot, minted_at, event_hash)"
-        " VALUES (%s, to_timestamp(%s), to_timestamp(%s), %s, %s, %s, %s, %s, %s)"
-        " ON CONFLICT (meter_id, window_start) DO NOTHING",
-        (
-            job.meter_id,
-            job.window_start,
-            job.window_end,
-            job.amount,
-            job.surplus_wh,
-            res.signature or "unknown",
-            res.slot,
-            now,
-            res.event_hash,
-        ),
-    )
-    cur.execute(
-        "UPDATE mint_outbox SET status = 'confirmed', reason = %s, tx_signature = %s,"
-        " confirmed_at = %s, lease_until = NULL, updated_at = now() WHERE id = %s",
-        (None if outcome is Outcome.CONFIRMED else outcome.value, res.signature, now, job.outbox_id),
-    )
+_INSERT_MINT = (
+    "INSERT INTO token_mints (meter_id, window_start, window_end, amount, surplus_wh,"
+    " tx_signature, slot, minted_at, event_hash)"
+    " VALUES (%s, to_timestamp(%s), to_timestamp(%s), %s, %s, %s, %s, %s, %s)"
+    " ON CONFLICT (meter_id, window_start) DO NOTHING"
+)
+_CONFIRM = (
+    "UPDATE mint_outbox SET status = 'confirmed', reason = %s, tx_signature = %s,"
+    " confirmed_at = %s, lease_until = NULL, updated_at = now() WHERE id = %s"
+)
+_CLOSE = "UPDATE mint_outbox SET status = %s, reason = %s, lease_until = NULL, updated_at = now() WHERE id = %s"
+_REQUEUE = (
+    "UPDATE mint_outbox SET status = 'pending', reason = %s, lease_until = NULL, updated_at = now(),"
+    " next_attempt_at = now() + make_interval(secs => %s) WHERE id = %s"
+)
 
 
 def record_verdicts(conn: psycopg.Connection, results: Sequence[MintRecorded], retry_after_s: float) -> None:
-    """Write every outcome of one pass in one transaction: token_mints for what is on chain
-    (one row per window: the unique key absorbs a second report of the same mint), the outbox
-    row's final state, or its return to the queue with a backoff."""
+    """Write every outcome of one pass in one transaction (each statement batched): token_mints
+    for what is on chain (one row per window: the unique key absorbs a second report of the same
+    mint), the outbox row's final state, or its return to the queue with a backoff."""
     now = datetime.now(UTC)
+    mints, confirms, closes, requeues = [], [], [], []
+    for res in results:
+        job, outcome = res.verdict.job, res.verdict.outcome
+        if outcome in (Outcome.CONFIRMED, Outcome.ALREADY_DONE):
+            sig = res.signature or "unknown"
+            mints.append(
+                (
+                    job.meter_id,
+                    job.window_start,
+                    job.window_end,
+                    job.amount,
+                    job.surplus_wh,
+                    sig,
+                    res.slot,
+                    now,
+                    res.event_hash,
+                )
+            )
+            reason = None if outcome is Outcome.CONFIRMED else outcome.value
+            confirms.append((reason, res.signature, now, job.outbox_id))
+        elif outcome in (Outcome.REFUSED, Outcome.FAILED):
+            closes.append((outcome.value, res.verdict.reason[:500], job.outbox_id))
+        else:
+            # a row split off a refused multi-window mint goes again at once, alone
+            split = res.verdict.reason.startswith("split:")
+            backoff = 0.0 if split else min(retry_after_s * 2 ** min(job.attempts, 6), 30.0)
+            requeues.append((res.verdict.reason[:500], backoff, job.outbox_id))
     with conn.transaction(), conn.cursor() as cur:
-        for res in results:
-            job, outcome = res.verdict.job, res.verdict.outcome
-            if outcome in (Outcome.CONFIRMED, Outcome.ALREADY_DONE):
-                _minted(cur, res, now)
-            elif outcome in (Outcome.REFUSED, Outcome.FAILED):
-                cur.execute(
-                    "UPDATE mint_outbox SET status = %s, reason = %s, lease_until = NULL, updated_at = now()"
-                    " WHERE id = %s",
-                    (outcome.value, res.verdict.reason[:500], job.outbox_id),
-                )
-            else:
-                # a row split off a refused multi-window mint goes again at once, alone
-                backoff = 0.0 if res.verdict.reason.startswith("split:") else retry_after_s * 2 ** min(job.attempts, 6)
-                cur.execute(
-                    "UPDATE mint_outbox SET status = 'pending', reason = %s, lease_until = NULL, updated_at = now(),"
-                    " next_attempt_at = now() + make_interval(secs => %s) WHERE id = %s",
-                    (res.verdict.reason[:500], min(backoff, 30.0), job.outbox_id),
-                )
+        for sql, rows in ((_INSERT_MINT, mints), (_CONFIRM, confirms), (_CLOSE, closes), (_REQUEUE, requeues)):
+            if rows:
+                cur.executemany(sql, rows)

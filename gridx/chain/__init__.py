@@ -65,6 +65,7 @@ from ._ix import (
     build_register_user_ix,
     build_registry_initialize_ix,
     build_remove_minter_ix,
+    build_replace_meter_ixs,
     build_set_meter_status_ix,
     build_update_meter_ix,
 )
@@ -135,6 +136,7 @@ __all__ = [
     "build_register_user_ix",
     "build_registry_initialize_ix",
     "build_remove_minter_ix",
+    "build_replace_meter_ixs",
     "build_set_meter_status_ix",
     "build_tx",
     "build_update_meter_ix",

@@ -48,6 +48,7 @@ __all__ = [
     "build_register_user_ix",
     "build_registry_initialize_ix",
     "build_remove_minter_ix",
+    "build_replace_meter_ixs",
     "build_set_meter_status_ix",
     "build_update_meter_ix",
 ]
@@ -102,6 +103,25 @@ def build_register_meter_ixs(
         },
     )
     return [ed25519_ix(bytes(meter), proof, msg), reg]
+
+
+def build_replace_meter_ixs(
+    owner: Pubkey,
+    authority: Pubkey,
+    old_meter: Pubkey,
+    new_meter: Pubkey,
+    edge_id: bytes,
+    rated_power_w: int,
+    interval_s: int,
+    proof: bytes,
+) -> list[Instruction]:
+    """Key rotation or a replaced meter (re-enrolment), atomically: revoke the old key, enrol
+    the new one with its proof of possession. The meter key is the on-chain identity, so the new
+    key has its own MeterAccount and MintState; its windows start after this enrolment."""
+    return [
+        build_set_meter_status_ix(authority, old_meter, METER_REVOKED),
+        *build_register_meter_ixs(owner, authority, new_meter, edge_id, rated_power_w, interval_s, proof),
+    ]
 
 
 def build_set_meter_status_ix(authority: Pubkey, meter: Pubkey, status: int) -> Instruction:

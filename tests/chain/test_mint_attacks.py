@@ -321,3 +321,15 @@ def test_operator_changes_on_chain(w: World) -> None:
         [c.build_update_meter_ix(w.authority.pubkey(), w.meter, rated_power_w=10**8)],
         [w.authority],
     )
+
+
+def test_key_rotation_revokes_the_old_key_and_enrols_the_new_one_atomically(w: World) -> None:
+    w.svm.send(w.mint(T0, 100), [w.gateway])
+    new = MeterChain(meter_id="m-1")
+    proof = c.sign_enrolment(new.key, w.prosumer.pubkey(), EDGE)
+    ixs = c.build_replace_meter_ixs(
+        w.prosumer.pubkey(), w.authority.pubkey(), w.meter, new.pubkey, EDGE.encode(), RATED_W, 900, proof
+    )
+    w.svm.send(ixs, [w.prosumer, w.authority], at=REGISTERED_AT)  # [revoke old, proof, register new]
+    assert_refused(w, "MeterNotActive", w.mint(T0 + 900, 100), [w.gateway])
+    w.svm.send(w.mint_ixs([new.reading(T0 + 900, 100)], meter=new.pubkey, first_index=0), [w.gateway])
