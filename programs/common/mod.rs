@@ -54,6 +54,7 @@ pub fn fail<T>(e: impl Into<ProgramError>) -> Result<T, ProgramError> {
 
 #[inline(always)]
 pub fn log(msg: &str) {
+    // SAFETY: the syscall reads exactly msg.len() bytes from a live &str.
     unsafe { pinocchio::syscalls::sol_log_(msg.as_ptr(), msg.len() as u64) };
 }
 
@@ -62,6 +63,7 @@ pub fn log(msg: &str) {
 #[inline(always)]
 pub fn emit(data: &[u8]) {
     let parts: [&[u8]; 1] = [data];
+    // SAFETY: `parts` is one (ptr, len) slice pair, the layout sol_log_data reads, alive for the call.
     unsafe { pinocchio::syscalls::sol_log_data(parts.as_ptr() as *const u8, 1) };
 }
 
@@ -319,10 +321,12 @@ struct RawClock {
 pub fn unix_timestamp() -> Result<i64, ProgramError> {
     let mut c = core::mem::MaybeUninit::<RawClock>::uninit();
     #[allow(deprecated)]
+    // SAFETY: the syscall writes a whole Clock (40 bytes, RawClock's repr(C) layout) into `c`.
     let rc = unsafe { pinocchio::syscalls::sol_get_clock_sysvar(c.as_mut_ptr() as *mut u8) };
     if rc != 0 {
         return Err(ProgramError::UnsupportedSysvar);
     }
+    // SAFETY: rc == 0, so the syscall initialised every field.
     Ok(unsafe { c.assume_init() }.unix_timestamp)
 }
 
@@ -332,6 +336,7 @@ pub fn rent_exempt(space: usize) -> Result<u64, ProgramError> {
     // The syscall writes a Rent struct (u64, f64, u8): the buffer must be 8-byte aligned.
     let mut raw = [0u64; 3];
     #[allow(deprecated)]
+    // SAFETY: `raw` is 24 writable, 8-byte aligned bytes; the Rent struct is 17 bytes.
     let rc = unsafe { pinocchio::syscalls::sol_get_rent_sysvar(raw.as_mut_ptr() as *mut u8) };
     if rc != 0 {
         return Err(ProgramError::UnsupportedSysvar);
@@ -562,6 +567,7 @@ macro_rules! gridx_panic_handler {
         #[panic_handler]
         fn panic(_info: &core::panic::PanicInfo<'_>) -> ! {
             let msg = concat!(env!("CARGO_PKG_NAME"), " panicked");
+            // SAFETY: a static string; the syscall aborts the program and never returns.
             unsafe { pinocchio::syscalls::sol_panic_(msg.as_ptr(), msg.len() as u64, 0, 0) }
         }
     };
@@ -573,6 +579,8 @@ pub(crate) use gridx_panic_handler;
 // by the sol_mem*_ syscalls. compiler_builtins (build-std) does not export them for
 // bpfel-unknown-none and sbpf-linker cannot resolve them otherwise.
 
+// SAFETY (all five): called by compiler-generated code with the C contract (valid, in-bounds
+// pointers for n bytes); each forwards to the runtime's checked sol_mem* syscall.
 #[no_mangle]
 pub unsafe extern "C" fn memcpy(dst: *mut u8, src: *const u8, n: usize) -> *mut u8 {
     pinocchio::syscalls::sol_memcpy_(dst, src, n as u64);
