@@ -196,8 +196,9 @@ def run_bench(readings: int, meters: int, per_tx: int, rate: float = 1000.0) -> 
             )
         )
         _wait_log(base / "gateway.log", "mqtt_connected", 60)
-        time.sleep(0.5)  # SUBACK follows CONNACK; a shared subscription drops what comes before it
-        time.sleep(max(0.0, start + per_meter * INTERVAL + 1 - time.time()))  # every window has ended
+        # SUBACK follows CONNACK (a shared subscription drops what comes before it), and every
+        # window must have ended before its reading is offered
+        time.sleep(max(0.5, start + per_meter * INTERVAL + 1 - time.time()))
         publish_s = _publish(broker, edge_pw, batches, rate, 250)
         deadline = time.monotonic() + 120 + total / 200
         confirmed = 0

@@ -23,6 +23,7 @@ from solders.pubkey import Pubkey
 
 from gridx.wire import GENESIS_HASH, UnsignedReading, reading_hash, sign_reading
 
+from ._bench_pubsub import pubsub_figures
 from ._bootstrap import authorize_edge, bootstrap
 from ._client import confirm_signatures, rpc_call, send_and_confirm
 from ._ids import grxe_mint_pda
@@ -48,6 +49,7 @@ class BenchConfig:
     owners: int = 5
     concurrency: int = 16  # kept for the CLI; sending is batched
     double_attempts: int = 100
+    pubsub: bool = True  # confirmation latency through signatureSubscribe, notifications/s to 100 subscribers
 
 
 async def _setup(client: Any, cfg: BenchConfig, keys: Path) -> tuple[Keypair, list[tuple[Pubkey, SigningKey]]]:
@@ -146,6 +148,9 @@ async def _run(cfg: BenchConfig, keys: Path) -> dict[str, Any]:
             doubles += sum(r.error is None for r in await send_mints(client, cfg.url, gateway, again[i : i + 64]))
         units = await _units(client, sigs[:50])
         readings_sampled = sum(len(m.readings) for m in done[:50])
+        # after the mint figure, so it is measured as before: PubSub latency and fan-out
+        samples = min(200, cfg.mints)  # a short run (a smoke test) measures briefly too
+        pubsub = await pubsub_figures(client, cfg.url, samples) if cfg.pubsub else {}
         return {
             "mints": sum(len(rs) for rs in signed),
             "per_tx": cfg.per_tx,
@@ -158,6 +163,7 @@ async def _run(cfg: BenchConfig, keys: Path) -> dict[str, Any]:
             "supply_matches": supply == expected * 1000,
             "double_mint_attempts": len(again),
             "double_mints": doubles,
+            **pubsub,
         }
 
 

@@ -121,5 +121,10 @@ pub fn signed_span(ed_data: &[u8], ed_index: u16, i: usize, missing: u32) -> Res
         SELF_IX => ed_index,
         other => other,
     };
-    Ok(SignedSpan { pubkey, msg_ix, msg_offset: u16_at(ed_data, e + 8)? as usize, msg_size: u16_at(ed_data, e + 10)? as usize })
+    Ok(SignedSpan {
+        pubkey,
+        msg_ix,
+        msg_offset: u16_at(ed_data, e + 8)? as usize,
+        msg_size: u16_at(ed_data, e + 10)? as usize,
+    })
 }

@@ -57,7 +57,11 @@ struct Meter {
 }
 
 #[inline(never)]
-fn load_meter(registry: &Address, meter_account: &AccountView, owner_user: &AccountView) -> Result<Meter, ProgramError> {
+fn load_meter(
+    registry: &Address,
+    meter_account: &AccountView,
+    owner_user: &AccountView,
+) -> Result<Meter, ProgramError> {
     use crate::generated::registry_layout::*;
     if !meter_account.owned_by(registry) || !owner_user.owned_by(registry) {
         return fail(Error::InvalidAccountOwner);
@@ -95,7 +99,12 @@ fn load_meter(registry: &Address, meter_account: &AccountView, owner_user: &Acco
 
 /// The signer is an authorised minter for the meter's edge.
 #[inline(never)]
-fn check_minter(program_id: &Address, minter: &AccountView, minter_account: &AccountView, edge_id: &[u8; 32]) -> ProgramResult {
+fn check_minter(
+    program_id: &Address,
+    minter: &AccountView,
+    minter_account: &AccountView,
+    edge_id: &[u8; 32],
+) -> ProgramResult {
     require_signer(minter)?;
     if !minter_account.owned_by(program_id) || minter_account.data_len() != MINTER_LEN {
         return fail(Error::NotMinter);
@@ -113,11 +122,22 @@ fn check_minter(program_id: &Address, minter: &AccountView, minter_account: &Acc
 /// The per-meter mint state, created on the first mint (the only account a meter ever costs
 /// the minter). Returns the high-water mark: the earliest start a next window may have.
 #[inline(never)]
-fn open_state(program_id: &Address, minter: &AccountView, state: &mut AccountView, meter: &Address) -> Result<i64, ProgramError> {
+fn open_state(
+    program_id: &Address,
+    minter: &AccountView,
+    state: &mut AccountView,
+    meter: &Address,
+) -> Result<i64, ProgramError> {
     if state.data_len() == 0 {
         let bump = require_pda(state, &Seeds::new().with(b"mint_state").with(meter.as_ref()), program_id)?;
         let b = [bump];
-        create_pda_account(minter, state, MINT_STATE_LEN, program_id, &Seeds::new().with(b"mint_state").with(meter.as_ref()).with(&b))?;
+        create_pda_account(
+            minter,
+            state,
+            MINT_STATE_LEN,
+            program_id,
+            &Seeds::new().with(b"mint_state").with(meter.as_ref()).with(&b),
+        )?;
         let mut d = state.try_borrow_mut()?;
         wr(&mut d, 0, &DISC_MINT_STATE);
         wr(&mut d, MINT_STATE_METER, meter.as_ref());
@@ -202,7 +222,15 @@ fn verify_readings(v: &Verify) -> Result<Minted, ProgramError> {
         return fail(Error::MissingMeterSignature);
     }
     let now = unix_timestamp()?;
-    let mut out = Minted { amount: 0, first_start: 0, end: next, first_seq: 0, last_seq: 0, last_hash: [0; 32], windows: sp.n as u64 };
+    let mut out = Minted {
+        amount: 0,
+        first_start: 0,
+        end: next,
+        first_seq: 0,
+        last_seq: 0,
+        last_hash: [0; 32],
+        windows: sp.n as u64,
+    };
     for (i, &(off, len)) in sp.at.iter().take(sp.n).enumerate() {
         let span = signed_span(ed, ed_index, i, code)?;
         if span.pubkey != m.key.as_ref() {
