@@ -1,6 +1,7 @@
-"""Launchers for project-local services (mosquitto, PostgreSQL) on loopback."""
+"""Launchers for project-local services (mosquitto, PostgreSQL, anvil) on loopback."""
 
+from gridx.services.anvil import AnvilNode
 from gridx.services.mosquitto import MosquittoBroker, ensure_pki
 from gridx.services.postgres import PostgresServer
 
-__all__ = ["MosquittoBroker", "PostgresServer", "ensure_pki"]
+__all__ = ["AnvilNode", "MosquittoBroker", "PostgresServer", "ensure_pki"]
