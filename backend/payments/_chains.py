@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from eth_account.signers.local import LocalAccount
 from solana.rpc.async_api import AsyncClient
@@ -17,11 +19,14 @@ from web3 import Web3
 
 import gridx.chain as c
 from backend.payments._errors import SwapRefused
+from backend.payments._evm import unreachable_as_error
 from backend.payments._evm_htlc import EvmLockState, HtlcContracts
 from backend.payments._store import SwapRecord
 from backend.payments._swap import Action, Leg, LegView, Observation, SwapParams, check_second_lock
 
 __all__ = ["LiveChains"]
+
+T = TypeVar("T")
 
 _EVM_LEG = {
     EvmLockState.NONE: Leg.NONE,
@@ -34,6 +39,17 @@ _SOL_LEG = {
     c.HashLockState.CLAIMED: Leg.CLAIMED,
     c.HashLockState.REFUNDED: Leg.REFUNDED,
 }
+
+
+async def _evm(fn: Callable[..., T], *args: Any) -> T:
+    """Run a (blocking) web3 call off the event loop; a node that does not answer becomes EvmUnreachable."""
+    try:
+        return await asyncio.to_thread(fn, *args)
+    except Exception as exc:
+        err = unreachable_as_error(exc)
+        if err is None:
+            raise
+        raise err from exc
 
 
 @dataclass
@@ -54,7 +70,7 @@ class LiveChains:
         return int(struct.unpack_from("<q", data, 32)[0])
 
     async def now_evm(self) -> int:
-        return await asyncio.to_thread(self.contracts.evm.now)
+        return await _evm(self.contracts.evm.now)
 
     # ------------------------------------------------------------------ observation
     def _find_evm_lock(self, s: SwapRecord) -> bytes | None:
@@ -95,7 +111,7 @@ class LiveChains:
         return LegView(_SOL_LEG[lock.state], lock.deadline, lock.preimage)
 
     async def observe(self, s: SwapRecord) -> Observation:
-        (evm, lock_id), now_evm = await asyncio.gather(asyncio.to_thread(self._evm_view, s), self.now_evm())
+        (evm, lock_id), now_evm = await asyncio.gather(_evm(self._evm_view, s), self.now_evm())
         sol, now_sol = await asyncio.gather(self._sol_view(s), self.now_sol())
         return Observation(evm, sol, now_evm, now_sol, lock_id)
 
@@ -107,9 +123,9 @@ class LiveChains:
             lock_id = s.evm_lock_id
             if action is Action.CLAIM_EVM:
                 assert secret is not None
-                rc = await asyncio.to_thread(self.contracts.claim, self.relayer_evm, lock_id, secret)
+                rc = await _evm(self.contracts.claim, self.relayer_evm, lock_id, secret)
             else:
-                rc = await asyncio.to_thread(self.contracts.refund, self.relayer_evm, lock_id)
+                rc = await _evm(self.contracts.refund, self.relayer_evm, lock_id)
             return "0x" + bytes(rc["transactionHash"]).hex()
         if action is Action.CLAIM_SOL:
             assert secret is not None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from gridx.errors import GridxError
 
-__all__ = ["EvmReverted", "EvmTimeout", "SwapRefused"]
+__all__ = ["EvmReverted", "EvmTimeout", "EvmUnreachable", "SwapRefused"]
 
 
 class EvmReverted(GridxError):
@@ -13,6 +13,10 @@ class EvmReverted(GridxError):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class EvmUnreachable(GridxError):
+    """The EVM JSON-RPC endpoint did not answer (node down or restarting)."""
 
 
 class EvmTimeout(GridxError):

@@ -11,13 +11,13 @@ from eth_account.signers.local import LocalAccount
 from web3 import Web3
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
-from web3.exceptions import ContractCustomError, ContractLogicError
+from web3.exceptions import ContractCustomError, ContractLogicError, TimeExhausted
 from web3.types import TxReceipt
 
 from backend.payments._contracts import compile_contract
-from backend.payments._errors import EvmReverted, EvmTimeout
+from backend.payments._errors import EvmReverted, EvmTimeout, EvmUnreachable
 
-__all__ = ["Evm", "EvmSettings"]
+__all__ = ["Evm", "EvmSettings", "unreachable_as_error"]
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,15 @@ class EvmSettings:
 def _revert_reason(exc: Exception) -> str:
     msg = getattr(exc, "message", None) or str(exc)
     return msg.replace("execution reverted: ", "").strip("'\" ")
+
+
+def unreachable_as_error(exc: BaseException) -> EvmUnreachable | None:
+    """A transport failure of web3 (requests/aiohttp/socket) as our named error, else None."""
+    import requests
+
+    if isinstance(exc, requests.RequestException | OSError):
+        return EvmUnreachable(f"{type(exc).__name__}: {exc}")
+    return None
 
 
 class Evm:
@@ -77,7 +86,10 @@ class Evm:
         tx.setdefault("chainId", self.chain_id)
         signed = account.sign_transaction(tx)
         tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
-        receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=self.settings.receipt_timeout_s)
+        try:
+            receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=self.settings.receipt_timeout_s)
+        except TimeExhausted as exc:
+            raise EvmTimeout(f"no receipt for {tx_hash.hex()} after {self.settings.receipt_timeout_s}s") from exc
         if receipt["status"] != 1:
             raise EvmReverted(f"transaction {tx_hash.hex()} reverted")
         self.wait_final(int(receipt["blockNumber"]))

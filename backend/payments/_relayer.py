@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -16,12 +17,14 @@ from typing import Protocol
 import psycopg
 from pydantic import BaseModel, ConfigDict
 
-from backend.payments._errors import EvmReverted, EvmTimeout
+from backend.payments._errors import EvmReverted, EvmTimeout, EvmUnreachable
 from backend.payments._store import SwapRecord, open_swaps, record_step, save_legs
 from backend.payments._swap import Action, Observation, SwapStatus, relayer_actions, swap_status
 from gridx.errors import ChainError
 
 __all__ = ["RelayerSettings", "relay_once", "relay_swap", "run_relayer"]
+
+log = logging.getLogger("gridx.payments.relayer")
 
 
 class RelayerSettings(BaseModel):
@@ -79,7 +82,7 @@ async def relay_swap(conn: psycopg.Connection, chains: Chains, s: SwapRecord) ->
     for action, secret in relayer_actions(obs.evm, obs.sol, obs.now_evm, obs.now_sol, s.buyer_secret):
         try:
             tx = await chains.submit(s, action, secret)
-        except (ChainError, EvmReverted, EvmTimeout) as exc:
+        except (ChainError, EvmReverted, EvmTimeout, EvmUnreachable) as exc:
             # e.g. the party claimed first, or a clock moved: the next observation decides
             record_step(conn, s.swap_id, "refused", {"action": action.value, "error": str(exc)[:500]})
             done.append(Submitted(action, False, str(exc)))
@@ -92,7 +95,12 @@ async def relay_swap(conn: psycopg.Connection, chains: Chains, s: SwapRecord) ->
 async def relay_once(conn: psycopg.Connection, chains: Chains) -> list[SwapRecord]:
     out = []
     for s in open_swaps(conn):
-        s2, _ = await relay_swap(conn, chains, s)
+        try:
+            s2, _ = await relay_swap(conn, chains, s)
+        except (ChainError, EvmUnreachable) as exc:
+            # a chain that does not answer (restart, outage): the swap waits for the next round
+            log.warning("swap %s: chain unreachable: %s", s.swap_id, exc)
+            continue
         out.append(s2)
     return out
 
