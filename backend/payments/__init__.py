@@ -6,7 +6,9 @@ from backend.payments._contracts import Compiled, compile_contract
 from backend.payments._errors import EvmReverted, EvmTimeout, SwapRefused
 from backend.payments._evm import Evm, EvmSettings
 from backend.payments._evm_htlc import EvmLock, EvmLockState, HtlcContracts, deploy_contracts, evm_lock_id
+from backend.payments._links import issue_link, link_evm_address, linked_address
 from backend.payments._relayer import RelayerSettings, relay_once, relay_swap, run_relayer
+from backend.payments._siwe import SiweRefused, SiweRequest, SiweVerdict, siwe_message, verify_siwe
 from backend.payments._store import SwapRecord, history, insert_swap, load_swap, open_swaps, set_buyer_secret
 from backend.payments._swap import (
     SECRET_LEN,
@@ -41,6 +43,9 @@ __all__ = [
     "LegView",
     "Observation",
     "RelayerSettings",
+    "SiweRefused",
+    "SiweRequest",
+    "SiweVerdict",
     "SwapParams",
     "SwapPlan",
     "SwapRecord",
@@ -54,6 +59,9 @@ __all__ = [
     "hashlock_of",
     "history",
     "insert_swap",
+    "issue_link",
+    "link_evm_address",
+    "linked_address",
     "load_swap",
     "open_swaps",
     "plan_swap",
@@ -63,5 +71,7 @@ __all__ = [
     "relayer_actions",
     "run_relayer",
     "set_buyer_secret",
+    "siwe_message",
     "swap_status",
+    "verify_siwe",
 ]
