@@ -15,7 +15,8 @@ from solders.keypair import Keypair
 
 import gridx.chain as c
 import gridx.chain._svm as svm_mod
-from tests.helpers.chain import T0, World, assert_refused, build_world
+from tests.backend.payments.stack import mint_windows
+from tests.helpers.chain import World, assert_refused, build_world
 
 GRXE = 1_000_000
 LEAD = 600  # seconds from now to the lock's deadline
@@ -41,8 +42,7 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> _Clock:
 @pytest.fixture
 def w(clock: _Clock) -> Iterator[World]:
     world = build_world()
-    for i in range(2):  # 2 windows x 1.25 kWh at the helper meter's rated 5 kW
-        world.svm.send([world.mint_ix(T0 + 900 * i, 1_000_000)], [world.gateway])
+    mint_windows(world, 2)  # 2.5 kWh
     world.svm.send(
         [c.build_create_sell_order_ix(world.prosumer.pubkey(), world.market, 7, 2 * GRXE, 3 * GRXE)], [world.prosumer]
     )

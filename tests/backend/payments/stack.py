@@ -155,6 +155,16 @@ class Stack:
         self.world.svm.send([ix], [self.seller])  # type: ignore[list-item]
 
 
+def mint_windows(world: World, n: int) -> None:
+    """GRXE for the world's prosumer: n full windows of 1.25 kWh (its meter's rated 5 kW), through
+    the chain helper's own mint path (unsigned before issue 9's signed-reading mint, signed after)."""
+    for i in range(n):
+        if hasattr(world, "mint_ix"):
+            world.svm.send([world.mint_ix(T0 + 900 * i, 1_250_000)], [world.gateway])
+        else:
+            world.svm.send(world.mint(T0 + 900 * i, 1_250), [world.gateway])  # type: ignore[attr-defined]
+
+
 def build_stack(tmp: Path, dsn: str, clock: MovableClock, monkeypatch: object) -> Stack:
     from gridx.db import migrate
 
@@ -165,8 +175,7 @@ def build_stack(tmp: Path, dsn: str, clock: MovableClock, monkeypatch: object) -
     # the shared chain-world helper, built on the node's own chain (so the relayer sees it over RPC)
     monkeypatch.setattr(hchain, "SvmChain", lambda: node.chain)  # type: ignore[attr-defined]
     world = hchain.build_world()
-    for i in range(12):  # 12 windows x 1.25 kWh (the helper meter's 5 kW) = the seed's 15 kWh
-        world.svm.send([world.mint_ix(T0 + 900 * i, 1_250_000)], [world.gateway])
+    mint_windows(world, 12)  # 12 windows x 1.25 kWh = the seed's 15 kWh
     world.svm.send(
         [
             c.build_create_sell_order_ix(
