@@ -8,6 +8,15 @@ from backend.payments._evm import Evm, EvmSettings
 from backend.payments._evm_htlc import EvmLock, EvmLockState, HtlcContracts, deploy_contracts, evm_lock_id
 from backend.payments._links import issue_link, link_evm_address, linked_address
 from backend.payments._relayer import RelayerSettings, relay_once, relay_swap, run_relayer
+from backend.payments._service import (
+    SwapQuote,
+    buyer_lock_txs,
+    open_swap,
+    quote,
+    request_claim,
+    swap_history,
+    swap_view,
+)
 from backend.payments._siwe import SiweRefused, SiweRequest, SiweVerdict, siwe_message, verify_siwe
 from backend.payments._store import SwapRecord, history, insert_swap, load_swap, open_swaps, set_buyer_secret
 from backend.payments._swap import (
@@ -48,9 +57,11 @@ __all__ = [
     "SiweVerdict",
     "SwapParams",
     "SwapPlan",
+    "SwapQuote",
     "SwapRecord",
     "SwapRefused",
     "SwapStatus",
+    "buyer_lock_txs",
     "check_second_lock",
     "check_secret",
     "compile_contract",
@@ -63,15 +74,20 @@ __all__ = [
     "link_evm_address",
     "linked_address",
     "load_swap",
+    "open_swap",
     "open_swaps",
     "plan_swap",
+    "quote",
     "quote_thbc",
     "relay_once",
     "relay_swap",
     "relayer_actions",
+    "request_claim",
     "run_relayer",
     "set_buyer_secret",
     "siwe_message",
+    "swap_history",
     "swap_status",
+    "swap_view",
     "verify_siwe",
 ]
