@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Protocol
 
 import psycopg
+from prometheus_client import Counter
 from pydantic import BaseModel, ConfigDict
 
 from backend.payments._errors import EvmReverted, EvmTimeout, EvmUnreachable
@@ -25,6 +26,11 @@ from gridx.errors import ChainError
 __all__ = ["RelayerSettings", "relay_once", "relay_swap", "run_relayer"]
 
 log = logging.getLogger("gridx.payments.relayer")
+
+# every relayer outcome is counted: submitted or refused per action, and observed status changes
+SUBMISSIONS = Counter("gridx_swap_submissions_total", "Relayer claims/refunds", ["action", "outcome"])
+TRANSITIONS = Counter("gridx_swap_transitions_total", "Swap status changes the relayer observed", ["status"])
+UNREACHABLE = Counter("gridx_swap_chain_unreachable_total", "Relayer rounds skipped: a chain did not answer")
 
 
 class RelayerSettings(BaseModel):
@@ -67,16 +73,19 @@ def _status(s: SwapRecord, obs: Observation) -> SwapStatus:
 
 async def relay_swap(conn: psycopg.Connection, chains: Chains, s: SwapRecord) -> tuple[SwapRecord, list[Submitted]]:
     obs = await chains.observe(s)
+    status = _status(s, obs)
     changes = {
         "evm_leg": obs.evm.state,
         "sol_leg": obs.sol.state,
-        "status": _status(s, obs),
+        "status": status,
         "evm_lock_id": obs.evm_lock_id or s.evm_lock_id,
         "evm_deadline": obs.evm.deadline or s.evm_deadline,
         "sol_deadline": obs.sol.deadline or s.sol_deadline,
         "preimage": obs.sol.preimage or obs.evm.preimage or s.preimage,
     }
     if any(getattr(s, k) != v for k, v in changes.items()):
+        if status is not s.status:
+            TRANSITIONS.labels(status.value).inc()
         s = save_legs(conn, s, **changes)
     done: list[Submitted] = []
     for action, secret in relayer_actions(obs.evm, obs.sol, obs.now_evm, obs.now_sol, s.buyer_secret):
@@ -85,9 +94,11 @@ async def relay_swap(conn: psycopg.Connection, chains: Chains, s: SwapRecord) ->
         except (ChainError, EvmReverted, EvmTimeout, EvmUnreachable) as exc:
             # e.g. the party claimed first, or a clock moved: the next observation decides
             record_step(conn, s.swap_id, "refused", {"action": action.value, "error": str(exc)[:500]})
+            SUBMISSIONS.labels(action.value, "refused").inc()
             done.append(Submitted(action, False, str(exc)))
             continue
         record_step(conn, s.swap_id, "submitted", {"action": action.value, "tx": tx})
+        SUBMISSIONS.labels(action.value, "submitted").inc()
         done.append(Submitted(action, True, tx))
     return s, done
 
@@ -100,6 +111,7 @@ async def relay_once(conn: psycopg.Connection, chains: Chains) -> list[SwapRecor
         except (ChainError, EvmUnreachable) as exc:
             # a chain that does not answer (restart, outage): the swap waits for the next round
             log.warning("swap %s: chain unreachable: %s", s.swap_id, exc)
+            UNREACHABLE.inc()
             continue
         out.append(s2)
     return out
