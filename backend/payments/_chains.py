@@ -15,12 +15,11 @@ from solders.instruction import Instruction
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 from solders.sysvar import CLOCK
-from web3 import Web3
 
 import gridx.chain as c
 from backend.payments._errors import SwapRefused
 from backend.payments._evm import unreachable_as_error
-from backend.payments._evm_htlc import EvmLockState, HtlcContracts
+from backend.payments._evm_htlc import EvmLockState, HtlcContracts, evm_lock_id
 from backend.payments._store import SwapRecord
 from backend.payments._swap import Action, Leg, LegView, Observation, SwapParams, check_second_lock
 
@@ -73,29 +72,20 @@ class LiveChains:
         return await _evm(self.contracts.evm.now)
 
     # ------------------------------------------------------------------ observation
-    def _find_evm_lock(self, s: SwapRecord) -> bytes | None:
-        """B's lock for this swap: a Locked event with our hash, from the buyer, to the seller, of
-        exactly the quoted THBC (a lock with other terms is not this swap's)."""
-        htlc = self.contracts.htlc
-        logs = htlc.events.Locked.get_logs(
-            from_block=0, to_block=self.contracts.evm.final_block(), argument_filters={"hashlock": s.hashlock}
-        )
-        for log in logs:
-            a = log["args"]
-            if (
-                a["sender"] == Web3.to_checksum_address(s.buyer_evm)
-                and a["receiver"] == Web3.to_checksum_address(s.seller_evm)
-                and a["token"] == self.contracts.thbc.address
-                and int(a["amount"]) == s.thbc
-            ):
-                return bytes(a["lock_id"])
-        return None
+    def _expected_lock_id(self, s: SwapRecord) -> bytes | None:
+        """B's lock for this swap has exactly the quoted terms (what ``buyer_lock_txs`` builds), so
+        its id is known in advance: one read, no log scan; a lock with other terms is not this swap's."""
+        if s.evm_deadline is None:
+            return None
+        return evm_lock_id(s.buyer_evm, s.seller_evm, self.contracts.thbc.address, s.thbc, s.hashlock, s.evm_deadline)
 
     def _evm_view(self, s: SwapRecord) -> tuple[LegView, bytes | None]:
-        lock_id = s.evm_lock_id or self._find_evm_lock(s)
+        lock_id = s.evm_lock_id or self._expected_lock_id(s)
         if lock_id is None:
             return LegView(Leg.NONE), None
         lock = self.contracts.get_lock(lock_id)
+        if lock.state is EvmLockState.NONE:
+            return LegView(Leg.NONE), None
         leg = _EVM_LEG[lock.state]
         pre = self.contracts.revealed_preimage(lock_id) if leg is Leg.CLAIMED else None
         return LegView(leg, lock.deadline, pre), lock_id
