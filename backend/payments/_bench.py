@@ -29,8 +29,7 @@ from backend.payments._store import SwapRecord, insert_swap, load_swap, set_buye
 from backend.payments._swap import SwapParams, SwapStatus, hashlock_of, plan_swap
 from gridx.db import connect, migrate
 from gridx.paths import run_dir
-from gridx.services import AnvilNode, PostgresServer
-from gridx.services._proc import gridx_command
+from gridx.services import AnvilNode, PostgresServer, gridx_command
 
 __all__ = ["run_swap_bench"]
 

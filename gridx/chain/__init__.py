@@ -21,6 +21,7 @@ from ._client import (
     transaction_events,
 )
 from ._errors import chain_error, err_to_json
+from ._follow import LogEvent, follow_logs, pubsub_url
 from ._htlc import (
     HASHLOCK_MAX_LEAD_S,
     HASHLOCK_MIN_LEAD_S,
@@ -96,6 +97,7 @@ __all__ = [
     "HashLockInfo",
     "HashLockState",
     "LocalNode",
+    "LogEvent",
     "MarketKeys",
     "MintOutcome",
     "MintRequest",
@@ -138,6 +140,7 @@ __all__ = [
     "fetch_account",
     "fetch_decoded",
     "fetch_events",
+    "follow_logs",
     "grxe_mint_pda",
     "hash_lock_pda",
     "latest_blockhash",
@@ -156,6 +159,7 @@ __all__ = [
     "payment_vault_pda",
     "program_dir",
     "program_ids",
+    "pubsub_url",
     "registry_config_pda",
     "rpc_call",
     "run_on_chain",

@@ -13,8 +13,6 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
-
 from gridx.errors import ServiceError
 from gridx.paths import ROOT, ensure_private_dir
 from gridx.services._proc import free_port, stop_process, wait_for_port
@@ -27,6 +25,8 @@ LOCAL_CHAIN_ID = 31337
 
 def anvil_rpc(url: str, method: str, params: list[object] | None = None, timeout: float = 10.0) -> object:
     """One JSON-RPC call (used for the dev-only ``anvil_*``/``evm_*`` methods web3 does not wrap)."""
+    import httpx  # the [chain] extra; this module is imported by a light install too
+
     resp = httpx.post(url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params or []}, timeout=timeout)
     resp.raise_for_status()
     reply = resp.json()

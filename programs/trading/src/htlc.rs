@@ -48,7 +48,11 @@ fn load_lock(program_id: &Address, market: &AccountView, lock: &AccountView) -> 
         return fail(Error::MarketMismatch);
     }
     let b = [l.bump];
-    require_pda_exact(lock, &Seeds::new().with(b"hash_lock").with(l.seller.as_ref()).with(&l.hashlock).with(&b), program_id)?;
+    require_pda_exact(
+        lock,
+        &Seeds::new().with(b"hash_lock").with(l.seller.as_ref()).with(&l.hashlock).with(&b),
+        program_id,
+    )?;
     Ok(l)
 }
 
@@ -100,9 +104,19 @@ pub fn hashlock_fill(program_id: &Address, accounts: &mut [AccountView], args: &
     let remaining = sub_u64(o.remaining, amount)?;
     let escrow = sub_u64(o.escrow_remaining, amount)?;
 
-    let bump = require_pda(hash_lock, &Seeds::new().with(b"hash_lock").with(seller.address().as_ref()).with(&hashlock), program_id)?;
+    let bump = require_pda(
+        hash_lock,
+        &Seeds::new().with(b"hash_lock").with(seller.address().as_ref()).with(&hashlock),
+        program_id,
+    )?;
     let b = [bump];
-    create_pda_account(seller, hash_lock, HASH_LOCK_LEN, program_id, &Seeds::new().with(b"hash_lock").with(seller.address().as_ref()).with(&hashlock).with(&b))?;
+    create_pda_account(
+        seller,
+        hash_lock,
+        HASH_LOCK_LEN,
+        program_id,
+        &Seeds::new().with(b"hash_lock").with(seller.address().as_ref()).with(&hashlock).with(&b),
+    )?;
     {
         let mut d = hash_lock.try_borrow_mut()?;
         wr(&mut d, 0, &DISC_HASH_LOCK);
@@ -136,7 +150,14 @@ pub fn hashlock_fill(program_id: &Address, accounts: &mut [AccountView], args: &
 
 /// Pay the lock's amount out of the energy vault to `to`, which must be a GRXE account of `owner`.
 #[inline(always)]
-fn pay_out(program_id: &Address, market: &AccountView, vault: &AccountView, to: &AccountView, owner: &Address, amount: u64) -> ProgramResult {
+fn pay_out(
+    program_id: &Address,
+    market: &AccountView,
+    vault: &AccountView,
+    to: &AccountView,
+    owner: &Address,
+    amount: u64,
+) -> ProgramResult {
     let m = load_market(program_id, market)?;
     if !key_eq(vault.address(), &m.energy_vault) {
         return fail(Error::InvalidVault);

@@ -32,7 +32,6 @@ from backend.payments import (
     insert_swap,
     plan_swap,
 )
-from gridx.chain._client import run_on_chain
 from gridx.services import AnvilNode
 from tests.helpers.chain import T0, World
 
@@ -151,7 +150,7 @@ class Stack:
             chains = LiveChains(self.contracts, client, self.world.market, self.relayer_evm, self.relayer_sol)
             return await chains.seller_lock_ix(rec, p)
 
-        ix = run_on_chain(self.node.url, build)
+        ix = c.run_on_chain(self.node.url, build)
         self.world.svm.send([ix], [self.seller])  # type: ignore[list-item]
 
 

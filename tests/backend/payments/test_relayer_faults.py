@@ -12,7 +12,7 @@ import pytest
 
 from backend.payments import SwapRecord, SwapStatus, load_swap, set_buyer_secret
 from gridx.db import connect
-from gridx.services._proc import gridx_command
+from gridx.services import gridx_command
 from tests.helpers.gateway import wait_until
 
 from .stack import FAST, GRXE, MovableClock, Stack, build_stack, secret, steps
