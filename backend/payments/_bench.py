@@ -29,7 +29,7 @@ from backend.payments._store import SwapRecord, insert_swap, load_swap, set_buye
 from backend.payments._swap import SwapParams, SwapStatus, hashlock_of, plan_swap
 from gridx.db import connect, migrate
 from gridx.paths import run_dir
-from gridx.services import AnvilNode, PostgresServer, gridx_command
+from gridx.services import AnvilNode, LocalStack
 
 __all__ = ["run_swap_bench"]
 
@@ -105,7 +105,8 @@ async def _swap(ctx: dict[str, Any], i: int) -> float:
         await asyncio.sleep(0.02)
 
 
-async def _run(n: int, work: Path, dsn: str, anvil: AnvilNode, node_url: str) -> dict[str, Any]:
+async def _run(n: int, stack: LocalStack, anvil: AnvilNode) -> dict[str, Any]:
+    work, dsn, node_url = stack.workdir, stack.dsn, stack.chain_url or ""
     issuer, buyer_evm, seller_evm, relayer_evm = (Account.create() for _ in range(4))
     for a in (issuer, buyer_evm, seller_evm, relayer_evm):
         anvil.fund(a.address, 10**20)
@@ -116,10 +117,7 @@ async def _run(n: int, work: Path, dsn: str, anvil: AnvilNode, node_url: str) ->
         market, seller, buyer, relayer_sol = await _market(client, n)
         await c.airdrop(client, relayer_sol.pubkey(), 10**10)
         cfg = _relayer_config(work, dsn, anvil, contracts, node_url, market, relayer_evm.key.hex(), relayer_sol)
-        log = (work / "relayer.log").open("wb")
-        proc = await asyncio.create_subprocess_exec(
-            *gridx_command("payments", "relay", "--config", str(cfg)), stdout=log, stderr=log
-        )
+        stack.spawn("relayer", "payments", "relay", "--config", str(cfg))
         try:
             with connect(dsn, autocommit=True) as conn:
                 chains = LiveChains(contracts, client, market, relayer_evm, relayer_sol)
@@ -130,8 +128,7 @@ async def _run(n: int, work: Path, dsn: str, anvil: AnvilNode, node_url: str) ->
                 durations = [await _swap(ctx, i) for i in range(n)]
                 elapsed = time.monotonic() - t_start
         finally:
-            proc.terminate()
-            await proc.wait()
+            stack.stop_children()
     durations.sort()
     p95 = durations[max(0, -(-len(durations) * 95 // 100) - 1)]
     return {"swaps": n, "swaps_per_min": round(n * 60 / elapsed, 1), "p95_s": round(p95, 2),
@@ -141,14 +138,10 @@ async def _run(n: int, work: Path, dsn: str, anvil: AnvilNode, node_url: str) ->
 def run_swap_bench(n: int) -> dict[str, Any]:
     work = run_dir() / "bench-swap"
     shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
-    pg = PostgresServer(work / "pg").start()
-    anvil = AnvilNode(work / "anvil").start()
-    node = c.LocalNode.start(c.NodeConfig())
-    try:
-        migrate(pg.dsn)
-        return asyncio.run(_run(n, work, pg.dsn, anvil, node.url))
-    finally:
-        node.stop()
-        anvil.stop()
-        pg.stop()
+    with LocalStack(work, broker=False, chain=True) as stack:
+        anvil = AnvilNode(work / "anvil").start()
+        try:
+            migrate(stack.dsn)
+            return asyncio.run(_run(n, stack, anvil))
+        finally:
+            anvil.stop()
