@@ -23,6 +23,17 @@ from ._client import (
 )
 from ._errors import chain_error, err_to_json
 from ._follow import LogEvent, follow_logs, pubsub_url
+from ._htlc import (
+    HASHLOCK_MAX_LEAD_S,
+    HASHLOCK_MIN_LEAD_S,
+    HashLockInfo,
+    HashLockState,
+    build_hashlock_claim_ix,
+    build_hashlock_fill_ix,
+    build_hashlock_refund_ix,
+    decode_hash_lock,
+    hash_lock_pda,
+)
 from ._idl import Event, decode_account, decode_events, error_name
 from ._ids import (
     ATA_PROGRAM_ID,
@@ -101,6 +112,8 @@ __all__ = [
     "ATA_PROGRAM_ID",
     "CONSUMER",
     "ED25519_PROGRAM_ID",
+    "HASHLOCK_MAX_LEAD_S",
+    "HASHLOCK_MIN_LEAD_S",
     "INSTRUCTIONS_SYSVAR_ID",
     "MAX_READINGS_PER_MINT",
     "MAX_TX_BYTES",
@@ -111,6 +124,8 @@ __all__ = [
     "TOKEN_PROGRAM_ID",
     "Deployment",
     "Event",
+    "HashLockInfo",
+    "HashLockState",
     "LocalNode",
     "LogEvent",
     "MarketKeys",
@@ -130,6 +145,9 @@ __all__ = [
     "build_create_buy_order_ix",
     "build_create_sell_order_ix",
     "build_energy_token_initialize_ix",
+    "build_hashlock_claim_ix",
+    "build_hashlock_fill_ix",
+    "build_hashlock_refund_ix",
     "build_initialize_market_ix",
     "build_match_order_ix",
     "build_mint_readings_ixs",
@@ -150,6 +168,7 @@ __all__ = [
     "create_mint_ixs",
     "decode_account",
     "decode_events",
+    "decode_hash_lock",
     "deployer_keypair",
     "ed25519_ix",
     "edge_seed",
@@ -163,6 +182,7 @@ __all__ = [
     "find_mint",
     "follow_logs",
     "grxe_mint_pda",
+    "hash_lock_pda",
     "latest_blockhash",
     "load_deployment",
     "load_keypair",
