@@ -138,6 +138,17 @@ def test_the_parts_load_their_settings_from_the_compose_env(
     assert settings.dsn.startswith("postgresql://gridx@db:5432/")  # type: ignore[attr-defined]
 
 
+def test_relayer_example_config_is_what_the_relayer_reads() -> None:
+    from backend.payments._relayer import RelayerSettings
+
+    example = RelayerSettings.model_validate_json((DEPLOY / "relayer.example.json").read_text())
+    assert example.dsn == env_of(services()["gateway"])["GRIDX_DSN"]
+    relayer = services()["relayer"]
+    assert any(v.endswith(":/etc/gridx/relayer.json:ro") for v in relayer["volumes"])
+    # its Solana URL is the loopback chain node, so it must share the node's network namespace
+    assert example.sol_url.startswith("http://127.0.0.1:") and relayer["network_mode"] == "service:chain"
+
+
 def test_ports_agree_between_compose_containerfile_and_settings() -> None:
     gw = services()["gateway"]
     env = env_of(gw)

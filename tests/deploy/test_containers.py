@@ -16,7 +16,7 @@ PINNED = re.compile(r"^[\w.\-/]+(:\d+\.\d+\.\d+[\w.\-]*|@sha256:[0-9a-f]{64})$")
 
 
 def test_one_containerfile_per_service_part() -> None:
-    assert {p.name.split(".")[0] for p in FILES} == {"gateway", "mint", "edge", "chain"}
+    assert {p.name.split(".")[0] for p in FILES} == {"gateway", "mint", "edge", "chain", "relayer"}
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
