@@ -31,6 +31,7 @@ fi
 
 bash scripts/setup_node_tests.sh
 bash scripts/build_market_core.sh
+bash scripts/install_anvil.sh
 
 mkdir -p .secrets .run && chmod 700 .secrets
 echo "setup: ok"
