@@ -68,6 +68,7 @@ from ._keys import chain_secrets_dir, load_keypair, load_or_create_keypair, save
 from ._mint import MAX_MINTS_PER_TX, MintOutcome, MintRequest, MintStatus, mint_batch, minted_windows
 from ._node import LocalNode, NodeConfig
 from ._spl import create_ata_ix, create_mint_ixs, mint_to_ix, token_account_amount, transfer_ix
+from ._trading import blockhash_valid, blockhash_with_height, check_signed_tx, sign_prepared_tx, unsigned_tx
 
 __all__ = [
     "ATA_PROGRAM_ID",
@@ -89,6 +90,8 @@ __all__ = [
     "ProgramIds",
     "airdrop",
     "ata_address",
+    "blockhash_valid",
+    "blockhash_with_height",
     "bootstrap",
     "build_add_minter_ix",
     "build_cancel_order_ix",
@@ -107,6 +110,7 @@ __all__ = [
     "build_tx",
     "chain_error",
     "chain_secrets_dir",
+    "check_signed_tx",
     "confirm_signatures",
     "confirm_statuses",
     "create_ata_ix",
@@ -142,10 +146,12 @@ __all__ = [
     "save_keypair",
     "send_and_confirm",
     "send_tx",
+    "sign_prepared_tx",
     "token_account_amount",
     "token_balance",
     "token_config_pda",
     "transaction_events",
     "transfer_ix",
+    "unsigned_tx",
     "user_pda",
 ]

@@ -29,6 +29,7 @@ _PARTS: tuple[tuple[str, str], ...] = (
     ("mint", "gateway.mint.cli"),
     ("chain", "gridx.chain.cli"),
     ("api", "backend.cli"),
+    ("trade", "gridx.client.cli"),
 )
 _EXTRA: tuple[str, ...] = ("gridx.cli._demo", "gateway.mint.cli")
 

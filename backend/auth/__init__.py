@@ -1,0 +1,1 @@
+"""Wallet sign-in (Sign-In-With-Solana) and session tokens."""

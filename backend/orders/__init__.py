@@ -1,0 +1,1 @@
+"""Orders: preparation (rules, balance, unsigned escrow transaction), cancel, queries."""
