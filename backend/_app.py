@@ -70,7 +70,7 @@ async def _start(app: Litestar, settings: ApiSettings) -> Services:
         kwargs={"autocommit": True, "application_name": "gridx-api", "options": "-c TimeZone=UTC"},
     )
     await pool.open(wait=True, timeout=30)
-    dep, market, authority = await load_market(chain, settings)
+    dep, market, authority = await load_market(chain, pool, settings)
     services = Services(settings, pool, chain, dep, market, authority, token_key(settings), FeedHub(settings.dsn))
     return services
 
@@ -83,7 +83,9 @@ def _background(services: Services, stop: asyncio.Event) -> list[asyncio.Task[No
     tasks = [asyncio.create_task(services.feed.run(stop))]
     if s.matcher:
         matcher = Matcher(s.dsn, services.pool, services.market)
-        settler = Settler(services.pool, services.chain, services.market, services.authority, s.settle_lease_s)
+        settler = Settler(
+            services.pool, services.chain, services.market, services.authority, s.settle_lease_s, s.failpoint
+        )
         settle_wake = asyncio.Event()
         tasks.append(asyncio.create_task(matcher.run(stop, services.matcher_wake)))
         tasks.append(asyncio.create_task(settler.run(stop, settle_wake)))

@@ -78,14 +78,38 @@ def keys_dir(settings: ApiSettings) -> Path:
     return settings.keys_dir or chain_secrets_dir()
 
 
-async def load_market(chain: AsyncClient, settings: ApiSettings) -> tuple[Deployment, MarketInfo, Keypair]:
+async def _fee_bps(chain: AsyncClient, pool: AsyncConnectionPool, settings: ApiSettings, market: str) -> int:
+    """The market's fee from its account on chain (remembered in the database, so an API that
+    starts during a chain outage still serves, and its settler waits for the chain)."""
+    from gridx.errors import ChainError
+
+    try:
+        acct = await fetch_decoded(chain, "trading", Pubkey.from_string(market))
+    except ChainError as exc:
+        async with pool.connection() as conn:
+            row = await (await conn.execute("SELECT fee_bps FROM market_state WHERE market = %s", (market,))).fetchone()
+        if row is None or row[0] is None:
+            raise ConfigError(f"chain unreachable and market {market} never seen: {exc}") from exc
+        return int(row[0])
+    if acct is None:
+        raise ConfigError(f"market {market} is not on chain at {settings.rpc_url} (run `gridx chain bootstrap`)")
+    async with pool.connection() as conn:
+        await conn.execute(
+            """INSERT INTO market_state (market, fee_bps) VALUES (%s, %s)
+               ON CONFLICT (market) DO UPDATE SET fee_bps = excluded.fee_bps""",
+            (market, int(acct.fee_bps)),
+        )
+    return int(acct.fee_bps)
+
+
+async def load_market(
+    chain: AsyncClient, pool: AsyncConnectionPool, settings: ApiSettings
+) -> tuple[Deployment, MarketInfo, Keypair]:
     dep = load_deployment(keys_dir(settings))
     keys = dep.market_keys()
-    acct = await fetch_decoded(chain, "trading", keys.address)
-    if acct is None:
-        raise ConfigError(f"market {keys.address} is not on chain at {settings.rpc_url} (run `gridx chain bootstrap`)")
+    fee_bps = await _fee_bps(chain, pool, settings, str(keys.address))
     authority = load_keypair(keys_dir(settings) / "market_authority.json")
     if Pubkey.from_string(dep.market_authority) != authority.pubkey():
         raise ConfigError("market_authority.json does not match the deployment")
-    info = MarketInfo(str(keys.address), keys, int(acct.fee_bps), settings.price_tick, settings.lot)
+    info = MarketInfo(str(keys.address), keys, fee_bps, settings.price_tick, settings.lot)
     return dep, info, authority

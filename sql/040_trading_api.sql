@@ -75,6 +75,7 @@ CREATE SEQUENCE order_book_seq;
 CREATE TABLE market_state (
     market      text PRIMARY KEY,
     seq         bigint NOT NULL DEFAULT 0,
+    fee_bps     integer,   -- as last read from the market account (an API starting during a chain outage uses it)
     updated_at  timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX orders_owner_idx ON orders (owner, created_at DESC);

@@ -8,6 +8,8 @@ nothing is lost."""
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -63,8 +65,10 @@ class Settler:
         market: MarketInfo,
         authority: Keypair,
         lease_s: float = 30.0,
+        failpoint: str | None = None,
     ) -> None:
         self.pool, self.chain, self.market, self.authority, self.lease_s = pool, chain, market, authority, lease_s
+        self.failpoint = failpoint
 
     async def _claim(self) -> list[_Row]:
         async with self.pool.connection() as conn:
@@ -161,7 +165,10 @@ class Settler:
                 continue
             sent[tx.signatures[0]] = row.id
         if sent:
-            for sig, (err, slot) in (await confirm_statuses(self.chain, list(sent))).items():
+            outcomes = await confirm_statuses(self.chain, list(sent))
+            if self.failpoint == "settle_after_send":
+                os.kill(os.getpid(), signal.SIGKILL)
+            for sig, (err, slot) in outcomes.items():
                 await self._record(sent[sig], sig, err, slot)
         return len(rows)
 

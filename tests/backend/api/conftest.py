@@ -3,8 +3,10 @@ PostgreSQL and the local chain node running our SBF programs, bootstrapped from 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,6 +56,25 @@ class Stack:
         mint = Pubkey.from_string(dep.grxe_mint if which == "grxe" else dep.payment_mint)
         ata = c.ata_address(Pubkey.from_string(wallet), mint)
         return c.run_on_chain(self.rpc_url, lambda cl: c.token_balance(cl, ata))
+
+    def reconcile(self) -> object:
+        from backend.reconcile import reconcile_trading
+        from gridx.db import aconnect
+
+        keys = c.load_deployment(self.keys).market_keys()
+
+        async def go(cl: object) -> object:
+            async with await aconnect(self.dsn, autocommit=True) as conn:
+                return await reconcile_trading(cl, conn, keys)  # type: ignore[arg-type]
+
+        return c.run_on_chain(self.rpc_url, go)
+
+    def restart(self, **env: str) -> None:
+        """Start the API again on the same database and chain (after it died or was stopped)."""
+        stop_process(self.proc)
+        self.proc, self.url, self.log = start_api(self.dsn, self.rpc_url, self.keys, self.log.parent, **env)
+        # serving, though maybe "degraded" (the chain may be down on purpose)
+        wait_until(lambda: TradingClient(self.url, Keypair()).request("GET", "/health")["database"], 30, "API")
 
     def sql(self, query: str, *args: object) -> list[tuple[object, ...]]:
         with psycopg.connect(self.dsn, autocommit=True) as conn:
@@ -113,24 +134,28 @@ def chain_node() -> Iterator[c.LocalNode]:
     node.stop()
 
 
-@pytest.fixture(scope="module")
-def stack(pg_server: object, chain_node: c.LocalNode, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """One API process per test module (each test uses fresh wallets)."""
-    import uuid
-
-    run = tmp_path_factory.mktemp("api")
+@contextlib.contextmanager
+def api_stack(pg_server: object, node: c.LocalNode, run: Path, **env: str) -> Iterator[Stack]:
+    """A bootstrapped chain, a fresh migrated database and ``gridx api run`` on both."""
     keys = run / "chain"
-    c.run_on_chain(chain_node.url, lambda cl: bootstrap(cl, keys))
+    c.run_on_chain(node.url, lambda cl: bootstrap(cl, keys))
     base = pg_server.dsn.rsplit("/", 1)[0]  # type: ignore[attr-defined]
     name = f"api_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(base + "/postgres", autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     dsn = f"{base}/{name}"
     migrate(dsn)
-    proc, url, log = start_api(dsn, chain_node.url, keys, run)
+    proc, url, log = start_api(dsn, node.url, keys, run, **env)
+    s = Stack(url, node.url, keys, dsn, proc, log, "test-token-secret")
     try:
-        s = Stack(url, chain_node.url, keys, dsn, proc, log, "test-token-secret")
         wait_until(lambda: TradingClient(url, Keypair()).request("GET", "/health")["status"] == "ok", 30, "API healthy")
         yield s
     finally:
-        stop_process(proc)
+        stop_process(s.proc)
+
+
+@pytest.fixture(scope="module")
+def stack(pg_server: object, chain_node: c.LocalNode, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """One API process per test module (each test uses fresh wallets)."""
+    with api_stack(pg_server, chain_node, tmp_path_factory.mktemp("api")) as s:
+        yield s

@@ -40,3 +40,5 @@ def test_flow4_trade_over_http(stack: Stack) -> None:
     assert a.book()["asks"] == [] and a.book()["bids"] == []
     # settled exactly once: one trade row, one TradeExecuted indexed
     assert stack.sql("SELECT count(*) FROM chain_events WHERE name = 'TradeExecuted'") == [(1,)]
+    rep = stack.reconcile()
+    assert rep.drift == 0, rep  # type: ignore[attr-defined]
