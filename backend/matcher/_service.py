@@ -48,7 +48,7 @@ def engine_spec(m: MarketInfo) -> MarketSpec:
 
 
 def event_dict(ev: Event) -> dict[str, Any]:
-    d: dict[str, Any] = {"type": type(ev).__name__}
+    d: dict[str, Any] = {"event": type(ev).__name__}
     for k, v in ev._asdict().items():
         d[k] = v.name.lower() if isinstance(v, Side) else v
     return d
