@@ -127,7 +127,7 @@ def start_api(dsn: str, rpc_url: str, keys: Path, run: Path, **env: str) -> tupl
     return proc, f"http://127.0.0.1:{port}", log
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def chain_node() -> Iterator[c.LocalNode]:
     node = c.LocalNode.start()
     yield node
@@ -154,8 +154,8 @@ def api_stack(pg_server: object, node: c.LocalNode, run: Path, **env: str) -> It
         stop_process(s.proc)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def stack(pg_server: object, chain_node: c.LocalNode, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """One API process per test module (each test uses fresh wallets)."""
+    """One API process for the package's tests (each test uses fresh wallets)."""
     with api_stack(pg_server, chain_node, tmp_path_factory.mktemp("api")) as s:
         yield s
