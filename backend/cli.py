@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-__all__ = ["app"]
+__all__ = ["app", "register_bench"]
 
 app = typer.Typer(no_args_is_help=True, help="The trading API (Litestar).")
 
@@ -34,3 +34,19 @@ def run(migrate: bool = typer.Option(True, help="apply pending migrations first 
     if migrate:
         do_migrate(cfg.dsn)
     uvicorn.run(create_app(cfg), host=cfg.host, port=cfg.port, log_level="warning", ws="websockets-sansio")
+
+
+def register_bench(bench_app: typer.Typer) -> None:
+    @bench_app.command("api")
+    def bench_api(
+        users: int = typer.Option(20, min=2),
+        rate: float = typer.Option(200.0, help="offered requests per second for prepare and book (paced)"),
+        seconds: float = typer.Option(5.0, min=0.5),
+        trades: int = typer.Option(200, min=1, help="crossing pairs settled on chain"),
+    ) -> None:
+        """The API under uvicorn with PostgreSQL and the local chain; last line is JSON."""
+        import json
+
+        from backend._bench import run_bench
+
+        typer.echo(json.dumps(run_bench(users=users, rate=rate, seconds=seconds, trades=trades)))

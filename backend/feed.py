@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import time
 from typing import Any
 
 import structlog
@@ -39,7 +38,6 @@ class FeedHub:
         self.subs.get(market, set()).discard(q)
 
     def publish(self, msg: dict[str, Any]) -> None:
-        msg["received_ns"] = time.monotonic_ns()
         for q in list(self.subs.get(msg.get("market", ""), ())):
             try:
                 q.put_nowait(msg)
@@ -111,7 +109,7 @@ async def market_feed(socket: WebSocket[Any, Any, Any], market_id: str) -> None:
                 if ev["seq"] <= seq:
                     continue  # already in the snapshot
                 seq = ev["seq"]
-                await socket.send_json({"type": "event", **ev})
+                await socket.send_json({"type": "event", "ts": msg.get("ts"), **ev})
                 if wallet is not None and wallet in (ev.get("owner"), ev.get("seller"), ev.get("buyer")):
                     await socket.send_json({"type": "mine", **ev})
     except Exception as exc:  # the client went away (or the socket broke): nothing to answer

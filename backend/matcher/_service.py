@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -169,7 +170,10 @@ class Matcher:
             await self._send(conn, chunk)
 
     async def _send(self, conn: psycopg.AsyncConnection, chunk: list[dict[str, Any]]) -> None:
-        payload = json.dumps({"market": self.market.id, "events": chunk}, separators=(",", ":"))
+        # ts: when the matcher committed these events (unix ms), for the feed's latency figure
+        payload = json.dumps(
+            {"market": self.market.id, "ts": round(time.time() * 1000, 3), "events": chunk}, separators=(",", ":")
+        )
         await conn.execute("SELECT pg_notify(%s, %s)", (FEED_CHANNEL, payload))
 
     async def run(self, stop: asyncio.Event, wake: asyncio.Event, period_s: float = 0.2) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -21,7 +22,6 @@ from solders.transaction import Transaction
 
 from backend._metrics import TRADES
 from backend._state import MarketInfo
-from backend.indexer import apply_tx_events
 from gridx.chain import (
     blockhash_valid,
     blockhash_with_height,
@@ -31,7 +31,6 @@ from gridx.chain import (
     err_to_json,
     rpc_call,
     send_tx,
-    transaction_events,
 )
 from gridx.errors import ChainError
 
@@ -86,41 +85,52 @@ class Settler:
             ).fetchall()
         return sorted((_Row(*r) for r in rows), key=lambda r: r.id)
 
-    async def _build(self, row: _Row) -> Transaction:
+    async def _build(self, rows: list[_Row]) -> dict[int, Transaction]:
+        """Signed match_order transactions, stored before any is sent: a crash after a send
+        finds the signature again."""
+        if not rows:
+            return {}
         blockhash, height = await blockhash_with_height(self.chain)
-        ix = build_match_order_ix(
-            self.authority.pubkey(),
-            self.market.keys,
-            Pubkey.from_string(row.seller),
-            row.sell_order,
-            Pubkey.from_string(row.buyer),
-            row.buy_order,
-            row.amount,
-        )
-        tx = build_tx([ix], [self.authority], blockhash)
-        async with self.pool.connection() as conn:  # stored before it is sent: a crash after the send is found again
-            await conn.execute(
-                "UPDATE trades SET signed_tx = %s, tx_signature = %s, last_valid_height = %s WHERE id = %s",
-                (bytes(tx), str(tx.signatures[0]), height, row.id),
+        out: dict[int, Transaction] = {}
+        for row in rows:
+            ix = build_match_order_ix(
+                self.authority.pubkey(),
+                self.market.keys,
+                Pubkey.from_string(row.seller),
+                row.sell_order,
+                Pubkey.from_string(row.buyer),
+                row.buy_order,
+                row.amount,
             )
-        return tx
+            out[row.id] = build_tx([ix], [self.authority], blockhash)
+        async with self.pool.connection() as conn, conn.cursor() as cur:
+            await cur.executemany(
+                "UPDATE trades SET signed_tx = %s, tx_signature = %s, last_valid_height = %s WHERE id = %s",
+                [(bytes(tx), str(tx.signatures[0]), height, rid) for rid, tx in out.items()],
+            )
+        return out
 
     async def _record(self, row_id: int, sig: Signature, err: object, slot: int) -> None:
-        async with self.pool.connection() as conn, conn.transaction():
-            if err is None:
-                events = await transaction_events(self.chain, sig)
-                await conn.execute(
+        await self._record_many([(row_id, sig, err, slot)])
+
+    async def _record_many(self, outcomes: list[tuple[int, Signature, object, int]]) -> None:
+        """Outcomes in one transaction. The TradeExecuted events themselves reach chain_events
+        through the indexer (the settler does not fetch every transaction back)."""
+        ok = [(slot, rid) for rid, _sig, err, slot in outcomes if err is None]
+        bad = [(str(err), slot, rid) for rid, _sig, err, slot in outcomes if err is not None]
+        async with self.pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+            if ok:
+                await cur.executemany(
                     """UPDATE trades SET status = 'confirmed', slot = %s, reason = NULL, lease_until = NULL,
                               confirmed_at = coalesce(confirmed_at, now()) WHERE id = %s""",
-                    (slot, row_id),
+                    ok,
                 )
-                await apply_tx_events(conn, str(sig), slot, events)
-            else:
-                await conn.execute(
-                    "UPDATE trades SET status = 'failed', reason = %s, slot = %s, lease_until = NULL WHERE id = %s",
-                    (str(err), slot, row_id),
+            if bad:
+                await cur.executemany(
+                    "UPDATE trades SET status = 'failed', reason = %s, slot = %s, lease_until = NULL WHERE id = %s", bad
                 )
-        TRADES.labels("confirmed" if err is None else "failed").inc()
+        TRADES.labels("confirmed").inc(len(ok))
+        TRADES.labels("failed").inc(len(bad))
 
     async def _prior(self, rows: list[_Row]) -> tuple[dict[int, Transaction], set[int]]:
         """Rows sent before (a crash or outage interrupted them): settle from the chain what
@@ -146,37 +156,39 @@ class Settler:
         if not rows:
             return 0
         again, done = await self._prior(rows)
-        sent: dict[Signature, int] = {}
-        for row in rows:
-            if row.id in done:
-                continue
-            tx = again.get(row.id) or await self._build(row)
-            try:
-                await send_tx(self.chain, tx)
-            except ChainError as exc:
-                if exc.code == "Unreachable":
-                    raise  # the lease expires and the row comes back, checked on chain first
-                # a resend refused because the first send landed meanwhile is not a failure
-                st = (await rpc_call(self.chain.get_signature_statuses([tx.signatures[0]]))).value[0]
-                if st is not None:
-                    await self._record(row.id, tx.signatures[0], err_to_json(st.err), st.slot)
-                else:
-                    await self._record(row.id, tx.signatures[0], exc.code or str(exc), 0)
-                continue
-            sent[tx.signatures[0]] = row.id
+        txs = {**again, **await self._build([r for r in rows if r.id not in done and r.id not in again])}
+        results = await asyncio.gather(*(self._send(rid, tx) for rid, tx in txs.items()))
+        sent = {tx.signatures[0]: rid for (rid, tx), ok in zip(txs.items(), results, strict=True) if ok}
         if sent:
             outcomes = await confirm_statuses(self.chain, list(sent))
             if self.failpoint == "settle_after_send":
                 os.kill(os.getpid(), signal.SIGKILL)
-            for sig, (err, slot) in outcomes.items():
-                await self._record(sent[sig], sig, err, slot)
+            await self._record_many([(sent[sig], sig, err, slot) for sig, (err, slot) in outcomes.items()])
         return len(rows)
+
+    async def _send(self, row_id: int, tx: Transaction) -> bool:
+        """True if sent; a refusal is recorded (unless the first send landed meanwhile)."""
+        try:
+            await send_tx(self.chain, tx)
+            return True
+        except ChainError as exc:
+            if exc.code == "Unreachable":
+                raise  # the lease expires and the row comes back, checked on chain first
+            st = (await rpc_call(self.chain.get_signature_statuses([tx.signatures[0]]))).value[0]
+            if st is not None:
+                await self._record(row_id, tx.signatures[0], err_to_json(st.err), st.slot)
+            else:
+                await self._record(row_id, tx.signatures[0], exc.code or str(exc), 0)
+            return False
 
     async def run(self, stop: asyncio.Event, wake: asyncio.Event, period_s: float = 0.2) -> None:
         while not stop.is_set():
             wake.clear()
             try:
+                t0 = time.perf_counter()
                 n = await self.round()
+                if n:
+                    log.info("settle_round", trades=n, seconds=round(time.perf_counter() - t0, 3))
             except ChainError as exc:
                 log.warning("settle_chain_unavailable", error=str(exc))
                 n = 0
