@@ -53,8 +53,7 @@ class _Stack:
     def __init__(self, base: Path) -> None:
         from gridx.chain import bootstrap
         from gridx.db import migrate
-        from gridx.services import PostgresServer
-        from gridx.services._proc import free_port, gridx_command, wait_for_port
+        from gridx.services import PostgresServer, free_port, gridx_command, wait_for_port
 
         self.base, self.keys = base, base / "keys"
         self.pg = PostgresServer(base / "pg").start()
@@ -72,7 +71,7 @@ class _Stack:
         self.url = ""
 
     def start_api(self, matcher: bool) -> None:
-        from gridx.services._proc import free_port, gridx_command, stop_process, wait_for_port
+        from gridx.services import free_port, gridx_command, stop_process, wait_for_port
 
         if self.api is not None:
             stop_process(self.api)
@@ -96,7 +95,7 @@ class _Stack:
         self.url = f"http://127.0.0.1:{port}"
 
     def stop(self) -> None:
-        from gridx.services._proc import stop_process
+        from gridx.services import stop_process
 
         for p in (self.api, self.node):
             if p is not None:

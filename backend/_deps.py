@@ -10,7 +10,7 @@ from litestar.datastructures import State
 
 from ._errors import ApiError, Problem
 from ._state import Services
-from .auth._tokens import read_token
+from .auth import read_token
 
 __all__ = ["bearer_wallet", "provide_services", "provide_wallet"]
 

@@ -48,7 +48,7 @@ class FeedHub:
                 q.put_nowait(None)  # None: this subscriber lost events and must resync
 
     async def run(self, stop: asyncio.Event) -> None:
-        from backend.matcher._service import FEED_CHANNEL
+        from backend.matcher import FEED_CHANNEL
         from gridx.db import aconnect
 
         while not stop.is_set():

@@ -26,7 +26,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from gridx.services._proc import cpu_seconds, gridx_command
+from gridx.services import cpu_seconds, gridx_command
+from gridx.stats import percentile
 
 __all__ = ["BenchSpec", "run_bench"]
 
@@ -147,18 +148,6 @@ def _tree(root: int) -> list[int]:
     return found
 
 
-def _percentile(samples: list[tuple[int, int]], q: float) -> float:
-    """``samples`` is (latency_ms, weight) sorted by latency; weighted nearest-rank."""
-    total = sum(w for _, w in samples)
-    rank = q * total
-    seen = 0
-    for lat, w in samples:
-        seen += w
-        if seen >= rank:
-            return float(lat)
-    return float(samples[-1][0]) if samples else 0.0
-
-
 def run_bench(spec: BenchSpec) -> dict[str, Any]:
     import psycopg
     from nacl.signing import SigningKey
@@ -166,8 +155,7 @@ def run_bench(spec: BenchSpec) -> dict[str, Any]:
 
     from gridx.db import migrate
     from gridx.paths import run_dir
-    from gridx.services import MosquittoBroker, PostgresServer
-    from gridx.services._proc import free_port
+    from gridx.services import MosquittoBroker, PostgresServer, free_port
 
     per_meter = spec.readings // spec.meters
     total = per_meter * spec.meters
@@ -288,8 +276,8 @@ def run_bench(spec: BenchSpec) -> dict[str, Any]:
         elapsed = last_commit / 1000 - t_go if last_commit else float("nan")
         result = {
             "readings_per_s": round(n_rows / elapsed) if elapsed > 0 else 0,
-            "p50_ms": _percentile(samples, 0.50),
-            "p99_ms": _percentile(samples, 0.99),
+            "p50_ms": percentile([s for s, _ in samples], 0.50, [w for _, w in samples]),
+            "p99_ms": percentile([s for s, _ in samples], 0.99, [w for _, w in samples]),
             "max_ms": float(samples[-1][0]) if samples else 0.0,
             "lost": total - distinct,
             "duplicates": (n_rows - distinct) + q.get("duplicate", 0) + q.get("replayed", 0),

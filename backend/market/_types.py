@@ -77,6 +77,7 @@ class RejectReason(enum.StrEnum):
     """Why a command changed nothing. Values are stable (stored, shown, used as labels)."""
 
     BAD_COMMAND = "bad_command"  # not a command this market takes, or a field of the wrong type
+    BAD_ORDER_ID = "bad_order_id"  # not a u64 (the trading program's order id)
     BAD_SIDE = "bad_side"
     BAD_TIF = "bad_tif"  # unknown, or not offered by this mechanism
     BAD_STP = "bad_stp"

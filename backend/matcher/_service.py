@@ -29,7 +29,7 @@ from backend.market import (
     TimeInForce,
     Trade,
 )
-from backend.orders._rules import MAX_AMOUNT, MAX_PRICE
+from backend.orders import MAX_AMOUNT, MAX_PRICE
 from gridx.db import aconnect
 
 if TYPE_CHECKING:
