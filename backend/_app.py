@@ -90,9 +90,11 @@ def _background(services: Services, stop: asyncio.Event) -> list[asyncio.Task[No
         tasks.append(asyncio.create_task(matcher.run(stop, services.matcher_wake)))
         tasks.append(asyncio.create_task(settler.run(stop, settle_wake)))
     if s.indexer:
-        tasks.append(
-            asyncio.create_task(Indexer(services.pool, PollingSource(services.chain)).run(s.index_poll_s, stop))
-        )
+        indexer = Indexer(services.pool, PollingSource(services.chain), ("registry", "energy_token", "trading"))
+        if s.index_ws_url:
+            tasks.append(asyncio.create_task(indexer.follow(s.rpc_url, s.index_ws_url)))
+        else:
+            tasks.append(asyncio.create_task(indexer.run(s.index_poll_s, stop)))
     return tasks
 
 
@@ -100,6 +102,7 @@ def create_app(settings: ApiSettings | None = None) -> Litestar:
     """The trading API from ``settings`` (default: ``GRIDX_API_*`` from the environment)."""
     from .accounts import AccountController
     from .auth.controller import AuthController
+    from .energy import EnergyController
     from .feed import market_feed
     from .markets import MarketController
     from .orders.controller import OrderController, TransactionController
@@ -128,6 +131,7 @@ def create_app(settings: ApiSettings | None = None) -> Litestar:
             _Metrics,
             AuthController,
             AccountController,
+            EnergyController,
             OrderController,
             TransactionController,
             MarketController,

@@ -149,7 +149,12 @@ async def _paced(url: str, tokens: list[str], rate: float, seconds: float, req: 
             nonlocal errors
             await asyncio.sleep(max(0.0, t0 + i / rate - time.perf_counter()))
             start = time.perf_counter()
-            r = await req(http, tokens[i % len(tokens)], i)
+            try:
+                r = await req(http, tokens[i % len(tokens)], i)
+            except httpx.HTTPError as exc:  # overloaded: the client gave up waiting
+                errors += 1
+                _say(f"request failed: {exc!r}")
+                return
             lat.append((time.perf_counter() - start) * 1000)
             if r.status_code >= 400:
                 errors += 1

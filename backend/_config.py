@@ -45,6 +45,8 @@ class ApiSettings(BaseSettings):
     # the indexer's poll period (slot-cursor polling until the live log feed is available)
     index_poll_s: float = Field(0.5, gt=0)
     indexer: bool = True
+    # the live path (logsSubscribe + slot-cursor catch-up) at this PubSub URL; None: polling
+    index_ws_url: str | None = None
     # fault injection for tests: "settle_after_send" kills the process (SIGKILL) once match_order
     # transactions are confirmed on chain but before their outcome is recorded
     failpoint: str | None = None

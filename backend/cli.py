@@ -50,3 +50,32 @@ def register_bench(bench_app: typer.Typer) -> None:
         from backend._bench import run_bench
 
         typer.echo(json.dumps(run_bench(users=users, rate=rate, seconds=seconds, trades=trades)))
+
+
+@app.command("reconcile")
+def reconcile() -> None:
+    """Chain versus database for trading (users, orders, escrow, trades); prints JSON, exits 1
+    on drift. Configured by GRIDX_API_* like ``run``."""
+    import asyncio
+    import json
+    from dataclasses import asdict
+
+    from solana.rpc.async_api import AsyncClient
+
+    from backend import ApiSettings
+    from backend._state import keys_dir
+    from backend.reconcile import reconcile_trading
+    from gridx.chain import load_deployment
+    from gridx.db import aconnect
+
+    cfg = ApiSettings()
+
+    async def go() -> dict[str, object]:
+        keys = load_deployment(keys_dir(cfg)).market_keys()
+        async with AsyncClient(cfg.rpc_url) as client, await aconnect(cfg.dsn, autocommit=True) as conn:
+            rep = await reconcile_trading(client, conn, keys)
+        return {**asdict(rep), "drift": rep.drift}
+
+    out = asyncio.run(go())
+    typer.echo(json.dumps(out))
+    raise typer.Exit(1 if out["drift"] else 0)

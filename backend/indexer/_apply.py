@@ -41,7 +41,7 @@ async def _order_by_pda(conn: psycopg.AsyncConnection, owner: str, pda: str) -> 
     return None
 
 
-async def _apply(conn: psycopg.AsyncConnection, sig: str, name: str, d: dict[str, Any]) -> None:
+async def _apply(conn: psycopg.AsyncConnection, sig: str, slot: int, name: str, d: dict[str, Any]) -> None:
     if name == "UserRegistered":
         await conn.execute(
             "INSERT INTO users (wallet, user_type) VALUES (%s, %s) ON CONFLICT (wallet) DO NOTHING",
@@ -60,6 +60,25 @@ async def _apply(conn: psycopg.AsyncConnection, sig: str, name: str, d: dict[str
             await conn.execute(
                 "UPDATE orders SET status = 'cancelled', remaining = 0, updated_at = now() WHERE id = %s", (oid,)
             )
+    elif name == "TokensMinted":
+        # a mint the gateway's worker did not record (or not yet): the chain is the truth
+        await conn.execute(
+            """INSERT INTO token_mints (meter_id, window_start, window_end, amount, surplus_wh, tx_signature, slot)
+               SELECT meter_id, to_timestamp(%s), to_timestamp(%s + %s), %s, %s / 1000, %s, %s
+                 FROM meters WHERE pubkey = %s AND %s %% 1000 = 0
+               ON CONFLICT (meter_id, window_start) DO NOTHING""",
+            (
+                d["window_start"],
+                d["window_start"],
+                d["window_seconds"],
+                d["amount"],
+                d["amount"],
+                sig,
+                slot,
+                Pubkey.from_string(d["meter"]).__bytes__().hex(),
+                d["amount"],
+            ),
+        )
     elif name == "TradeExecuted":
         await conn.execute(
             """UPDATE trades SET status = 'confirmed', reason = NULL, confirmed_at = coalesce(confirmed_at, now())
@@ -82,7 +101,7 @@ async def apply_tx_events(conn: psycopg.AsyncConnection, sig: str, slot: int, ev
             (sig, idx, slot, ev.program, ev.name, Jsonb(data)),
         )
         if cur.rowcount == 1:
-            await _apply(conn, sig, ev.name, data)
+            await _apply(conn, sig, slot, ev.name, data)
             INDEXED.labels(ev.name).inc()
             new += 1
     return new

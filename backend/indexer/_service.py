@@ -14,7 +14,7 @@ import structlog
 from solders.pubkey import Pubkey
 from solders.signature import Signature
 
-from gridx.chain import Event, fetch_events, program_ids
+from gridx.chain import Event, decode_events, fetch_events, follow_logs, program_ids
 from gridx.errors import ChainError
 
 from ._apply import apply_tx_events
@@ -78,6 +78,29 @@ class Indexer:
                     (name, str(sig), slot),
                 )
         return new
+
+    async def follow(self, rpc_url: str, ws_url: str) -> None:
+        """The live path: ``gridx.chain.follow_logs`` (logsSubscribe, caught up from the slot
+        cursor after every reconnect). Runs until cancelled; cursor and events commit together."""
+        async with self.pool.connection() as conn:
+            row = await (await conn.execute("SELECT slot FROM chain_cursor WHERE name = 'live'")).fetchone()
+            slot = int(row[0]) if row else 0
+            seen = [
+                r[0]
+                for r in await (
+                    await conn.execute("SELECT DISTINCT signature FROM chain_events WHERE slot = %s", (slot,))
+                ).fetchall()
+            ]
+        programs = [program_ids().by_name(n) for n in self.programs]
+        async for ev in follow_logs(rpc_url, ws_url, programs, slot, seen=seen, commitment="confirmed"):
+            async with self.pool.connection() as conn, conn.transaction():
+                await apply_tx_events(conn, ev.signature, ev.slot, decode_events(ev.logs))
+                await conn.execute(
+                    """INSERT INTO chain_cursor (name, last_signature, slot) VALUES ('live', %s, %s)
+                       ON CONFLICT (name) DO UPDATE SET last_signature = excluded.last_signature,
+                              slot = excluded.slot, updated_at = now()""",
+                    (ev.signature, ev.slot),
+                )
 
     async def run(self, period_s: float, stop: asyncio.Event) -> None:
         while not stop.is_set():
