@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from solders.hash import Hash
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
@@ -53,6 +54,20 @@ class Services:
         self.settings, self.pool, self.chain, self.deployment = settings, pool, chain, deployment
         self.market, self.authority, self.token_key, self.feed = market, authority, token_key, feed
         self.matcher_wake = asyncio.Event()
+        self._blockhash: tuple[float, Hash, int] | None = None
+
+    async def blockhash(self) -> tuple[Hash, int]:
+        """A recent blockhash and its last valid height, fetched at most once a second (it stays
+        valid for ~150 blocks): one RPC less per prepared transaction."""
+        import time
+
+        from gridx.chain import blockhash_with_height
+
+        now = time.monotonic()
+        if self._blockhash is None or now - self._blockhash[0] > 1.0:
+            bh, height = await blockhash_with_height(self.chain)
+            self._blockhash = (now, bh, height)
+        return self._blockhash[1], self._blockhash[2]
 
     def market_by_id(self, market_id: str) -> MarketInfo:
         from ._errors import ApiError, Problem

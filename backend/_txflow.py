@@ -13,7 +13,6 @@ from solders.pubkey import Pubkey
 
 from gridx.chain import (
     blockhash_valid,
-    blockhash_with_height,
     check_signed_tx,
     confirm_statuses,
     send_tx,
@@ -54,7 +53,7 @@ async def prepare_tx(
     import psycopg
 
     assert isinstance(conn, psycopg.AsyncConnection)
-    blockhash, height = await blockhash_with_height(services.chain)
+    blockhash, height = await services.blockhash()
     wire, message = unsigned_tx(ixs, Pubkey.from_string(wallet), blockhash)
     row = await (
         await conn.execute(
