@@ -15,7 +15,7 @@ from tests.backend.api.conftest import Stack
 
 
 def _conforms(case: Any, token: str) -> None:
-    response = case.call(headers={"Authorization": f"Bearer {token}"})
+    response = case.call(headers={"Authorization": f"Bearer {token}"}, timeout=60)
     assert response.status_code < 500, (case.method, case.path, response.text[:500])
     if response.status_code >= 400:
         ct = response.headers.get("content-type") or [""]
