@@ -17,6 +17,8 @@ from ._state import Services
 
 __all__ = ["EnergyController"]
 
+METER_ID = r"^[A-Za-z0-9_.-]{1,32}$"  # as the meters table constrains it
+
 
 class MeterView(BaseModel):
     meter_id: str
@@ -35,8 +37,9 @@ class MintView(BaseModel):
 
 
 def _window(start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
-    end = end or datetime.now(UTC)
-    start = start or end - timedelta(days=1)
+    # a time without a zone is UTC (the database buckets in UTC)
+    end = (end or datetime.now(UTC)).replace(tzinfo=(end.tzinfo if end and end.tzinfo else UTC))
+    start = (start or end - timedelta(days=1)).replace(tzinfo=(start.tzinfo if start and start.tzinfo else UTC))
     if start >= end or end - start > timedelta(days=400):
         raise ApiError(Problem.INVALID_REQUEST, "start must be before end, at most 400 days apart")
     return start, end
@@ -69,7 +72,7 @@ class EnergyController(Controller):
         self,
         services: Services,
         wallet: str,
-        meter_id: Annotated[str, Parameter(max_length=32)],
+        meter_id: Annotated[str, Parameter(pattern=METER_ID)],
         start: datetime | None = None,
         end: datetime | None = None,
         limit: Annotated[int, Parameter(ge=1, le=10_000)] = 1_000,
@@ -84,7 +87,7 @@ class EnergyController(Controller):
         self,
         services: Services,
         wallet: str,
-        meter_id: Annotated[str, Parameter(max_length=32)],
+        meter_id: Annotated[str, Parameter(pattern=METER_ID)],
         bucket: Literal["hour", "day"] = "hour",
         start: datetime | None = None,
         end: datetime | None = None,

@@ -136,7 +136,7 @@ class OrderController(Controller):
         services: Services,
         wallet: str,
         data: OrderRequest,
-        idempotency_key: Annotated[str | None, Parameter(header="Idempotency-Key", max_length=255)] = None,
+        idempotency_key: Annotated[str | None, Parameter(header="Idempotency-Key", pattern=r"^[!-~]{1,255}$")] = None,
     ) -> OrderPrepared:
         """Validate (tick, lot, balance) and return the unsigned escrow transaction to sign."""
         fp = fingerprint("POST", "/orders", data.model_dump(mode="json"))
