@@ -21,6 +21,7 @@ from ._client import (
     token_balance,
     transaction_events,
 )
+from ._devmint import DEV_EDGE, mint_to_owner
 from ._errors import chain_error, err_to_json
 from ._follow import LogEvent, follow_logs, pubsub_url
 from ._htlc import (
@@ -107,10 +108,12 @@ from ._signed import (
     signed_reading,
 )
 from ._spl import create_ata_ix, create_mint_ixs, mint_to_ix, token_account_amount, transfer_ix
+from ._trading import blockhash_valid, blockhash_with_height, check_signed_tx, sign_prepared_tx, unsigned_tx
 
 __all__ = [
     "ATA_PROGRAM_ID",
     "CONSUMER",
+    "DEV_EDGE",
     "ED25519_PROGRAM_ID",
     "HASHLOCK_MAX_LEAD_S",
     "HASHLOCK_MIN_LEAD_S",
@@ -138,6 +141,8 @@ __all__ = [
     "airdrop",
     "ata_address",
     "authorize_edge",
+    "blockhash_valid",
+    "blockhash_with_height",
     "bootstrap",
     "build_accept_authority_ix",
     "build_add_minter_ix",
@@ -162,6 +167,7 @@ __all__ = [
     "build_update_meter_ix",
     "chain_error",
     "chain_secrets_dir",
+    "check_signed_tx",
     "confirm_signatures",
     "confirm_statuses",
     "create_ata_ix",
@@ -193,6 +199,7 @@ __all__ = [
     "mint_data",
     "mint_state_pda",
     "mint_to_ix",
+    "mint_to_owner",
     "mint_tx",
     "mintable_prefix",
     "minter_pda",
@@ -211,11 +218,13 @@ __all__ = [
     "send_tx",
     "send_txs",
     "sign_enrolment",
+    "sign_prepared_tx",
     "signed_reading",
     "token_account_amount",
     "token_balance",
     "token_config_pda",
     "transaction_events",
     "transfer_ix",
+    "unsigned_tx",
     "user_pda",
 ]

@@ -44,8 +44,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Deployment", "authorize_edge", "bootstrap", "load_deployment"]
 
-PAYMENT_DECIMALS = 6  # the THBC-on-Solana test mint: 6 decimals like GRXE
-MARKET_FEE_BPS = 25
+PAYMENT_DECIMALS = 6  # GRX, the market's payment token on Solana (test mint here): 6 decimals like GRXE
+MARKET_FEE_BPS = 0  # the seed's Flow 4 market: 15 GRXE at 3 GRX leaves the seller exactly 45 GRX richer
 _MIN_LAMPORTS = 2 * 10**9
 
 

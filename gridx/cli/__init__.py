@@ -31,6 +31,7 @@ _PARTS: tuple[tuple[str, str], ...] = (
     ("api", "backend.cli"),
     ("market", "backend.market.cli"),
     ("payments", "backend.payments.cli"),
+    ("trade", "gridx.client.cli"),
 )
 _EXTRA: tuple[str, ...] = ("gridx.cli._demo", "gateway.mint.cli")
 

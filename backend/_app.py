@@ -1,0 +1,157 @@
+"""``create_app(settings)``: the application, read top to bottom like a table of contents."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from litestar import Litestar, get
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.middleware.rate_limit import RateLimitConfig
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from pydantic import BaseModel
+
+from ._config import ApiSettings
+from ._deps import provide_services, provide_wallet
+from ._errors import exception_handlers
+from ._state import Services
+
+__all__ = ["create_app"]
+
+
+class Health(BaseModel):
+    status: str
+    database: bool
+    chain: bool
+
+
+@get("/health", operation_id="health", tags=["ops"])
+async def health(services: Services) -> Health:
+    """Liveness and the reachability of PostgreSQL and the chain node."""
+    from gridx.errors import ChainError
+
+    db = chain = True
+    try:
+        async with services.pool.connection(timeout=2) as conn:
+            await conn.execute("SELECT 1")
+    except Exception:
+        db = False
+    try:
+        from gridx.chain import rpc_call
+
+        await rpc_call(services.chain.get_slot())
+    except ChainError:
+        chain = False
+    return Health(status="ok" if db and chain else "degraded", database=db, chain=chain)
+
+
+class _Metrics(PrometheusController):
+    path = "/metrics"
+    include_in_schema = False
+
+
+async def _start(app: Litestar, settings: ApiSettings) -> Services:
+    from psycopg_pool import AsyncConnectionPool
+    from solana.rpc.async_api import AsyncClient
+
+    from ._state import load_market, token_key
+    from .feed import FeedHub
+
+    chain = AsyncClient(settings.rpc_url, timeout=30)
+    pool = AsyncConnectionPool(
+        settings.dsn,
+        min_size=1,
+        max_size=settings.pool_max,
+        open=False,
+        kwargs={"autocommit": True, "application_name": "gridx-api", "options": "-c TimeZone=UTC"},
+    )
+    await pool.open(wait=True, timeout=30)
+    dep, market, authority = await load_market(chain, pool, settings)
+    services = Services(settings, pool, chain, dep, market, authority, token_key(settings), FeedHub(settings.dsn))
+    return services
+
+
+def _background(services: Services, stop: asyncio.Event) -> list[asyncio.Task[None]]:
+    from .indexer import Indexer, PollingSource
+    from .matcher import Matcher, Settler
+
+    s = services.settings
+    tasks = [asyncio.create_task(services.feed.run(stop))]
+    if s.matcher:
+        matcher = Matcher(s.dsn, services.pool, services.market)
+        settler = Settler(
+            services.pool, services.chain, services.market, services.authority, s.settle_lease_s, s.failpoint
+        )
+        settle_wake = asyncio.Event()
+        tasks.append(asyncio.create_task(matcher.run(stop, services.matcher_wake)))
+        tasks.append(asyncio.create_task(settler.run(stop, settle_wake)))
+    if s.indexer:
+        indexer = Indexer(services.pool, PollingSource(services.chain), ("registry", "energy_token", "trading"))
+        if s.index_ws_url:
+            tasks.append(asyncio.create_task(indexer.follow(s.rpc_url, s.index_ws_url)))
+        else:
+            tasks.append(asyncio.create_task(indexer.run(s.index_poll_s, stop)))
+    return tasks
+
+
+def create_app(settings: ApiSettings | None = None) -> Litestar:
+    """The trading API from ``settings`` (default: ``GRIDX_API_*`` from the environment)."""
+    from .accounts import AccountController
+    from .auth.controller import AuthController
+    from .energy import EnergyController
+    from .feed import market_feed
+    from .markets import MarketController
+    from .orders.controller import OrderController, TransactionController
+
+    cfg = settings or ApiSettings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        services = await _start(app, cfg)
+        app.state.services = services
+        stop = asyncio.Event()
+        tasks = _background(services, stop)
+        try:
+            yield
+        finally:
+            stop.set()
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await services.pool.close()
+            await services.chain.close()
+
+    return Litestar(
+        route_handlers=[
+            health,
+            _Metrics,
+            AuthController,
+            AccountController,
+            EnergyController,
+            OrderController,
+            TransactionController,
+            MarketController,
+            market_feed,
+        ],
+        dependencies={"services": Provide(provide_services), "wallet": Provide(provide_wallet)},
+        exception_handlers=exception_handlers(),
+        middleware=[
+            RateLimitConfig(
+                rate_limit=("minute", cfg.rate_limit_per_minute), exclude=["/health", "/metrics"]
+            ).middleware,
+            PrometheusConfig(app_name="gridx_api", prefix="gridx_api_http", group_path=True).middleware,
+        ],
+        openapi_config=OpenAPIConfig(
+            title="GridTokenX trading API",
+            version="0.1.0",
+            path="/schema",
+            render_plugins=[SwaggerRenderPlugin()],
+        ),
+        request_max_body_size=cfg.max_body_bytes,
+        lifespan=[lifespan],
+        state=State({"settings": cfg}),
+    )

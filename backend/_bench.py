@@ -1,0 +1,270 @@
+"""``gridx bench api``: the API under uvicorn (``gridx api run``) with PostgreSQL and the local
+chain node, each its own process, driven by many signed-in clients. Figures are printed,
+never asserted; the last line is one JSON object."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+import websockets
+from solders.keypair import Keypair
+
+from gridx.chain import (
+    airdrop,
+    mint_to_owner,
+    run_on_chain,
+)
+from gridx.client import ApiProblem, TradingClient
+
+__all__ = ["run_bench"]
+
+UNIT = 1_000_000
+PRICE = 3 * UNIT
+HOUR = 3600
+_DELTAS = 20  # trades watched on the feed
+
+
+def _say(text: str) -> None:
+    import sys
+
+    print(f"[bench api {time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
+
+
+def _p95(xs: list[float]) -> float | None:
+    return round(sorted(xs)[int(0.95 * (len(xs) - 1))], 2) if xs else None
+
+
+class _Stack:
+    """PostgreSQL, ``gridx chain node`` and ``gridx api run`` as processes under one directory."""
+
+    def __init__(self, base: Path) -> None:
+        from gridx.chain import bootstrap
+        from gridx.db import migrate
+        from gridx.services import PostgresServer, free_port, gridx_command, wait_for_port
+
+        self.base, self.keys = base, base / "keys"
+        self.pg = PostgresServer(base / "pg").start()
+        migrate(self.pg.dsn)
+        port = free_port()
+        self.node = subprocess.Popen(
+            gridx_command("chain", "node", "--memory", "--port", str(port)),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_for_port(port, self.node, 60)
+        self.rpc = f"http://127.0.0.1:{port}"
+        run_on_chain(self.rpc, lambda c: bootstrap(c, self.keys))
+        self.api: subprocess.Popen[bytes] | None = None
+        self.url = ""
+
+    def start_api(self, matcher: bool) -> None:
+        from gridx.services import free_port, gridx_command, stop_process, wait_for_port
+
+        if self.api is not None:
+            stop_process(self.api)
+        port = free_port()
+        env = {
+            **os.environ,
+            "GRIDX_API_DSN": self.pg.dsn,
+            "GRIDX_API_RPC_URL": self.rpc,
+            "GRIDX_API_KEYS_DIR": str(self.keys),
+            "GRIDX_API_PORT": str(port),
+            "GRIDX_API_DOMAIN": f"127.0.0.1:{port}",
+            "GRIDX_API_URI": f"http://127.0.0.1:{port}",
+            "GRIDX_API_FAUCET": "true",
+            "GRIDX_API_MATCHER": str(matcher).lower(),
+            "GRIDX_API_RATE_LIMIT_PER_MINUTE": "1000000",
+            "GRIDX_SECRETS_DIR": str(self.base / "secrets"),
+        }
+        with (self.base / "api.log").open("ab") as fh:
+            self.api = subprocess.Popen(gridx_command("api", "run"), env=env, stdout=fh, stderr=subprocess.STDOUT)
+        wait_for_port(port, self.api, 60, self.base / "api.log")
+        self.url = f"http://127.0.0.1:{port}"
+
+    def stop(self) -> None:
+        from gridx.services import stop_process
+
+        for p in (self.api, self.node):
+            if p is not None:
+                stop_process(p)
+        self.pg.stop()
+
+    def sql(self, query: str) -> Any:
+        from gridx.db import connect
+
+        with connect(self.pg.dsn, autocommit=True) as conn:
+            return conn.execute(query).fetchone()
+
+
+def _users(s: _Stack, sellers: int, buyers: int) -> tuple[list[TradingClient], list[TradingClient]]:
+    """Signed-in, registered users; each seller holds 20 GRXE (one mint by the bootstrapped
+    meter-signed mint for a meter it owns), each buyer 1,000 GRX from the dev faucet."""
+
+    def make(i: int) -> TradingClient:
+        kp = Keypair()
+        run_on_chain(s.rpc, lambda c: airdrop(c, kp.pubkey(), 10**9))
+        cl = TradingClient(s.url, kp)
+        cl.login()
+        cl.register("prosumer" if i < sellers else "consumer")
+        if i >= sellers:
+            cl.faucet(1_000 * UNIT)
+            return cl
+        run_on_chain(s.rpc, lambda c: mint_to_owner(c, kp, [20 * UNIT], s.keys), timeout_s=120)
+        return cl
+
+    with ThreadPoolExecutor(8) as pool:
+        made = list(pool.map(make, range(sellers + buyers)))
+    return made[:sellers], made[sellers:]
+
+
+async def _paced(url: str, tokens: list[str], rate: float, seconds: float, req: Any) -> tuple[list[float], int]:
+    """Requests offered at ``rate`` per second (not a burst); latencies in ms and errors."""
+    lat: list[float] = []
+    errors = 0
+    n = int(rate * seconds)
+    async with httpx.AsyncClient(base_url=url, timeout=30, limits=httpx.Limits(max_connections=64)) as http:
+        t0 = time.perf_counter()
+
+        async def one(i: int) -> None:
+            nonlocal errors
+            await asyncio.sleep(max(0.0, t0 + i / rate - time.perf_counter()))
+            start = time.perf_counter()
+            try:
+                r = await req(http, tokens[i % len(tokens)], i)
+            except httpx.HTTPError as exc:  # overloaded: the client gave up waiting
+                errors += 1
+                _say(f"request failed: {exc!r}")
+                return
+            lat.append((time.perf_counter() - start) * 1000)
+            if r.status_code >= 400:
+                errors += 1
+                _say(f"{r.status_code} {r.text[:200]}")
+
+        await asyncio.gather(*(one(i) for i in range(n)))
+    return lat, errors
+
+
+def _prepare(market: str) -> Any:
+    async def req(http: httpx.AsyncClient, token: str, i: int) -> httpx.Response:
+        body = {"market": market, "side": "buy", "amount": UNIT, "price": PRICE}
+        headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": uuid.uuid4().hex}
+        return await http.post("/orders", json=body, headers=headers)
+
+    return req
+
+
+def _book(market: str) -> Any:
+    async def req(http: httpx.AsyncClient, token: str, i: int) -> httpx.Response:
+        return await http.get(f"/markets/{market}/book", params={"depth": 20})
+
+    return req
+
+
+def _place(sellers: list[TradingClient], buyers: list[TradingClient], trades: int) -> int:
+    """``trades`` crossing pairs of 1 GRXE, placed through the API (prepare, sign, submit)."""
+    jobs = [(sellers[i % len(sellers)], "sell") for i in range(trades)]
+    jobs += [(buyers[i % len(buyers)], "buy") for i in range(trades)]
+    errors = 0
+
+    def place(job: tuple[TradingClient, str]) -> None:
+        nonlocal errors
+        try:
+            job[0].order(job[1], UNIT, PRICE)
+        except ApiProblem:
+            errors += 1
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(place, jobs))
+    return errors
+
+
+async def _deltas(url: str, market: str, want: int) -> list[float]:
+    """Match → client latency of Trade events seen on the WebSocket feed."""
+    out: list[float] = []
+    async with websockets.connect(url.replace("http", "ws") + f"/ws/markets/{market}") as ws:
+        while len(out) < want:
+            msg = json.loads(await asyncio.wait_for(ws.recv(), 120))
+            if msg.get("type") == "event" and msg.get("event") == "Trade" and msg.get("ts"):
+                out.append(time.time() * 1000 - msg["ts"])
+    return out
+
+
+def _settle_phase(s: _Stack, sellers: list[TradingClient], buyers: list[TradingClient], trades: int) -> dict[str, Any]:
+    errors = _place(sellers, buyers, trades)  # the matcher is off: the book fills, nothing matches
+    s.start_api(matcher=True)  # the matcher and settler start on a full book
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        done = s.sql("SELECT count(*) FILTER (WHERE status IN ('confirmed', 'failed')), count(*) FROM trades")
+        if done[1] >= trades and done[0] == done[1]:
+            break
+        time.sleep(0.2)
+    row = s.sql(
+        """SELECT count(*) FILTER (WHERE status = 'confirmed'), count(*) FILTER (WHERE status = 'failed'),
+                  extract(epoch FROM max(confirmed_at) - min(created_at)) FROM trades"""
+    )
+    span = float(row[2] or 0)
+    return {
+        "trades_confirmed": row[0],
+        "trades_failed": row[1],
+        "errors": errors + row[1],
+        "settled_per_s": round(row[0] / span, 1) if span else None,
+    }
+
+
+def _delta_phase(
+    s: _Stack, sellers: list[TradingClient], buyers: list[TradingClient], market: str, n: int
+) -> list[float]:
+    for cl in (*sellers, *buyers):
+        cl.http.base_url = httpx.URL(s.url)
+        cl.login()
+
+    async def go() -> list[float]:
+        watcher = asyncio.create_task(_deltas(s.url, market, n))
+        await asyncio.sleep(0.5)
+        await asyncio.to_thread(_place, sellers, buyers, n)
+        return await watcher
+
+    return asyncio.run(go())
+
+
+def run_bench(users: int = 20, rate: float = 200.0, seconds: float = 5.0, trades: int = 200) -> dict[str, Any]:
+    from gridx.paths import run_dir
+
+    base = run_dir() / "bench-api"
+    shutil.rmtree(base, ignore_errors=True)
+    base.mkdir(parents=True)
+    s = _Stack(base)
+    try:
+        s.start_api(matcher=False)
+        n_sellers = (trades + _DELTAS) // 20 + 1  # 20 GRXE each
+        sellers, buyers = _users(s, n_sellers, max(1, users - n_sellers))
+        market = sellers[0].market_id()
+        tokens = [cl.token or "" for cl in buyers]  # the prepared orders are buys: buyers hold GRX
+        _say("users ready; prepare phase")
+        prep, prep_err = asyncio.run(_paced(s.url, tokens, rate, seconds, _prepare(market)))
+        book, book_err = asyncio.run(_paced(s.url, tokens, rate, seconds, _book(market)))
+        _say("settle phase")
+        settle = _settle_phase(s, sellers, buyers, trades)
+        _say(f"settle: {settle}; delta phase")
+        deltas = _delta_phase(s, sellers, buyers, market, _DELTAS)
+        return {
+            "users": len(sellers) + len(buyers),
+            "rate_per_s": rate,
+            "prepare_p95_ms": _p95(prep),
+            "book_p95_ms": _p95(book),
+            "delta_p95_ms": _p95(deltas),
+            **settle,
+            "errors": prep_err + book_err + settle["errors"],
+        }
+    finally:
+        s.stop()

@@ -1,0 +1,154 @@
+"""Every refusal the API makes: one exception root, one table of stable problem codes, and
+the handlers that turn any exception into an RFC 9457 problem document."""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+
+from gridx.errors import GridxError
+
+__all__ = ["PROBLEM_TYPE", "ApiError", "Problem", "exception_handlers", "problem_response"]
+
+PROBLEM_TYPE = "https://gridtokenx.dev/problems/"
+
+
+class Problem(enum.StrEnum):
+    """Stable problem codes (the ``code`` member and the tail of ``type``). Never renamed."""
+
+    INVALID_REQUEST = "invalid_request"
+    NOT_FOUND = "not_found"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    PAYLOAD_TOO_LARGE = "payload_too_large"
+    RATE_LIMITED = "rate_limited"
+    INTERNAL = "internal_error"
+    CHAIN_UNAVAILABLE = "chain_unavailable"
+    # sign-in and sessions
+    SIWS_MALFORMED = "siws_malformed"
+    SIWS_WRONG_DOMAIN = "siws_wrong_domain"
+    SIWS_WRONG_CHAIN = "siws_wrong_chain"
+    SIWS_STALE = "siws_stale"
+    SIWS_EXPIRED = "siws_expired"
+    SIWS_BAD_SIGNATURE = "siws_bad_signature"
+    NONCE_UNKNOWN = "nonce_unknown"
+    NONCE_REPLAYED = "nonce_replayed"
+    NONCE_EXPIRED = "nonce_expired"
+    TOKEN_MISSING = "token_missing"  # noqa: S105 - a problem code, not a secret
+    TOKEN_INVALID = "token_invalid"  # noqa: S105 - a problem code, not a secret
+    TOKEN_EXPIRED = "token_expired"  # noqa: S105 - a problem code, not a secret
+    # transactions the user signs
+    TX_MALFORMED = "tx_malformed"
+    TX_ALTERED = "tx_altered"
+    TX_SIGNATURE_INVALID = "tx_signature_invalid"
+    TX_EXPIRED = "tx_expired"
+    TX_ALREADY_SUBMITTED = "tx_already_submitted"
+    TX_REFUSED = "tx_refused"
+    # orders
+    NOT_REGISTERED = "not_registered"
+    UNKNOWN_MARKET = "unknown_market"
+    OFF_TICK = "price_off_tick"
+    OFF_LOT = "amount_off_lot"
+    INSUFFICIENT_BALANCE = "insufficient_balance"
+    UNSUPPORTED_TIME_IN_FORCE = "unsupported_time_in_force"
+    NOT_ORDER_OWNER = "not_order_owner"
+    ORDER_NOT_OPEN = "order_not_open"
+    SETTLEMENT_PENDING = "settlement_pending"
+    IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
+    IDEMPOTENCY_IN_FLIGHT = "idempotency_in_flight"
+    FAUCET_DISABLED = "faucet_disabled"
+
+
+_STATUS: dict[Problem, int] = {
+    Problem.INVALID_REQUEST: 400,
+    Problem.NOT_FOUND: 404,
+    Problem.METHOD_NOT_ALLOWED: 405,
+    Problem.PAYLOAD_TOO_LARGE: 413,
+    Problem.RATE_LIMITED: 429,
+    Problem.INTERNAL: 500,
+    Problem.CHAIN_UNAVAILABLE: 503,
+    Problem.SIWS_MALFORMED: 400,
+    Problem.TX_MALFORMED: 400,
+    Problem.NOT_ORDER_OWNER: 403,
+    Problem.FAUCET_DISABLED: 403,
+    Problem.UNKNOWN_MARKET: 404,
+    Problem.TX_ALREADY_SUBMITTED: 409,
+    Problem.ORDER_NOT_OPEN: 409,
+    Problem.SETTLEMENT_PENDING: 409,
+    Problem.IDEMPOTENCY_IN_FLIGHT: 409,
+    Problem.TX_EXPIRED: 410,
+}
+_AUTH = {p for p in Problem if p.value.startswith(("siws_", "nonce_", "token_"))} - {Problem.SIWS_MALFORMED}
+
+
+def status_of(problem: Problem) -> int:
+    if problem in _AUTH:
+        return 401
+    return _STATUS.get(problem, 422)
+
+
+class ApiError(GridxError):
+    """A refusal with a stable problem code; ``extra`` adds members to the document."""
+
+    def __init__(self, problem: Problem, detail: str = "", **extra: Any) -> None:
+        super().__init__(f"{problem.value}: {detail}" if detail else problem.value)
+        self.problem = problem
+        self.detail = detail
+        self.extra = extra
+
+    @property
+    def status(self) -> int:
+        return status_of(self.problem)
+
+
+def problem_response(problem: Problem, detail: str, request: Request[Any, Any, Any], **extra: Any) -> Response[Any]:
+    from backend._metrics import PROBLEMS
+
+    PROBLEMS.labels(problem.value).inc()
+    status = status_of(problem)
+    body = {
+        "type": PROBLEM_TYPE + problem.value,
+        "title": problem.value.replace("_", " "),
+        "status": status,
+        "detail": detail,
+        "instance": request.url.path,
+        "code": problem.value,
+        **extra,
+    }
+    headers = {"Retry-After": "1"} if status in (429, 503) else None
+    return Response(body, status_code=status, media_type="application/problem+json", headers=headers)
+
+
+def _api_error(request: Request[Any, Any, Any], exc: ApiError) -> Response[Any]:
+    return problem_response(exc.problem, exc.detail, request, **exc.extra)
+
+
+_BY_STATUS = {
+    400: Problem.INVALID_REQUEST,
+    401: Problem.TOKEN_MISSING,
+    404: Problem.NOT_FOUND,
+    405: Problem.METHOD_NOT_ALLOWED,
+    413: Problem.PAYLOAD_TOO_LARGE,
+    429: Problem.RATE_LIMITED,
+}
+
+
+def _http_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    if isinstance(exc, ValidationException):
+        return problem_response(Problem.INVALID_REQUEST, str(exc.detail), request, errors=exc.extra or [])
+    if isinstance(exc, HTTPException):
+        problem = _BY_STATUS.get(exc.status_code, Problem.INVALID_REQUEST if exc.status_code < 500 else None)
+        if problem is not None:
+            return problem_response(problem, str(exc.detail), request)
+    if isinstance(exc, GridxError) and getattr(exc, "code", None) == "Unreachable":
+        return problem_response(Problem.CHAIN_UNAVAILABLE, "the chain node is unreachable", request)
+    import structlog
+
+    structlog.get_logger("backend").exception("unhandled", path=request.url.path)
+    return problem_response(Problem.INTERNAL, "internal error", request)
+
+
+def exception_handlers() -> dict[type[Exception] | int, Any]:
+    return {ApiError: _api_error, Exception: _http_error}

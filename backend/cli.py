@@ -1,0 +1,81 @@
+"""``gridx api run``: serve the trading API (with its matcher, settler, indexer and feed)."""
+
+from __future__ import annotations
+
+import typer
+
+__all__ = ["app", "register_bench"]
+
+app = typer.Typer(no_args_is_help=True, help="The trading API (Litestar).")
+
+
+@app.command("run")
+def run(migrate: bool = typer.Option(True, help="apply pending migrations first (idempotent)")) -> None:
+    """Serve until SIGTERM/SIGINT. Configured by GRIDX_API_* (DSN, RPC_URL, HOST, PORT, DOMAIN,
+    URI, KEYS_DIR, MATCHER, INDEXER, FAUCET, ...)."""
+    import logging
+
+    import structlog
+    import uvicorn
+
+    from backend import ApiSettings, create_app
+    from gridx.db import migrate as do_migrate
+
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # solana-py logs every RPC call at INFO
+    structlog.configure(
+        processors=[
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            structlog.processors.JSONRenderer(),
+        ]
+    )
+    cfg = ApiSettings()
+    if migrate:
+        do_migrate(cfg.dsn)
+    uvicorn.run(create_app(cfg), host=cfg.host, port=cfg.port, log_level="warning", ws="websockets-sansio")
+
+
+def register_bench(bench_app: typer.Typer) -> None:
+    @bench_app.command("api")
+    def bench_api(
+        users: int = typer.Option(20, min=2),
+        rate: float = typer.Option(200.0, help="offered requests per second for prepare and book (paced)"),
+        seconds: float = typer.Option(5.0, min=0.5),
+        trades: int = typer.Option(200, min=1, help="crossing pairs settled on chain"),
+    ) -> None:
+        """The API under uvicorn with PostgreSQL and the local chain; last line is JSON."""
+        import json
+
+        from backend._bench import run_bench
+
+        typer.echo(json.dumps(run_bench(users=users, rate=rate, seconds=seconds, trades=trades)))
+
+
+@app.command("reconcile")
+def reconcile() -> None:
+    """Chain versus database for trading (users, orders, escrow, trades); prints JSON, exits 1
+    on drift. Configured by GRIDX_API_* like ``run``."""
+    import asyncio
+    import json
+    from dataclasses import asdict
+
+    from solana.rpc.async_api import AsyncClient
+
+    from backend import ApiSettings
+    from backend._state import keys_dir
+    from backend.reconcile import reconcile_trading
+    from gridx.chain import load_deployment
+    from gridx.db import aconnect
+
+    cfg = ApiSettings()
+
+    async def go() -> dict[str, object]:
+        keys = load_deployment(keys_dir(cfg)).market_keys()
+        async with AsyncClient(cfg.rpc_url) as client, await aconnect(cfg.dsn, autocommit=True) as conn:
+            rep = await reconcile_trading(client, conn, keys)
+        return {**asdict(rep), "drift": rep.drift}
+
+    out = asyncio.run(go())
+    typer.echo(json.dumps(out))
+    raise typer.Exit(1 if out["drift"] else 0)

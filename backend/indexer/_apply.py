@@ -1,0 +1,107 @@
+"""One confirmed transaction's program events → rows. Idempotent: each (signature, index) is
+applied once (``chain_events`` primary key), so the submit path, the settler and the indexer
+may all apply the same transaction and the database ends the same."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+from solders.pubkey import Pubkey
+
+from gridx.chain import Event, order_pda
+
+__all__ = ["apply_tx_events", "event_json"]
+
+_USER_TYPES = {0: "prosumer", 1: "consumer"}
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, Pubkey):
+        return str(v)
+    if isinstance(v, bytes | bytearray):
+        return v.hex()
+    if isinstance(v, list | tuple):
+        return [_plain(x) for x in v]
+    return v
+
+
+def event_json(ev: Event) -> dict[str, Any]:
+    return {k: _plain(v) for k, v in vars(ev.data).items() if not k.startswith("_")}
+
+
+async def _order_by_pda(conn: psycopg.AsyncConnection, owner: str, pda: str) -> int | None:
+    rows = await (
+        await conn.execute("SELECT id FROM orders WHERE owner = %s AND status NOT IN ('cancelled', 'failed')", (owner,))
+    ).fetchall()
+    for (oid,) in rows:
+        if str(order_pda(Pubkey.from_string(owner), oid)) == pda:
+            return int(oid)
+    return None
+
+
+async def _apply(conn: psycopg.AsyncConnection, sig: str, slot: int, name: str, d: dict[str, Any]) -> None:
+    if name == "UserRegistered":
+        await conn.execute(
+            "INSERT INTO users (wallet, user_type) VALUES (%s, %s) ON CONFLICT (wallet) DO NOTHING",
+            (d["wallet"], _USER_TYPES.get(d["user_type"], "consumer")),
+        )
+    elif name == "OrderCreated":
+        await conn.execute(
+            """UPDATE orders SET status = 'open', book_seq = nextval('order_book_seq'), tx_signature = %s,
+                                 updated_at = now()
+                WHERE id = %s AND owner = %s AND status = 'prepared'""",
+            (sig, d["order_id"], d["owner"]),
+        )
+    elif name == "OrderCancelled":
+        oid = await _order_by_pda(conn, d["owner"], d["order"])
+        if oid is not None:
+            await conn.execute(
+                "UPDATE orders SET status = 'cancelled', remaining = 0, updated_at = now() WHERE id = %s", (oid,)
+            )
+    elif name == "TokensMinted":
+        # a mint the gateway's worker did not record (or not yet): the chain is the truth
+        await conn.execute(
+            """INSERT INTO token_mints (meter_id, window_start, window_end, amount, surplus_wh, tx_signature, slot)
+               SELECT meter_id, to_timestamp(%s), to_timestamp(%s + %s), %s, %s / 1000, %s, %s
+                 FROM meters WHERE pubkey = %s AND %s %% 1000 = 0
+               ON CONFLICT (meter_id, window_start) DO NOTHING""",
+            (
+                d["window_start"],
+                d["window_start"],
+                d["window_seconds"],
+                d["amount"],
+                d["amount"],
+                sig,
+                slot,
+                Pubkey.from_string(d["meter"]).__bytes__().hex(),
+                d["amount"],
+            ),
+        )
+    elif name == "TradeExecuted":
+        await conn.execute(
+            """UPDATE trades SET status = 'confirmed', reason = NULL, confirmed_at = coalesce(confirmed_at, now())
+                WHERE tx_signature = %s AND status <> 'confirmed'""",
+            (sig,),
+        )
+
+
+async def apply_tx_events(conn: psycopg.AsyncConnection, sig: str, slot: int, events: list[Event]) -> int:
+    """Apply what is new of one transaction's events (in the caller's transaction); returns
+    how many were new."""
+    from backend._metrics import INDEXED
+
+    new = 0
+    for idx, ev in enumerate(events):
+        data = event_json(ev)
+        cur = await conn.execute(
+            """INSERT INTO chain_events (signature, idx, slot, program, name, data)
+               VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING""",
+            (sig, idx, slot, ev.program, ev.name, Jsonb(data)),
+        )
+        if cur.rowcount == 1:
+            await _apply(conn, sig, slot, ev.name, data)
+            INDEXED.labels(ev.name).inc()
+            new += 1
+    return new

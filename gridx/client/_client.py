@@ -1,0 +1,139 @@
+"""``TradingClient``: httpx, Sign-In-With-Solana, prepare → sign locally → submit."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+from solders.keypair import Keypair
+
+from gridx.chain import load_keypair, sign_prepared_tx
+from gridx.errors import GridxError
+
+__all__ = ["ApiProblem", "TradingClient"]
+
+
+class ApiProblem(GridxError):
+    """The API refused: ``code`` is its stable problem code, ``status`` the HTTP status."""
+
+    def __init__(self, status: int, code: str, detail: str, body: dict[str, Any]) -> None:
+        super().__init__(f"{status} {code}: {detail}")
+        self.status, self.code, self.detail, self.body = status, code, detail, body
+
+
+class TradingClient:
+    def __init__(self, base_url: str, keypair: Keypair | Path, timeout_s: float = 60.0) -> None:
+        self.keypair = keypair if isinstance(keypair, Keypair) else load_keypair(keypair)
+        self.http = httpx.Client(base_url=base_url, timeout=timeout_s)
+        self.token: str | None = None
+
+    @property
+    def wallet(self) -> str:
+        return str(self.keypair.pubkey())
+
+    def close(self) -> None:
+        self.http.close()
+
+    def __enter__(self) -> TradingClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def request(self, method: str, path: str, **kw: Any) -> Any:
+        headers = dict(kw.pop("headers", {}) or {})
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        r = self.http.request(method, path, headers=headers, **kw)
+        if r.status_code >= 400:
+            try:
+                body = r.json()
+            except ValueError:
+                body = {"code": "unreadable", "detail": r.text[:200]}
+            raise ApiProblem(r.status_code, str(body.get("code")), str(body.get("detail")), body)
+        return r.json()
+
+    # ---------------------------------------------------------------- session
+    def login(self) -> str:
+        ch = self.request("GET", "/auth/challenge", params={"address": self.wallet})
+        sig = self.keypair.sign_message(ch["message"].encode())
+        out = self.request("POST", "/auth/login", json={"message": ch["message"], "signature": str(sig)})
+        self.token = str(out["token"])
+        return self.token
+
+    def sign_and_submit(self, prepared: dict[str, Any]) -> dict[str, Any]:
+        signed = sign_prepared_tx(base64.b64decode(prepared["transaction"]), [self.keypair])
+        body = {"transaction": base64.b64encode(signed).decode()}
+        out: dict[str, Any] = self.request("POST", f"/transactions/{prepared['tx_id']}", json=body)
+        return out
+
+    # ---------------------------------------------------------------- account
+    def register(self, user_type: str) -> dict[str, Any]:
+        return self.sign_and_submit(self.request("POST", "/users", json={"user_type": user_type}))
+
+    def me(self) -> dict[str, Any]:
+        out: dict[str, Any] = self.request("GET", "/me")
+        return out
+
+    def balances(self) -> dict[str, Any]:
+        out: dict[str, Any] = self.request("GET", "/me/balances")
+        return out
+
+    def faucet(self, amount: int) -> dict[str, Any]:
+        out: dict[str, Any] = self.request("POST", "/faucet", json={"amount": amount})
+        return out
+
+    # ---------------------------------------------------------------- market
+    def markets(self) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = self.request("GET", "/markets")
+        return out
+
+    def market_id(self) -> str:
+        return str(self.markets()[0]["id"])
+
+    def prepare_order(self, side: str, amount: int, price: int, key: str | None = None, **kw: Any) -> dict[str, Any]:
+        body = {
+            "market": kw.pop("market", None) or self.market_id(),
+            "side": side,
+            "amount": amount,
+            "price": price,
+            **kw,
+        }
+        headers = {"Idempotency-Key": key or uuid.uuid4().hex}
+        out: dict[str, Any] = self.request("POST", "/orders", json=body, headers=headers)
+        return out
+
+    def order(self, side: str, amount: int, price: int, **kw: Any) -> dict[str, Any]:
+        """Prepare, sign and submit; returns the submit result with ``order_id``."""
+        return self.sign_and_submit(self.prepare_order(side, amount, price, **kw))
+
+    def sell(self, amount: int, price: int, **kw: Any) -> dict[str, Any]:
+        return self.order("sell", amount, price, **kw)
+
+    def buy(self, amount: int, price: int, **kw: Any) -> dict[str, Any]:
+        return self.order("buy", amount, price, **kw)
+
+    def cancel(self, order_id: int) -> dict[str, Any]:
+        return self.sign_and_submit(self.request("POST", f"/orders/{order_id}/cancel"))
+
+    def get_order(self, order_id: int) -> dict[str, Any]:
+        out: dict[str, Any] = self.request("GET", f"/orders/{order_id}")
+        return out
+
+    def orders(self) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = self.request("GET", "/orders")
+        return out
+
+    def book(self, market: str | None = None, depth: int = 20) -> dict[str, Any]:
+        out: dict[str, Any] = self.request(
+            "GET", f"/markets/{market or self.market_id()}/book", params={"depth": depth}
+        )
+        return out
+
+    def trades(self, market: str | None = None, mine: bool = False) -> list[dict[str, Any]]:
+        path = "/trades/mine" if mine else f"/markets/{market or self.market_id()}/trades"
+        out: list[dict[str, Any]] = self.request("GET", path)
+        return out

@@ -1,0 +1,76 @@
+"""Settlement survives a SIGKILL between send and record, and a chain outage mid-settlement:
+every trade settles exactly once afterwards and reconcile finds no drift."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import gridx.chain as c
+from gridx.client import TradingClient
+from tests.backend.api.conftest import UNIT, Stack, api_stack, mint_grxe
+from tests.helpers.gateway import wait_until
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def node() -> Iterator[c.LocalNode]:
+    n = c.LocalNode.start()
+    yield n
+    n.stop()
+
+
+def _trade(s: Stack) -> tuple[TradingClient, TradingClient]:
+    a, b = s.user("prosumer"), s.user("consumer")
+    mint_grxe(s, a.keypair, [10 * UNIT, 13 * UNIT])
+    b.faucet(45 * UNIT)
+    a.sell(15 * UNIT, 3 * UNIT)
+    b.buy(15 * UNIT, 3 * UNIT)
+    return a, b
+
+
+def _settled_once(s: Stack, a: TradingClient, b: TradingClient) -> None:
+    wait_until(lambda: s.sql("SELECT status FROM trades") == [("confirmed",)], 30, "trade confirmed")
+    market = c.run_on_chain(
+        s.rpc_url, lambda cl: c.fetch_decoded(cl, "trading", c.load_deployment(s.keys).market_keys().address)
+    )
+    assert (market.trade_count, market.volume) == (1, 15 * UNIT)  # one match_order landed, not two
+    assert (s.chain_balance(a.wallet, "grxe"), s.chain_balance(a.wallet, "grx")) == (8 * UNIT, 45 * UNIT)
+    assert (s.chain_balance(b.wallet, "grxe"), s.chain_balance(b.wallet, "grx")) == (15 * UNIT, 0)
+    rep = s.reconcile()
+    assert rep.drift == 0, rep  # type: ignore[attr-defined]
+
+
+def test_settler_killed_between_send_and_record(pg_server: object, node: c.LocalNode, tmp_path: Path) -> None:
+    env = {"GRIDX_API_FAILPOINT": "settle_after_send", "GRIDX_API_SETTLE_LEASE_S": "1"}
+    with api_stack(pg_server, node, tmp_path, **env) as s:
+        a, b = _trade(s)
+        assert s.proc.wait(60) == -9, s.log.read_text()[-3000:]
+        # landed on chain, not recorded: the row holds the signed transaction, still 'sent'
+        assert s.sql("SELECT status, tx_signature IS NOT NULL, slot FROM trades") == [("sent", True, None)]
+        assert s.chain_balance(b.wallet, "grxe") == 15 * UNIT
+        s.restart(GRIDX_API_SETTLE_LEASE_S="1")
+        _settled_once(s, a, b)
+        assert s.sql("SELECT attempts FROM trades") == [(2,)]
+
+
+def test_chain_outage_mid_settlement(pg_server: object, tmp_path: Path) -> None:
+    journal = tmp_path / "ledger.bin"
+    node = c.LocalNode.start(c.NodeConfig(journal=journal))
+    port = int(node.url.rsplit(":", 1)[1])
+    try:
+        with api_stack(pg_server, node, tmp_path, GRIDX_API_SETTLE_LEASE_S="1", GRIDX_API_MATCHER="false") as s:
+            a, b = _trade(s)  # both orders on chain; no matcher yet
+            node.stop()
+            s.restart(GRIDX_API_SETTLE_LEASE_S="1")  # matcher on: the trade is made, the chain is gone
+            wait_until(lambda: s.sql("SELECT count(*) FROM trades WHERE attempts >= 2") == [(1,)], 30, "retries")
+            assert s.sql("SELECT status FROM trades") in ([("sent",)], [("pending",)])
+            health = TradingClient(s.url, a.keypair).request("GET", "/health")
+            assert health == {"status": "degraded", "database": True, "chain": False}
+            node = c.LocalNode.start(c.NodeConfig(port=port, journal=journal))
+            _settled_once(s, a, b)
+    finally:
+        node.stop()
