@@ -64,13 +64,12 @@ async def _apply(conn: psycopg.AsyncConnection, sig: str, slot: int, name: str, 
         # a mint the gateway's worker did not record (or not yet): the chain is the truth
         await conn.execute(
             """INSERT INTO token_mints (meter_id, window_start, window_end, amount, surplus_wh, tx_signature, slot)
-               SELECT meter_id, to_timestamp(%s), to_timestamp(%s + %s), %s, %s / 1000, %s, %s
+               SELECT meter_id, to_timestamp(%s), to_timestamp(%s), %s, %s / 1000, %s, %s
                  FROM meters WHERE pubkey = %s AND %s %% 1000 = 0
                ON CONFLICT (meter_id, window_start) DO NOTHING""",
             (
                 d["window_start"],
-                d["window_start"],
-                d["window_seconds"],
+                d["window_end"],
                 d["amount"],
                 d["amount"],
                 sig,
