@@ -194,11 +194,13 @@ def run_bench(spec: BenchSpec) -> dict[str, Any]:
                 pub = SigningKey(seed).verify_key.encode().hex()
                 rows.append((mid, pub, owners[i % len(owners)], edge, 10_000))
                 jobs[edge].append((mid, seed.hex()))
+            first_window = (int(time.time()) // INTERVAL - per_meter - 1) * INTERVAL
+            # enrolled with the first window, on a 60 s interval: the gateway credits nothing earlier
             cur.executemany(
-                "INSERT INTO meters (meter_id, pubkey, owner_wallet, edge_id, rated_power_w) VALUES (%s,%s,%s,%s,%s)",
-                rows,
+                "INSERT INTO meters (meter_id, pubkey, owner_wallet, edge_id, rated_power_w, interval_s, created_at)"
+                " VALUES (%s,%s,%s,%s,%s,%s,to_timestamp(%s))",
+                [(*row, INTERVAL, first_window) for row in rows],
             )
-        first_window = (int(time.time()) // INTERVAL - per_meter - 1) * INTERVAL
         lat_logs = [work / f"latency-{i}.log" for i in range(spec.gateways)]
         ports = [free_port() for _ in range(spec.gateways)]
         for i in range(spec.gateways):

@@ -84,8 +84,8 @@ class Registry:
             self._conn = await aconnect(self._dsn, autocommit=True, app="gridx-gateway-registry")
         try:
             cur = await self._conn.execute(
-                "SELECT meter_id, pubkey, owner_wallet, edge_id, rated_power_w, status = 'active'"
-                " FROM meters WHERE meter_id = ANY(%s)",
+                "SELECT meter_id, pubkey, owner_wallet, edge_id, rated_power_w, status = 'active', interval_s,"
+                " extract(epoch FROM created_at)::bigint FROM meters WHERE meter_id = ANY(%s)",
                 (meter_ids,),
             )
             return {row[0]: RegistryEntry(*row) for row in await cur.fetchall()}

@@ -17,7 +17,7 @@ from gateway._checks import MeterState, Policy
 from gateway._judge import Candidate, Judgement, Rejection, judge
 from gridx.errors import Reason
 
-__all__ = ["FlushOutcome", "flush", "flush_one_by_one"]
+__all__ = ["FlushOutcome", "due_holes", "flush", "flush_one_by_one", "is_outage"]
 
 Ref = TypeVar("Ref")
 QUARANTINE_PAYLOAD_MAX = 64 * 1024
@@ -57,14 +57,33 @@ SELECT meter_id, to_timestamp(window_start), to_timestamp(window_end), produced_
   FROM gw_staging WHERE produced_wh > consumed_wh
 ON CONFLICT (meter_id, window_start) DO NOTHING
 """
-# the meter's new state is its last accepted reading, which is in staging: no second upload
+# the meters' new states come from the judgement: a reading refused for its content advances
+# the chain too (zero credit), so staging (the credited readings) is not enough
 _STATE = """
 UPDATE meter_state m
-   SET last_seq = s.seq, last_hash = s.hash, last_window_end = s.window_end,
-       produced_total_wh = s.produced_total_wh, consumed_total_wh = s.consumed_total_wh, updated_at = now()
-  FROM (SELECT DISTINCT ON (meter_id) meter_id, seq, hash, window_end, produced_total_wh, consumed_total_wh
-          FROM gw_staging ORDER BY meter_id, seq DESC) s
- WHERE m.meter_id = s.meter_id
+   SET last_seq = u.seq, last_hash = u.hash, last_window_end = u.window_end,
+       produced_total_wh = u.pt, consumed_total_wh = u.ct, updated_at = now()
+  FROM unnest(%s::text[], %s::bigint[], %s::text[], %s::bigint[], %s::bigint[], %s::bigint[])
+       AS u(meter_id, seq, hash, window_end, pt, ct)
+ WHERE m.meter_id = u.meter_id
+"""
+_HOLES = """
+INSERT INTO chain_holes (meter_id, after_seq, before_seq, after_hash)
+SELECT * FROM unnest(%s::text[], %s::bigint[], %s::bigint[], %s::text[]) ON CONFLICT DO NOTHING
+"""
+# held readings overtaken by their meter's chain can never be accepted: close them
+_CLOSE_OVERTAKEN = """
+UPDATE quarantine q SET closed_at = now()
+  FROM meter_state s
+ WHERE q.meter_id = s.meter_id AND q.meter_id = ANY(%s) AND q.reason = 'chain_gap'
+   AND q.readmitted_at IS NULL AND q.closed_at IS NULL AND q.seq <= s.last_seq
+"""
+# re-judged and refused for another reason than a hole: closed, never read again
+_CLOSE_REJUDGED = """
+UPDATE quarantine q SET closed_at = now(), chain_advanced = u.advanced,
+       detail = left(q.detail || ' | re-judged: ' || u.reason || ': ' || u.detail, 2000)
+  FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::bool[]) AS u(id, reason, detail, advanced)
+ WHERE q.id = u.id AND q.readmitted_at IS NULL AND q.closed_at IS NULL
 """
 
 
@@ -76,17 +95,63 @@ class FlushOutcome(Generic[Ref]):
     readmit: list[tuple[int, str, str]] = field(default_factory=list)
 
 
-# the next readings of meters that advanced, if they were quarantined as chain_gap earlier
+# the held readings of meters that advanced (their predecessor may just have arrived); a
+# bounded number per meter, so one meter's long backlog does not starve the others
 _READMIT = """
-SELECT q.id, q.edge_id, q.payload FROM quarantine q
- WHERE q.reason = 'chain_gap' AND q.readmitted_at IS NULL
-   AND q.meter_id IN (SELECT DISTINCT meter_id FROM gw_staging)
- ORDER BY q.meter_id, q.seq LIMIT 10000
+SELECT id, edge_id, payload FROM (
+    SELECT q.id, q.edge_id, q.payload, row_number() OVER (PARTITION BY q.meter_id ORDER BY q.seq) AS n
+      FROM quarantine q JOIN meter_state s ON s.meter_id = q.meter_id
+     WHERE q.reason = 'chain_gap' AND q.readmitted_at IS NULL AND q.closed_at IS NULL
+       AND q.meter_id = ANY(%s) AND q.seq > s.last_seq
+) x WHERE n <= 100 ORDER BY id
 """
+# holes past the grace: per meter, the lowest held reading, when neither it nor the meter's
+# chain moved for the grace; it is judged again with the hole skipped (and recorded)
+_DUE_HOLES = """
+SELECT DISTINCT ON (q.meter_id) q.id, q.edge_id, q.payload
+  FROM quarantine q JOIN meter_state s ON s.meter_id = q.meter_id
+ WHERE q.reason = 'chain_gap' AND q.readmitted_at IS NULL AND q.closed_at IS NULL AND q.seq > s.last_seq
+   AND s.updated_at < now() - make_interval(secs => %s) AND q.received_at < now() - make_interval(secs => %s)
+ ORDER BY q.meter_id, q.seq
+ LIMIT 1000
+"""
+_ID_MAX = 64
+_I64 = 2**63
 
 
-def _clean(text: str) -> str:
-    return text[:QUARANTINE_PAYLOAD_MAX].replace("\x00", "\ufffd")
+def _clean(text: str, limit: int = QUARANTINE_PAYLOAD_MAX) -> str:
+    """What PostgreSQL text takes: no NUL, no lone surrogate (kept visible, escaped)."""
+    text = text[:limit].replace("\x00", "\ufffd")
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _clean_id(text: str | None) -> str | None:
+    # an attacker's meter id goes into an indexed column: bounded, or a btree refuses the row
+    return None if text is None else _clean(text, _ID_MAX)
+
+
+def _clean_seq(seq: int | None) -> int | None:
+    return seq if seq is not None and 0 <= seq < _I64 else None
+
+
+_TRANSIENT = ("08", "40", "53", "57", "58")  # connection, rollback, resources, operator, system
+
+
+def is_outage(exc: psycopg.Error, conn: psycopg.AsyncConnection | None) -> bool:
+    """Retry the same work later (True), or isolate what the database refuses (False)?
+    psycopg classes e.g. "index row size exceeds maximum" (54000) as OperationalError, but
+    retrying it would stall every edge for good; only a broken connection or a transient
+    SQLSTATE class is an outage."""
+    if conn is None or conn.closed or conn.broken:
+        return True
+    state = exc.sqlstate
+    return state is None or state[:2] in _TRANSIENT
+
+
+async def due_holes(conn: psycopg.AsyncConnection, grace_s: float) -> list[tuple[int, str, str]]:
+    async with conn.transaction(), conn.cursor() as cur:
+        await cur.execute(_DUE_HOLES, (grace_s, grace_s))
+        return [(int(i), str(e), str(p)) for i, e, p in await cur.fetchall()]
 
 
 async def _lock_states(cur: psycopg.AsyncCursor, meters: list[str]) -> dict[str, MeterState]:
@@ -100,17 +165,23 @@ async def _lock_states(cur: psycopg.AsyncCursor, meters: list[str]) -> dict[str,
 
 async def _stored_overlaps(
     cur: psycopg.AsyncCursor, candidates: Sequence[Candidate[Ref]], states: dict[str, MeterState]
-) -> dict[str, set[int]]:
+) -> tuple[dict[str, set[int]], dict[tuple[str, int], str]]:
     """Windows already stored among the candidates that reach back before their meter's last
-    accepted window (rare: a re-sent or re-signed window), so the verdict is ``duplicate``."""
+    accepted window (rare: a re-sent or re-signed window), so the verdict is ``duplicate``;
+    and the stored hash of each seq a candidate repeats, so a fork is told from a replay."""
     stored: dict[str, set[int]] = defaultdict(set)
-    back = [
-        (c.reading.meter_id, c.reading.window_start)
-        for c in candidates
-        if (s := states.get(c.reading.meter_id)) is not None
-        and s.last_window_end is not None
-        and c.reading.window_start < s.last_window_end
-    ]
+    hashes: dict[tuple[str, int], str] = {}
+    back: list[tuple[str, int]] = []
+    repeats: list[tuple[str, int]] = []
+    for c in candidates:
+        r, s = c.reading, states.get(c.reading.meter_id)
+        if s is None:
+            continue
+        # only windows a timestamp can hold: the rest is refused by the pure checks
+        if s.last_window_end is not None and 0 <= r.window_start < s.last_window_end:
+            back.append((r.meter_id, r.window_start))
+        if r.seq < s.last_seq:
+            repeats.append((r.meter_id, r.seq))
     if back:
         await cur.execute(
             """SELECT r.meter_id, extract(epoch FROM r.window_start)::bigint
@@ -120,7 +191,16 @@ async def _stored_overlaps(
         )
         for meter_id, window_start in await cur.fetchall():
             stored[meter_id].add(int(window_start))
-    return stored
+    if repeats:
+        await cur.execute(
+            """SELECT r.meter_id, r.seq, r.hash FROM readings r
+                 JOIN unnest(%s::text[], %s::bigint[]) AS u(meter_id, seq)
+                   ON r.meter_id = u.meter_id AND r.seq = u.seq""",
+            ([m for m, _ in repeats], [q for _, q in repeats]),
+        )
+        for meter_id, seq, h in await cur.fetchall():
+            hashes[(meter_id, int(seq))] = h
+    return stored, hashes
 
 
 async def _stage(cur: psycopg.AsyncCursor, accepted: Sequence[Candidate[Ref]]) -> None:
@@ -148,12 +228,61 @@ async def _stage(cur: psycopg.AsyncCursor, accepted: Sequence[Candidate[Ref]]) -
 
 
 async def _quarantine(cur: psycopg.AsyncCursor, rejected: Sequence[Rejection[Ref]]) -> None:
-    rejected = [q for q in rejected if q.quarantine_id is None]
-    if not rejected:
-        return
-    async with cur.copy("COPY quarantine (reason, detail, meter_id, seq, edge_id, payload) FROM STDIN") as cp:
-        for q in rejected:
-            await cp.write_row((q.reason.value, _clean(q.detail), q.meter_id, q.seq, q.edge_id, _clean(q.payload)))
+    new = [q for q in rejected if q.quarantine_id is None]
+    if new:
+        async with cur.copy(
+            "COPY quarantine (reason, detail, meter_id, seq, edge_id, payload, chain_advanced) FROM STDIN"
+        ) as cp:
+            for q in new:
+                await cp.write_row(_row(q))
+    again = [q for q in rejected if q.quarantine_id is not None and q.reason is not Reason.CHAIN_GAP]
+    if again:
+        await cur.execute(
+            _CLOSE_REJUDGED,
+            (
+                [q.quarantine_id for q in again],
+                [q.reason.value for q in again],
+                [_clean(q.detail, 500) for q in again],
+                [q.chain_advanced for q in again],
+            ),
+        )
+
+
+def _row(q: Rejection[Ref]) -> tuple[object, ...]:
+    return (
+        q.reason.value,
+        _clean(q.detail, 2000),
+        _clean_id(q.meter_id),
+        _clean_seq(q.seq),
+        _clean(q.edge_id, _ID_MAX),
+        _clean(q.payload),
+        q.chain_advanced,
+    )
+
+
+async def _advance(cur: psycopg.AsyncCursor, j: Judgement[Ref]) -> list[tuple[int, str, str]]:
+    """Persist the meters' new chain positions and holes; return held readings to re-judge."""
+    st = list(j.states.values())
+    await cur.execute(
+        _STATE,
+        (
+            [s.meter_id for s in st],
+            [s.last_seq for s in st],
+            [s.last_hash for s in st],
+            [s.last_window_end for s in st],
+            [s.produced_total_wh for s in st],
+            [s.consumed_total_wh for s in st],
+        ),
+    )
+    if j.holes:
+        await cur.execute(_HOLES, tuple(list(col) for col in zip(*j.holes, strict=True)))
+    readmitted = [c.quarantine_id for c in j.accepted if c.quarantine_id is not None]
+    if readmitted:
+        await cur.execute("UPDATE quarantine SET readmitted_at = now() WHERE id = ANY(%s)", (readmitted,))
+    meters = [s.meter_id for s in st]
+    await cur.execute(_CLOSE_OVERTAKEN, (meters,))
+    await cur.execute(_READMIT, (meters,))
+    return [(int(i), str(e), str(p)) for i, e, p in await cur.fetchall()]
 
 
 async def flush(
@@ -162,44 +291,36 @@ async def flush(
     early_rejections: list[Rejection[Ref]],
     *,
     policy: Policy,
-    grace_s: float,
+    grace_s: float = 0.0,
 ) -> FlushOutcome[Ref]:
     async with conn.transaction(), conn.cursor() as cur:
-        await cur.execute(_STAGING)
         readmit: list[tuple[int, str, str]] = []
-        states = await _lock_states(cur, sorted({c.reading.meter_id for c in candidates}))
-        stored = await _stored_overlaps(cur, candidates, states)
-        for _ in range(_MAX_ROUNDS):
-            j = judge(
-                candidates,
-                states,
-                now_s=int(time.time()),
-                mono_now=time.monotonic(),
-                policy=policy,
-                grace_s=grace_s,
-                stored=stored,
-            )
-            await cur.execute("SAVEPOINT gw_round")
-            if j.accepted:
-                await _stage(cur, j.accepted)
-                await cur.execute(_INSERT)
-                conflicts = await cur.fetchall()
-                if conflicts:
-                    await cur.execute("ROLLBACK TO SAVEPOINT gw_round")
-                    for meter_id, window_start in conflicts:
-                        stored[meter_id].add(int(window_start))
-                    continue
-                await cur.execute(_OUTBOX)
-                await cur.execute(_STATE)
-                readmitted = [c.quarantine_id for c in j.accepted if c.quarantine_id is not None]
-                if readmitted:
-                    await cur.execute("UPDATE quarantine SET readmitted_at = now() WHERE id = ANY(%s)", (readmitted,))
-                await cur.execute(_READMIT)
-                readmit = [(int(i), str(e), str(p)) for i, e, p in await cur.fetchall()]
-                await cur.execute("SELECT pg_notify('gridx_progress', '')")  # delivered on commit
-            break
-        else:  # pragma: no cover - each round turns at least one conflict into a duplicate
-            raise RuntimeError("conflicts kept appearing while holding the meters' locks")
+        j: Judgement[Ref] = Judgement()
+        if candidates:
+            await cur.execute(_STAGING)
+            states = await _lock_states(cur, sorted({c.reading.meter_id for c in candidates}))
+            stored, hashes = await _stored_overlaps(cur, candidates, states)
+            for _ in range(_MAX_ROUNDS):
+                j = judge(
+                    candidates, states, now_s=int(time.time()), policy=policy, stored=stored, stored_hashes=hashes
+                )
+                await cur.execute("SAVEPOINT gw_round")
+                if j.accepted:
+                    await _stage(cur, j.accepted)
+                    await cur.execute(_INSERT)
+                    conflicts = await cur.fetchall()
+                    if conflicts:
+                        await cur.execute("ROLLBACK TO SAVEPOINT gw_round")
+                        for meter_id, window_start in conflicts:
+                            stored[meter_id].add(int(window_start))
+                        continue
+                    await cur.execute(_OUTBOX)
+                if j.states:
+                    readmit = await _advance(cur, j)
+                    await cur.execute("SELECT pg_notify('gridx_progress', '')")  # delivered on commit
+                break
+            else:  # pragma: no cover - each round turns at least one conflict into a duplicate
+                raise RuntimeError("conflicts kept appearing while holding the meters' locks")
         j.rejected[:0] = early_rejections
         await _quarantine(cur, j.rejected)
     return FlushOutcome(j, time.time(), readmit)
@@ -211,32 +332,56 @@ async def flush_one_by_one(
     early_rejections: list[Rejection[Ref]],
     *,
     policy: Policy,
-    grace_s: float,
+    grace_s: float = 0.0,
 ) -> FlushOutcome[Ref]:
     """After the database refused a batch (a constraint or data error, not an outage): one
-    transaction per reading, and what it still refuses is quarantined as ``malformed`` with
+    transaction per reading, and what it still refuses is quarantined as ``db_refused`` with
     the database's message. Slow, and only for the batch that failed."""
     total: Judgement[Ref] = Judgement()
     refused: list[Rejection[Ref]] = []
     readmit: list[tuple[int, str, str]] = []
     for c in candidates:
         try:
-            one = await flush(conn, [c], [], policy=policy, grace_s=grace_s)
-        except psycopg.OperationalError:
-            raise
+            one = await flush(conn, [c], [], policy=policy)
         except psycopg.Error as exc:
+            if is_outage(exc, conn):
+                raise
             r = c.reading
             detail = f"database refused it: {str(exc).strip()}"
             refused.append(
                 Rejection(
-                    c.ref, Reason.MALFORMED, detail[:500], c.entry.edge_id, r.model_dump_json(), r.meter_id, r.seq
+                    c.ref,
+                    Reason.DB_REFUSED,
+                    detail[:500],
+                    c.entry.edge_id,
+                    r.model_dump_json(),
+                    r.meter_id,
+                    r.seq,
+                    c.quarantine_id,
                 )
             )
             continue
         total.accepted += one.judgement.accepted
         total.rejected += one.judgement.rejected
-        total.parked += one.judgement.parked
         readmit += one.readmit
-    last = await flush(conn, [], early_rejections + refused, policy=policy, grace_s=grace_s)
-    total.rejected += last.judgement.rejected
-    return FlushOutcome(total, last.committed_at, readmit)
+    rest = early_rejections + refused
+    try:
+        await flush(conn, [], rest, policy=policy)
+    except psycopg.Error as exc:
+        if is_outage(exc, conn):
+            raise
+        for q in rest:  # one by one; a row the quarantine still refuses is kept as its repr
+            await _quarantine_alone(conn, q)
+    total.rejected += rest
+    return FlushOutcome(total, time.time(), readmit)
+
+
+async def _quarantine_alone(conn: psycopg.AsyncConnection, q: Rejection[Ref]) -> None:
+    try:
+        await flush(conn, [], [q], policy=Policy())
+    except psycopg.Error as exc:
+        if is_outage(exc, conn):
+            raise
+        detail = f"{q.detail} | quarantine refused the row: {str(exc).strip()}"
+        plain = Rejection(q.ref, q.reason, detail, q.edge_id, ascii(q.payload), None, None, q.quarantine_id)
+        await flush(conn, [], [plain], policy=Policy())

@@ -24,6 +24,7 @@ def enroll(
     owner: str = typer.Option("", "--owner", help="owner wallet (base58); with --rpc-url, from --owner-keypair"),
     edge: str = typer.Option(..., "--edge", help="edge_id that serves the meter"),
     rated_power_w: int = typer.Option(..., "--rated-power-w", min=1),
+    interval_s: int = typer.Option(900, "--interval-s", min=1, max=86_400, help="window length (divides a day)"),
     owner_type: str = typer.Option("prosumer", "--owner-type", help="prosumer or consumer (new owners only)"),
     dsn: str = _DSN,
     rpc_url: str | None = _RPC,
@@ -54,6 +55,7 @@ def enroll(
                 edge_id=edge,
                 rated_power_w=rated_power_w,
                 owner_type=owner_type,  # type: ignore[arg-type]
+                interval_s=interval_s,
             )
         except EnrolmentError as exc:
             typer.echo(f"error: {exc}", err=True)

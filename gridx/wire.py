@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import struct
-from typing import Annotated
+from typing import Annotated, Any
 
 from nacl.exceptions import BadSignatureError
 from nacl.signing import SigningKey, VerifyKey
@@ -91,7 +91,9 @@ class Batch(BaseModel):
     v: int = SCHEMA_VERSION
     edge_id: MeterId
     sent_at_ms: U63
-    readings: list[Reading | dict[str, object]] = Field(max_length=MAX_BATCH_READINGS)
+    # any JSON value: an item that is not a valid reading (even ``null``) stays as it came, so
+    # the gateway quarantines it alone and keeps the good readings beside it
+    readings: list[Reading | Any] = Field(max_length=MAX_BATCH_READINGS)
 
 
 def canonical_bytes(r: UnsignedReading) -> bytes:

@@ -77,6 +77,11 @@ class Meter:
                 owner_wallet=self.owner,
                 edge_id=self.edge_id,
                 rated_power_w=self.rated_power_w,
+                interval_s=INTERVAL,
+            )
+            # enrolled when its first window started: the gateway credits nothing earlier
+            conn.execute(
+                "UPDATE meters SET created_at = to_timestamp(%s) WHERE meter_id = %s", (self.window_end, self.meter_id)
             )
         return self
 
