@@ -11,8 +11,8 @@ where the CPU goes); the rest need the per-meter last-accepted state and run ins
 from __future__ import annotations
 
 import json
-from collections.abc import Collection
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
 
 from nacl.signing import VerifyKey
 from pydantic import ValidationError
@@ -31,12 +31,14 @@ from gridx.wire import (
 )
 
 __all__ = [
+    "Backfill",
     "ChainHole",
     "ContentRejected",
     "MeterState",
     "Policy",
     "RegistryEntry",
     "check_authority",
+    "check_backfill",
     "check_reading",
     "check_signature",
     "check_state",
@@ -225,6 +227,48 @@ def check_state(
     if problem is not None:
         raise ContentRejected(problem[0], problem[1], state.after(r, h, credited=False))
     return state.after(r, h)
+
+
+@dataclass(frozen=True, slots=True)
+class Backfill:
+    """What proves a late reading that falls in a skipped hole: the holes of its meter as
+    (after_seq, before_seq), and ``successor_prev`` = the prev_hash of the reading with seq
+    s + 1, for each s whose successor is in the chain."""
+
+    holes: tuple[tuple[int, int], ...] = ()
+    successor_prev: Mapping[int, str] = field(default_factory=dict)
+
+
+def check_backfill(
+    r: Reading,
+    entry: RegistryEntry,
+    now_s: int,
+    policy: Policy,
+    proof: Backfill,
+    stored_windows: Collection[int] = (),
+    r_hash: str | None = None,
+) -> None:
+    """A reading below the chain's head, inside a hole skipped after the gap grace: credited
+    when its successor's prev_hash is its hash (the chain proves it is the one the meter
+    signed in that place) and its content passes; the chain's head does not move."""
+    h = r_hash if r_hash is not None else reading_hash(r)
+    if not any(a < r.seq < b for a, b in proof.holes):
+        raise ReadingRejected(Reason.REPLAYED, f"seq {r.seq} is below the chain's head and in no hole")
+    succ = proof.successor_prev.get(r.seq + 1)
+    if succ is None:
+        raise ChainHole(f"backfill of seq {r.seq} waits for seq {r.seq + 1}")
+    if succ != h:
+        raise ReadingRejected(Reason.FORKED, f"seq {r.seq + 1} does not chain on this seq {r.seq}")
+    if r.window_start in stored_windows:
+        raise ReadingRejected(Reason.DUPLICATE, f"window {r.window_start} already stored")
+    if r.window_end < now_s - policy.max_age_s or r.window_end > now_s + policy.max_future_s:
+        raise ReadingRejected(Reason.STALE_OR_FUTURE, f"window ends at {r.window_end}, now {now_s}")
+    span = r.window_end - r.window_start
+    problem = window_problem(r.window_start, r.window_end, entry.interval_s, entry.credit_from) or energy_problem(
+        r.produced_wh, r.consumed_wh, span, entry.rated_power_w
+    )
+    if problem is not None:
+        raise ReadingRejected(Reason.IMPLAUSIBLE, problem)
 
 
 def _content_problem(

@@ -14,7 +14,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-from gateway._checks import ContentRejected, MeterState, Policy, RegistryEntry, check_state
+from gateway._checks import (
+    Backfill,
+    ContentRejected,
+    MeterState,
+    Policy,
+    RegistryEntry,
+    check_backfill,
+    check_state,
+)
 from gridx.errors import ReadingRejected, Reason
 from gridx.wire import Reading
 
@@ -58,6 +66,7 @@ class Judgement(Generic[Ref]):
     parked: list[Candidate[Ref]] = field(default_factory=list)  # always empty: nothing waits in memory
     states: dict[str, MeterState] = field(default_factory=dict)  # only meters whose chain advanced
     holes: list[tuple[str, int, int, str]] = field(default_factory=list)  # (meter, after_seq, before_seq, after_hash)
+    backfilled: set[str] = field(default_factory=set)  # meters with a late reading credited in a hole
 
 
 def judge(
@@ -70,14 +79,19 @@ def judge(
     grace_s: float = 0.0,
     stored: Mapping[str, set[int]] | None = None,
     stored_hashes: Mapping[tuple[str, int], str] | None = None,
+    backfill: Mapping[str, Backfill] | None = None,
 ) -> Judgement[Ref]:
     out: Judgement[Ref] = Judgement()
     current = dict(states)
+    late: list[Candidate[Ref]] = []
     for c in sorted(candidates, key=lambda c: (c.reading.meter_id, c.reading.seq)):
         r = c.reading
         state = current.get(r.meter_id) or MeterState(r.meter_id)
         windows = stored.get(r.meter_id, set()) if stored else set()
         known = stored_hashes.get((r.meter_id, r.seq)) if stored_hashes else None
+        if r.seq < state.last_seq and known is None and backfill and r.meter_id in backfill:
+            late.append(c)
+            continue
         try:
             new = check_state(
                 r, c.entry, state, now_s, policy, windows, c.hash, skip_hole=c.skip_hole, stored_hash=known
@@ -91,7 +105,31 @@ def judge(
             continue
         _advance(out, current, state, new)
         out.accepted.append(c)
+    _judge_late(out, late, now_s, policy, stored or {}, backfill or {})
     return out
+
+
+def _judge_late(
+    out: Judgement[Ref],
+    late: list[Candidate[Ref]],
+    now_s: int,
+    policy: Policy,
+    stored: Mapping[str, set[int]],
+    backfill: Mapping[str, Backfill],
+) -> None:
+    """Backfills, highest seq first: each accepted one proves its predecessor."""
+    proofs = {m: dict(b.successor_prev) for m, b in backfill.items()}
+    for c in sorted(late, key=lambda c: (c.reading.meter_id, -c.reading.seq)):
+        r = c.reading
+        proof = Backfill(backfill[r.meter_id].holes, proofs[r.meter_id])
+        try:
+            check_backfill(r, c.entry, now_s, policy, proof, stored.get(r.meter_id, set()), c.hash)
+        except ReadingRejected as exc:
+            out.rejected.append(_reject(c, exc))
+            continue
+        proofs[r.meter_id][r.seq] = r.prev_hash
+        out.backfilled.add(r.meter_id)
+        out.accepted.append(c)
 
 
 def _advance(out: Judgement[Ref], current: dict[str, MeterState], old: MeterState, new: MeterState) -> None:

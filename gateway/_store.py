@@ -13,7 +13,7 @@ from typing import Generic, TypeVar
 
 import psycopg
 
-from gateway._checks import MeterState, Policy
+from gateway._checks import Backfill, MeterState, Policy
 from gateway._judge import Candidate, Judgement, Rejection, judge
 from gridx.errors import Reason
 
@@ -77,6 +77,8 @@ UPDATE quarantine q SET closed_at = now()
   FROM meter_state s
  WHERE q.meter_id = s.meter_id AND q.meter_id = ANY(%s) AND q.reason = 'chain_gap'
    AND q.readmitted_at IS NULL AND q.closed_at IS NULL AND q.seq <= s.last_seq
+   AND NOT EXISTS (SELECT 1 FROM chain_holes h
+                    WHERE h.meter_id = q.meter_id AND q.seq > h.after_seq AND q.seq < h.before_seq)
 """
 # re-judged and refused for another reason than a hole: closed, never read again
 _CLOSE_REJUDGED = """
@@ -102,7 +104,8 @@ SELECT id, edge_id, payload FROM (
     SELECT q.id, q.edge_id, q.payload, row_number() OVER (PARTITION BY q.meter_id ORDER BY q.seq) AS n
       FROM quarantine q JOIN meter_state s ON s.meter_id = q.meter_id
      WHERE q.reason = 'chain_gap' AND q.readmitted_at IS NULL AND q.closed_at IS NULL
-       AND q.meter_id = ANY(%s) AND q.seq > s.last_seq
+       AND q.meter_id = ANY(%s) AND (q.seq > s.last_seq OR EXISTS (SELECT 1 FROM chain_holes h
+                    WHERE h.meter_id = q.meter_id AND q.seq > h.after_seq AND q.seq < h.before_seq))
 ) x WHERE n <= 100 ORDER BY id
 """
 # holes past the grace: per meter, the lowest held reading, when neither it nor the meter's
@@ -165,12 +168,15 @@ async def _lock_states(cur: psycopg.AsyncCursor, meters: list[str]) -> dict[str,
 
 async def _stored_overlaps(
     cur: psycopg.AsyncCursor, candidates: Sequence[Candidate[Ref]], states: dict[str, MeterState]
-) -> tuple[dict[str, set[int]], dict[tuple[str, int], str]]:
+) -> tuple[dict[str, set[int]], dict[tuple[str, int], str], dict[str, Backfill]]:
     """Windows already stored among the candidates that reach back before their meter's last
     accepted window (rare: a re-sent or re-signed window), so the verdict is ``duplicate``;
-    and the stored hash of each seq a candidate repeats, so a fork is told from a replay."""
+    the stored hash of each seq a candidate repeats, so a fork is told from a replay; and,
+    for meters with skipped holes, what proves a late reading that fills one."""
     stored: dict[str, set[int]] = defaultdict(set)
     hashes: dict[tuple[str, int], str] = {}
+    successor_prev: dict[str, dict[int, str]] = defaultdict(dict)
+    holes: dict[str, list[tuple[int, int]]] = defaultdict(list)
     back: list[tuple[str, int]] = []
     repeats: list[tuple[str, int]] = []
     for c in candidates:
@@ -193,14 +199,22 @@ async def _stored_overlaps(
             stored[meter_id].add(int(window_start))
     if repeats:
         await cur.execute(
-            """SELECT r.meter_id, r.seq, r.hash FROM readings r
+            """SELECT r.meter_id, r.seq, r.hash, r.prev_hash FROM readings r
                  JOIN unnest(%s::text[], %s::bigint[]) AS u(meter_id, seq)
-                   ON r.meter_id = u.meter_id AND r.seq = u.seq""",
+                   ON r.meter_id = u.meter_id AND r.seq IN (u.seq, u.seq + 1)""",
             ([m for m, _ in repeats], [q for _, q in repeats]),
         )
-        for meter_id, seq, h in await cur.fetchall():
+        for meter_id, seq, h, prev in await cur.fetchall():
             hashes[(meter_id, int(seq))] = h
-    return stored, hashes
+            successor_prev[meter_id][int(seq)] = prev
+        await cur.execute(
+            "SELECT meter_id, after_seq, before_seq FROM chain_holes WHERE meter_id = ANY(%s)",
+            (sorted({m for m, _ in repeats}),),
+        )
+        for meter_id, after, before in await cur.fetchall():
+            holes[meter_id].append((int(after), int(before)))
+    backfill = {m: Backfill(tuple(h), successor_prev[m]) for m, h in holes.items()}
+    return stored, hashes, backfill
 
 
 async def _stage(cur: psycopg.AsyncCursor, accepted: Sequence[Candidate[Ref]]) -> None:
@@ -279,7 +293,7 @@ async def _advance(cur: psycopg.AsyncCursor, j: Judgement[Ref]) -> list[tuple[in
     readmitted = [c.quarantine_id for c in j.accepted if c.quarantine_id is not None]
     if readmitted:
         await cur.execute("UPDATE quarantine SET readmitted_at = now() WHERE id = ANY(%s)", (readmitted,))
-    meters = [s.meter_id for s in st]
+    meters = sorted({s.meter_id for s in st} | j.backfilled)
     await cur.execute(_CLOSE_OVERTAKEN, (meters,))
     await cur.execute(_READMIT, (meters,))
     return [(int(i), str(e), str(p)) for i, e, p in await cur.fetchall()]
@@ -299,10 +313,16 @@ async def flush(
         if candidates:
             await cur.execute(_STAGING)
             states = await _lock_states(cur, sorted({c.reading.meter_id for c in candidates}))
-            stored, hashes = await _stored_overlaps(cur, candidates, states)
+            stored, hashes, backfill = await _stored_overlaps(cur, candidates, states)
             for _ in range(_MAX_ROUNDS):
                 j = judge(
-                    candidates, states, now_s=int(time.time()), policy=policy, stored=stored, stored_hashes=hashes
+                    candidates,
+                    states,
+                    now_s=int(time.time()),
+                    policy=policy,
+                    stored=stored,
+                    stored_hashes=hashes,
+                    backfill=backfill,
                 )
                 await cur.execute("SAVEPOINT gw_round")
                 if j.accepted:
@@ -315,7 +335,7 @@ async def flush(
                             stored[meter_id].add(int(window_start))
                         continue
                     await cur.execute(_OUTBOX)
-                if j.states:
+                if j.states or j.backfilled:
                     readmit = await _advance(cur, j)
                     await cur.execute("SELECT pg_notify('gridx_progress', '')")  # delivered on commit
                 break

@@ -197,22 +197,32 @@ def test_a_chain_gap_is_readmitted_when_the_missing_reading_arrives(broker, pg_d
         gw.stop()
 
 
-def test_a_hole_past_the_grace_is_skipped_and_recorded(broker, pg_dsn):
-    """seq 1 is lost for good: after the gap grace seq 2 is accepted across the hole (the hole
-    is recorded), and the meter flows on; nothing waits for an operator."""
+def test_a_hole_past_the_grace_is_skipped_recorded_and_backfilled(broker, pg_dsn):
+    """seq 1 and 2 are late beyond the gap grace: seq 3 is accepted across the hole (recorded),
+    the meter flows on, and when the missing readings turn up (lowest first, as an edge outbox
+    re-sends) each is credited once its successor's prev_hash proves it."""
     setup_db(pg_dsn)
     m = Meter("lost", "edge-a").enroll(pg_dsn)
     gw = GatewayThread(gateway_config(broker, pg_dsn, gap_grace_s=0.3)).start()
     pub = Publisher(broker, "edge-a")
     try:
-        m.next()  # never sent
-        r2, r3 = m.next(), m.next()
-        pub.publish([r2])
-        wait_until(lambda: scalar(pg_dsn, "SELECT count(*) FROM readings") == 1, 20, "seq 2 across the hole")
-        assert scalar(pg_dsn, "SELECT after_seq || '-' || before_seq FROM chain_holes") == "0-2"
+        r1, r2, r3, r4 = m.next(), m.next(), m.next(), m.next()
         pub.publish([r3])
-        wait_until(lambda: scalar(pg_dsn, "SELECT max(seq) FROM readings") == 3, 20, "seq 3")
-        assert scalar(pg_dsn, "SELECT sum(produced_wh) FROM readings") == 2 * 50
+        wait_until(lambda: scalar(pg_dsn, "SELECT count(*) FROM readings") == 1, 20, "seq 3 across the hole")
+        assert scalar(pg_dsn, "SELECT after_seq || '-' || before_seq FROM chain_holes") == "0-3"
+        pub.publish([r4])
+        wait_until(lambda: scalar(pg_dsn, "SELECT max(seq) FROM readings") == 4, 20, "seq 4")
+        pub.publish([r1])  # not provable yet: held until seq 2 is in
+        wait_until(pub.all_acked, 20, "seq 1 held")
+        assert scalar(pg_dsn, "SELECT count(*) FROM readings") == 2
+        pub.publish([r2])
+        wait_until(lambda: scalar(pg_dsn, "SELECT count(*) FROM readings") == 4, 20, "seq 2 and then seq 1")
+        assert scalar(pg_dsn, "SELECT sum(produced_wh) FROM readings") == 4 * 50
+        assert scalar(pg_dsn, "SELECT count(*) FROM mint_outbox") == 4
+        assert scalar(pg_dsn, "SELECT last_seq FROM meter_state") == 4
+        pub.publish([r1, r2])  # and a second copy is a replay, credited nothing
+        wait_until(lambda: scalar(pg_dsn, "SELECT count(*) FROM quarantine WHERE reason = 'replayed'") == 2, 20, "dup")
+        assert scalar(pg_dsn, "SELECT count(*) FROM readings") == 4
     finally:
         pub.close()
         gw.stop()
