@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from gridx.errors import ConfigError
+from gridx.wire import is_gateway_user
 
 __all__ = ["EdgeConfig", "MeterConfig", "load_config", "render_toml"]
 
@@ -55,9 +56,9 @@ class EdgeConfig(BaseSettings):
     @field_validator("edge_id")
     @classmethod
     def _not_the_gateway(cls, v: str) -> str:
-        # the broker ACL denies the gateway user its would-be edge topic
-        if v == "gateway":
-            raise ValueError("edge_id 'gateway' is reserved for the gateway's broker user")
+        # the broker ACL denies gateway users their would-be edge topics
+        if is_gateway_user(v):
+            raise ValueError(f"edge_id {v!r} is reserved for a gateway's broker user (gateway, gateway-<id>)")
         return v
 
     @classmethod

@@ -175,7 +175,8 @@ def run_bench(spec: BenchSpec) -> dict[str, Any]:
     load_before = os.getloadavg()
     pg = PostgresServer(work / "pg", extra_conf={"synchronous_commit": "off"}).start()
     broker = MosquittoBroker(work / "mqtt")
-    gw_password = broker.add_user("gateway")
+    gw_users = [f"gateway-{i}" for i in range(spec.gateways)]  # one broker user per gateway
+    gw_passwords = {u: broker.add_user(u) for u in gw_users}
     edge_ids = [f"edge-{i:03d}" for i in range(spec.edges)]
     passwords = {e: broker.add_user(e) for e in edge_ids}
     broker.start()
@@ -210,7 +211,8 @@ def run_bench(spec: BenchSpec) -> dict[str, Any]:
                 "GRIDX_GATEWAY_DSN": pg.dsn,
                 "GRIDX_GATEWAY_MQTT_PORT": str(broker.port),
                 "GRIDX_GATEWAY_MQTT_CA_FILE": str(broker.ca_file),
-                "GRIDX_GATEWAY_MQTT_PASSWORD": gw_password,
+                "GRIDX_GATEWAY_MQTT_USERNAME": gw_users[i],
+                "GRIDX_GATEWAY_MQTT_PASSWORD": gw_passwords[gw_users[i]],
                 "GRIDX_GATEWAY_CLIENT_ID": f"bench-gw-{i}",
                 "GRIDX_GATEWAY_METRICS_PORT": str(ports[i]),
                 "GRIDX_GATEWAY_LATENCY_LOG": str(lat_logs[i]),

@@ -48,6 +48,8 @@ class Gateway:
         self.metrics_port: int | None = None
         self.accepted = 0
         self.disconnects = 0
+        self.retiring = False  # set before stop(): leave and drop the broker session
+        self._last_message = time.monotonic()
         self.rejected: dict[Reason, int] = dict.fromkeys(Reason, 0)
         self._queue: asyncio.Queue[Msg] = asyncio.Queue()
         self._cands: list[Candidate[Msg]] = []
@@ -108,6 +110,7 @@ class Gateway:
 
     def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
         item = Msg(msg.mid, self._generation, msg.topic, bytes(msg.payload), qos=msg.qos)
+        self._last_message = time.monotonic()
         assert self._loop is not None
         self._loop.call_soon_threadsafe(self._queue.put_nowait, item)
 
@@ -156,7 +159,7 @@ class Gateway:
             await asyncio.get_running_loop().run_in_executor(None, self._sync_acks, 5.0)
             # PUBACKs and then DISCONNECT leave in queue order; stopping the network thread
             # before on_disconnect would drop acknowledgements of committed readings
-            self._client.disconnect()
+            self._client.disconnect(properties=self._disconnect_props())
             await asyncio.get_running_loop().run_in_executor(None, self._wait_disconnected, 10.0)
             self._client.loop_stop()
             await self._registry.close()
@@ -188,6 +191,19 @@ class Gateway:
         deadline = time.monotonic() + timeout
         while self._connected.is_set() and time.monotonic() < deadline:
             time.sleep(0.01)
+
+    def _disconnect_props(self) -> Properties | None:
+        if not self.retiring:
+            return None
+        # session expiry 0 at DISCONNECT: the broker drops this gateway's session for good
+        props = Properties(PacketTypes.DISCONNECT)
+        props.SessionExpiryInterval = 0
+        return props
+
+    @property
+    def idle_s(self) -> float:
+        """Seconds since the last message arrived (or since the gateway started)."""
+        return time.monotonic() - self._last_message
 
     def stop(self) -> None:
         """Ask :meth:`run` to finish (safe from a signal handler on the loop)."""

@@ -3,8 +3,14 @@ others through the broker's receive maximum."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
+from pathlib import Path
+from typing import Any
 
+from gateway import GatewayConfig
 from gridx.wire import encode_batch, readings_topic
 from tests.helpers.gateway import GatewayThread, Meter, Publisher, gateway_config, scalar, setup_db, wait_until
 
@@ -57,3 +63,43 @@ def test_one_edges_holes_do_not_hold_up_another_edge(broker, pg_dsn):
         a.close()
         b.close()
         gw.stop()
+
+
+def test_retire_drops_the_gateway_session(broker, pg_dsn):
+    """``gridx gateway retire`` takes in what the session holds, then leaves with session
+    expiry 0: readings published afterwards are refused with 0x10 (the edge keeps them)."""
+    setup_db(pg_dsn)
+    m = Meter("rt", "edge-a").enroll(pg_dsn)
+    cfg = gateway_config(broker, pg_dsn, client_id="gw-retire", metrics_port=0)
+    GatewayThread(cfg).start().stop()  # the session exists
+    pub = Publisher(broker, "edge-a")
+    pub.publish([m.next()])  # queued in the offline session
+    env = {**os.environ, **{f"GRIDX_GATEWAY_{k.upper()}": str(v) for k, v in _env(cfg).items()}}
+    out = subprocess.run(
+        [str(Path(sys.executable).parent / "gridx"), "gateway", "retire", "--idle-s", "1"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert scalar(pg_dsn, "SELECT count(*) FROM readings") == 1  # taken in before leaving
+    pub.close()
+    codes: list[int] = []
+    pub.client.on_publish = lambda _c, _u, _mid, rc, _p: codes.append(rc.value)
+    pub.client.reconnect()
+    pub.client.loop_start()
+    pub.client.publish(readings_topic("edge-a"), encode_batch("edge-a", [m.next()], 1), qos=1)
+    wait_until(lambda: bool(codes), 10, "PUBACK")
+    pub.client.disconnect()
+    pub.client.loop_stop()
+    assert codes == [0x10]
+
+
+def _env(cfg: GatewayConfig) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in cfg.model_dump().items():
+        if v is None:
+            continue
+        out[k] = v.get_secret_value() if hasattr(v, "get_secret_value") else v
+    return out

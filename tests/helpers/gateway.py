@@ -190,11 +190,15 @@ class Publisher:
 
 
 def gateway_config(broker: MosquittoBroker, dsn: str, **kw: Any) -> GatewayConfig:
+    """Each gateway its own broker user (the broker binds sessions to users): ``gateway``, or
+    ``gateway-<client_id>`` when a client id is given."""
+    user = kw.pop("mqtt_username", None) or (f"gateway-{kw['client_id']}" if "client_id" in kw else "gateway")
     base: dict[str, Any] = dict(
         dsn=dsn,
         mqtt_port=broker.port,
         mqtt_ca_file=broker.ca_file,
-        mqtt_password=broker.users["gateway"],
+        mqtt_username=user,
+        mqtt_password=broker.add_user(user),
         metrics_port=0,
         linger_ms=20,
         gap_grace_s=2.0,
