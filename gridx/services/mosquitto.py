@@ -25,7 +25,10 @@ ACL_TEMPLATE = ROOT / "mosquitto" / "aclfile"
 
 
 def render_acl(template: str, gateways: list[str]) -> str:
-    """The ACL file: the template's gateway block once per gateway user, the rest as is."""
+    """The ACL file: the template's gateway block once per gateway user, the rest as is
+    (a template without the markers is used verbatim)."""
+    if "#@gateway-begin\n" not in template:
+        return template
     head, rest = template.split("#@gateway-begin\n", 1)
     block, tail = rest.split("#@gateway-end\n", 1)
     return head + "".join(block.replace("@GATEWAY@", g) for g in sorted(gateways)) + tail

@@ -216,8 +216,8 @@ def test_refused_batches_stay_in_the_outbox_until_accepted(
                 assert collector.count() == 0
                 assert read_stats(tmp_path)["outbox_pending"] > 0
                 # the operator fixes the ACL and reloads the broker: the outbox drains in order
-                (broker.workdir / "aclfile").write_text((mosq.ROOT / "mosquitto" / "aclfile").read_text())
-                broker.add_user("edge-r")  # rewrites passwords and sends SIGHUP (rereads the ACL)
+                monkeypatch.setattr(mosq, "ACL_TEMPLATE", mosq.ROOT / "mosquitto" / "aclfile")
+                broker.add_user("edge-r")  # rewrites passwords and ACL, sends SIGHUP (rereads both)
                 wait_until(lambda: collector.count() >= 4 * n, 90, "readings after the fix")
             finally:
                 agent.stop()
