@@ -41,7 +41,6 @@ class Candidate(Generic[Ref]):
     hash: str
     first_seen: float  # monotonic seconds when taken in
     sent_at_ms: int  # the message's publish time, kept with the reading
-    seen_seq: int = -1  # unused; kept for callers that still pass it
     quarantine_id: int | None = None  # set when re-admitted from the quarantine (chain_gap)
     skip_hole: bool = False  # the gap grace is over: accept it across the missing readings
 
@@ -63,7 +62,6 @@ class Rejection(Generic[Ref]):
 class Judgement(Generic[Ref]):
     accepted: list[Candidate[Ref]] = field(default_factory=list)
     rejected: list[Rejection[Ref]] = field(default_factory=list)
-    parked: list[Candidate[Ref]] = field(default_factory=list)  # always empty: nothing waits in memory
     states: dict[str, MeterState] = field(default_factory=dict)  # only meters whose chain advanced
     holes: list[tuple[str, int, int, str]] = field(default_factory=list)  # (meter, after_seq, before_seq, after_hash)
     backfilled: set[str] = field(default_factory=set)  # meters with a late reading credited in a hole

@@ -29,7 +29,7 @@ from gateway._intake import Msg, readmit, take_in, unexpected
 from gateway._judge import Candidate, Rejection
 from gateway._metrics import Metrics
 from gateway._registry import Registry
-from gateway._store import FlushOutcome, due_holes, flush, flush_one_by_one, is_outage
+from gateway._store import FlushOutcome, due_holes, flush, flush_one_by_one, is_outage, stalled_meters
 from gridx.db import aconnect
 from gridx.errors import Reason
 
@@ -50,6 +50,7 @@ class Gateway:
         self.disconnects = 0
         self.retiring = False  # set before stop(): leave and drop the broker session
         self._last_message = time.monotonic()
+        self._next_stall_check = 0.0
         self.rejected: dict[Reason, int] = dict.fromkeys(Reason, 0)
         self._queue: asyncio.Queue[Msg] = asyncio.Queue()
         self._cands: list[Candidate[Msg]] = []
@@ -341,6 +342,13 @@ class Gateway:
             return None if conn is None or conn.broken or conn.closed else conn
         if rows:
             await self._readmit(rows, skip_hole=True)
+        if time.monotonic() >= self._next_stall_check:
+            self._next_stall_check = time.monotonic() + 10.0
+            with contextlib.suppress(psycopg.Error):
+                stalled = await stalled_meters(conn)
+                self.metrics.stalled.clear()
+                for meter_id, age in stalled:
+                    self.metrics.stalled.labels(meter_id).set(age)
         return conn
 
     def _settle(self, accepted: list[Candidate[Any]], rejected: list[Rejection[Any]], committed_at: float) -> None:

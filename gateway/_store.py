@@ -17,7 +17,7 @@ from gateway._checks import Backfill, MeterState, Policy
 from gateway._judge import Candidate, Judgement, Rejection, judge
 from gridx.errors import Reason
 
-__all__ = ["FlushOutcome", "due_holes", "flush", "flush_one_by_one", "is_outage"]
+__all__ = ["FlushOutcome", "due_holes", "flush", "flush_one_by_one", "is_outage", "stalled_meters"]
 
 Ref = TypeVar("Ref")
 QUARANTINE_PAYLOAD_MAX = 64 * 1024
@@ -149,6 +149,21 @@ def is_outage(exc: psycopg.Error, conn: psycopg.AsyncConnection | None) -> bool:
         return True
     state = exc.sqlstate
     return state is None or state[:2] in _TRANSIENT
+
+
+# active meters whose chain has not moved for three of their intervals: named in a gauge
+_STALLED = """
+SELECT m.meter_id, extract(epoch FROM now() - s.updated_at)::bigint
+  FROM meters m JOIN meter_state s ON s.meter_id = m.meter_id
+ WHERE m.status = 'active' AND s.updated_at < now() - make_interval(secs => 3 * m.interval_s)
+ ORDER BY s.updated_at LIMIT 100
+"""
+
+
+async def stalled_meters(conn: psycopg.AsyncConnection) -> list[tuple[str, int]]:
+    async with conn.transaction(), conn.cursor() as cur:
+        await cur.execute(_STALLED)
+        return [(str(m), int(s)) for m, s in await cur.fetchall()]
 
 
 async def due_holes(conn: psycopg.AsyncConnection, grace_s: float) -> list[tuple[int, str, str]]:

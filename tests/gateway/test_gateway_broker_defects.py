@@ -10,6 +10,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import psycopg
+
 from gateway import GatewayConfig
 from gridx.wire import encode_batch, readings_topic
 from tests.helpers.gateway import GatewayThread, Meter, Publisher, gateway_config, scalar, setup_db, wait_until
@@ -103,3 +105,22 @@ def _env(cfg: GatewayConfig) -> dict[str, Any]:
             continue
         out[k] = v.get_secret_value() if hasattr(v, "get_secret_value") else v
     return out
+
+
+def test_a_gauge_names_meters_not_advancing(broker, pg_dsn):
+    setup_db(pg_dsn)
+    Meter("quiet", "edge-a").enroll(pg_dsn)
+    Meter("busy", "edge-a").enroll(pg_dsn)
+    with psycopg.connect(pg_dsn) as c:
+        c.execute("UPDATE meter_state SET updated_at = now() - interval '1 hour' WHERE meter_id = 'quiet'")
+    gw = GatewayThread(gateway_config(broker, pg_dsn)).start()
+    try:
+        stalled = gw.gw.metrics.stalled
+
+        def named() -> set[str]:
+            return {s.labels["meter_id"] for m in stalled.collect() for s in m.samples}
+
+        wait_until(lambda: bool(named()), 20, "the stalled gauge")
+        assert named() == {"quiet"}
+    finally:
+        gw.stop()
