@@ -172,13 +172,48 @@ async def due_holes(conn: psycopg.AsyncConnection, grace_s: float) -> list[tuple
         return [(int(i), str(e), str(p)) for i, e, p in await cur.fetchall()]
 
 
-async def _lock_states(cur: psycopg.AsyncCursor, meters: list[str]) -> dict[str, MeterState]:
+async def _lock_states(
+    cur: psycopg.AsyncCursor, meters: list[str]
+) -> tuple[dict[str, MeterState], dict[str, tuple[bool, str, str]]]:
+    """Lock the meters' chain state, and share-lock their registry rows: a revocation (or a
+    key or edge change) waits for this transaction, and one committed before it is seen here
+    even when the readings were verified against a cached entry."""
     await cur.execute(
-        """SELECT meter_id, last_seq, last_hash, last_window_end, produced_total_wh, consumed_total_wh
-             FROM meter_state WHERE meter_id = ANY(string_to_array(%s, ',')) ORDER BY meter_id FOR UPDATE""",
+        """SELECT s.meter_id, s.last_seq, s.last_hash, s.last_window_end, s.produced_total_wh, s.consumed_total_wh,
+                  m.status = 'active', m.pubkey, m.edge_id
+             FROM meter_state s JOIN meters m ON m.meter_id = s.meter_id
+            WHERE s.meter_id = ANY(string_to_array(%s, ',')) ORDER BY s.meter_id FOR UPDATE OF s FOR SHARE OF m""",
         (",".join(meters),),  # meter ids cannot contain commas; one string is cheaper than a text[]
     )
-    return {row[0]: MeterState(*row) for row in await cur.fetchall()}
+    rows = await cur.fetchall()
+    return {r[0]: MeterState(*r[:6]) for r in rows}, {r[0]: (bool(r[6]), str(r[7]), str(r[8])) for r in rows}
+
+
+def _still_authorised(
+    candidates: list[Candidate[Ref]], facts: dict[str, tuple[bool, str, str]]
+) -> tuple[list[Candidate[Ref]], list[Rejection[Ref]]]:
+    """Candidates whose registry entry changed after they were verified (revoked, key rotated,
+    moved to another edge) are judged by the registry as it is now."""
+    ok: list[Candidate[Ref]] = []
+    late: list[Rejection[Ref]] = []
+    for c in candidates:
+        active, pubkey, edge = facts.get(c.reading.meter_id, (False, "", ""))
+        if active and pubkey == c.entry.pubkey_hex and edge == c.entry.edge_id:
+            ok.append(c)
+            continue
+        reason = (
+            Reason.REVOKED_METER
+            if not active
+            else Reason.BAD_SIGNATURE
+            if pubkey != c.entry.pubkey_hex
+            else Reason.WRONG_EDGE
+        )
+        r = c.reading
+        detail = "the registry changed while the reading was in flight"
+        late.append(
+            Rejection(c.ref, reason, detail, c.entry.edge_id, r.model_dump_json(), r.meter_id, r.seq, c.quarantine_id)
+        )
+    return ok, late
 
 
 async def _stored_overlaps(
@@ -327,7 +362,9 @@ async def flush(
         j: Judgement[Ref] = Judgement()
         if candidates:
             await cur.execute(_STAGING)
-            states = await _lock_states(cur, sorted({c.reading.meter_id for c in candidates}))
+            states, facts = await _lock_states(cur, sorted({c.reading.meter_id for c in candidates}))
+            candidates, changed = _still_authorised(candidates, facts)
+            early_rejections = changed + early_rejections
             stored, hashes, backfill = await _stored_overlaps(cur, candidates, states)
             for _ in range(_MAX_ROUNDS):
                 j = judge(

@@ -196,3 +196,31 @@ def test_index_row_too_large_is_refused_not_an_outage(pg_dsn):
         raise AssertionError("the database took an 8,000-character index key")
 
     assert asyncio.run(go()) is False
+
+
+# -- design defects: a revoke racing verification; the unknown-meter cache ------------------------
+def test_a_revoke_committed_after_verification_wins(pg_dsn):
+    setup_db(pg_dsn)
+    m = Meter("rv", "edge-a").enroll(pg_dsn)
+    r = m.next()
+    cand = Candidate("msg", r, entry(m, credit_from=None), reading_hash(r), 0.0, 0)
+    with psycopg.connect(pg_dsn) as c:  # verified against the cached entry, then revoked
+        c.execute("UPDATE meters SET status = 'revoked' WHERE meter_id = 'rv'")
+    _flush(pg_dsn, [cand], [])
+    assert scalar(pg_dsn, "SELECT count(*) FROM readings") == 0
+    assert scalar(pg_dsn, "SELECT reason FROM quarantine") == "revoked_meter"
+
+
+def test_the_unknown_meter_cache_is_bounded():
+    from gateway._registry import UNKNOWN_MAX, Registry
+
+    reg = Registry("postgresql://unused", ttl_s=60)
+    reg._listening = True
+
+    async def nothing(ids: list[str]) -> dict[str, RegistryEntry]:
+        return {}
+
+    reg._fetch = nothing  # type: ignore[method-assign]
+    for i in range(3):
+        asyncio.run(reg.get_many({f"ghost-{i}-{k}" for k in range(UNKNOWN_MAX)}))
+    assert reg.unknown_cached == UNKNOWN_MAX
