@@ -53,6 +53,14 @@ class EdgeConfig(BaseSettings):
     stats_file: Path | None = None
     stats_every_s: float = Field(5.0, gt=0)
 
+    @field_validator("interval_s")
+    @classmethod
+    def _divides_a_day(cls, v: int) -> int:
+        # the registry's rule (meters.interval_s): windows align the same way every day
+        if 86_400 % v:
+            raise ValueError(f"interval_s {v} does not divide a day (86400 s)")
+        return v
+
     @field_validator("edge_id")
     @classmethod
     def _not_the_gateway(cls, v: str) -> str:
