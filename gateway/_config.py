@@ -44,6 +44,11 @@ class GatewayConfig(BaseSettings):
     registry_ttl_s: float = Field(5.0, ge=0)
     verify_threads: int = Field(2, ge=1, le=64)  # PyNaCl releases the GIL while verifying
     db_retry_max_s: float = Field(2.0, gt=0)
+    # a flood of garbage from one edge must not fill the database: past this rate, rejected
+    # readings are counted and acknowledged but stored as one summary row per reason
+    quarantine_per_edge_per_s: float = Field(50.0, gt=0)
+    quarantine_burst: int = Field(5_000, ge=1)
+    quarantine_retention_days: int = Field(90, ge=1)  # held (open chain_gap) rows are kept
     latency_log: Path | None = None  # "sent_at_ms committed_ms readings" per message, for benchmarks
 
     @property

@@ -23,13 +23,15 @@ import structlog
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from gateway._budget import QuarantineBudget
 from gateway._checks import RegistryEntry
 from gateway._config import GatewayConfig
 from gateway._intake import Msg, readmit, take_in, unexpected
 from gateway._judge import Candidate, Rejection
 from gateway._metrics import Metrics
+from gateway._quarantine import due_holes, prune_quarantine, stalled_meters
 from gateway._registry import Registry
-from gateway._store import FlushOutcome, due_holes, flush, flush_one_by_one, is_outage, stalled_meters
+from gateway._store import FlushOutcome, flush, flush_one_by_one, is_outage
 from gridx.db import aconnect
 from gridx.errors import Reason
 
@@ -51,6 +53,8 @@ class Gateway:
         self.retiring = False  # set before stop(): leave and drop the broker session
         self._last_message = time.monotonic()
         self._next_stall_check = 0.0
+        self._next_prune = 0.0
+        self._budget = QuarantineBudget(cfg.quarantine_per_edge_per_s, cfg.quarantine_burst)
         self.rejected: dict[Reason, int] = dict.fromkeys(Reason, 0)
         self._queue: asyncio.Queue[Msg] = asyncio.Queue()
         self._cands: list[Candidate[Msg]] = []
@@ -323,12 +327,12 @@ class Gateway:
         retrying the same batch would loop forever, so the offender is isolated instead."""
         policy = self.cfg.policy
         try:
-            return await flush(conn, cands, rejs, policy=policy)
+            return await flush(conn, cands, rejs, policy=policy, budget=self._budget)
         except Exception as exc:
             if isinstance(exc, psycopg.Error) and is_outage(exc, conn):
                 raise
             log.error("db_refused_batch", error=f"{type(exc).__name__}: {exc}"[:300])
-        return await flush_one_by_one(conn, cands, rejs, policy=policy)
+        return await flush_one_by_one(conn, cands, rejs, policy=policy, budget=self._budget)
 
     async def _sweep(self, conn: psycopg.AsyncConnection | None) -> psycopg.AsyncConnection | None:
         """Holes that outlived the gap grace: their held readings are judged again with the
@@ -342,6 +346,12 @@ class Gateway:
             return None if conn is None or conn.broken or conn.closed else conn
         if rows:
             await self._readmit(rows, skip_hole=True)
+        if time.monotonic() >= self._next_prune:
+            self._next_prune = time.monotonic() + 3600.0
+            with contextlib.suppress(psycopg.Error):
+                pruned = await prune_quarantine(conn, self.cfg.quarantine_retention_days)
+                if pruned:
+                    log.info("quarantine_pruned", rows=pruned)
         if time.monotonic() >= self._next_stall_check:
             self._next_stall_check = time.monotonic() + 10.0
             with contextlib.suppress(psycopg.Error):

@@ -13,14 +13,15 @@ from typing import Generic, TypeVar
 
 import psycopg
 
+from gateway._budget import QuarantineBudget
 from gateway._checks import Backfill, MeterState, Policy
 from gateway._judge import Candidate, Judgement, Rejection, judge
+from gateway._quarantine import write_quarantine
 from gridx.errors import Reason
 
-__all__ = ["FlushOutcome", "due_holes", "flush", "flush_one_by_one", "is_outage", "stalled_meters"]
+__all__ = ["FlushOutcome", "flush", "flush_one_by_one", "is_outage"]
 
 Ref = TypeVar("Ref")
-QUARANTINE_PAYLOAD_MAX = 64 * 1024
 _MAX_ROUNDS = 5
 
 _STAGING = """
@@ -80,23 +81,6 @@ UPDATE quarantine q SET closed_at = now()
    AND NOT EXISTS (SELECT 1 FROM chain_holes h
                     WHERE h.meter_id = q.meter_id AND q.seq > h.after_seq AND q.seq < h.before_seq)
 """
-# re-judged and refused for another reason than a hole: closed, never read again
-_CLOSE_REJUDGED = """
-UPDATE quarantine q SET closed_at = now(), chain_advanced = u.advanced,
-       detail = left(q.detail || ' | re-judged: ' || u.reason || ': ' || u.detail, 2000)
-  FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::bool[]) AS u(id, reason, detail, advanced)
- WHERE q.id = u.id AND q.readmitted_at IS NULL AND q.closed_at IS NULL
-"""
-
-
-@dataclass(slots=True)
-class FlushOutcome(Generic[Ref]):
-    judgement: Judgement[Ref]
-    committed_at: float  # wall clock, seconds
-    # chain_gap quarantine rows of meters whose chain just advanced: (id, edge_id, payload)
-    readmit: list[tuple[int, str, str]] = field(default_factory=list)
-
-
 # the held readings of meters that advanced (their predecessor may just have arrived); a
 # bounded number per meter, so one meter's long backlog does not starve the others
 _READMIT = """
@@ -108,35 +92,6 @@ SELECT id, edge_id, payload FROM (
                     WHERE h.meter_id = q.meter_id AND q.seq > h.after_seq AND q.seq < h.before_seq))
 ) x WHERE n <= 100 ORDER BY id
 """
-# holes past the grace: per meter, the lowest held reading, when neither it nor the meter's
-# chain moved for the grace; it is judged again with the hole skipped (and recorded)
-_DUE_HOLES = """
-SELECT DISTINCT ON (q.meter_id) q.id, q.edge_id, q.payload
-  FROM quarantine q JOIN meter_state s ON s.meter_id = q.meter_id
- WHERE q.reason = 'chain_gap' AND q.readmitted_at IS NULL AND q.closed_at IS NULL AND q.seq > s.last_seq
-   AND s.updated_at < now() - make_interval(secs => %s) AND q.received_at < now() - make_interval(secs => %s)
- ORDER BY q.meter_id, q.seq
- LIMIT 1000
-"""
-_ID_MAX = 64
-_I64 = 2**63
-
-
-def _clean(text: str, limit: int = QUARANTINE_PAYLOAD_MAX) -> str:
-    """What PostgreSQL text takes: no NUL, no lone surrogate (kept visible, escaped)."""
-    text = text[:limit].replace("\x00", "\ufffd")
-    return text.encode("utf-8", "backslashreplace").decode("utf-8")
-
-
-def _clean_id(text: str | None) -> str | None:
-    # an attacker's meter id goes into an indexed column: bounded, or a btree refuses the row
-    return None if text is None else _clean(text, _ID_MAX)
-
-
-def _clean_seq(seq: int | None) -> int | None:
-    return seq if seq is not None and 0 <= seq < _I64 else None
-
-
 _TRANSIENT = ("08", "40", "53", "57", "58")  # connection, rollback, resources, operator, system
 
 
@@ -151,25 +106,12 @@ def is_outage(exc: psycopg.Error, conn: psycopg.AsyncConnection | None) -> bool:
     return state is None or state[:2] in _TRANSIENT
 
 
-# active meters whose chain has not moved for three of their intervals: named in a gauge
-_STALLED = """
-SELECT m.meter_id, extract(epoch FROM now() - s.updated_at)::bigint
-  FROM meters m JOIN meter_state s ON s.meter_id = m.meter_id
- WHERE m.status = 'active' AND s.updated_at < now() - make_interval(secs => 3 * m.interval_s)
- ORDER BY s.updated_at LIMIT 100
-"""
-
-
-async def stalled_meters(conn: psycopg.AsyncConnection) -> list[tuple[str, int]]:
-    async with conn.transaction(), conn.cursor() as cur:
-        await cur.execute(_STALLED)
-        return [(str(m), int(s)) for m, s in await cur.fetchall()]
-
-
-async def due_holes(conn: psycopg.AsyncConnection, grace_s: float) -> list[tuple[int, str, str]]:
-    async with conn.transaction(), conn.cursor() as cur:
-        await cur.execute(_DUE_HOLES, (grace_s, grace_s))
-        return [(int(i), str(e), str(p)) for i, e, p in await cur.fetchall()]
+@dataclass(slots=True)
+class FlushOutcome(Generic[Ref]):
+    judgement: Judgement[Ref]
+    committed_at: float  # wall clock, seconds
+    # chain_gap quarantine rows of meters whose chain just advanced: (id, edge_id, payload)
+    readmit: list[tuple[int, str, str]] = field(default_factory=list)
 
 
 async def _lock_states(
@@ -291,39 +233,6 @@ async def _stage(cur: psycopg.AsyncCursor, accepted: Sequence[Candidate[Ref]]) -
             )
 
 
-async def _quarantine(cur: psycopg.AsyncCursor, rejected: Sequence[Rejection[Ref]]) -> None:
-    new = [q for q in rejected if q.quarantine_id is None]
-    if new:
-        async with cur.copy(
-            "COPY quarantine (reason, detail, meter_id, seq, edge_id, payload, chain_advanced) FROM STDIN"
-        ) as cp:
-            for q in new:
-                await cp.write_row(_row(q))
-    again = [q for q in rejected if q.quarantine_id is not None and q.reason is not Reason.CHAIN_GAP]
-    if again:
-        await cur.execute(
-            _CLOSE_REJUDGED,
-            (
-                [q.quarantine_id for q in again],
-                [q.reason.value for q in again],
-                [_clean(q.detail, 500) for q in again],
-                [q.chain_advanced for q in again],
-            ),
-        )
-
-
-def _row(q: Rejection[Ref]) -> tuple[object, ...]:
-    return (
-        q.reason.value,
-        _clean(q.detail, 2000),
-        _clean_id(q.meter_id),
-        _clean_seq(q.seq),
-        _clean(q.edge_id, _ID_MAX),
-        _clean(q.payload),
-        q.chain_advanced,
-    )
-
-
 async def _advance(cur: psycopg.AsyncCursor, j: Judgement[Ref]) -> list[tuple[int, str, str]]:
     """Persist the meters' new chain positions and holes; return held readings to re-judge."""
     st = list(j.states.values())
@@ -356,6 +265,7 @@ async def flush(
     *,
     policy: Policy,
     grace_s: float = 0.0,
+    budget: QuarantineBudget | None = None,
 ) -> FlushOutcome[Ref]:
     async with conn.transaction(), conn.cursor() as cur:
         readmit: list[tuple[int, str, str]] = []
@@ -394,7 +304,7 @@ async def flush(
             else:  # pragma: no cover - each round turns at least one conflict into a duplicate
                 raise RuntimeError("conflicts kept appearing while holding the meters' locks")
         j.rejected[:0] = early_rejections
-        await _quarantine(cur, j.rejected)
+        await write_quarantine(cur, j.rejected, budget)
     return FlushOutcome(j, time.time(), readmit)
 
 
@@ -405,6 +315,7 @@ async def flush_one_by_one(
     *,
     policy: Policy,
     grace_s: float = 0.0,
+    budget: QuarantineBudget | None = None,
 ) -> FlushOutcome[Ref]:
     """After the database refused a batch (a constraint or data error, not an outage): one
     transaction per reading, and what it still refuses is quarantined as ``db_refused`` with
@@ -438,7 +349,7 @@ async def flush_one_by_one(
         readmit += one.readmit
     rest = early_rejections + refused
     try:
-        await flush(conn, [], rest, policy=policy)
+        await flush(conn, [], rest, policy=policy, budget=budget)
     except psycopg.Error as exc:
         if is_outage(exc, conn):
             raise

@@ -224,3 +224,45 @@ def test_the_unknown_meter_cache_is_bounded():
     for i in range(3):
         asyncio.run(reg.get_many({f"ghost-{i}-{k}" for k in range(UNKNOWN_MAX)}))
     assert reg.unknown_cached == UNKNOWN_MAX
+
+
+# -- the quarantine: a per-edge rate limit, and retention --------------------------------------
+def test_a_flood_of_garbage_is_summarised_past_the_edges_budget(pg_dsn):
+    from gateway._budget import QuarantineBudget
+
+    setup_db(pg_dsn)
+    budget = QuarantineBudget(per_s=0.001, burst=5)
+    flood = [Rejection("m", Reason.MALFORMED, "x", "edge-a", "junk") for _ in range(20)]
+    held = [Rejection("m", Reason.CHAIN_GAP, "held", "edge-a", "{}", "m1", i) for i in range(3)]
+    other = [Rejection("m", Reason.MALFORMED, "x", "edge-b", "junk")]
+
+    async def go() -> None:
+        async with await psycopg.AsyncConnection.connect(pg_dsn) as conn:
+            await flush(conn, [], flood + held + other, policy=POLICY, budget=budget)
+
+    asyncio.run(go())
+    assert scalar(pg_dsn, "SELECT count(*) FROM quarantine WHERE edge_id = 'edge-a' AND reason = 'malformed'") == 6
+    assert "15 more malformed" in scalar(pg_dsn, "SELECT detail FROM quarantine WHERE payload = '' ")
+    assert scalar(pg_dsn, "SELECT count(*) FROM quarantine WHERE reason = 'chain_gap'") == 3
+    assert scalar(pg_dsn, "SELECT count(*) FROM quarantine WHERE edge_id = 'edge-b'") == 1
+
+
+def test_quarantine_retention_keeps_open_held_readings(pg_dsn):
+    from gateway._quarantine import prune_quarantine
+
+    setup_db(pg_dsn)
+    with psycopg.connect(pg_dsn) as c:
+        for reason in ("malformed", "chain_gap"):
+            c.execute(
+                "INSERT INTO quarantine (reason, edge_id, payload, received_at)"
+                " VALUES (%s, 'e', '', now() - interval '100 days')",
+                (reason,),
+            )
+        c.execute("INSERT INTO quarantine (reason, edge_id, payload) VALUES ('malformed', 'e', '')")
+
+    async def go() -> int:
+        async with await psycopg.AsyncConnection.connect(pg_dsn) as conn:
+            return await prune_quarantine(conn, 90)
+
+    assert asyncio.run(go()) == 1
+    assert scalar(pg_dsn, "SELECT count(*) FROM quarantine") == 2
