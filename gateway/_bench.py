@@ -147,6 +147,16 @@ def _tree(root: int) -> list[int]:
     return found
 
 
+# publish → gateway receives (broker, network, paho) → parsed and verified (intake queue and
+# signatures) → its flush starts (linger, the flush before) → committed (the transaction)
+_STAGES = ("broker", "intake", "wait_flush", "flush")
+
+
+def _p50_p99(samples: list[tuple[int, int]]) -> list[float]:
+    samples.sort()
+    return [_percentile(samples, 0.50), _percentile(samples, 0.99)]
+
+
 def _percentile(samples: list[tuple[int, int]], q: float) -> float:
     """``samples`` is (latency_ms, weight) sorted by latency; weighted nearest-rank."""
     total = sum(w for _, w in samples)
@@ -289,18 +299,24 @@ def run_bench(spec: BenchSpec) -> dict[str, Any]:
         for g in gws:
             g.wait(60)
         samples: list[tuple[int, int]] = []
+        stages: dict[str, list[tuple[int, int]]] = {k: [] for k in _STAGES}
         last_commit = 0
         for lf in lat_logs:
             for line in lf.read_text().splitlines():
-                sent, committed, n = map(int, line.split())
+                sent, committed, n, received, taken, started = map(int, line.split())
                 samples.append((committed - sent, n))
+                marks = (sent, received, taken, max(started, taken), committed)
+                for k, a, b in zip(_STAGES, marks, marks[1:], strict=False):
+                    stages[k].append((b - a, n))
                 last_commit = max(last_commit, committed)
         samples.sort()
+        breakdown = {k: _p50_p99(v) for k, v in stages.items()}
         elapsed = last_commit / 1000 - t_go if last_commit else float("nan")
         result = {
             "readings_per_s": round(n_rows / elapsed) if elapsed > 0 else 0,
             "p50_ms": _percentile(samples, 0.50),
             "p99_ms": _percentile(samples, 0.99),
+            "breakdown_ms": breakdown,
             "max_ms": float(samples[-1][0]) if samples else 0.0,
             "lost": total - distinct,
             "duplicates": (n_rows - distinct) + q.get("duplicate", 0) + q.get("replayed", 0),
@@ -330,6 +346,8 @@ def run_bench(spec: BenchSpec) -> dict[str, Any]:
         pg.stop()
         if ok and not (spec.keep or spec.profile):
             shutil.rmtree(work, ignore_errors=True)  # ~200 MB of database per run; kept on failure
+    for stage, (p50, p99) in result.get("breakdown_ms", {}).items():
+        print(f"latency {stage:<10} p50 {p50:>7.0f} ms   p99 {p99:>7.0f} ms")
     print(json.dumps(result))
     return result
 

@@ -35,6 +35,8 @@ class Msg:
     accepted: int = 0
     sent_at_ms: int = 0
     qos: int = 1  # QoS 0 has no packet id and gets no PUBACK
+    received_ms: int = 0  # wall clock: handed over by the network thread
+    taken_ms: int = 0  # wall clock: parsed, looked up and verified
 
 
 Taken = tuple[list[Candidate[Msg]], list[Rejection[Msg]]]

@@ -115,6 +115,7 @@ class Gateway:
 
     def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
         item = Msg(msg.mid, self._generation, msg.topic, bytes(msg.payload), qos=msg.qos)
+        item.received_ms = int(time.time() * 1000)
         self._last_message = time.monotonic()
         assert self._loop is not None
         self._loop.call_soon_threadsafe(self._queue.put_nowait, item)
@@ -240,6 +241,9 @@ class Gateway:
 
     async def _take_in(self, msgs: list[Msg]) -> None:
         cands, rejs = await take_in(msgs, self._lookup, self._pool, self.cfg.verify_threads)
+        taken = int(time.time() * 1000)
+        for m in msgs:
+            m.taken_ms = taken
         self._rejs += rejs
         self._cands += cands
         for m in msgs:
@@ -292,6 +296,7 @@ class Gateway:
                 cands, rejs = self._cands[: self.cfg.batch_size], self._rejs
                 self._cands, self._rejs = self._cands[self.cfg.batch_size :], []
                 t0 = time.perf_counter()
+                started = time.time()
                 try:
                     if conn is None or conn.closed:
                         conn = await aconnect(self.cfg.dsn, app=f"gridx-gateway-{self.cfg.client_id}")
@@ -313,7 +318,7 @@ class Gateway:
                     continue
                 delay = 0.1
                 self.metrics.flush_seconds.observe(time.perf_counter() - t0)
-                self._settle(out.judgement.accepted, out.judgement.rejected, out.committed_at)
+                self._settle(out.judgement.accepted, out.judgement.rejected, out.committed_at, started)
                 if out.readmit:
                     await self._readmit(out.readmit)
         finally:
@@ -361,7 +366,13 @@ class Gateway:
                     self.metrics.stalled.labels(meter_id).set(age)
         return conn
 
-    def _settle(self, accepted: list[Candidate[Any]], rejected: list[Rejection[Any]], committed_at: float) -> None:
+    def _settle(
+        self,
+        accepted: list[Candidate[Any]],
+        rejected: list[Rejection[Any]],
+        committed_at: float,
+        flush_started: float = 0.0,
+    ) -> None:
         # re-admitted quarantine rows belong to no MQTT message: nothing to acknowledge, and a
         # renewed rejection was counted the first time
         for c in accepted:
@@ -396,4 +407,8 @@ class Gateway:
             if m.accepted:
                 self.metrics.latency.observe(max(0.0, committed_at - m.sent_at_ms / 1000))
                 if self._latency_fh is not None:
-                    self._latency_fh.write(f"{m.sent_at_ms} {int(committed_at * 1000)} {m.accepted}\n")
+                    # the stages of the latency: broker, intake, waiting for a flush, the flush
+                    self._latency_fh.write(
+                        f"{m.sent_at_ms} {int(committed_at * 1000)} {m.accepted}"
+                        f" {m.received_ms} {m.taken_ms} {int(flush_started * 1000)}\n"
+                    )

@@ -117,14 +117,15 @@ class FlushOutcome(Generic[Ref]):
 async def _lock_states(
     cur: psycopg.AsyncCursor, meters: list[str]
 ) -> tuple[dict[str, MeterState], dict[str, tuple[bool, str, str]]]:
-    """Lock the meters' chain state, and share-lock their registry rows: a revocation (or a
-    key or edge change) waits for this transaction, and one committed before it is seen here
-    even when the readings were verified against a cached entry."""
+    """Lock the meters' chain state and read their registry rows as they are now: a
+    revocation (or a key or edge change) committed before this statement is seen here even
+    when the readings were verified against a cached entry; one committed after it is ordered
+    after this transaction (as if it had committed first), which is a serial order."""
     await cur.execute(
         """SELECT s.meter_id, s.last_seq, s.last_hash, s.last_window_end, s.produced_total_wh, s.consumed_total_wh,
                   m.status = 'active', m.pubkey, m.edge_id
              FROM meter_state s JOIN meters m ON m.meter_id = s.meter_id
-            WHERE s.meter_id = ANY(string_to_array(%s, ',')) ORDER BY s.meter_id FOR UPDATE OF s FOR SHARE OF m""",
+            WHERE s.meter_id = ANY(string_to_array(%s, ',')) ORDER BY s.meter_id FOR UPDATE OF s""",
         (",".join(meters),),  # meter ids cannot contain commas; one string is cheaper than a text[]
     )
     rows = await cur.fetchall()
