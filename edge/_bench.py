@@ -7,18 +7,15 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import socket
 import ssl
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
 from gridx.errors import ServiceError
-from gridx.services._proc import cpu_seconds
+from gridx.services import LocalStack, cpu_seconds
 
 __all__ = ["run_bench"]
 
@@ -95,107 +92,107 @@ class _Counter:
         self.client.loop_stop()
 
 
-def run_bench(meters: int, seconds: float, interval_s: int, chaos: float = 0.0) -> None:
+# the JSON's keys, in the order the bench has always printed them
+_ORDER = (
+    "meters", "seconds", "interval_s", "polls_per_s", "readings_per_s", "delivered_per_s", "missed_polls",
+    "offline", "garbage", "rebaselines", "chaos", "rss_mb", "rss_start_mb", "agent_cpu_pct", "sim_cpu_pct",
+    "cycle_ms_mean", "cycle_ms_max", "outbox_pending",
+)  # fmt: skip
+
+
+def _write_config(stack: LocalStack, meters: int, base: int, per_port: int, interval_s: int) -> Path:
+    """Keys for sim meters 0..meters-1 and the agent's TOML config in the stack's work dir."""
     from edge.config import MeterConfig, render_toml
     from edge.keys import ensure_key
     from firmware_sim._fleet import address_of
     from firmware_sim.model import meter_id
+
+    assert stack.mqtt is not None
+    work, keys = stack.workdir, stack.workdir / "keys"
+    mconf = []
+    for i in range(meters):
+        port, unit = address_of(i, base, per_port)
+        mconf.append(MeterConfig(meter_id=meter_id(i), host="127.0.0.1", port=port, unit=unit))
+        ensure_key(keys, meter_id(i))
+    settings: dict[str, object] = {
+        "edge_id": "bench-edge",
+        "keys_dir": str(keys),
+        "outbox_path": str(work / "outbox.sqlite"),
+        "interval_s": interval_s,
+        "mqtt_port": stack.mqtt.port,
+        "mqtt_ca_file": str(stack.mqtt.ca_file),
+        "mqtt_password": stack.passwords["bench-edge"],
+        "stats_file": str(work / "stats.json"),
+        "stats_every_s": 1.0,
+    }
+    cfg = work / "edge.toml"
+    cfg.write_text(render_toml(settings, mconf))
+    return cfg
+
+
+def _measure(stack: LocalStack, counter: _Counter, seconds: float) -> dict[str, Any]:
+    """Figures over ``seconds`` of steady state, from the agent's stats file and the counter."""
+    agent, sim = dict(stack.children)["edge"], dict(stack.children)["sim"]
+    stats_path = stack.workdir / "stats.json"
+    s0, r0, cpu0, t0 = _stats(stats_path), counter.count(), cpu_seconds(agent.pid), time.monotonic()
+    sim_cpu0 = cpu_seconds(sim.pid)
+    rss_start = rss_max = _rss_mb(agent.pid)
+    while time.monotonic() - t0 < seconds:
+        time.sleep(0.5)
+        stack.check_alive()
+        rss_max = max(rss_max, _rss_mb(agent.pid))
+    time.sleep(1.2)  # one more stats write covering the whole window
+    s1, r1, cpu1, t1 = _stats(stats_path), counter.count(), cpu_seconds(agent.pid), time.monotonic()
+    sim_cpu1 = cpu_seconds(sim.pid)
+    span = s1["time"] - s0["time"]
+    return {
+        "seconds": round(span, 1),
+        "polls_per_s": round((s1["polls_ok"] - s0["polls_ok"]) / span, 1),
+        "readings_per_s": round((s1["readings"] - s0["readings"]) / span, 1),
+        "delivered_per_s": round((r1 - r0) / (t1 - t0), 1),
+        "missed_polls": s1["missed_polls"] - s0["missed_polls"],
+        "offline": s1["offline"] - s0["offline"],
+        "garbage": s1["garbage"] - s0["garbage"],
+        "rebaselines": s1["rollback"] + s1["implausible"] - s0["rollback"] - s0["implausible"],
+        "rss_mb": round(rss_max, 1),
+        "rss_start_mb": round(rss_start, 1),
+        "agent_cpu_pct": round(100 * (cpu1 - cpu0) / (t1 - t0), 1),
+        "sim_cpu_pct": round(100 * (sim_cpu1 - sim_cpu0) / (t1 - t0), 1),
+        "cycle_ms_mean": round((s1["cycle_ms_total"] - s0["cycle_ms_total"]) / max(1, s1["cycles"] - s0["cycles"]), 1),
+        "cycle_ms_max": round(s1["cycle_ms_max"], 1),
+        "outbox_pending": s1["outbox_pending"],
+    }
+
+
+def run_bench(meters: int, seconds: float, interval_s: int, chaos: float = 0.0) -> None:
     from gridx.paths import run_dir
-    from gridx.services.mosquitto import MosquittoBroker
 
     work = run_dir() / f"bench-edge-{os.getpid()}"
-    work.mkdir(parents=True, exist_ok=True)
-    gridx = str(Path(sys.executable).parent / "gridx")
     per_port = 200
     base = _free_port_range((meters + per_port - 1) // per_port)
-    broker = MosquittoBroker(work / "mosquitto")
-    gw_pw = broker.add_user("gateway")
-    edge_pw = broker.add_user("bench-edge")
-    broker.start()
-    procs: list[subprocess.Popen[bytes]] = []
-    counter: _Counter | None = None
-    try:
-        sim_log = (work / "sim.log").open("ab")
-        sim_cmd = [gridx, "sim", "meters", "--count", str(meters), "--port", str(base), "--per-port", str(per_port)]
-        sim = subprocess.Popen([*sim_cmd, "--chaos", str(chaos)], stdout=sim_log, stderr=sim_log)
-        procs.append(sim)
-        keys = work / "keys"
-        mconf = []
-        for i in range(meters):
-            port, unit = address_of(i, base, per_port)
-            mconf.append(MeterConfig(meter_id=meter_id(i), host="127.0.0.1", port=port, unit=unit))
-            ensure_key(keys, meter_id(i))
-        stats_path = work / "stats.json"
-        settings: dict[str, object] = {
-            "edge_id": "bench-edge",
-            "keys_dir": str(keys),
-            "outbox_path": str(work / "outbox.sqlite"),
-            "interval_s": interval_s,
-            "mqtt_port": broker.port,
-            "mqtt_ca_file": str(broker.ca_file),
-            "mqtt_password": edge_pw,
-            "stats_file": str(stats_path),
-            "stats_every_s": 1.0,
-        }
-        cfg = work / "edge.toml"
-        cfg.write_text(render_toml(settings, mconf))
-        last_port = base + (meters - 1) // per_port
-        _wait(lambda: not _ports_free(last_port, 1), 60, "simulator ports")
-        counter = _Counter(broker.port, broker.ca_file, gw_pw)
-        edge_log = (work / "edge.log").open("ab")
-        agent = subprocess.Popen([gridx, "edge", "run", "--config", str(cfg)], stdout=edge_log, stderr=edge_log)
-        procs.append(agent)
-        # warm-up: connected, and a few full cycles behind us
-        _wait(
-            lambda: _stats(stats_path).get("cycles", 0) >= 3 and _stats(stats_path).get("mqtt_connected"), 60, "agent"
-        )
-        s0, r0, cpu0, t0 = _stats(stats_path), counter.count(), cpu_seconds(agent.pid), time.monotonic()
-        sim_cpu0 = cpu_seconds(sim.pid)
-        rss_start = rss_max = _rss_mb(agent.pid)
-        while time.monotonic() - t0 < seconds:
-            time.sleep(0.5)
-            if agent.poll() is not None:
-                raise ServiceError(f"agent exited with {agent.returncode}; see {work / 'edge.log'}")
-            rss_max = max(rss_max, _rss_mb(agent.pid))
-        time.sleep(1.2)  # one more stats write covering the whole window
-        s1, r1, cpu1, t1 = _stats(stats_path), counter.count(), cpu_seconds(agent.pid), time.monotonic()
-        sim_cpu1 = cpu_seconds(sim.pid)
-        span = s1["time"] - s0["time"]
-        result = {
-            "meters": meters,
-            "seconds": round(span, 1),
-            "interval_s": interval_s,
-            "polls_per_s": round((s1["polls_ok"] - s0["polls_ok"]) / span, 1),
-            "readings_per_s": round((s1["readings"] - s0["readings"]) / span, 1),
-            "delivered_per_s": round((r1 - r0) / (t1 - t0), 1),
-            "missed_polls": s1["missed_polls"] - s0["missed_polls"],
-            "offline": s1["offline"] - s0["offline"],
-            "garbage": s1["garbage"] - s0["garbage"],
-            "rebaselines": s1["rollback"] + s1["implausible"] - s0["rollback"] - s0["implausible"],
-            "chaos": chaos,
-            "rss_mb": round(rss_max, 1),
-            "rss_start_mb": round(rss_start, 1),
-            "agent_cpu_pct": round(100 * (cpu1 - cpu0) / (t1 - t0), 1),
-            "sim_cpu_pct": round(100 * (sim_cpu1 - sim_cpu0) / (t1 - t0), 1),
-            "cycle_ms_mean": round(
-                (s1["cycle_ms_total"] - s0["cycle_ms_total"]) / max(1, s1["cycles"] - s0["cycles"]), 1
-            ),
-            "cycle_ms_max": round(s1["cycle_ms_max"], 1),
-            "outbox_pending": s1["outbox_pending"],
-        }
-        print(f"bench edge: {meters} meters, {span:.0f} s, work dir {work}")
-        print(json.dumps(result))
-    finally:
-        if counter is not None:
+    stack = LocalStack(work, postgres=False, broker_users=("gateway", "bench-edge"))
+    with stack:
+        assert stack.mqtt is not None
+        sim_args = ["--count", str(meters), "--port", str(base), "--per-port", str(per_port), "--chaos", str(chaos)]
+        stack.spawn("sim", "sim", "meters", *sim_args)
+        cfg = _write_config(stack, meters, base, per_port, interval_s)
+        _wait(lambda: not _ports_free(base + (meters - 1) // per_port, 1), 60, "simulator ports")
+        counter = _Counter(stack.mqtt.port, stack.mqtt.ca_file, stack.passwords["gateway"])
+        try:
+            stack.spawn("edge", "edge", "run", "--config", str(cfg))
+            stats_path = work / "stats.json"
+            # warm-up: connected, and a few full cycles behind us
+            _wait(
+                lambda: _stats(stats_path).get("cycles", 0) >= 3 and _stats(stats_path).get("mqtt_connected"),
+                60,
+                "agent",
+            )
+            figures = _measure(stack, counter, seconds)
+        finally:
             counter.stop()
-        for p in reversed(procs):
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-                try:
-                    p.wait(20)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.wait()
-        broker.stop()
+    extra = {"meters": meters, "interval_s": interval_s, "chaos": chaos, **figures}
+    result = {k: extra[k] for k in _ORDER}
+    print(f"bench edge: {meters} meters, {figures['seconds']:.0f} s, work dir {work}")
+    print(json.dumps(result))
     # kept on failure for its logs; a finished run leaves nothing behind
     shutil.rmtree(work, ignore_errors=True)

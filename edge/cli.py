@@ -89,20 +89,11 @@ def provision(
 
 
 def _configure_logging() -> None:
-    import logging
     import sys
 
-    import structlog
+    from gridx.log import configure_logging
 
-    structlog.configure(
-        processors=[
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.JSONRenderer(),
-        ],
-        wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
-    )
+    configure_logging(stream=sys.stderr)
 
 
 @app.command("run")

@@ -26,7 +26,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from gridx.services._proc import cpu_seconds, gridx_command
+from gridx.services import cpu_seconds, gridx_command
+from gridx.stats import percentile
 
 __all__ = ["BenchSpec", "run_bench"]
 
@@ -154,19 +155,8 @@ _STAGES = ("broker", "intake", "wait_flush", "flush")
 
 def _p50_p99(samples: list[tuple[int, int]]) -> list[float]:
     samples.sort()
-    return [_percentile(samples, 0.50), _percentile(samples, 0.99)]
-
-
-def _percentile(samples: list[tuple[int, int]], q: float) -> float:
-    """``samples`` is (latency_ms, weight) sorted by latency; weighted nearest-rank."""
-    total = sum(w for _, w in samples)
-    rank = q * total
-    seen = 0
-    for lat, w in samples:
-        seen += w
-        if seen >= rank:
-            return float(lat)
-    return float(samples[-1][0]) if samples else 0.0
+    values, weights = [v for v, _ in samples], [w for _, w in samples]
+    return [percentile(values, 0.50, weights), percentile(values, 0.99, weights)]
 
 
 def run_bench(spec: BenchSpec) -> dict[str, Any]:
@@ -176,8 +166,7 @@ def run_bench(spec: BenchSpec) -> dict[str, Any]:
 
     from gridx.db import migrate
     from gridx.paths import run_dir
-    from gridx.services import MosquittoBroker, PostgresServer
-    from gridx.services._proc import free_port
+    from gridx.services import MosquittoBroker, PostgresServer, free_port
 
     per_meter = spec.readings // spec.meters
     total = per_meter * spec.meters
@@ -314,8 +303,8 @@ def run_bench(spec: BenchSpec) -> dict[str, Any]:
         elapsed = last_commit / 1000 - t_go if last_commit else float("nan")
         result = {
             "readings_per_s": round(n_rows / elapsed) if elapsed > 0 else 0,
-            "p50_ms": _percentile(samples, 0.50),
-            "p99_ms": _percentile(samples, 0.99),
+            "p50_ms": percentile([s for s, _ in samples], 0.50, [w for _, w in samples]),
+            "p99_ms": percentile([s for s, _ in samples], 0.99, [w for _, w in samples]),
             "breakdown_ms": breakdown,
             "max_ms": float(samples[-1][0]) if samples else 0.0,
             "lost": total - distinct,

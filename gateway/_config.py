@@ -8,15 +8,16 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from gateway._checks import Policy
+from gridx.config import dsn_field
 from gridx.wire import GATEWAY_USER
 
 __all__ = ["GatewayConfig"]
 
 
 class GatewayConfig(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="GRIDX_GATEWAY_", frozen=True, extra="forbid")
+    model_config = SettingsConfigDict(env_prefix="GRIDX_GATEWAY_", frozen=True, extra="forbid", populate_by_name=True)
 
-    dsn: str
+    dsn: str = dsn_field("GRIDX_GATEWAY_")  # or GRIDX_DSN
     mqtt_host: str = "127.0.0.1"
     mqtt_port: int = Field(8883, ge=1, le=65535)
     mqtt_ca_file: Path | None = None

@@ -10,18 +10,9 @@ app = typer.Typer(no_args_is_help=True, help="The validating gateway (MQTT → P
 
 
 def configure_logging(json_logs: bool = True) -> None:
-    import logging
+    from gridx.log import configure_logging as configure
 
-    import structlog
-
-    structlog.configure(
-        processors=[
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.JSONRenderer() if json_logs else structlog.dev.ConsoleRenderer(),
-        ],
-        wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
-    )
+    configure(json_logs=json_logs)
 
 
 @app.command("run")

@@ -29,5 +29,7 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   touch "$stamp"
 fi
 
+bash scripts/setup_node_tests.sh
+
 mkdir -p .secrets .run && chmod 700 .secrets
 echo "setup: ok"

@@ -10,15 +10,16 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from gateway.mint._limits import MintLimits
 from gateway.mint._worker import MintWorkerConfig
 from gridx.chain import chain_secrets_dir
+from gridx.config import dsn_field, rpc_url_field
 
 __all__ = ["MintSettings"]
 
 
 class MintSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="GRIDX_MINT_", frozen=True, extra="forbid")
+    model_config = SettingsConfigDict(env_prefix="GRIDX_MINT_", frozen=True, extra="forbid", populate_by_name=True)
 
-    dsn: str
-    rpc_url: str = "http://127.0.0.1:8899"
+    dsn: str = dsn_field("GRIDX_MINT_")  # or GRIDX_DSN
+    rpc_url: str = rpc_url_field("GRIDX_MINT_")  # or GRIDX_RPC_URL
     minter_keypair: Path = Field(default_factory=lambda: chain_secrets_dir() / "gateway_minter.json")
     per_tx: int = Field(4, ge=1, le=8)
     claim_batch: int = Field(400, ge=1)

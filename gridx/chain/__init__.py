@@ -21,6 +21,7 @@ from ._client import (
     transaction_events,
 )
 from ._errors import chain_error, err_to_json
+from ._follow import LogEvent, follow_logs, pubsub_url
 from ._idl import Event, decode_account, decode_events, error_name
 from ._ids import (
     ATA_PROGRAM_ID,
@@ -81,6 +82,7 @@ __all__ = [
     "Deployment",
     "Event",
     "LocalNode",
+    "LogEvent",
     "MarketKeys",
     "MintOutcome",
     "MintRequest",
@@ -119,6 +121,7 @@ __all__ = [
     "fetch_account",
     "fetch_decoded",
     "fetch_events",
+    "follow_logs",
     "grxe_mint_pda",
     "latest_blockhash",
     "load_deployment",
@@ -136,6 +139,7 @@ __all__ = [
     "payment_vault_pda",
     "program_dir",
     "program_ids",
+    "pubsub_url",
     "registry_config_pda",
     "rpc_call",
     "run_on_chain",

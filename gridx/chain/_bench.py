@@ -22,6 +22,7 @@ from solders.pubkey import Pubkey
 
 from gridx.errors import ChainError
 
+from ._bench_pubsub import pubsub_figures
 from ._bootstrap import bootstrap
 from ._client import build_tx, confirm_signatures, latest_blockhash, send_and_confirm, send_tx
 from ._ids import grxe_mint_pda
@@ -46,6 +47,7 @@ class BenchConfig:
     owners: int = 5
     concurrency: int = 16
     double_attempts: int = 100
+    pubsub: bool = True  # confirmation latency through signatureSubscribe, notifications/s to 100 subscribers
 
 
 async def _setup(client: Any, cfg: BenchConfig, keys: Path) -> tuple[Keypair, list[tuple[Pubkey, list[Pubkey]]]]:
@@ -128,6 +130,9 @@ async def _run(cfg: BenchConfig, keys: Path) -> dict[str, Any]:
                     raise
         again = await mint_batch(client, gateway, done)
         n_tx = -(-len(reqs) // cfg.per_tx)
+        # after the mint figure, so it is measured as before: PubSub latency and fan-out
+        samples = min(200, cfg.mints)  # a short run (a smoke test) measures briefly too
+        pubsub = await pubsub_figures(client, cfg.url, samples) if cfg.pubsub else {}
         return {
             "mints": len(reqs),
             "per_tx": cfg.per_tx,
@@ -139,6 +144,7 @@ async def _run(cfg: BenchConfig, keys: Path) -> dict[str, Any]:
             "supply_matches": supply == minted,
             "double_mint_attempts": len(done),
             "double_mints": doubles + sum(o.status is MintStatus.MINTED for o in again),
+            **pubsub,
         }
 
 

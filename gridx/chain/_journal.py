@@ -49,12 +49,27 @@ class TxRecord:
     units: int
     block_time: int
     account_keys: list[Pubkey] = field(default_factory=list)
+    fee: int = 0
+    pre_balances: list[int] = field(default_factory=list)  # lamports of every account key
+    post_balances: list[int] = field(default_factory=list)
+    pre_token_balances: list[dict[str, Any]] = field(default_factory=list)  # validator JSON shape
+    post_token_balances: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _encode_tx(tx: TxRecord | None) -> bytes:
     if tx is None:
         return _U32.pack(0)
-    meta = json.dumps({"err": tx.err, "logs": tx.logs, "units": tx.units, "time": tx.block_time}).encode()
+    meta = json.dumps(
+        {
+            "err": tx.err,
+            "logs": tx.logs,
+            "units": tx.units,
+            "time": tx.block_time,
+            "fee": tx.fee,
+            "balances": [tx.pre_balances, tx.post_balances],
+            "tokens": [tx.pre_token_balances, tx.post_token_balances],
+        }
+    ).encode()
     blob = b"".join(
         (
             bytes(tx.signature),
@@ -97,7 +112,12 @@ def _decode_tx(buf: bytes, pos: int, slot: int) -> tuple[TxRecord | None, int]:
     (nkeys,) = _U16.unpack_from(buf, pos)
     pos += 2
     keys = [Pubkey.from_bytes(buf[pos + 32 * i : pos + 32 * (i + 1)]) for i in range(nkeys)]
-    rec = TxRecord(sig, slot, raw, meta["err"], meta["logs"], meta["units"], meta["time"], keys)
+    pre, post = meta.get("balances", ([], []))
+    pre_tok, post_tok = meta.get("tokens", ([], []))
+    rec = TxRecord(
+        sig, slot, raw, meta["err"], meta["logs"], meta["units"], meta["time"], keys, meta.get("fee", 0), pre, post
+    )
+    rec.pre_token_balances, rec.post_token_balances = pre_tok, post_tok
     return rec, end
 
 
@@ -130,6 +150,7 @@ class Journal:
         self._keep = keep_txs
         self._fh: BinaryIO | None = None
         self._lock_fd: int | None = None
+        self._slot = 0  # the highest slot on file
 
     def _lock(self) -> None:
         # two nodes appending to one journal would interleave records: refuse the second
@@ -166,15 +187,22 @@ class Journal:
             for tx in txs:
                 fh.write(_encode(tx.slot, (), tx))
         os.replace(tmp, self.path)
+        self._slot = slot
         return slot, state, txs
 
     def append(self, slot: int, accounts: Iterable[tuple[Pubkey, Account]], tx: TxRecord | None = None) -> None:
         if self._fh is None:
             self._fh = open(self.path, "ab")  # held open for the node's lifetime
         self._fh.write(_encode(slot, accounts, tx))
+        self._slot = max(self._slot, slot)
         self._fh.flush()
         if self._fsync:
             os.fsync(self._fh.fileno())
+
+    def mark_slot(self, slot: int) -> None:
+        """Record the slot clock (idle slots write nothing): a restart does not go back in height."""
+        if slot > self._slot:
+            self.append(slot, ())
 
     def close(self) -> None:
         if self._fh is not None:

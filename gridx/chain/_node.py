@@ -1,4 +1,7 @@
-"""``LocalNode``: the JSON-RPC methods of ``_rpc`` over HTTP on 127.0.0.1, backed by LiteSVM.
+"""``LocalNode``: the JSON-RPC methods of ``_rpc`` over HTTP on 127.0.0.1, backed by LiteSVM,
+and Solana's PubSub over WebSocket on the next port (``_pubsub``), as validators serve them.
+A slot clock opens a block every ``slot_ms`` even when idle, so block height advances and a
+blockhash expires after its last valid block height, as clients expect.
 
 State is in memory unless ``journal`` is given (``gridx chain node`` defaults to
 .run/chain/ledger.bin): then every committed write is journaled and replayed on start, so a
@@ -7,8 +10,9 @@ node stopped and restarted keeps the chain (see ``_journal``)."""
 from __future__ import annotations
 
 import contextlib
-import json
+import logging
 import socket
+import sys
 import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -17,12 +21,14 @@ from typing import Any
 
 from gridx.errors import ServiceError
 
-from ._rpc import METHODS, RpcError
+from ._jsonrpc import dispatch
+from ._pubsub import PubSub, PubSubServer
 from ._svm import SvmChain
 
 __all__ = ["LocalNode", "NodeConfig"]
 
 _MAX_BODY = 8 << 20
+_log = logging.getLogger("gridx.chain.node")
 
 
 @dataclass(frozen=True)
@@ -31,27 +37,7 @@ class NodeConfig:
     port: int = 0  # 0: pick a free port
     programs: Path | None = None  # default: $GRIDX_PROGRAM_DIR or programs/deploy/
     journal: Path | None = None  # None: in memory only
-
-
-def _call(chain: SvmChain, req: Any) -> dict[str, Any]:
-    rid = req.get("id") if isinstance(req, dict) else None
-    try:
-        if not isinstance(req, dict) or not isinstance(req.get("method"), str):
-            raise RpcError(-32600, "Invalid request")
-        fn = METHODS.get(req["method"])
-        if fn is None:
-            raise RpcError(-32601, f"Method not found: {req['method']}")
-        params = req.get("params") or []
-        return {"jsonrpc": "2.0", "result": fn(chain, params), "id": rid}
-    except RpcError as exc:
-        err: dict[str, Any] = {"code": exc.code, "message": exc.message}
-        if exc.data is not None:
-            err["data"] = exc.data
-        return {"jsonrpc": "2.0", "error": err, "id": rid}
-    except (ValueError, TypeError, IndexError, KeyError) as exc:
-        return {"jsonrpc": "2.0", "error": {"code": -32602, "message": f"Invalid params: {exc}"}, "id": rid}
-    except Exception as exc:  # a bad request must never take the node down
-        return {"jsonrpc": "2.0", "error": {"code": -32603, "message": f"Internal error: {exc!r}"}, "id": rid}
+    slot_ms: int = 400  # the slot clock, as a validator's; 0: slots advance only with traffic
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -74,14 +60,7 @@ class _Handler(BaseHTTPRequestHandler):
         if length > _MAX_BODY:
             self.send_error(413)
             return
-        try:
-            req = json.loads(self.rfile.read(length))
-        except ValueError:
-            body = {"jsonrpc": "2.0", "error": {"code": -32700, "message": "Parse error"}, "id": None}
-        else:
-            chain = self.server.chain
-            body = [_call(chain, r) for r in req] if isinstance(req, list) else _call(chain, req)  # type: ignore[assignment]
-        out = json.dumps(body).encode()
+        out = dispatch(self.server.chain, self.rfile.read(length))
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(out)))
@@ -109,6 +88,12 @@ class _Server(ThreadingHTTPServer):
         self.conns_lock = threading.Lock()
         super().__init__(addr, _Handler)
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hangs up mid-request is routine, not a traceback on the console."""
+        exc = sys.exc_info()[1]
+        if not isinstance(exc, OSError):
+            _log.error("chain node: request from %s failed: %r", client_address, exc)
+
     def drop_connections(self) -> None:
         """Close keep-alive connections too: a stopped node must stop answering."""
         with self.conns_lock:
@@ -118,10 +103,42 @@ class _Server(ThreadingHTTPServer):
                 conn.shutdown(socket.SHUT_RDWR)
 
 
-class LocalNode:
-    """A local Solana-compatible JSON-RPC node.
+def _ws_socket(host: str, port: int) -> socket.socket:
+    ws = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    ws.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a restarted node takes its port back
+    try:
+        ws.bind((host, port))
+        ws.listen(128)
+    except OSError:
+        ws.close()
+        raise
+    return ws
 
-    >>> node = LocalNode.start()          # background thread; node.url -> http://127.0.0.1:PORT
+
+def _listen_pair(host: str, port: int, chain: SvmChain) -> tuple[_Server, socket.socket]:
+    """The HTTP server on ``port`` and a listening socket for WebSocket on ``port + 1`` (where
+    web3.js and the Solana CLI look for it); with port 0, a free pair. A given port whose
+    neighbour is taken still serves, with PubSub on a free port (``LocalNode.ws_url``)."""
+    for _ in range(50):
+        try:
+            server = _Server((host, port), chain)
+        except OSError as exc:
+            raise ServiceError(f"chain node cannot listen on {host}:{port}: {exc}") from exc
+        try:
+            return server, _ws_socket(host, server.server_address[1] + 1)
+        except OSError:
+            if port:
+                _log.warning("chain node: port %d is taken, PubSub listens on a free port instead", port + 1)
+                return server, _ws_socket(host, 0)
+            server.server_close()
+    raise ServiceError(f"chain node found no free pair of ports on {host}")
+
+
+class LocalNode:
+    """A local Solana-compatible node: JSON-RPC over HTTP, PubSub over WebSocket.
+
+    >>> node = LocalNode.start()          # background threads; node.url -> http://127.0.0.1:PORT
+    >>> node.ws_url                        # ws://127.0.0.1:PORT+1
     >>> node.stop()
     ``serve_forever()`` runs it in the foreground (``gridx chain node``)."""
 
@@ -129,38 +146,69 @@ class LocalNode:
         self.config = config
         self.chain = SvmChain(config.programs, config.journal)
         try:
-            self._server = _Server((config.host, config.port), self.chain)
-        except OSError as exc:
-            raise ServiceError(f"chain node cannot listen on {config.host}:{config.port}: {exc}") from exc
-        self._thread: threading.Thread | None = None
+            self._server, ws_sock = _listen_pair(config.host, config.port, self.chain)
+        except ServiceError:
+            self.chain.close()
+            raise
+        self.pubsub = PubSub(self.chain)
+        self.chain.listener = self.pubsub
+        self.pubsub_server = PubSubServer(self.pubsub, ws_sock)
+        self._clock_stop = threading.Event()
+        self._threads: list[threading.Thread] = []
 
     @property
     def url(self) -> str:
         host, port = self._server.server_address[:2]
         return f"http://{host!s}:{port}"
 
+    @property
+    def ws_url(self) -> str:
+        return self.pubsub_server.url
+
+    def _clock(self) -> None:
+        period = self.config.slot_ms / 1000
+        while not self._clock_stop.wait(period):
+            self.chain.tick()
+
+    def _start_background(self) -> None:
+        self.pubsub_server.start()
+        if self.config.slot_ms > 0:
+            t = threading.Thread(target=self._clock, name="gridx-chain-clock", daemon=True)
+            t.start()
+            self._threads.append(t)
+
     @classmethod
     def start(cls, config: NodeConfig = NodeConfig()) -> LocalNode:
         node = cls(config)
-        node._thread = threading.Thread(
+        node._start_background()
+        t = threading.Thread(
             target=node._server.serve_forever, kwargs={"poll_interval": 0.05}, name="gridx-chain-node", daemon=True
         )
-        node._thread.start()
+        t.start()
+        node._threads.append(t)
         return node
 
     def serve_forever(self) -> None:
+        self._start_background()
         try:
             self._server.serve_forever()
         finally:
             self._server.server_close()
+            self._stop_background()
             self.chain.close()
+
+    def _stop_background(self) -> None:
+        self._clock_stop.set()
+        self.pubsub_server.stop()
+        for t in self._threads:
+            if t is not threading.current_thread():
+                t.join()
 
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
         self._server.drop_connections()
-        if self._thread is not None:
-            self._thread.join()
+        self._stop_background()
         self.chain.close()
 
     def __enter__(self) -> LocalNode:

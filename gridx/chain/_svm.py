@@ -13,26 +13,29 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from solders.account import Account
 from solders.clock import Clock
 from solders.hash import Hash
+from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 from solders.signature import Signature
 from solders.transaction import Transaction, VersionedTransaction
 
 from gridx.errors import ConfigError
 
+from ._balances import Decimals, balances, fee_charged, token_balances
 from ._errors import err_to_json
-from ._ids import PROGRAMS, program_dir, program_ids
+from ._ids import PROGRAMS, SYSTEM_PROGRAM_ID, program_dir, program_ids
 from ._journal import Journal, TxRecord
 
-__all__ = ["SvmChain", "TxRecord"]
+__all__ = ["ChainListener", "SvmChain", "TxRecord"]
 
 BLOCKHASH_VALIDITY = 150
 FEE_LAMPORTS = 5000
 _HISTORY = 200_000
+_FAUCET_LAMPORTS = 10**18
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,16 @@ class SendResult:
     err: Any
     logs: list[str]
     units: int
+    post_accounts: tuple[tuple[Pubkey, Account], ...] = ()  # simulations only
+
+
+class ChainListener(Protocol):
+    """Told of every committed transaction and every new slot, under the chain's lock (so the
+    accounts it reads are the post-state of that transaction): must be quick."""
+
+    def committed(self, rec: TxRecord, written: list[Pubkey]) -> None: ...
+
+    def slot_opened(self, slot: int) -> None: ...
 
 
 def _writable(tx: Transaction | VersionedTransaction, keys: list[Pubkey]) -> list[Pubkey]:
@@ -71,6 +84,13 @@ class SvmChain:
         self.slot = 1
         self._recent: collections.OrderedDict[Hash, int] = collections.OrderedDict()
         self._dirty = False
+        self.listener: ChainListener | None = None  # the node's PubSub
+        self.tx_count = 0
+        self.blocks: collections.OrderedDict[int, tuple[Hash, int]] = collections.OrderedDict()  # slot: hash, time
+        self.by_slot: dict[int, list[Signature]] = collections.defaultdict(list)
+        self._decimals = Decimals(self.svm)
+        self._faucet = Keypair()
+        self.svm.set_account(self._faucet.pubkey(), Account(_FAUCET_LAMPORTS, b"", SYSTEM_PROGRAM_ID, False, 0))
         self._journal = Journal(journal) if journal is not None else None
         if self._journal is not None:
             slot, accounts, txs = self._journal.load()
@@ -79,17 +99,31 @@ class SvmChain:
                 self.known.add(addr)
             for rec in txs:
                 self._index(rec)
+            self.tx_count = len(txs)
             self.slot = max(self.slot, slot + 1)
         self._new_block()
 
     # ------------------------------------------------------------------ blocks
     def _new_block(self) -> None:
         self.svm.expire_blockhash()
-        self.svm.set_clock(Clock(self.slot, 0, 0, 0, int(time.time())))
+        now = int(time.time())
+        self.svm.set_clock(Clock(self.slot, 0, 0, 0, now))
         self._recent[self.svm.latest_blockhash()] = self.slot
+        self.blocks[self.slot] = (self.svm.latest_blockhash(), now)
+        while len(self.blocks) > _HISTORY:
+            self.blocks.popitem(last=False)
         while len(self._recent) > BLOCKHASH_VALIDITY:
             self._recent.popitem(last=False)
         self._dirty = False
+        if self.listener is not None:
+            self.listener.slot_opened(self.slot)
+
+    def tick(self) -> None:
+        """The slot clock: a new block (and block height) even when idle, as a validator's
+        leader schedule does, so a blockhash expires after its last valid block height."""
+        with self.lock:
+            self.slot += 1
+            self._new_block()
 
     def latest_blockhash(self) -> tuple[Hash, int]:
         """(blockhash, last valid block height); opens a new block if the last one has txs."""
@@ -119,9 +153,10 @@ class SvmChain:
                 res = self.svm.simulate_transaction(tx)
             finally:
                 self.svm.with_sigverify(True)
-        meta = res.meta()
-        err = err_to_json(res.err()) if isinstance(res, FailedTransactionMetadata) else None
-        return SendResult(tx.signatures[0], err, list(meta.logs()), meta.compute_units_consumed())
+        meta, sig = res.meta(), tx.signatures[0]
+        if isinstance(res, FailedTransactionMetadata):
+            return SendResult(sig, err_to_json(res.err()), list(meta.logs()), meta.compute_units_consumed())
+        return SendResult(sig, None, list(meta.logs()), meta.compute_units_consumed(), tuple(res.post_accounts()))
 
     def send(self, tx: Transaction | VersionedTransaction, preflight: bool = True) -> SendResult:
         """Execute once. A failure with ``preflight`` leaves no trace (fee refunded, nothing
@@ -137,7 +172,9 @@ class SvmChain:
             if sig in self.history:
                 return SendResult(sig, "AlreadyProcessed", [], 0)
             keys = list(tx.message.account_keys)
-            payer_before = self.svm.get_account(keys[0]) if preflight else None
+            writable = _writable(tx, keys)
+            pre_bal = balances(self.svm, keys)
+            pre_acc = {k: self.svm.get_account(k) for k in writable}
             res = self.svm.send_transaction(tx)
             if isinstance(res, FailedTransactionMetadata):
                 meta, err = res.meta(), err_to_json(res.err())
@@ -146,11 +183,18 @@ class SvmChain:
             out = SendResult(sig, err, list(meta.logs()), meta.compute_units_consumed())
             if err is not None and preflight:
                 # a failed transaction only charges its fee payer: undo that, and it never happened
+                payer_before = pre_acc.get(keys[0])
                 if payer_before is not None:
                     self.svm.set_account(keys[0], payer_before)
                 return out
+            post_bal = balances(self.svm, keys)
+            post_acc = {k: self.svm.get_account(k) for k in (writable if err is None else keys[:1])}
             rec = TxRecord(sig, self.slot, bytes(tx), err, out.logs, out.units, int(time.time()), keys)
-            self._record(rec, _writable(tx, keys) if err is None else keys[:1])
+            rec.fee = fee_charged(pre_bal, post_bal, err is None)
+            rec.pre_balances, rec.post_balances = pre_bal, post_bal
+            rec.pre_token_balances = token_balances(keys, pre_acc, self._decimals)
+            rec.post_token_balances = token_balances(keys, post_acc if err is None else pre_acc, self._decimals)
+            self._record(rec, post_acc)
             return out
 
     def _index(self, rec: TxRecord) -> None:
@@ -159,41 +203,45 @@ class SvmChain:
         if len(self._order) > _HISTORY:
             old = self.history.pop(self._order.popleft(), None)
             if old is not None:
+                in_slot = self.by_slot.get(old.slot)
+                if in_slot and in_slot[0] == old.signature:
+                    in_slot.pop(0)
+                    if not in_slot:
+                        del self.by_slot[old.slot]
                 for k in old.account_keys:
                     sigs = self.by_address.get(k)
                     if sigs and sigs[0] == old.signature:
                         sigs.pop(0)
+        self.by_slot[rec.slot].append(rec.signature)
         for k in rec.account_keys:
             self.by_address[k].append(rec.signature)
         self.known.update(rec.account_keys)
 
-    def _record(self, rec: TxRecord, written: list[Pubkey]) -> None:
-        """Index a processed transaction and journal it with the accounts it wrote."""
+    def _record(self, rec: TxRecord, written: dict[Pubkey, Account | None]) -> None:
+        """Index a processed transaction and journal it with the accounts it wrote (post-state)."""
         self._index(rec)
         self._dirty = True
+        self.tx_count += 1
         if self._journal is not None:
-            rows = []
-            for a in written:
-                acct = self.svm.get_account(a)
-                rows.append((a, acct if acct is not None else Account(0, b"", Pubkey.default(), False, 0)))
-            self._journal.append(self.slot, rows, rec)
+            empty = Account(0, b"", Pubkey.default(), False, 0)
+            self._journal.append(self.slot, [(a, acct or empty) for a, acct in written.items()], rec)
+        if self.listener is not None:  # after the journal: nothing is announced that a crash could lose
+            self.listener.committed(rec, list(written))
 
     def airdrop(self, to: Pubkey, lamports: int) -> Signature:
-        from solders.transaction_metadata import FailedTransactionMetadata
+        """A real transfer from the node's faucet (as a test validator's faucet), so the airdrop
+        has a transaction to show in getTransaction, with balances and fee."""
+        from solders.system_program import TransferParams, transfer
 
         with self.lock:
-            if self._dirty:  # own block: LiteSVM's faucet tx would repeat its signature otherwise
+            if self._dirty:  # own block, so the same airdrop twice never repeats a signature
                 self.slot += 1
                 self._new_block()
-            res = self.svm.airdrop(to, lamports)
-            if isinstance(res, FailedTransactionMetadata):
-                meta, err = res.meta(), err_to_json(res.err())
-            else:
-                meta, err = res, None
-            sig = meta.signature()
-            rec = TxRecord(sig, self.slot, b"", err, list(meta.logs()), 0, int(time.time()), [to])
-            self._record(rec, [to] if err is None else [])
-            return sig
+            ix = transfer(TransferParams(from_pubkey=self._faucet.pubkey(), to_pubkey=to, lamports=lamports))
+            tx = Transaction.new_signed_with_payer(
+                [ix], self._faucet.pubkey(), [self._faucet], self.svm.latest_blockhash()
+            )
+            return self.send(tx, preflight=False).signature
 
     # ------------------------------------------------------------------ reads
     def account(self, addr: Pubkey) -> Account | None:
@@ -201,7 +249,12 @@ class SvmChain:
             acct = self.svm.get_account(addr)
         return None if acct is None or (acct.lamports == 0 and not acct.data) else acct
 
+    def mint_decimals(self, mint: Pubkey) -> int | None:
+        with self.lock:
+            return self._decimals(mint)
+
     def close(self) -> None:
         with self.lock:
             if self._journal is not None:
+                self._journal.mark_slot(self.slot)
                 self._journal.close()

@@ -8,11 +8,13 @@ from typing import Annotated
 
 import typer
 
+from gridx.config import DEFAULT_RPC_URL
+
 __all__ = ["app", "register_bench"]
 
 app = typer.Typer(no_args_is_help=True, help="Solana side: local node, bootstrap, status.")
 
-DEFAULT_URL = "http://127.0.0.1:8899"
+DEFAULT_URL = DEFAULT_RPC_URL
 
 
 @app.command()
@@ -28,7 +30,7 @@ def node(
 
     path = None if memory else (journal or run_dir() / "chain" / "ledger.bin")
     n = LocalNode(NodeConfig(port=port, journal=path))
-    typer.echo(f"chain node on {n.url} (state: {path or 'memory'})", err=True)
+    typer.echo(f"chain node on {n.url} (pubsub {n.ws_url}, state: {path or 'memory'})", err=True)
     try:
         n.serve_forever()
     except KeyboardInterrupt:

@@ -29,8 +29,12 @@ _PARTS: tuple[tuple[str, str], ...] = (
     ("mint", "gateway.mint.cli"),
     ("chain", "gridx.chain.cli"),
     ("api", "backend.cli"),
+    ("market", "backend.market.cli"),
 )
 _EXTRA: tuple[str, ...] = ("gridx.cli._demo", "gateway.mint.cli")
+
+
+_OURS = ("gridx", "edge", "gateway", "backend", "firmware_sim")
 
 
 def _is_absent_part(exc: ModuleNotFoundError, modname: str) -> bool:
@@ -38,12 +42,28 @@ def _is_absent_part(exc: ModuleNotFoundError, modname: str) -> bool:
     return exc.name is not None and (modname == exc.name or modname.startswith(exc.name + "."))
 
 
+def _extra_missing(name: str, exc: ModuleNotFoundError) -> bool:
+    """A third-party library absent: this install left out the part's extra (the edge on a Pi
+    installs ``.[edge]`` only). The command stays listed and says what to install."""
+    missing = (exc.name or "").split(".")[0]
+    if not missing or missing in _OURS:
+        return False
+    stub = typer.Typer(help=f"(not installed: needs {missing}; pip install 'gridtokenx[all]')")
+
+    @stub.callback(invoke_without_command=True)
+    def _absent() -> None:
+        raise typer.BadParameter(f"`gridx {name}` needs {missing}: pip install 'gridtokenx[all]'")
+
+    app.add_typer(stub, name=name)
+    return True
+
+
 def _assemble() -> None:
     for name, modname in _PARTS:
         try:
             mod = importlib.import_module(modname)
         except ModuleNotFoundError as exc:
-            if not _is_absent_part(exc, modname):
+            if not _is_absent_part(exc, modname) and not _extra_missing(name, exc):
                 raise
             continue
         if hasattr(mod, "app"):
@@ -54,7 +74,7 @@ def _assemble() -> None:
         try:
             mod = importlib.import_module(modname)
         except ModuleNotFoundError as exc:
-            if not _is_absent_part(exc, modname):
+            if not _is_absent_part(exc, modname) and (exc.name or "").split(".")[0] in _OURS:
                 raise
             continue
         mod.register(app)

@@ -10,51 +10,21 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import shutil
 import subprocess
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import typer
 
-from gridx.services._proc import gridx_command
+from gridx.paths import ensure_private_dir, run_dir, secrets_dir, write_private
+from gridx.services import LocalStack, free_port, gridx_command, settings_env, wait_for_port
 
 __all__ = ["register"]
 
 EDGE_ID = "demo-edge"
 SIM_SEED = 7
-
-
-@dataclass
-class _Procs:
-    """Child processes, stopped in reverse start order (producers before consumers)."""
-
-    logs: Path
-    started: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
-
-    def gridx(self, name: str, args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-        from gridx.paths import ROOT
-
-        with (self.logs / f"{name}.log").open("ab") as fh:
-            p = subprocess.Popen(
-                gridx_command(*args),
-                env={**os.environ, **(env or {})},
-                stdout=fh,
-                stderr=subprocess.STDOUT,
-                cwd=ROOT,
-            )
-        self.started.append((name, p))
-        return p
-
-    def stop_all(self, keep: tuple[str, ...] = ()) -> None:
-        from gridx.services._proc import stop_process
-
-        for name, p in reversed(self.started):
-            if name not in keep:
-                stop_process(p, timeout=20)
 
 
 def _sim_start() -> int:
@@ -121,12 +91,12 @@ async def _trade(client: Any, chain_keys: Path, wallets: Path, seller_meter: str
         build_create_sell_order_ix,
         build_match_order_ix,
         create_ata_ix,
+        load_deployment,
         load_keypair,
         mint_to_ix,
         send_and_confirm,
         token_balance,
     )
-    from gridx.chain._bootstrap import load_deployment
 
     dep = load_deployment(chain_keys)
     market = dep.market_keys()
@@ -160,166 +130,124 @@ async def _trade(client: Any, chain_keys: Path, wallets: Path, seller_meter: str
     }
 
 
+def _provision(stack: LocalStack, keys: Path, meters: int, speed: float, interval_s: int, modbus_port: int) -> Any:
+    """Meter keys and the edge's config; returns what must be enrolled (one dict per meter)."""
+    assert stack.mqtt is not None
+    edge_pw_file = keys / f"{EDGE_ID}.mqtt-password"
+    write_private(edge_pw_file, stack.passwords[EDGE_ID].encode())
+    options = {
+        "--edge-id": EDGE_ID,
+        "--meters": str(meters),
+        "--modbus-port": str(modbus_port),
+        "--keys-dir": str(keys / "meters"),
+        "--config-out": str(stack.workdir / "edge.toml"),
+        "--mqtt-port": str(stack.mqtt.port),
+        "--mqtt-ca-file": str(stack.mqtt.ca_file),
+        "--mqtt-password-file": str(edge_pw_file),
+        "--interval-s": str(interval_s),
+        "--sim-speed": str(speed),
+        "--sim-seed": str(SIM_SEED),
+    }
+    args = [x for kv in options.items() for x in kv]
+    out = subprocess.run(gridx_command("edge", "provision", *args), check=True, capture_output=True, text=True)
+    return [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
+
+
+def _start_parts(stack: LocalStack, keys: Path, meters: int, speed: float, modbus_port: int) -> None:
+    """Simulator, gateway, mint worker and edge, each its own process, configured as an operator would."""
+    from gateway import GatewayConfig
+
+    assert stack.mqtt is not None and stack.chain_url is not None
+    sim_args = ["--count", str(meters), "--port", str(modbus_port), "--speed", str(speed), "--seed", str(SIM_SEED)]
+    sim = stack.spawn("sim", "sim", "meters", *sim_args, "--start", str(_sim_start()))
+    wait_for_port(modbus_port, sim, 60)
+    gateway = GatewayConfig(
+        dsn=stack.dsn,
+        mqtt_port=stack.mqtt.port,
+        mqtt_ca_file=stack.mqtt.ca_file,
+        mqtt_password=stack.passwords["gateway"],
+        metrics_port=0,
+    )
+    stack.spawn("gateway", "gateway", "run", env=settings_env(gateway))
+    mint_env = {
+        "GRIDX_MINT_DSN": stack.dsn,
+        "GRIDX_MINT_RPC_URL": stack.chain_url,
+        "GRIDX_MINT_MINTER_KEYPAIR": str(keys / "chain" / "gateway_minter.json"),
+    }
+    stack.spawn("mint", "mint", "run", env=mint_env)
+    edge_env = {"GRIDX_EDGE_OUTBOX_PATH": str(stack.workdir / "edge-outbox.sqlite")}
+    stack.spawn("edge", "edge", "run", "--config", str(stack.workdir / "edge.toml"), env=edge_env)
+
+
+def _watch(stack: LocalStack, seconds: int, console: Any) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        time.sleep(min(10.0, max(0.0, deadline - time.monotonic())))
+        stack.check_alive()
+        console.print(" ".join(f"{k}={v:,}" for k, v in _snapshot(stack.dsn).items()))
+
+
+def _settle(stack: LocalStack, keys: Path) -> dict[str, Any]:
+    """Reconcile the chain against the database, then one trade of the top prosumer's GRXE."""
+    from gateway.mint._reconcile import reconcile
+    from gridx.chain import run_on_chain
+    from gridx.db import connect
+
+    url = stack.chain_url
+    assert url is not None
+    with connect(stack.dsn) as conn:
+        rep = run_on_chain(url, lambda c: reconcile(c, conn))
+        top = conn.execute(
+            "SELECT meter_id, sum(amount)::bigint FROM token_mints GROUP BY meter_id ORDER BY 2 DESC LIMIT 1"
+        ).fetchone()
+    snap = _snapshot(stack.dsn)
+    trade: dict[str, int] = {}
+    if top is not None:
+        # reconcile first: a trade moves tokens between owners on purpose
+        trade = run_on_chain(url, lambda c: _trade(c, keys / "chain", keys / "wallets", top[0], int(top[1]) // 2))
+    return {**snap, "grxe_supply": rep.supply, "reconcile_drift": rep.drift, **trade}
+
+
 def _run(meters: int, seconds: int, speed: float, interval_s: int) -> dict[str, Any]:
     from rich.console import Console
     from rich.table import Table
 
-    from gateway.mint._reconcile import reconcile
-    from gridx.chain import run_on_chain
-    from gridx.chain._bootstrap import bootstrap
-    from gridx.db import connect, migrate
-    from gridx.paths import ensure_private_dir, run_dir, secrets_dir, write_private
-    from gridx.services import MosquittoBroker, PostgresServer
-    from gridx.services._proc import free_port, wait_for_port
+    from gridx.chain import bootstrap, run_on_chain
+    from gridx.db import migrate
 
     console = Console()
     base = run_dir() / "demo"
     shutil.rmtree(base, ignore_errors=True)  # a demo starts from nothing; keys are kept
-    base.mkdir(parents=True)
     keys = ensure_private_dir(secrets_dir() / "demo")
-    procs = _Procs(base)
-    pg = PostgresServer(base / "pg")
-    broker = MosquittoBroker(base / "mosquitto")
-    try:
-        console.rule("[bold]GridTokenX demo")
-        pg.start()
-        gw_pw = broker.add_user("gateway")
-        edge_pw_file = keys / f"{EDGE_ID}.mqtt-password"
-        write_private(edge_pw_file, broker.add_user(EDGE_ID).encode())
-        broker.start()
-        migrate(pg.dsn)
-        console.print(f"PostgreSQL {pg.dsn}   mosquitto mqtts://127.0.0.1:{broker.port}")
-
-        chain_port = free_port()
-        node = procs.gridx("chain-node", ["chain", "node", "--memory", "--port", str(chain_port)])
-        wait_for_port(chain_port, node, 60)
-        url = f"http://127.0.0.1:{chain_port}"
-        dep = run_on_chain(url, lambda c: bootstrap(c, keys / "chain"))
-        console.print(f"chain node {url}: GRXE mint {dep.grxe_mint}, gateway minter {dep.gateway_minter}")
-
+    console.rule("[bold]GridTokenX demo")
+    with LocalStack(base, chain=True, broker_users=("gateway", EDGE_ID)) as stack:
+        assert stack.mqtt is not None and stack.chain_url is not None
+        migrate(stack.dsn)
+        console.print(f"PostgreSQL {stack.dsn}   mosquitto mqtts://127.0.0.1:{stack.mqtt.port}")
+        dep = run_on_chain(stack.chain_url, lambda c: bootstrap(c, keys / "chain"))
+        console.print(f"chain node {stack.chain_url}: GRXE mint {dep.grxe_mint}, gateway minter {dep.gateway_minter}")
         modbus_port = free_port()
-        provision = subprocess.run(
-            gridx_command(
-                "edge",
-                "provision",
-                "--edge-id",
-                EDGE_ID,
-                "--meters",
-                str(meters),
-                "--modbus-port",
-                str(modbus_port),
-                "--keys-dir",
-                str(keys / "meters"),
-                "--config-out",
-                str(base / "edge.toml"),
-                "--mqtt-port",
-                str(broker.port),
-                "--mqtt-ca-file",
-                str(broker.ca_file),
-                "--mqtt-password-file",
-                str(edge_pw_file),
-                "--interval-s",
-                str(interval_s),
-                "--sim-speed",
-                str(speed),
-                "--sim-seed",
-                str(SIM_SEED),
-            ),
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-        enrolled = [json.loads(line) for line in provision.stdout.splitlines() if line.startswith("{")]
-        asyncio.run(_enroll(url, pg.dsn, keys / "chain", keys / "wallets", enrolled))
+        enrolled = _provision(stack, keys, meters, speed, interval_s, modbus_port)
+        asyncio.run(_enroll(stack.chain_url, stack.dsn, keys / "chain", keys / "wallets", enrolled))
         kinds = [m["owner_type"] for m in enrolled]
         console.print(
             f"{len(enrolled)} meters enrolled on chain and mirrored "
             f"({kinds.count('prosumer')} prosumers, {kinds.count('consumer')} consumers)"
         )
-
-        sim = procs.gridx(
-            "sim",
-            [
-                "sim",
-                "meters",
-                "--count",
-                str(meters),
-                "--port",
-                str(modbus_port),
-                "--speed",
-                str(speed),
-                "--seed",
-                str(SIM_SEED),
-                "--start",
-                str(_sim_start()),
-            ],
-        )
-        wait_for_port(modbus_port, sim, 60)
-        procs.gridx(
-            "gateway",
-            ["gateway", "run"],
-            {
-                "GRIDX_GATEWAY_DSN": pg.dsn,
-                "GRIDX_GATEWAY_MQTT_PORT": str(broker.port),
-                "GRIDX_GATEWAY_MQTT_CA_FILE": str(broker.ca_file),
-                "GRIDX_GATEWAY_MQTT_PASSWORD": gw_pw,
-                "GRIDX_GATEWAY_METRICS_PORT": "0",
-            },
-        )
-        procs.gridx(
-            "mint",
-            ["mint", "run"],
-            {
-                "GRIDX_MINT_DSN": pg.dsn,
-                "GRIDX_MINT_RPC_URL": url,
-                "GRIDX_MINT_MINTER_KEYPAIR": str(keys / "chain" / "gateway_minter.json"),
-            },
-        )
-        procs.gridx(
-            "edge",
-            ["edge", "run", "--config", str(base / "edge.toml")],
-            {"GRIDX_EDGE_OUTBOX_PATH": str(base / "edge-outbox.sqlite")},
-        )
+        _start_parts(stack, keys, meters, speed, modbus_port)
         console.print(
             f"sim (x{speed:g}), edge, gateway and mint worker running; watching for {seconds} s (logs in {base})"
         )
-
-        deadline = time.monotonic() + seconds
-        snap = _snapshot(pg.dsn)
-        while time.monotonic() < deadline:
-            time.sleep(min(10.0, max(0.0, deadline - time.monotonic())))
-            for name, p in procs.started:
-                if p.poll() is not None:
-                    raise RuntimeError(f"{name} exited with {p.returncode}; see {base / (name + '.log')}")
-            snap = _snapshot(pg.dsn)
-            console.print(" ".join(f"{k}={v:,}" for k, v in snap.items()))
-
+        _watch(stack, seconds, console)
         # edge first: what it published is drained before the consumers stop; the chain stays
         # up for the reconciliation
-        procs.stop_all(keep=("chain-node",))
-        with connect(pg.dsn) as conn:
-            rep = run_on_chain(url, lambda c: reconcile(c, conn))
-            top = conn.execute(
-                "SELECT meter_id, sum(amount)::bigint FROM token_mints GROUP BY meter_id ORDER BY 2 DESC LIMIT 1"
-            ).fetchone()
-        snap = _snapshot(pg.dsn)
-        trade: dict[str, int] = {}
-        if top is not None:
-            # reconcile first: a trade moves tokens between owners on purpose
-            trade = run_on_chain(url, lambda c: _trade(c, keys / "chain", keys / "wallets", top[0], int(top[1]) // 2))
-        table = Table(title="GridTokenX demo result", show_header=False)
-        for key in ("readings", "quarantined", "mints_confirmed", "mints_pending", "grxe_minted"):
-            table.add_row(key, f"{snap[key]:,}")
-        table.add_row("GRXE supply on chain", f"{rep.supply:,}")
-        table.add_row("reconcile drift", str(rep.drift))
-        for key, value in trade.items():
-            table.add_row(f"trade: {key}", f"{value:,}")
-        console.print(table)
-        return {**snap, "grxe_supply": rep.supply, "reconcile_drift": rep.drift, **trade}
-    finally:
-        procs.stop_all()
-        broker.stop()
-        pg.stop()
+        stack.stop_children(keep=("chain-node",))
+        result = _settle(stack, keys)
+    table = Table(title="GridTokenX demo result", show_header=False)
+    for key, value in result.items():
+        table.add_row(key.replace("_", " "), f"{value:,}")
+    console.print(table)
+    return result
 
 
 def register(app: typer.Typer) -> None:

@@ -1,6 +1,22 @@
-"""Launchers for project-local services (mosquitto, PostgreSQL) on loopback."""
+"""Launchers for project-local services (mosquitto, PostgreSQL) on loopback, and the process
+helpers that tests, benchmarks and the demo share."""
 
+from gridx.services._proc import cpu_seconds, free_port, gridx_command, run_tool, stop_process, wait_for_port
+from gridx.services._stack import LocalStack, settings_env
 from gridx.services.mosquitto import MosquittoBroker, ensure_pki
-from gridx.services.postgres import PostgresServer
+from gridx.services.postgres import PostgresServer, pg_flavor
 
-__all__ = ["MosquittoBroker", "PostgresServer", "ensure_pki"]
+__all__ = [
+    "LocalStack",
+    "MosquittoBroker",
+    "PostgresServer",
+    "cpu_seconds",
+    "ensure_pki",
+    "free_port",
+    "gridx_command",
+    "pg_flavor",
+    "run_tool",
+    "settings_env",
+    "stop_process",
+    "wait_for_port",
+]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from gridx.errors import ServiceError
 
-__all__ = ["cpu_seconds", "free_port", "gridx_command", "stop_process", "wait_for_port"]
+__all__ = ["cpu_seconds", "free_port", "gridx_command", "run_tool", "stop_process", "wait_for_port"]
 
 
 def free_port() -> int:
@@ -32,6 +32,23 @@ def wait_for_port(port: int, proc: subprocess.Popen[bytes] | None, timeout: floa
         except OSError:
             time.sleep(0.05)
     raise ServiceError(f"nothing listening on 127.0.0.1:{port} after {timeout}s")
+
+
+def run_tool(cmd: list[str], what: str | None = None) -> subprocess.CompletedProcess[str]:
+    """Run a setup tool (initdb, openssl, mosquitto_passwd) to completion.
+
+    A failure raises ``ServiceError`` carrying the tool's own stderr: a bare
+    ``CalledProcessError`` hides the one line that says what went wrong (a permission, a port).
+    """
+    name = what or Path(cmd[0]).name
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    except OSError as exc:
+        raise ServiceError(f"{name} could not run: {exc}") from exc
+    if done.returncode != 0:
+        err = (done.stderr.strip() or done.stdout.strip())[-2000:]
+        raise ServiceError(f"{name} failed with exit code {done.returncode}: {err}")
+    return done
 
 
 def stop_process(proc: subprocess.Popen[bytes], timeout: float = 10.0) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from gridx.errors import ServiceError
 from gridx.paths import ROOT, ensure_private_dir, write_private
-from gridx.services._proc import free_port, stop_process, wait_for_port
+from gridx.services._proc import free_port, run_tool, stop_process, wait_for_port
 from gridx.wire import is_gateway_user
 
 __all__ = ["MosquittoBroker", "ensure_pki", "render_acl"]
@@ -35,7 +35,7 @@ def render_acl(template: str, gateways: list[str]) -> str:
 
 
 def _openssl(*args: str) -> None:
-    subprocess.run(["openssl", *args], check=True, capture_output=True)
+    run_tool(["openssl", *args])
 
 
 def ensure_pki(pki: Path) -> Path:
@@ -137,7 +137,7 @@ class MosquittoBroker:
         pwfile = self.workdir / "passwd"
         write_private(pwfile, b"")
         for user, pw in self.users.items():
-            subprocess.run(["mosquitto_passwd", "-b", str(pwfile), user, pw], check=True, capture_output=True)
+            run_tool(["mosquitto_passwd", "-b", str(pwfile), user, pw], what="mosquitto_passwd")
         pwfile.chmod(0o600)
 
     def _write_acl(self) -> Path:

@@ -2,23 +2,31 @@
 
 It never touches the system cluster: its data directory lives under ``.run/`` and it listens
 on 127.0.0.1 at a port of our choosing. PostgreSQL refuses to run as root, so when we are root
-the cluster runs as the ``postgres`` system user that the Debian package creates.
+the cluster runs as the ``postgres`` system user that the Debian package creates. That user
+cannot reach a clone under a 0700 directory (``/root``), so then the cluster's data lives in a
+directory of its own under the system temp dir and ``datadir`` is a symlink to it.
+
+Flavor (``GRIDX_PG_FLAVOR``): ``timescaledb`` preloads TimescaleDB and fails when it is not
+installed (``scripts/setup_timescaledb.sh`` builds it); ``plain`` never loads it; unset loads
+it when installed.
 """
 
 from __future__ import annotations
 
 import glob
+import hashlib
 import os
 import shutil
 import signal
 import subprocess
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from gridx.errors import ServiceError
-from gridx.services._proc import free_port, stop_process, wait_for_port
+from gridx.services._proc import free_port, run_tool, stop_process, wait_for_port
 
-__all__ = ["PostgresServer", "pg_bindir"]
+__all__ = ["PostgresServer", "pg_bindir", "pg_flavor"]
 
 DB_USER = "gridx"
 DB_NAME = "gridx"
@@ -40,12 +48,64 @@ def _as_owner(cmd: list[str]) -> list[str]:
     return cmd
 
 
+def _timescaledb_installed(bindir: Path) -> bool:
+    return (bindir.parent / "lib" / "timescaledb.so").exists()
+
+
+def pg_flavor() -> str:
+    """``timescaledb`` or ``plain``: what a new server will run (see the module doc)."""
+    wanted = os.environ.get("GRIDX_PG_FLAVOR", "")
+    if wanted not in ("", "plain", "timescaledb"):
+        raise ServiceError(f"GRIDX_PG_FLAVOR must be 'plain' or 'timescaledb', not {wanted!r}")
+    if wanted == "plain":
+        return "plain"
+    if _timescaledb_installed(pg_bindir()):
+        return "timescaledb"
+    if wanted == "timescaledb":
+        raise ServiceError("GRIDX_PG_FLAVOR=timescaledb but TimescaleDB is missing (scripts/setup_timescaledb.sh)")
+    return "plain"
+
+
+def _owner_can_reach(directory: Path) -> bool:
+    """Whether the ``postgres`` user can traverse to ``directory`` (a 0700 ancestor stops it)."""
+    return subprocess.run(_as_owner(["test", "-x", str(directory)]), capture_output=True, check=False).returncode == 0
+
+
+def _cluster_dir(datadir: Path) -> Path:
+    """Where the cluster's files really live; ``datadir`` itself when its owner can reach it."""
+    if datadir.is_symlink():
+        return datadir.resolve()
+    if os.geteuid() != 0:
+        return datadir
+    datadir.parent.mkdir(parents=True, exist_ok=True)
+    if _owner_can_reach(datadir.parent):
+        return datadir
+    if datadir.exists():
+        if any(datadir.iterdir()):
+            raise ServiceError(f"{datadir} is not reachable by the postgres user (0700 parent); remove it to relocate")
+        datadir.rmdir()
+    digest = hashlib.sha256(str(datadir.absolute()).encode()).hexdigest()[:16]
+    real = Path(tempfile.gettempdir()) / f"gridx-pg-{digest}"
+    datadir.symlink_to(real, target_is_directory=True)
+    return real
+
+
+_TIMESCALEDB_CONF = {
+    "shared_preload_libraries": "timescaledb",
+    "timescaledb.telemetry_level": "off",
+    # one scheduler per database with the extension: the tests create many databases
+    "max_worker_processes": "32",
+    "timescaledb.max_background_workers": "24",
+}
+
+
 @dataclass
 class PostgresServer:
     datadir: Path
     port: int = field(default_factory=free_port)
     extra_conf: dict[str, str] = field(default_factory=dict)
     proc: subprocess.Popen[bytes] | None = None
+    flavor: str = field(default_factory=pg_flavor)
 
     @property
     def dsn(self) -> str:
@@ -57,29 +117,15 @@ class PostgresServer:
 
     def init(self) -> None:
         """Create the cluster once; later calls reuse it (idempotent)."""
-        if (self.datadir / "PG_VERSION").exists():
+        data = _cluster_dir(self.datadir)
+        if (data / "PG_VERSION").exists():
             return
-        self.datadir.mkdir(parents=True, exist_ok=True)
+        data.mkdir(parents=True, exist_ok=True)
         if os.geteuid() == 0:
-            shutil.chown(self.datadir, "postgres", "postgres")
-        self.datadir.chmod(0o700)
-        subprocess.run(
-            _as_owner(
-                [
-                    str(pg_bindir() / "initdb"),
-                    "-D",
-                    str(self.datadir),
-                    "-U",
-                    DB_USER,
-                    "--auth=trust",
-                    "-E",
-                    "UTF8",
-                    "--no-instructions",
-                ]
-            ),
-            check=True,
-            capture_output=True,
-        )
+            shutil.chown(data, "postgres", "postgres")
+        data.chmod(0o700)
+        initdb = [str(pg_bindir() / "initdb"), "-D", str(data), "-U", DB_USER, "--auth=trust", "-E", "UTF8"]
+        run_tool(_as_owner([*initdb, "--no-instructions"]), what="initdb")
 
     def start(self, timeout: float = 30.0) -> PostgresServer:
         self.init()
@@ -89,9 +135,10 @@ class PostgresServer:
             "fsync": "off",  # a test cluster survives process crashes, not power loss
             "max_connections": "200",
             "shared_buffers": "256MB",
+            **(_TIMESCALEDB_CONF if self.flavor == "timescaledb" else {}),
             **self.extra_conf,
         }
-        args = [str(pg_bindir() / "postgres"), "-D", str(self.datadir), "-p", str(self.port)]
+        args = [str(pg_bindir() / "postgres"), "-D", str(_cluster_dir(self.datadir)), "-p", str(self.port)]
         for k, v in conf.items():
             args += ["-c", f"{k}={v}"]
         log = self.log_path.open("ab")

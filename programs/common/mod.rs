@@ -52,6 +52,7 @@ pub fn fail<T>(e: impl Into<ProgramError>) -> Result<T, ProgramError> {
 
 #[inline(always)]
 pub fn log(msg: &str) {
+    // SAFETY: the syscall reads exactly `msg.len()` bytes from `msg.as_ptr()`, a live &str.
     unsafe { pinocchio::syscalls::sol_log_(msg.as_ptr(), msg.len() as u64) };
 }
 
@@ -60,6 +61,7 @@ pub fn log(msg: &str) {
 #[inline(always)]
 pub fn emit(data: &[u8]) {
     let parts: [&[u8]; 1] = [data];
+    // SAFETY: `parts` is one (ptr, len) pair, the layout the syscall reads; both outlive the call.
     unsafe { pinocchio::syscalls::sol_log_data(parts.as_ptr() as *const u8, 1) };
 }
 
@@ -317,10 +319,12 @@ struct RawClock {
 pub fn unix_timestamp() -> Result<i64, ProgramError> {
     let mut c = core::mem::MaybeUninit::<RawClock>::uninit();
     #[allow(deprecated)]
+    // SAFETY: `c` is a properly aligned, writable RawClock, the exact layout the syscall fills.
     let rc = unsafe { pinocchio::syscalls::sol_get_clock_sysvar(c.as_mut_ptr() as *mut u8) };
     if rc != 0 {
         return Err(ProgramError::UnsupportedSysvar);
     }
+    // SAFETY: rc == 0, so the syscall wrote every field of the Clock into `c`.
     Ok(unsafe { c.assume_init() }.unix_timestamp)
 }
 
@@ -330,6 +334,7 @@ pub fn rent_exempt(space: usize) -> Result<u64, ProgramError> {
     // The syscall writes a Rent struct (u64, f64, u8): the buffer must be 8-byte aligned.
     let mut raw = [0u64; 3];
     #[allow(deprecated)]
+    // SAFETY: `raw` is 24 writable, 8-byte-aligned bytes: room for the Rent struct it writes.
     let rc = unsafe { pinocchio::syscalls::sol_get_rent_sysvar(raw.as_mut_ptr() as *mut u8) };
     if rc != 0 {
         return Err(ProgramError::UnsupportedSysvar);
@@ -551,6 +556,7 @@ macro_rules! gridx_panic_handler {
         #[panic_handler]
         fn panic(_info: &core::panic::PanicInfo<'_>) -> ! {
             let msg = concat!(env!("CARGO_PKG_NAME"), " panicked");
+            // SAFETY: `msg` is a 'static str; the syscall reads `msg.len()` bytes and aborts.
             unsafe { pinocchio::syscalls::sol_panic_(msg.as_ptr(), msg.len() as u64, 0, 0) }
         }
     };
@@ -562,32 +568,47 @@ pub(crate) use gridx_panic_handler;
 // by the sol_mem*_ syscalls. compiler_builtins (build-std) does not export them for
 // bpfel-unknown-none and sbpf-linker cannot resolve them otherwise.
 
+/// # Safety
+/// The C contract: `dst` and `src` valid for `n` bytes and not overlapping.
 #[no_mangle]
+// SAFETY: exported as the C symbol LLVM calls; the syscall has memcpy's contract.
 pub unsafe extern "C" fn memcpy(dst: *mut u8, src: *const u8, n: usize) -> *mut u8 {
     pinocchio::syscalls::sol_memcpy_(dst, src, n as u64);
     dst
 }
 
+/// # Safety
+/// The C contract: `dst` and `src` valid for `n` bytes (they may overlap).
 #[no_mangle]
+// SAFETY: exported as the C symbol LLVM calls; the syscall has memmove's contract.
 pub unsafe extern "C" fn memmove(dst: *mut u8, src: *const u8, n: usize) -> *mut u8 {
     pinocchio::syscalls::sol_memmove_(dst, src, n as u64);
     dst
 }
 
+/// # Safety
+/// The C contract: `s` valid for `n` writable bytes.
 #[no_mangle]
+// SAFETY: exported as the C symbol LLVM calls; the syscall has memset's contract.
 pub unsafe extern "C" fn memset(s: *mut u8, c: i32, n: usize) -> *mut u8 {
     pinocchio::syscalls::sol_memset_(s, c as u8, n as u64);
     s
 }
 
+/// # Safety
+/// The C contract: `a` and `b` valid for `n` readable bytes.
 #[no_mangle]
+// SAFETY: exported as the C symbol LLVM calls; the syscall writes its result into `r`.
 pub unsafe extern "C" fn memcmp(a: *const u8, b: *const u8, n: usize) -> i32 {
     let mut r: i32 = 0;
     pinocchio::syscalls::sol_memcmp_(a, b, n as u64, &mut r as *mut i32);
     r
 }
 
+/// # Safety
+/// The C contract: `a` and `b` valid for `n` readable bytes.
 #[no_mangle]
+// SAFETY: same contract as `memcmp`, which it calls.
 pub unsafe extern "C" fn bcmp(a: *const u8, b: *const u8, n: usize) -> i32 {
     memcmp(a, b, n)
 }

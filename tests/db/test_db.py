@@ -1,4 +1,5 @@
-"""Migrations and read-side queries on a real PostgreSQL (the plain path: no TimescaleDB here)."""
+"""Migrations and read-side queries on a real PostgreSQL, with or without TimescaleDB
+(``GRIDX_PG_FLAVOR``; `make test` runs them on both)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from gridx.db import (
     surplus_available_wh,
 )
 from gridx.db._migrate import SQL_DIR, load_migrations
+from tests.helpers.db import insert_reading
 from tests.helpers.gateway import wallet
 
 T0 = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
@@ -61,15 +63,6 @@ def test_an_edited_migration_is_refused(pg_dsn, tmp_path):
         migrate(pg_dsn, sql)
 
 
-def _insert(conn: psycopg.Connection, meter: str, start: datetime, produced: int, consumed: int, seq: int) -> None:
-    conn.execute(
-        """INSERT INTO readings (meter_id, window_start, window_end, seq, produced_wh, consumed_wh, surplus_wh,
-                                 produced_total_wh, consumed_total_wh, prev_hash, hash, sig, edge_id, sent_at_ms)
-           VALUES (%s, %s, %s, %s, %s, %s, %s, 0, 0, '', '', '', 'e', 0)""",
-        (meter, start, start + timedelta(minutes=15), seq, produced, consumed, produced - consumed),
-    )
-
-
 async def test_queries_return_the_right_sums(pg_dsn):
     migrate(pg_dsn)
     owner, other = wallet(), wallet()
@@ -78,12 +71,12 @@ async def test_queries_return_the_right_sums(pg_dsn):
             enroll_meter(conn, meter_id=mid, pubkey_hex=f"{i:064x}", owner_wallet=who, edge_id="e", rated_power_w=5000)
         # m1: 8 windows of 15 min over two hours (10:00-12:00) and one the next day
         for k in range(8):
-            _insert(
+            insert_reading(
                 conn, "m1", T0 + timedelta(minutes=15 * k), produced=100 + k, consumed=120 if k == 0 else 40, seq=k + 1
             )
-        _insert(conn, "m1", T0 + timedelta(days=1), produced=10, consumed=0, seq=9)
-        _insert(conn, "m2", T0, produced=500, consumed=100, seq=1)
-        _insert(conn, "m3", T0, produced=999, consumed=0, seq=1)
+        insert_reading(conn, "m1", T0 + timedelta(days=1), produced=10, consumed=0, seq=9)
+        insert_reading(conn, "m2", T0, produced=500, consumed=100, seq=1)
+        insert_reading(conn, "m3", T0, produced=999, consumed=0, seq=1)
         conn.execute("INSERT INTO surplus_reservations (ref, owner_wallet, wh) VALUES ('order-1', %s, 150)", (owner,))
         conn.commit()
 

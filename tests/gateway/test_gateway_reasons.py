@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
+from collections.abc import Callable
 
 import psycopg
 from nacl.signing import SigningKey
@@ -104,20 +105,7 @@ def test_every_reason_is_quarantined_and_good_readings_survive(broker, pg_dsn):
         ]
         pub.publish(crafted)
 
-        # whole messages that cannot be read are quarantined once, with the edge they came from
-        pub.publish_raw(bad(Reason.MALFORMED, b"this is not json"))
-        pub.publish_raw(bad(Reason.UNSUPPORTED_VERSION, json.dumps({"v": 2, "edge_id": "edge-a"}).encode()))
-        pub.publish_raw(bad(Reason.OVERSIZED, b"{" + b" " * (MAX_BATCH_BYTES + 1) + b"}"))
-        too_many = json.dumps(
-            {"v": 1, "edge_id": "edge-a", "sent_at_ms": 0, "readings": [{}] * (MAX_BATCH_READINGS + 1)}
-        )
-        pub.publish_raw(bad(Reason.OVERSIZED, too_many.encode()))
-        pub.publish_raw(
-            bad(
-                Reason.WRONG_EDGE,
-                Batch(edge_id="edge-b", sent_at_ms=0, readings=[g1.next()]).model_dump_json().encode(),
-            )
-        )
+        _unreadable_messages(pub, bad, g1)
         v_seq = v.seq
         g1.seq -= 1  # that reading was never accepted: chain the next one on its predecessor
         g1.last_hash, g1.window_end = reading_hash(crafted[0]), crafted[0].window_end
@@ -140,6 +128,21 @@ def test_every_reason_is_quarantined_and_good_readings_survive(broker, pg_dsn):
     finally:
         pub.close()
         gw.stop()
+
+
+def _unreadable_messages(pub: Publisher, bad: Callable[[Reason, object], object], g1: Meter) -> None:
+    """Whole messages that cannot be read are quarantined once, with the edge they came from."""
+    pub.publish_raw(bad(Reason.MALFORMED, b"this is not json"))
+    pub.publish_raw(bad(Reason.UNSUPPORTED_VERSION, json.dumps({"v": 2, "edge_id": "edge-a"}).encode()))
+    pub.publish_raw(bad(Reason.OVERSIZED, b"{" + b" " * (MAX_BATCH_BYTES + 1) + b"}"))
+    too_many = json.dumps({"v": 1, "edge_id": "edge-a", "sent_at_ms": 0, "readings": [{}] * (MAX_BATCH_READINGS + 1)})
+    pub.publish_raw(bad(Reason.OVERSIZED, too_many.encode()))
+    pub.publish_raw(
+        bad(
+            Reason.WRONG_EDGE,
+            Batch(edge_id="edge-b", sent_at_ms=0, readings=[g1.next()]).model_dump_json().encode(),
+        )
+    )
 
 
 def test_a_reading_the_database_refuses_is_quarantined_alone(broker, pg_dsn):

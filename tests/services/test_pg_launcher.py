@@ -1,0 +1,53 @@
+"""The PostgreSQL launcher works from any clone location and says why when it cannot."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from gridx.errors import ServiceError
+from gridx.services import PostgresServer, run_tool
+
+
+def test_a_failing_tool_reports_its_own_stderr() -> None:
+    with pytest.raises(ServiceError, match=r"sh failed with exit code 3: no such thing here"):
+        run_tool(["sh", "-c", "echo 'no such thing here' >&2; exit 3"])
+
+
+def test_a_missing_tool_is_a_service_error() -> None:
+    with pytest.raises(ServiceError, match="could not run"):
+        run_tool(["/nonexistent/gridx-tool"])
+
+
+def test_initdb_failure_carries_initdb_stderr() -> None:
+    datadir = Path(tempfile.mkdtemp(prefix="gridx-pg-test-"))  # reachable: /tmp is world-searchable
+    try:
+        (datadir / "stray-file").write_text("not a cluster")
+        with pytest.raises(ServiceError, match=r"initdb failed .*not empty"):
+            PostgresServer(datadir).init()
+    finally:
+        shutil.rmtree(datadir)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the cluster runs as another user only when we are root")
+def test_cluster_starts_when_the_clone_is_under_a_0700_directory(tmp_path: Path) -> None:
+    home = tmp_path / "root-like-home"
+    home.mkdir(mode=0o700)
+    home.chmod(0o700)  # like /root: the postgres user cannot traverse it
+    server = PostgresServer(home / "clone" / ".run" / "pg")
+    try:
+        server.start()
+        with psycopg.connect(server.dsn) as conn:
+            assert conn.execute("SELECT 41 + 1").fetchone() == (42,)
+        assert server.datadir.is_symlink()
+        real = server.datadir.resolve()
+        assert real.stat().st_uid != 0 and (real / "PG_VERSION").exists()
+    finally:
+        server.stop()
+        if server.datadir.is_symlink():
+            shutil.rmtree(server.datadir.resolve(), ignore_errors=True)
