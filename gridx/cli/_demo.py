@@ -48,7 +48,9 @@ def _snapshot(dsn: str) -> dict[str, int]:
     return dict(zip(("readings", "quarantined", "mints_confirmed", "mints_pending", "grxe_minted"), row, strict=True))
 
 
-async def _enroll(url: str, dsn: str, chain_keys: Path, wallets: Path, meters: list[dict[str, Any]]) -> None:
+async def _enroll(
+    url: str, dsn: str, chain_keys: Path, wallets: Path, meters: list[dict[str, Any]], interval_s: int
+) -> None:
     from solana.rpc.async_api import AsyncClient
     from solders.pubkey import Pubkey
 
@@ -73,6 +75,11 @@ async def _enroll(url: str, dsn: str, chain_keys: Path, wallets: Path, meters: l
                     edge_id=m["edge_id"],
                     rated_power_w=int(m["rated_power_w"]),
                     owner_type=m["owner_type"],
+                )
+                # the gateway credits only windows aligned to the meter's interval (the edge's)
+                conn.execute(
+                    "UPDATE meters SET interval_s = %s, on_chain = true WHERE meter_id = %s",
+                    (interval_s, m["meter_id"]),
                 )
     finally:
         await client.close()
@@ -228,7 +235,7 @@ def _run(meters: int, seconds: int, speed: float, interval_s: int) -> dict[str, 
         console.print(f"chain node {stack.chain_url}: GRXE mint {dep.grxe_mint}, gateway minter {dep.gateway_minter}")
         modbus_port = free_port()
         enrolled = _provision(stack, keys, meters, speed, interval_s, modbus_port)
-        asyncio.run(_enroll(stack.chain_url, stack.dsn, keys / "chain", keys / "wallets", enrolled))
+        asyncio.run(_enroll(stack.chain_url, stack.dsn, keys / "chain", keys / "wallets", enrolled, interval_s))
         kinds = [m["owner_type"] for m in enrolled]
         console.print(
             f"{len(enrolled)} meters enrolled on chain and mirrored "
