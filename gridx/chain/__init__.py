@@ -22,6 +22,17 @@ from ._client import (
 )
 from ._errors import chain_error, err_to_json
 from ._follow import LogEvent, follow_logs, pubsub_url
+from ._htlc import (
+    HASHLOCK_MAX_LEAD_S,
+    HASHLOCK_MIN_LEAD_S,
+    HashLockInfo,
+    HashLockState,
+    build_hashlock_claim_ix,
+    build_hashlock_fill_ix,
+    build_hashlock_refund_ix,
+    decode_hash_lock,
+    hash_lock_pda,
+)
 from ._idl import Event, decode_account, decode_events, error_name
 from ._ids import (
     ATA_PROGRAM_ID,
@@ -73,6 +84,8 @@ from ._spl import create_ata_ix, create_mint_ixs, mint_to_ix, token_account_amou
 __all__ = [
     "ATA_PROGRAM_ID",
     "CONSUMER",
+    "HASHLOCK_MAX_LEAD_S",
+    "HASHLOCK_MIN_LEAD_S",
     "MAX_MINTS_PER_TX",
     "METER_ACTIVE",
     "METER_REVOKED",
@@ -81,6 +94,8 @@ __all__ = [
     "TOKEN_PROGRAM_ID",
     "Deployment",
     "Event",
+    "HashLockInfo",
+    "HashLockState",
     "LocalNode",
     "LogEvent",
     "MarketKeys",
@@ -97,6 +112,9 @@ __all__ = [
     "build_create_buy_order_ix",
     "build_create_sell_order_ix",
     "build_energy_token_initialize_ix",
+    "build_hashlock_claim_ix",
+    "build_hashlock_fill_ix",
+    "build_hashlock_refund_ix",
     "build_initialize_market_ix",
     "build_match_order_ix",
     "build_mint_for_reading_ix",
@@ -115,6 +133,7 @@ __all__ = [
     "create_mint_ixs",
     "decode_account",
     "decode_events",
+    "decode_hash_lock",
     "energy_vault_pda",
     "err_to_json",
     "error_name",
@@ -123,6 +142,7 @@ __all__ = [
     "fetch_events",
     "follow_logs",
     "grxe_mint_pda",
+    "hash_lock_pda",
     "latest_blockhash",
     "load_deployment",
     "load_keypair",

@@ -11,7 +11,7 @@ from solders.pubkey import Pubkey
 
 from ._tokens import TOKEN_PROGRAMS, is_mint, is_token_account, mint_decimals, token_fields, ui_amount
 
-__all__ = ["Decimals", "balances", "fee_charged", "token_balances"]
+__all__ = ["Decimals", "balances", "fee_charged", "post_balances", "token_balances"]
 
 
 class Decimals:
@@ -31,8 +31,32 @@ class Decimals:
         return dec
 
 
-def balances(svm: Any, keys: list[Pubkey]) -> list[int]:
-    return [svm.get_balance(k) or 0 for k in keys]
+def balances(svm: Any, keys: list[Pubkey], programs: set[Pubkey], program_lamports: dict[Pubkey, int]) -> list[int]:
+    """Lamports of every key. LiteSVM copies a whole account even for its balance, and a program
+    account holds its ELF: the lamports of invoked programs are read once and cached (a
+    transaction cannot change an executable account's balance)."""
+    out = []
+    for k in keys:
+        if k in programs:
+            n = program_lamports.get(k)
+            if n is None:
+                n = program_lamports[k] = svm.get_balance(k) or 0
+            out.append(n)
+        else:
+            out.append(svm.get_balance(k) or 0)
+    return out
+
+
+def post_balances(keys: list[Pubkey], pre: list[int], written: dict[Pubkey, Account | None]) -> list[int]:
+    """Lamports after: the written accounts as read back; the others cannot have changed."""
+    out = []
+    for k, before in zip(keys, pre, strict=True):
+        if k in written:
+            acct = written[k]
+            out.append(0 if acct is None else acct.lamports)
+        else:
+            out.append(before)
+    return out
 
 
 def token_balances(

@@ -25,10 +25,11 @@ from solders.transaction import Transaction, VersionedTransaction
 
 from gridx.errors import ConfigError
 
-from ._balances import Decimals, balances, fee_charged, token_balances
+from ._balances import Decimals, balances, fee_charged, post_balances, token_balances
 from ._errors import err_to_json
 from ._ids import PROGRAMS, SYSTEM_PROGRAM_ID, program_dir, program_ids
 from ._journal import Journal, TxRecord
+from ._tokens import TOKEN_PROGRAMS
 
 __all__ = ["ChainListener", "SvmChain", "TxRecord"]
 
@@ -89,6 +90,8 @@ class SvmChain:
         self.blocks: collections.OrderedDict[int, tuple[Hash, int]] = collections.OrderedDict()  # slot: hash, time
         self.by_slot: dict[int, list[Signature]] = collections.defaultdict(list)
         self._decimals = Decimals(self.svm)
+        self._token_accounts: set[Pubkey] = set()  # whose pre-state a transaction must read
+        self._program_lamports: dict[Pubkey, int] = {}
         self._faucet = Keypair()
         self.svm.set_account(self._faucet.pubkey(), Account(_FAUCET_LAMPORTS, b"", SYSTEM_PROGRAM_ID, False, 0))
         self._journal = Journal(journal) if journal is not None else None
@@ -97,6 +100,8 @@ class SvmChain:
             for addr, acct in accounts.items():
                 self.svm.set_account(addr, acct)
                 self.known.add(addr)
+                if acct.owner in TOKEN_PROGRAMS:
+                    self._token_accounts.add(addr)
             for rec in txs:
                 self._index(rec)
             self.tx_count = len(txs)
@@ -173,8 +178,11 @@ class SvmChain:
                 return SendResult(sig, "AlreadyProcessed", [], 0)
             keys = list(tx.message.account_keys)
             writable = _writable(tx, keys)
-            pre_bal = balances(self.svm, keys)
-            pre_acc = {k: self.svm.get_account(k) for k in writable}
+            programs = {keys[ix.program_id_index] for ix in tx.message.instructions}
+            pre_bal = balances(self.svm, keys, programs, self._program_lamports)
+            # only a token account has a pre-state worth copying (its token balance); the payer for
+            # the refund below. An account becomes a token account only by being created here.
+            pre_acc = {k: self.svm.get_account(k) for k in writable if k in self._token_accounts or k == keys[0]}
             res = self.svm.send_transaction(tx)
             if isinstance(res, FailedTransactionMetadata):
                 meta, err = res.meta(), err_to_json(res.err())
@@ -187,8 +195,10 @@ class SvmChain:
                 if payer_before is not None:
                     self.svm.set_account(keys[0], payer_before)
                 return out
-            post_bal = balances(self.svm, keys)
             post_acc = {k: self.svm.get_account(k) for k in (writable if err is None else keys[:1])}
+            # a read-only account's lamports cannot change within the transaction
+            post_bal = post_balances(keys, pre_bal, post_acc)
+            self._token_accounts.update(k for k, a in post_acc.items() if a is not None and a.owner in TOKEN_PROGRAMS)
             rec = TxRecord(sig, self.slot, bytes(tx), err, out.logs, out.units, int(time.time()), keys)
             rec.fee = fee_charged(pre_bal, post_bal, err is None)
             rec.pre_balances, rec.post_balances = pre_bal, post_bal

@@ -30,6 +30,7 @@ _PARTS: tuple[tuple[str, str], ...] = (
     ("chain", "gridx.chain.cli"),
     ("api", "backend.cli"),
     ("market", "backend.market.cli"),
+    ("payments", "backend.payments.cli"),
 )
 _EXTRA: tuple[str, ...] = ("gridx.cli._demo", "gateway.mint.cli")
 

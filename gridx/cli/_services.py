@@ -21,21 +21,15 @@ def up(
     from rich.console import Console
 
     from gridx.paths import run_dir
-    from gridx.services.mosquitto import MosquittoBroker
-    from gridx.services.postgres import PostgresServer
+    from gridx.services import LocalStack
 
     console = Console()
-    pg = PostgresServer(run_dir() / "pg", port=pg_port).start()
-    broker = MosquittoBroker(run_dir() / "mosquitto", port=mqtt_port)
-    broker.add_user("gateway")
-    broker.start()
-    console.print(f"PostgreSQL: {pg.dsn}")
-    console.print(f"mosquitto:  mqtts://127.0.0.1:{broker.port} (CA {broker.ca_file})")
-    try:
-        while True:
-            time.sleep(1)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        broker.stop()
-        pg.stop()
+    with LocalStack(run_dir(), pg_port=pg_port, mqtt_port=mqtt_port) as stack:
+        assert stack.mqtt is not None
+        console.print(f"PostgreSQL: {stack.dsn}   (GRIDX_DSN)")
+        console.print(f"mosquitto:  mqtts://127.0.0.1:{stack.mqtt.port} (CA {stack.mqtt.ca_file})")
+        try:
+            while True:
+                time.sleep(1)
+        except KeyboardInterrupt:
+            pass

@@ -34,7 +34,7 @@ def wait_for_port(port: int, proc: subprocess.Popen[bytes] | None, timeout: floa
     raise ServiceError(f"nothing listening on 127.0.0.1:{port} after {timeout}s")
 
 
-def run_tool(cmd: list[str], what: str | None = None) -> subprocess.CompletedProcess[str]:
+def run_tool(cmd: list[str], what: str | None = None, cwd: str | None = None) -> subprocess.CompletedProcess[str]:
     """Run a setup tool (initdb, openssl, mosquitto_passwd) to completion.
 
     A failure raises ``ServiceError`` carrying the tool's own stderr: a bare
@@ -42,7 +42,7 @@ def run_tool(cmd: list[str], what: str | None = None) -> subprocess.CompletedPro
     """
     name = what or Path(cmd[0]).name
     try:
-        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        done = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=cwd)
     except OSError as exc:
         raise ServiceError(f"{name} could not run: {exc}") from exc
     if done.returncode != 0:

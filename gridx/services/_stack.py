@@ -61,6 +61,8 @@ class LocalStack:
     chain: bool = False
     pg_conf: dict[str, str] = field(default_factory=dict)
     broker_users: tuple[str, ...] = ("gateway",)
+    pg_port: int | None = None  # None: a free port
+    mqtt_port: int | None = None
     pg: PostgresServer | None = None
     mqtt: MosquittoBroker | None = None
     chain_url: str | None = None
@@ -77,9 +79,11 @@ class LocalStack:
         self.workdir.mkdir(parents=True, exist_ok=True)
         try:
             if self.postgres:
-                self.pg = PostgresServer(self.workdir / "pg", extra_conf=self.pg_conf).start()
+                self.pg = PostgresServer(
+                    self.workdir / "pg", port=self.pg_port or free_port(), extra_conf=self.pg_conf
+                ).start()
             if self.broker:
-                self.mqtt = MosquittoBroker(self.workdir / "mosquitto")
+                self.mqtt = MosquittoBroker(self.workdir / "mosquitto", port=self.mqtt_port or free_port())
                 self.passwords = {u: self.mqtt.add_user(u) for u in self.broker_users}
                 self.mqtt.start()
             if self.chain:

@@ -68,7 +68,8 @@ def pg_flavor() -> str:
 
 def _owner_can_reach(directory: Path) -> bool:
     """Whether the ``postgres`` user can traverse to ``directory`` (a 0700 ancestor stops it)."""
-    return subprocess.run(_as_owner(["test", "-x", str(directory)]), capture_output=True, check=False).returncode == 0
+    probe = _as_owner(["test", "-x", str(directory)])
+    return subprocess.run(probe, capture_output=True, check=False, cwd="/").returncode == 0
 
 
 def _cluster_dir(datadir: Path) -> Path:
@@ -125,7 +126,8 @@ class PostgresServer:
             shutil.chown(data, "postgres", "postgres")
         data.chmod(0o700)
         initdb = [str(pg_bindir() / "initdb"), "-D", str(data), "-U", DB_USER, "--auth=trust", "-E", "UTF8"]
-        run_tool(_as_owner([*initdb, "--no-instructions"]), what="initdb")
+        # cwd "/": the postgres user may not be allowed into ours (a clone under /root)
+        run_tool(_as_owner([*initdb, "--no-instructions"]), what="initdb", cwd="/")
 
     def start(self, timeout: float = 30.0) -> PostgresServer:
         self.init()
@@ -142,7 +144,9 @@ class PostgresServer:
         for k, v in conf.items():
             args += ["-c", f"{k}={v}"]
         log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(_as_owner(args), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = subprocess.Popen(
+            _as_owner(args), stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd="/"
+        )
         wait_for_port(self.port, self.proc, timeout, self.log_path)
         self._ensure_db(timeout)
         return self

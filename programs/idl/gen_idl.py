@@ -90,6 +90,106 @@ COMMON_ERRORS = [
     ("InvalidArgument", "An instruction argument is out of range"),
 ]
 
+# Hash-time-locked fills (THB payments, DESIGN §7): a seller moves part of a sell order into a
+# hash lock for a buyer who pays on another chain. Appended after the market's own
+# instructions, accounts, events and errors so every existing discriminator and code is unchanged.
+HTLC_INSTRUCTIONS = [
+    {
+        "name": "hashlock_fill",
+        "docs": (
+            'Seller moves `amount` GRXE of its sell order into a hash lock PDA ["hash_lock", seller, hashlock] for `buyer`. '
+            "The GRXE stays in the energy vault, now owed to the lock. deadline is Solana unix time and must leave at least "
+            "HASHLOCK_MIN_LEAD_S and at most HASHLOCK_MAX_LEAD_S."
+        ),
+        "accounts": [
+            acc("seller", True, True, "Sell order owner; pays the lock account's rent"),
+            acc("market"),
+            acc("sell_order", True, docs='PDA ["order", seller, order_id LE], side sell'),
+            acc("buyer", docs="Receiver of the GRXE when the lock is claimed"),
+            acc("hash_lock", True, docs='PDA ["hash_lock", seller, hashlock]'),
+            sys_prog(),
+        ],
+        "args": [
+            {"name": "amount", "type": "u64"},
+            {"name": "hashlock", "type": ARR32},
+            {"name": "deadline", "type": "i64"},
+        ],
+    },
+    {
+        "name": "hashlock_claim",
+        "docs": (
+            "Anyone submits the secret before the deadline: exactly 32 bytes whose SHA-256 is the hash lock. The GRXE goes "
+            "to the stored buyer's token account, the secret is kept in the lock account."
+        ),
+        "accounts": [
+            acc("market"),
+            acc("hash_lock", True),
+            acc("buyer_energy_account", True, docs="GRXE token account owned by the lock's buyer"),
+            acc("energy_vault", True),
+            tok_prog(),
+        ],
+        "args": [{"name": "preimage", "type": "bytes"}],
+    },
+    {
+        "name": "hashlock_refund",
+        "docs": "Anyone submits at or after the deadline: the GRXE goes back to the stored seller's token account.",
+        "accounts": [
+            acc("market"),
+            acc("hash_lock", True),
+            acc("seller_energy_account", True, docs="GRXE token account owned by the lock's seller"),
+            acc("energy_vault", True),
+            tok_prog(),
+        ],
+        "args": [],
+    },
+]
+
+HTLC_ACCOUNT = {
+    "name": "HashLock",
+    "fields": [
+        ("market", PK),
+        ("seller", PK),
+        ("buyer", PK),
+        ("sell_order", PK),
+        ("amount", "u64"),
+        ("hashlock", ARR32),
+        ("deadline", "i64"),
+        ("state", "u8"),
+        ("preimage", ARR32),
+        ("created_at", "i64"),
+        ("bump", "u8"),
+    ],
+}
+
+HTLC_EVENTS = [
+    {
+        "name": "HashLocked",
+        "fields": [
+            ("hash_lock", PK),
+            ("sell_order", PK),
+            ("seller", PK),
+            ("buyer", PK),
+            ("amount", "u64"),
+            ("hashlock", ARR32),
+            ("deadline", "i64"),
+        ],
+    },
+    {
+        "name": "HashClaimed",
+        "fields": [("hash_lock", PK), ("buyer", PK), ("amount", "u64"), ("hashlock", ARR32), ("preimage", ARR32)],
+    },
+    {"name": "HashRefunded", "fields": [("hash_lock", PK), ("seller", PK), ("amount", "u64"), ("hashlock", ARR32)]},
+]
+
+HTLC_ERRORS = [
+    ("HashLockNotOpen", "Hash lock was already claimed or refunded"),
+    ("HashLockExpired", "Hash lock deadline has passed: it can only be refunded"),
+    ("HashLockNotExpired", "Hash lock deadline has not passed: it cannot be refunded yet"),
+    ("BadPreimageLength", "Preimage must be exactly 32 bytes"),
+    ("WrongPreimage", "SHA-256 of the preimage is not the hash lock"),
+    ("DeadlineOutOfRange", "Hash lock deadline leaves too little or too much time"),
+]
+
 SPECS = {
     "registry": {
         "docs": "GridTokenX registry: users (prosumer/consumer), meters (ed25519 pubkey, owner, edge, status), authority.",
@@ -417,6 +517,7 @@ SPECS = {
                 ],
                 "args": [{"name": "amount", "type": "u64"}],
             },
+            *HTLC_INSTRUCTIONS,
         ],
         "accounts": [
             {
@@ -451,6 +552,7 @@ SPECS = {
                     ("bump", "u8"),
                 ],
             },
+            HTLC_ACCOUNT,
         ],
         "events": [
             {
@@ -480,6 +582,7 @@ SPECS = {
                     ("fee", "u64"),
                 ],
             },
+            *HTLC_EVENTS,
         ],
         "errors": COMMON_ERRORS
         + [
@@ -496,6 +599,7 @@ SPECS = {
             ("MarketMismatch", "Order belongs to another market"),
             ("InvalidVault", "Vault does not match the market"),
             ("InvalidFeeAccount", "Fee account does not match the market"),
+            *HTLC_ERRORS,
         ],
     },
 }

@@ -141,6 +141,7 @@ async def test_follow_logs_live_then_catch_up_after_disconnect_and_restart(
 ) -> None:
     w = world
     programs = [c.program_ids().energy_token, c.program_ids().registry]
+    await c.latest_blockhash(client)  # a new block: the world's own transactions are before it
     start = (await client.get_slot()).value
     before = [await _mint(client, w, i) for i in range(2)]  # before following: caught up
     follower = c.follow_logs(node.url, node.ws_url, programs, start, retry_s=0.05)
@@ -167,3 +168,18 @@ async def test_follow_logs_live_then_catch_up_after_disconnect_and_restart(
     await follower.aclose()
     sigs = [e.signature for e in got]
     assert len(sigs) == len(set(sigs)) == 5
+
+
+async def test_follow_logs_yields_a_transaction_mentioning_two_programs_once(
+    client: AsyncClient, node: c.LocalNode, world: RpcWorld
+) -> None:
+    programs = [c.program_ids().energy_token, c.TOKEN_PROGRAM_ID]  # a mint CPIs into the token program
+    await c.latest_blockhash(client)  # a new block: the world's own token transactions are before it
+    start = (await client.get_slot()).value
+    caught_up = await _mint(client, world, 0)
+    follower = c.follow_logs(node.url, c.pubsub_url(node.url), programs, start, retry_s=0.05)
+    first = await anext(follower)
+    live = await _mint(client, world, 1)
+    second = await anext(follower)
+    await follower.aclose()
+    assert [first.signature, second.signature] == [caught_up, live]

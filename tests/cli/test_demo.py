@@ -5,20 +5,20 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from gridx.paths import ROOT
+from gridx.services import gridx_command
 
 
 @pytest.mark.slow
 def test_demo_runs_the_whole_spine(tmp_path: Path) -> None:
-    run = ROOT / ".run" / "pytest" / f"demo-{os.getpid()}"  # PostgreSQL (as postgres) must reach it
+    run = ROOT / ".run" / "pytest" / f"demo-{os.getpid()}"
     env = {**os.environ, "GRIDX_RUN_DIR": str(run), "GRIDX_SECRETS_DIR": str(tmp_path / "secrets")}
     res = subprocess.run(
-        [str(Path(sys.executable).parent / "gridx"), "demo", "--meters", "6", "--seconds", "25"],
+        gridx_command("demo", "--meters", "6", "--seconds", "25"),
         env=env,
         capture_output=True,
         text=True,

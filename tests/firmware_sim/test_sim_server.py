@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 from pymodbus.client import ModbusTcpClient
 
 from firmware_sim._fleet import address_of
 from firmware_sim.registers import BLOCK_WORDS, decode
-from gridx.services._proc import stop_process, wait_for_port
+from gridx.services import gridx_command, stop_process, wait_for_port
 from tests.helpers.edge import modbus_ports
 
 
 def test_one_process_serves_a_thousand_meters(tmp_path: Path) -> None:
     base = modbus_ports(5)
-    gridx = str(Path(sys.executable).parent / "gridx")
     log = (tmp_path / "sim.log").open("ab")
-    cmd = [gridx, "sim", "meters", "--count", "1000", "--port", str(base), "--fault", "7=offline"]
+    cmd = gridx_command("sim", "meters", "--count", "1000", "--port", str(base), "--fault", "7=offline")
     proc = subprocess.Popen([*cmd, "--fault", "8=garbage"], stdout=log, stderr=log)
     try:
         wait_for_port(base + 4, proc, 60, tmp_path / "sim.log")

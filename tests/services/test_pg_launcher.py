@@ -24,12 +24,17 @@ def test_a_missing_tool_is_a_service_error() -> None:
         run_tool(["/nonexistent/gridx-tool"])
 
 
-def test_initdb_failure_carries_initdb_stderr() -> None:
+def test_initdb_failure_carries_initdb_stderr(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # run from a 0700 directory, as from a clone under /root: the tool's own error comes
+    # through, not a complaint about our working directory
+    tmp_path.chmod(0o700)
+    monkeypatch.chdir(tmp_path)
     datadir = Path(tempfile.mkdtemp(prefix="gridx-pg-test-"))  # reachable: /tmp is world-searchable
     try:
         (datadir / "stray-file").write_text("not a cluster")
-        with pytest.raises(ServiceError, match=r"initdb failed .*not empty"):
+        with pytest.raises(ServiceError, match=r"(?s)initdb failed .*not empty") as caught:
             PostgresServer(datadir).init()
+        assert "could not change directory" not in str(caught.value)
     finally:
         shutil.rmtree(datadir)
 

@@ -9,6 +9,9 @@ pub const IX_CREATE_SELL_ORDER: [u8; 8] = [53, 52, 255, 44, 191, 74, 171, 225];
 pub const IX_CREATE_BUY_ORDER: [u8; 8] = [182, 87, 0, 160, 192, 66, 151, 130];
 pub const IX_CANCEL_ORDER: [u8; 8] = [95, 129, 237, 240, 8, 49, 223, 132];
 pub const IX_MATCH_ORDER: [u8; 8] = [95, 230, 21, 6, 114, 23, 41, 111];
+pub const IX_HASHLOCK_FILL: [u8; 8] = [107, 233, 26, 89, 59, 120, 185, 208];
+pub const IX_HASHLOCK_CLAIM: [u8; 8] = [173, 192, 94, 55, 70, 208, 164, 158];
+pub const IX_HASHLOCK_REFUND: [u8; 8] = [28, 162, 186, 190, 156, 237, 227, 48];
 
 pub const DISC_MARKET: [u8; 8] = [219, 190, 213, 55, 0, 227, 198, 154];
 pub const MARKET_AUTHORITY: usize = 8;
@@ -38,12 +41,32 @@ pub const ORDER_CREATED_AT: usize = 113;
 pub const ORDER_BUMP: usize = 121;
 pub const ORDER_LEN: usize = 122;
 
+pub const DISC_HASH_LOCK: [u8; 8] = [64, 245, 163, 210, 194, 123, 70, 250];
+pub const HASH_LOCK_MARKET: usize = 8;
+pub const HASH_LOCK_SELLER: usize = 40;
+pub const HASH_LOCK_BUYER: usize = 72;
+pub const HASH_LOCK_SELL_ORDER: usize = 104;
+pub const HASH_LOCK_AMOUNT: usize = 136;
+pub const HASH_LOCK_HASHLOCK: usize = 144;
+pub const HASH_LOCK_DEADLINE: usize = 176;
+pub const HASH_LOCK_STATE: usize = 184;
+pub const HASH_LOCK_PREIMAGE: usize = 185;
+pub const HASH_LOCK_CREATED_AT: usize = 217;
+pub const HASH_LOCK_BUMP: usize = 225;
+pub const HASH_LOCK_LEN: usize = 226;
+
 pub const EV_ORDER_CREATED: [u8; 8] = [224, 1, 229, 63, 254, 60, 190, 159];
 pub const EV_ORDER_CREATED_LEN: usize = 105;
 pub const EV_ORDER_CANCELLED: [u8; 8] = [108, 56, 128, 68, 168, 113, 168, 239];
 pub const EV_ORDER_CANCELLED_LEN: usize = 80;
 pub const EV_TRADE_EXECUTED: [u8; 8] = [41, 110, 64, 129, 60, 79, 179, 80];
 pub const EV_TRADE_EXECUTED_LEN: usize = 200;
+pub const EV_HASH_LOCKED: [u8; 8] = [103, 35, 17, 206, 63, 85, 6, 115];
+pub const EV_HASH_LOCKED_LEN: usize = 184;
+pub const EV_HASH_CLAIMED: [u8; 8] = [183, 90, 245, 194, 98, 204, 253, 19];
+pub const EV_HASH_CLAIMED_LEN: usize = 144;
+pub const EV_HASH_REFUNDED: [u8; 8] = [108, 72, 244, 139, 7, 220, 240, 237];
+pub const EV_HASH_REFUNDED_LEN: usize = 112;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u32)]
@@ -94,6 +117,18 @@ pub enum Error {
     InvalidVault = 6021,
     /// Fee account does not match the market
     InvalidFeeAccount = 6022,
+    /// Hash lock was already claimed or refunded
+    HashLockNotOpen = 6023,
+    /// Hash lock deadline has passed: it can only be refunded
+    HashLockExpired = 6024,
+    /// Hash lock deadline has not passed: it cannot be refunded yet
+    HashLockNotExpired = 6025,
+    /// Preimage must be exactly 32 bytes
+    BadPreimageLength = 6026,
+    /// SHA-256 of the preimage is not the hash lock
+    WrongPreimage = 6027,
+    /// Hash lock deadline leaves too little or too much time
+    DeadlineOutOfRange = 6028,
 }
 
 impl From<Error> for pinocchio::error::ProgramError {

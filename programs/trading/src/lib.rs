@@ -10,6 +10,7 @@
 #[path = "../../common/mod.rs"]
 mod common;
 mod generated;
+mod htlc;
 
 use common::*;
 use generated::*;
@@ -35,6 +36,9 @@ pub fn process_instruction(program_id: &Address, accounts: &mut [AccountView], d
         IX_CREATE_BUY_ORDER => create_buy_order(program_id, accounts, &mut args),
         IX_CANCEL_ORDER => cancel_order(program_id, accounts, &mut args),
         IX_MATCH_ORDER => match_order(program_id, accounts, &mut args),
+        IX_HASHLOCK_FILL => htlc::hashlock_fill(program_id, accounts, &mut args),
+        IX_HASHLOCK_CLAIM => htlc::hashlock_claim(program_id, accounts, &mut args),
+        IX_HASHLOCK_REFUND => htlc::hashlock_refund(program_id, accounts, &mut args),
         _ => fail(Error::InvalidInstruction),
     }
 }
