@@ -9,7 +9,6 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -18,7 +17,7 @@ import pytest
 
 from firmware_sim._fleet import Fault, Fleet, FleetConfig
 from firmware_sim._server import serve_in_thread
-from gridx.services import MosquittoBroker
+from gridx.services import MosquittoBroker, gridx_command
 from gridx.wire import GENESIS_HASH, Reading, reading_hash, verify_reading
 from tests.helpers.edge import AgentThread, Collector, modbus_ports, provision_edge, read_stats, wait_until
 
@@ -47,13 +46,9 @@ def _check_streams(readings: list[Reading], keys: dict[str, object]) -> dict[str
     return streams
 
 
-def _gridx() -> str:
-    return str(Path(sys.executable).parent / "gridx")
-
-
 def _spawn_edge(cfg: Path, log: Path) -> subprocess.Popen[bytes]:
     fh = log.open("ab")
-    return subprocess.Popen([_gridx(), "edge", "run", "--config", str(cfg)], stdout=fh, stderr=fh)
+    return subprocess.Popen(gridx_command("edge", "run", "--config", str(cfg)), stdout=fh, stderr=fh)
 
 
 def _outbox_seqs(path: Path) -> dict[str, set[int]]:

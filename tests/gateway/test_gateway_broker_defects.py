@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import psycopg
 
 from gateway import GatewayConfig
+from gridx.services import gridx_command
 from gridx.wire import encode_batch, readings_topic
 from tests.helpers.gateway import GatewayThread, Meter, Publisher, gateway_config, scalar, setup_db, wait_until
 
@@ -78,7 +77,7 @@ def test_retire_drops_the_gateway_session(broker, pg_dsn):
     pub.publish([m.next()])  # queued in the offline session
     env = {**os.environ, **{f"GRIDX_GATEWAY_{k.upper()}": str(v) for k, v in _env(cfg).items()}}
     out = subprocess.run(
-        [str(Path(sys.executable).parent / "gridx"), "gateway", "retire", "--idle-s", "1"],
+        gridx_command("gateway", "retire", "--idle-s", "1"),
         env=env,
         capture_output=True,
         text=True,

@@ -8,7 +8,6 @@ import os
 import signal
 import ssl
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -24,7 +23,7 @@ from solders.keypair import Keypair
 from gateway import Gateway, GatewayConfig
 from gridx.db import enroll_meter, migrate
 from gridx.paths import ROOT
-from gridx.services import MosquittoBroker
+from gridx.services import MosquittoBroker, gridx_command
 from gridx.wire import GENESIS_HASH, Reading, UnsignedReading, encode_batch, reading_hash, readings_topic, sign_reading
 
 INTERVAL = 60
@@ -259,7 +258,7 @@ class GatewayProcess:
             env[f"GRIDX_GATEWAY_{name.upper()}"] = str(value)
         with self.log.open("ab") as fh:
             self.proc = subprocess.Popen(
-                [str(Path(sys.executable).parent / "gridx"), "gateway", "run"],
+                gridx_command("gateway", "run"),
                 env=env,
                 stdout=fh,
                 stderr=subprocess.STDOUT,
