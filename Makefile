@@ -44,4 +44,4 @@ demo: setup
 	$(VENV)/gridx demo
 
 clean:
-	rm -rf .run .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .run .pytest_cache .mypy_cache .ruff_cache native/market_core/target

@@ -34,6 +34,9 @@ def enroll(
     rpc_url: str | None = _RPC,
     owner_keypair: Path | None = _OWNER_KP,
     authority_keypair: Path | None = _AUTHORITY,
+    proof: str = typer.Option(
+        "", "--proof", help="with --rpc-url: the meter key's enrolment signature (hex; sign_enrolment on the edge)"
+    ),
 ) -> None:
     from gridx.db import EnrolmentError, connect, enroll_meter
 
@@ -42,8 +45,15 @@ def enroll(
     if rpc_url is not None:
         if owner_keypair is None:
             raise typer.BadParameter("the owner signs its enrolment on chain", param_hint="--owner-keypair")
+        if len(proof) != 128:
+            raise typer.BadParameter("the meter proves it holds its key (64-byte signature, hex)", param_hint="--proof")
         _enroll_on_chain(
-            rpc_url, dsn, owner_keypair, authority_keypair, meter_id, pubkey, edge, rated_power_w, owner_type
+            rpc_url,
+            dsn,
+            owner_keypair,
+            authority_keypair,
+            (meter_id, pubkey, edge, rated_power_w, owner_type),
+            (bytes.fromhex(proof), interval_s),
         )
         typer.echo(f"enrolled {meter_id} on chain and in the mirror")
         return
@@ -109,24 +119,26 @@ def _enroll_on_chain(
     dsn: str,
     owner_kp: Path,
     authority_kp: Path | None,
-    meter_id: str,
-    pubkey: str,
-    edge: str,
-    rated_power_w: int,
-    owner_type: str,
+    meter: tuple[str, str, str, int, str],
+    signed: tuple[bytes, int],
 ) -> None:
     import asyncio
 
     from solana.rpc.async_api import AsyncClient
     from solders.pubkey import Pubkey
 
-    from gateway.mint._mirror import enroll_on_chain
-    from gridx.chain import chain_secrets_dir, load_keypair
+    from gridx.chain import authorize_edge, chain_secrets_dir, load_keypair
     from gridx.db import connect
+    from gridx.registry import enroll_on_chain
+
+    meter_id, pubkey, edge, rated_power_w, owner_type = meter
+    proof, interval_s = signed
 
     async def go() -> None:
         client = AsyncClient(rpc_url, timeout=60)
         try:
+            # the gateway minter may mint for this edge's meters (token admin: next to the authority)
+            await authorize_edge(client, edge, authority_kp.parent if authority_kp else None)
             with connect(dsn) as conn:
                 await enroll_on_chain(
                     client,
@@ -137,6 +149,8 @@ def _enroll_on_chain(
                     meter_pubkey=Pubkey.from_bytes(bytes.fromhex(pubkey)),
                     edge_id=edge,
                     rated_power_w=rated_power_w,
+                    proof=proof,
+                    interval_s=interval_s,
                     owner_type=owner_type,  # type: ignore[arg-type]
                 )
                 # the chain is now its source of truth: database-only changes are refused

@@ -10,12 +10,15 @@ events with anchorpy from programs/idl/*.json. Exits non-zero on the first failu
 
 from __future__ import annotations
 
+import hashlib
 import json
 import struct
 import sys
+import time
 from pathlib import Path
 
 from anchorpy import Context, EventParser, Idl, Program, Provider, Wallet
+from nacl.signing import SigningKey
 from solana.rpc.async_api import AsyncClient
 from solders.instruction import AccountMeta, Instruction
 from solders.keypair import Keypair
@@ -30,8 +33,11 @@ SO_DIR = Path(sys.argv[1]) if len(sys.argv) > 1 else HERE / "deploy"
 IDS = {
     k: Pubkey.from_string(v)
     for k, v in json.loads((HERE / "program_ids.json").read_text()).items()
-    if not k.startswith("_")
+    if not k.startswith("_") and k != "deployer"
 }
+INSTRUCTIONS = Pubkey.from_string("Sysvar1nstructions1111111111111111111111111")
+# The compiled-in deployer of local chains (program_ids.json "deployer"): only it may initialise.
+DEPLOYER = Keypair.from_seed(hashlib.sha256(b"gridtokenx/deployer").digest())
 SYSTEM = Pubkey.from_string("11111111111111111111111111111111")
 TOKEN = Pubkey.from_string("TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA")
 ATA = Pubkey.from_string("ATokenGPvbdGVxr1b2hvZbsiqW5xWH25efTNsLJA8knL")
@@ -150,21 +156,66 @@ def mint_to_ix(mint: Pubkey, dest: Pubkey, authority: Pubkey, amount: int) -> In
     )
 
 
+def set_clock(unix_ts: int) -> None:
+    from solders.clock import Clock
+
+    svm.set_clock(Clock(1, 0, 0, 0, unix_ts))
+
+
+def proof_ix(key: SigningKey, owner: Pubkey, edge_id: bytes) -> Instruction:
+    """The meter key's proof of possession (Ed25519-program check) for register_meter."""
+    from gridx.chain import ed25519_ix, enrolment_message
+
+    msg = enrolment_message(Pubkey.from_bytes(key.verify_key.encode()), owner, edge_id)
+    return ed25519_ix(key.verify_key.encode(), bytes(key.sign(msg).signature), msg)
+
+
+def reading(key: SigningKey, seq: int, start: int, produced: int, consumed: int = 0) -> tuple[bytes, bytes]:
+    """(canonical bytes, signature) of one 900 s reading (gridx/wire.py)."""
+    from gridx.wire import UnsignedReading, canonical_bytes
+
+    u = UnsignedReading(
+        meter_id="smoke",
+        seq=seq,
+        window_start=start,
+        window_end=start + 900,
+        produced_wh=produced,
+        consumed_wh=consumed,
+        produced_total_wh=produced * seq,
+        consumed_total_wh=consumed * seq,
+    )
+    raw = canonical_bytes(u)
+    return raw, bytes(key.sign(raw).signature)
+
+
 def main() -> None:
     # ============================================================ registry
     authority = funded()
+    svm.airdrop(DEPLOYER.pubkey(), 10 * 10**9)
     reg_config = pda("registry", b"registry")
+    squatter = funded()
     send(
         ix(
             "registry",
             "initialize",
-            accounts={"authority": authority.pubkey(), "config": reg_config, "system_program": SYSTEM},
+            squatter.pubkey(),
+            accounts={"deployer": squatter.pubkey(), "config": reg_config, "system_program": SYSTEM},
         ),
-        [authority],
+        [squatter],
+        expect_error=custom_err("registry", "NotDeployer"),
+    )
+    send(
+        ix(
+            "registry",
+            "initialize",
+            authority.pubkey(),
+            accounts={"deployer": DEPLOYER.pubkey(), "config": reg_config, "system_program": SYSTEM},
+        ),
+        [DEPLOYER],
     )
     cfg = fetch("registry", reg_config)
     assert cfg.authority == authority.pubkey(), cfg
-    print("registry.initialize ok:", cfg)
+    print("registry.initialize ok (deployer only):", cfg)
 
     prosumer, consumer = funded(), funded()
     for kp, utype in ((prosumer, 0), (consumer, 1)):
@@ -200,8 +251,10 @@ def main() -> None:
         expect_error="AccountAlreadyInitialized",
     )
 
-    meter_kp = Keypair()
-    meter = meter_kp.pubkey()
+    t0 = 1_764_000_000 - (1_764_000_000 % 900)
+    set_clock(t0 - 900)  # meters enrolled before the windows they will mint
+    meter_key = SigningKey.generate()
+    meter = Pubkey.from_bytes(meter_key.verify_key.encode())
     edge_id = b"edge-001".ljust(32, b"\0")
     meter_acct = pda("registry", b"meter", bytes(meter))
     reg_meter_accounts = {
@@ -211,43 +264,58 @@ def main() -> None:
         "owner_user": pda("registry", b"user", bytes(prosumer.pubkey())),
         "meter_account": meter_acct,
         "system_program": SYSTEM,
+        "instructions": INSTRUCTIONS,
     }
+    proof = proof_ix(meter_key, prosumer.pubkey(), edge_id)
     # without the authority's signature: refused (authority passed as non-signer)
-    bad = ix("registry", "register_meter", meter, list(edge_id), 5000, accounts=reg_meter_accounts)
+    bad = ix("registry", "register_meter", meter, list(edge_id), 5000, 900, accounts=reg_meter_accounts)
     bad_metas = [
         AccountMeta(m.pubkey, False if m.pubkey == authority.pubkey() else m.is_signer, m.is_writable)
         for m in bad.accounts
     ]
     send(
-        Instruction(bad.program_id, bad.data, bad_metas),
+        [proof, Instruction(bad.program_id, bad.data, bad_metas)],
         [prosumer],
         expect_error=custom_err("registry", "MissingSignature"),
     )
+    # without the meter key's proof of possession: refused
+    send(
+        ix("registry", "register_meter", meter, list(edge_id), 5000, 900, accounts=reg_meter_accounts),
+        [prosumer, authority],
+        expect_error=custom_err("registry", "MissingProofOfPossession"),
+    )
     res = send(
-        ix("registry", "register_meter", meter, list(edge_id), 5000, accounts=reg_meter_accounts), [prosumer, authority]
+        [proof, ix("registry", "register_meter", meter, list(edge_id), 5000, 900, accounts=reg_meter_accounts)],
+        [prosumer, authority],
     )
     m = fetch("registry", meter_acct)
-    assert m.owner == prosumer.pubkey() and m.rated_power_w == 5000 and m.status == 0, m
+    assert m.owner == prosumer.pubkey() and m.rated_power_w == 5000 and m.status == 0 and m.interval_s == 900, m
     print("registry.register_meter ok:", events("registry", res))
 
     # a consumer-owned meter (used to prove minting refuses non-prosumers)
-    cmeter = Keypair().pubkey()
+    ckey = SigningKey.generate()
+    cmeter = Pubkey.from_bytes(ckey.verify_key.encode())
     send(
-        ix(
-            "registry",
-            "register_meter",
-            cmeter,
-            list(edge_id),
-            5000,
-            accounts={
-                **reg_meter_accounts,
-                "owner": consumer.pubkey(),
-                "owner_user": pda("registry", b"user", bytes(consumer.pubkey())),
-                "meter_account": pda("registry", b"meter", bytes(cmeter)),
-            },
-        ),
+        [
+            proof_ix(ckey, consumer.pubkey(), edge_id),
+            ix(
+                "registry",
+                "register_meter",
+                cmeter,
+                list(edge_id),
+                5000,
+                900,
+                accounts={
+                    **reg_meter_accounts,
+                    "owner": consumer.pubkey(),
+                    "owner_user": pda("registry", b"user", bytes(consumer.pubkey())),
+                    "meter_account": pda("registry", b"meter", bytes(cmeter)),
+                },
+            ),
+        ],
         [consumer, authority],
     )
+    set_clock(int(time.time()))
 
     # ============================================================ energy_token
     admin = funded()
@@ -259,8 +327,9 @@ def main() -> None:
             "energy_token",
             "initialize",
             IDS["registry"],
+            admin.pubkey(),
             accounts={
-                "admin": admin.pubkey(),
+                "deployer": DEPLOYER.pubkey(),
                 "config": tok_config,
                 "mint": grxe,
                 "mint_authority": mint_auth,
@@ -268,17 +337,19 @@ def main() -> None:
                 "system_program": SYSTEM,
             },
         ),
-        [admin],
+        [DEPLOYER],
     )
+    assert fetch("energy_token", tok_config).admin == admin.pubkey()
     print("energy_token.initialize ok:", fetch("energy_token", tok_config))
 
     gateway = funded()
-    minter_acct = pda("energy_token", b"minter", bytes(gateway.pubkey()))
+    minter_acct = pda("energy_token", b"minter", bytes(gateway.pubkey()), edge_id)
     res = send(
         ix(
             "energy_token",
             "add_minter",
             gateway.pubkey(),
+            list(edge_id),
             accounts={
                 "admin": admin.pubkey(),
                 "config": tok_config,
@@ -294,87 +365,89 @@ def main() -> None:
     send(create_ata_ix(consumer.pubkey(), consumer.pubkey(), grxe), [consumer])
     prosumer_grxe = ata(prosumer.pubkey(), grxe)
 
-    def mint_ix(meter_pk, owner_pk, window_start, window_seconds, amount, minter=gateway):
-        return ix(
+    def mint_ixs(meter_pk, owner_pk, signed, minter=gateway) -> list[Instruction]:
+        """[Ed25519 check pointing into the mint's data, mint_readings] (anchorpy builds the mint)."""
+        from gridx.chain import SignedReading, ed25519_ix, mint_data
+
+        mint = ix(
             "energy_token",
-            "mint_for_reading",
-            meter_pk,
-            window_start,
-            window_seconds,
-            amount,
+            "mint_readings",
+            [raw for raw, _ in signed],
             accounts={
                 "minter": minter.pubkey(),
-                "minter_account": pda("energy_token", b"minter", bytes(minter.pubkey())),
+                "minter_account": pda("energy_token", b"minter", bytes(minter.pubkey()), edge_id),
                 "config": tok_config,
                 "meter_account": pda("registry", b"meter", bytes(meter_pk)),
                 "owner_user": pda("registry", b"user", bytes(owner_pk)),
-                "mint_record": pda("energy_token", b"mint_record", bytes(meter_pk), struct.pack("<q", window_start)),
+                "mint_state": pda("energy_token", b"mint_state", bytes(meter_pk)),
                 "mint": grxe,
                 "mint_authority": mint_auth,
                 "owner_token_account": ata(owner_pk, grxe),
                 "token_program": TOKEN,
                 "system_program": SYSTEM,
+                "instructions": INSTRUCTIONS,
             },
         )
+        data, spans = mint_data([SignedReading(raw, sig) for raw, sig in signed])
+        assert bytes(mint.data) == data, "anchorpy and gridx.chain encode mint_readings alike"
+        check = ed25519_ix(bytes(meter_pk), [sig for _, sig in signed], spans=[(1, o, n) for o, n in spans])
+        return [check, mint]
 
-    t0 = 1_764_000_000 - (1_764_000_000 % 900)
-    # Griefing guard: pre-funding a future mint-record PDA must not block that window's mint.
+    # Griefing guard: pre-funding the meter's future mint-state PDA must not block its first mint.
     from solders.system_program import TransferParams, transfer
 
     send(
         transfer(
             TransferParams(
-                from_pubkey=gateway.pubkey(),
-                to_pubkey=pda("energy_token", b"mint_record", bytes(meter), struct.pack("<q", t0 + 2 * 900)),
-                lamports=5000,
+                from_pubkey=gateway.pubkey(), to_pubkey=pda("energy_token", b"mint_state", bytes(meter)), lamports=5000
             )
         ),
         [gateway],
     )
-    # 5000 W for 900 s = 1250 Wh -> max 1,250,000 base units. Three windows in one transaction.
-    res = send([mint_ix(meter, prosumer.pubkey(), t0 + i * 900, 900, 1_000_000 + i) for i in range(3)], [gateway])
+    # 5000 W for 900 s = 1250 Wh at most. Three windows in one instruction, amount computed on chain.
+    signed = [reading(meter_key, i + 1, t0 + i * 900, 1_000 + i) for i in range(3)]
+    res = send(mint_ixs(meter, prosumer.pubkey(), signed), [gateway])
     evs = events("energy_token", res)
-    assert len(evs) == 3 and evs[0].name == "TokensMinted", evs
-    assert token_balance(prosumer_grxe) == 3_000_003, token_balance(prosumer_grxe)
+    assert len(evs) == 1 and evs[0].name == "TokensMinted" and evs[0].data.windows == 3, evs
+    assert token_balance(prosumer_grxe) == 3_003_000, token_balance(prosumer_grxe)
     print(
-        "energy_token.mint_for_reading x3 in one tx ok:",
+        "energy_token.mint_readings x3 in one instruction ok:",
         evs[0],
         "balance",
         token_balance(prosumer_grxe),
         "compute units",
         res.compute_units_consumed(),
     )
-    print(
-        "  mint record:",
-        fetch("energy_token", pda("energy_token", b"mint_record", bytes(meter), struct.pack("<q", t0))),
-    )
+    print("  mint state:", fetch("energy_token", pda("energy_token", b"mint_state", bytes(meter))))
     send(
-        mint_ix(meter, prosumer.pubkey(), t0, 900, 1),
+        mint_ixs(meter, prosumer.pubkey(), [reading(meter_key, 9, t0, 1)]),
         [gateway],
-        expect_error=custom_err("energy_token", "AlreadyMinted"),
+        expect_error=custom_err("energy_token", "WindowAlreadyMinted"),
     )
     send(
-        mint_ix(meter, prosumer.pubkey(), t0 + 10 * 900, 900, 1_250_001),
+        mint_ixs(meter, prosumer.pubkey(), [reading(meter_key, 9, t0 + 10 * 900, 1_251)]),
         [gateway],
         expect_error=custom_err("energy_token", "ExceedsRatedPower"),
     )
     send(
-        mint_ix(meter, prosumer.pubkey(), t0 + 10 * 900, 900, 0),
+        mint_ixs(meter, prosumer.pubkey(), [reading(meter_key, 9, t0 + 10 * 900, 500, 500)]),
         [gateway],
         expect_error=custom_err("energy_token", "ZeroAmount"),
     )
     send(
-        mint_ix(cmeter, consumer.pubkey(), t0, 900, 1000),
+        mint_ixs(cmeter, consumer.pubkey(), [reading(ckey, 1, t0, 1000)]),
         [gateway],
         expect_error=custom_err("energy_token", "NotProsumer"),
     )
     rogue = funded()
     send(
-        mint_ix(meter, prosumer.pubkey(), t0 + 20 * 900, 900, 1000, minter=rogue),
+        mint_ixs(meter, prosumer.pubkey(), [reading(meter_key, 9, t0 + 20 * 900, 1000)], minter=rogue),
         [rogue],
         expect_error=custom_err("energy_token", "NotMinter"),
     )
-    print("energy_token refusals ok (duplicate window, rated power, zero, consumer, unknown minter)")
+    forged = [(reading(meter_key, 9, t0 + 20 * 900, 1000)[0], bytes(64))]
+    send(mint_ixs(meter, prosumer.pubkey(), forged), [gateway], expect_error="Custom(2)")
+    print("energy_token refusals ok (minted window, rated power, zero, consumer, unknown minter, forged signature)")
 
     # revoke -> mint refused -> reactivate
     send(
@@ -387,7 +460,7 @@ def main() -> None:
         [authority],
     )
     send(
-        mint_ix(meter, prosumer.pubkey(), t0 + 30 * 900, 900, 1000),
+        mint_ixs(meter, prosumer.pubkey(), [reading(meter_key, 9, t0 + 30 * 900, 1000)]),
         [gateway],
         expect_error=custom_err("energy_token", "MeterNotActive"),
     )
@@ -412,17 +485,24 @@ def main() -> None:
     )
     print("registry.set_meter_status ok (revoked meter refused by energy_token)")
 
-    # rotate the registry authority and back; the old authority loses its power
+    # rotate the registry authority (propose + accept) and back; the old authority loses its power
     new_auth = funded()
-    res = send(
-        ix(
-            "registry",
-            "rotate_authority",
-            new_auth.pubkey(),
-            accounts={"authority": authority.pubkey(), "config": reg_config},
-        ),
-        [authority],
-    )
+
+    def rotate(old: Keypair, new: Keypair):
+        send(
+            ix(
+                "registry",
+                "propose_authority",
+                new.pubkey(),
+                accounts={"authority": old.pubkey(), "config": reg_config},
+            ),
+            [old],
+        )
+        return send(
+            ix("registry", "accept_authority", accounts={"new_authority": new.pubkey(), "config": reg_config}), [new]
+        )
+
+    res = rotate(authority, new_auth)
     send(
         ix(
             "registry",
@@ -433,51 +513,19 @@ def main() -> None:
         [authority],
         expect_error=custom_err("registry", "Unauthorized"),
     )
-    send(
-        ix(
-            "registry",
-            "rotate_authority",
-            authority.pubkey(),
-            accounts={"authority": new_auth.pubkey(), "config": reg_config},
-        ),
-        [new_auth],
-    )
+    rotate(new_auth, authority)
     assert fetch("registry", reg_config).authority == authority.pubkey()
-    print("registry.rotate_authority ok:", events("registry", res))
+    print("registry.propose_authority + accept_authority ok:", events("registry", res))
 
     # remove a minter
     extra = Keypair().pubkey()
-    send(
-        ix(
-            "energy_token",
-            "add_minter",
-            extra,
-            accounts={
-                "admin": admin.pubkey(),
-                "config": tok_config,
-                "minter_account": pda("energy_token", b"minter", bytes(extra)),
-                "system_program": SYSTEM,
-            },
-        ),
-        [admin],
-    )
-    send(
-        ix(
-            "energy_token",
-            "remove_minter",
-            extra,
-            accounts={
-                "admin": admin.pubkey(),
-                "config": tok_config,
-                "minter_account": pda("energy_token", b"minter", bytes(extra)),
-            },
-        ),
-        [admin],
-    )
-    assert (
-        svm.get_account(pda("energy_token", b"minter", bytes(extra))) is None
-        or svm.get_account(pda("energy_token", b"minter", bytes(extra))).lamports == 0
-    )
+    extra_acct = pda("energy_token", b"minter", bytes(extra), edge_id)
+    for name in ("add_minter", "remove_minter"):
+        accounts = {"admin": admin.pubkey(), "config": tok_config, "minter_account": extra_acct}
+        if name == "add_minter":
+            accounts["system_program"] = SYSTEM
+        send(ix("energy_token", name, extra, list(edge_id), accounts=accounts), [admin])
+    assert svm.get_account(extra_acct) is None or svm.get_account(extra_acct).lamports == 0
     print("energy_token.remove_minter ok")
 
     # ============================================================ trading

@@ -30,6 +30,7 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
 fi
 
 bash scripts/setup_node_tests.sh
+bash scripts/build_market_core.sh
 bash scripts/install_anvil.sh
 
 mkdir -p .secrets .run && chmod 700 .secrets

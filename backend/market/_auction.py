@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from itertools import accumulate
+from operator import itemgetter
 from typing import Any
 
 from backend.market._checks import new_order_verdict
@@ -98,7 +99,8 @@ def clearing_tick(bids: dict[int, int], asks: dict[int, int]) -> tuple[int, int]
 
 def _allocate(side: list[list[Any]], volume: int, lot: int, best_first: int) -> list[tuple[list[Any], int]]:
     """Fills for one side's eligible orders: price priority, pro rata in lots at the margin."""
-    side.sort(key=lambda o: (o[_TICK] * best_first, o[_ARRIVAL]))
+    # ``side`` comes in arrival order (the orders dict's) and sorting is stable, also reversed
+    side.sort(key=itemgetter(_TICK), reverse=best_first < 0)
     out: list[tuple[list[Any], int]] = []
     i, left = 0, volume
     while left and i < len(side):
@@ -238,15 +240,14 @@ class Auction:
             self._emit(ev, Rejected, 0, RejectReason.BAD_SLOT)
             return
         self._slot = slot
-        bids, asks = self._levels[Side.BUY], self._levels[Side.SELL]
-        found = clearing_tick({t: v[0] for t, v in bids.items()}, {t: v[0] for t, v in asks.items()})
+        found = self.indicative()
         touched: set[tuple[int, int]] = set()
         if found is None:
             self._emit(ev, Cleared, slot, None, 0)
         else:
-            p, volume = found
-            self._emit(ev, Cleared, slot, p * self.spec.tick, volume)
-            touched = self._trade(p, volume, ev)
+            price, volume = found
+            self._emit(ev, Cleared, slot, price, volume)
+            touched = self._trade(price // self.spec.tick, volume, ev)
         self._expire(ev, touched)
 
     def _trade(self, p: int, volume: int, ev: list[Event]) -> set[tuple[int, int]]:
@@ -311,6 +312,12 @@ class Auction:
         if o is None:
             return None
         return RestingOrder(o[_OID], o[_OWNER], Side(o[_SIDE]), o[_TICK] * self.spec.tick, o[_REM])
+
+    def indicative(self) -> tuple[int, int] | None:
+        """(price, volume) the slot would clear at now, or None: what the book shows."""
+        bids, asks = self._levels[Side.BUY], self._levels[Side.SELL]
+        found = clearing_tick({t: v[0] for t, v in bids.items()}, {t: v[0] for t, v in asks.items()})
+        return None if found is None else (found[0] * self.spec.tick, found[1])
 
     def book(self, depth: int | None = None) -> Book:
         """The collected orders per price (they do not trade until the slot clears)."""

@@ -12,7 +12,8 @@ import time
 from typing import Any
 
 from backend.market._auction import Auction
-from backend.market._engine import Engine
+from backend.market._engine import Engine as PyEngine
+from backend.market._native import Engine
 from backend.market._types import Clear, MarketSpec, Mechanism, NewOrder, Side, StpMode, TimeInForce, Trade
 
 __all__ = ["bench_auction", "bench_match", "bench_spec", "random_orders"]
@@ -56,13 +57,20 @@ def random_orders(
 
 
 def bench_match(
-    orders: int, owners: int = 1000, seed: int = 1, latency_sample: int = 200_000, mix: bool = True
+    orders: int,
+    owners: int = 1000,
+    seed: int = 1,
+    latency_sample: int = 200_000,
+    mix: bool = True,
+    pure: bool = False,
 ) -> dict[str, Any]:
     """Throughput over ``orders`` orders (CPU time of this thread, so other processes on a
     shared machine do not count; wall time beside it), then per-order wall latency on a fresh
-    engine over the first ``latency_sample`` of the same orders (timing each order costs time)."""
+    engine over the first ``latency_sample`` of the same orders (timing each order costs time).
+    ``Engine.apply`` one command at a time, as the market service calls it; ``pure``: ``PyEngine``."""
     rng = random.Random(seed)
-    eng = Engine(bench_spec())
+    impl = PyEngine if pure else Engine
+    eng = impl(bench_spec())
     cpu = wall = 0.0
     trades = done = 0
     first_chunk: list[NewOrder] = []
@@ -79,7 +87,7 @@ def bench_match(
         cpu += time.thread_time() - c0
         wall += time.perf_counter() - w0
         done += len(chunk)
-    p50, p99, p999 = _latencies(first_chunk[:latency_sample])
+    p50, p99, p999 = _latencies(impl(bench_spec()), first_chunk[:latency_sample])
     return {
         "orders": orders,
         "orders_per_s": round(orders / cpu),
@@ -92,11 +100,11 @@ def bench_match(
         "p999_us": p999,
         "latency_sample": min(latency_sample, orders),
         "tif_mix": mix,
+        "engine": "pure" if pure else "compiled",
     }
 
 
-def _latencies(cmds: list[NewOrder]) -> tuple[float, float, float]:
-    eng = Engine(bench_spec())
+def _latencies(eng: Engine | PyEngine, cmds: list[NewOrder]) -> tuple[float, float, float]:
     apply, clock = eng.apply, time.perf_counter_ns
     ns = []
     for cmd in cmds:

@@ -14,6 +14,7 @@ from typing import NamedTuple
 from gridx.errors import GridxError
 
 __all__ = [
+    "MAX_TICKS",
     "PRICE_SCALE",
     "U64_MAX",
     "Accepted",
@@ -44,6 +45,7 @@ __all__ = [
 
 PRICE_SCALE = 1_000_000  # a price is per 1 GRXE = 10**6 energy base units (programs/trading)
 U64_MAX = 2**64 - 1
+MAX_TICKS = 1_000_000  # per-tick arrays: ~70 bytes per tick per side
 
 
 class Side(enum.IntEnum):
@@ -123,12 +125,15 @@ class MarketSpec:
     fee_bps: int = 0  # as the market account on chain has it; the engine reports the fee per fill
     mechanism: Mechanism = Mechanism.CONTINUOUS
     rollover: bool = False  # auction: unfilled GTC orders move to the next slot instead of expiring
+    slot_s: int = 900  # auction: slot length; the service sends Clear at each slot's end (no clock here)
 
     def __post_init__(self) -> None:
         for name in ("tick", "lot", "max_price", "max_amount"):
             v = getattr(self, name)
             if type(v) is not int or v <= 0:
                 raise MarketSpecError(f"{name} must be a positive int, got {v!r}")
+        if self.max_price // self.tick > MAX_TICKS:
+            raise MarketSpecError(f"more than {MAX_TICKS} price ticks: the book keeps arrays indexed by tick")
         if self.max_price % self.tick or self.max_amount % self.lot:
             raise MarketSpecError("max_price and max_amount must be multiples of tick and lot")
         if self.lot * self.tick < PRICE_SCALE:
@@ -137,8 +142,10 @@ class MarketSpec:
             raise MarketSpecError("max_amount * max_price overflows u64 on chain")
         if type(self.fee_bps) is not int or not 0 <= self.fee_bps <= 10_000:
             raise MarketSpecError("fee_bps must be an int in 0..10000")
-        StpMode(self.stp)
-        Mechanism(self.mechanism)
+        if type(self.slot_s) is not int or self.slot_s <= 0 or 86_400 % self.slot_s:
+            raise MarketSpecError("slot_s must divide a day (slots align to midnight UTC)")
+        if type(self.stp) is not StpMode or type(self.mechanism) is not Mechanism or type(self.rollover) is not bool:
+            raise MarketSpecError("stp, mechanism and rollover must be a StpMode, a Mechanism and a bool")
 
     @property
     def max_ticks(self) -> int:

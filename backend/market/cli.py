@@ -17,13 +17,15 @@ def register_bench(bench_app: typer.Typer) -> None:
         latency_sample: int = typer.Option(200_000, min=1, help="orders timed one by one for the percentiles"),
         seed: int = typer.Option(1),
         tif_mix: bool = typer.Option(True, help="5% each IOC, FOK, post-only among the GTC orders"),
+        pure: bool = typer.Option(False, help="the pure-Python reference engine instead of the compiled one"),
     ) -> None:
         """Random limit orders through the continuous engine; last line is JSON.
 
         orders_per_s counts CPU seconds of the engine's thread; wall_orders_per_s is beside it."""
         from backend.market._bench import bench_match as run
 
-        typer.echo(json.dumps(run(orders, owners=owners, seed=seed, latency_sample=latency_sample, mix=tif_mix)))
+        out = run(orders, owners=owners, seed=seed, latency_sample=latency_sample, mix=tif_mix, pure=pure)
+        typer.echo(json.dumps(out))
 
     @bench_app.command("auction")
     def bench_auction(

@@ -18,12 +18,11 @@ from solana.rpc.async_api import AsyncClient
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
-from gateway.mint._mirror import enroll_on_chain
-from gateway.mint._reconcile import reconcile
-from gridx.chain import airdrop, load_keypair, run_on_chain
+from gridx.chain import airdrop, authorize_edge, load_keypair, run_on_chain, sign_enrolment
 from gridx.chain._bootstrap import bootstrap
 from gridx.db import connect, migrate
 from gridx.paths import ROOT, run_dir
+from gridx.registry import enroll_on_chain, reconcile
 from gridx.services import MosquittoBroker, PostgresServer
 from gridx.services._proc import cpu_seconds, free_port, gridx_command, stop_process, wait_for_port
 from gridx.wire import GENESIS_HASH, Reading, UnsignedReading, encode_batch, reading_hash, readings_topic, sign_reading
@@ -31,24 +30,26 @@ from gridx.wire import GENESIS_HASH, Reading, UnsignedReading, encode_batch, rea
 __all__ = ["run_bench"]
 
 EDGE = "bench-edge"
-HOUR = 3600
+# The chain mints only windows after a meter's enrolment that have ended: bench meters have a
+# 1-second interval, so the benchmark needs no clock tricks and waits only per_meter seconds.
+INTERVAL = 1
+RATED_W = 3_600_000  # 1,000 Wh per second at most
 
 
-def _readings(keys: list[SigningKey], per_meter: int, now: int) -> list[list[Reading]]:
-    """Per window, one reading per meter; hourly windows ending in the past, all with surplus."""
-    start = (now // HOUR - per_meter - 1) * HOUR
+def _readings(keys: list[SigningKey], per_meter: int, start: int) -> list[list[Reading]]:
+    """Per window, one reading per meter; 1-second windows from ``start``, all with surplus."""
     out: list[list[Reading]] = []
     state = [(0, 0, GENESIS_HASH) for _ in keys]
     for w in range(per_meter):
         batch = []
         for i, key in enumerate(keys):
-            produced, consumed = 2_000 + (i * 7 + w * 13) % 1_000, 500 + (i * 3) % 400
+            produced, consumed = 500 + (i * 7 + w * 13) % 400, 100 + (i * 3) % 300
             p_tot, c_tot, prev = state[i]
             u = UnsignedReading(
                 meter_id=f"bm-{i:05d}",
                 seq=w + 1,
-                window_start=start + w * HOUR,
-                window_end=start + (w + 1) * HOUR,
+                window_start=start + w * INTERVAL,
+                window_end=start + (w + 1) * INTERVAL,
                 produced_wh=produced,
                 consumed_wh=consumed,
                 produced_total_wh=p_tot + produced,
@@ -65,6 +66,7 @@ async def _enroll_all(url: str, dsn: str, keys_dir: Path, meter_keys: list[Signi
     client = AsyncClient(url, timeout=60)
     authority = load_keypair(keys_dir / "registry_authority.json")
     sem = asyncio.Semaphore(32)
+    await authorize_edge(client, EDGE, keys_dir)
 
     async def one(i: int, key: SigningKey) -> None:
         owner = Keypair()
@@ -79,7 +81,9 @@ async def _enroll_all(url: str, dsn: str, keys_dir: Path, meter_keys: list[Signi
                     meter_id=f"bm-{i:05d}",
                     meter_pubkey=Pubkey.from_bytes(key.verify_key.encode()),
                     edge_id=EDGE,
-                    rated_power_w=10_000,
+                    rated_power_w=RATED_W,
+                    proof=sign_enrolment(key, owner.pubkey(), EDGE),
+                    interval_s=INTERVAL,
                 )
 
     try:
@@ -161,7 +165,8 @@ def run_bench(readings: int, meters: int, per_tx: int, rate: float = 1000.0) -> 
         run_on_chain(url, lambda c: bootstrap(c, keys_dir))
         meter_keys = [SigningKey.generate() for _ in range(meters)]
         asyncio.run(_enroll_all(url, pg.dsn, keys_dir, meter_keys))
-        batches = _readings(meter_keys, per_meter, int(time.time()))
+        start = int(time.time()) + 1  # after every enrolment (the chain refuses earlier windows)
+        batches = _readings(meter_keys, per_meter, start)
         total = sum(len(b) for b in batches)
         expected = sum((r.produced_wh - r.consumed_wh) * 1000 for b in batches for r in b)
         procs.append(
@@ -191,7 +196,9 @@ def run_bench(readings: int, meters: int, per_tx: int, rate: float = 1000.0) -> 
             )
         )
         _wait_log(base / "gateway.log", "mqtt_connected", 60)
-        time.sleep(0.5)  # SUBACK follows CONNACK; a shared subscription drops what comes before it
+        # SUBACK follows CONNACK (a shared subscription drops what comes before it), and every
+        # window must have ended before its reading is offered
+        time.sleep(max(0.5, start + per_meter * INTERVAL + 1 - time.time()))
         publish_s = _publish(broker, edge_pw, batches, rate, 250)
         deadline = time.monotonic() + 120 + total / 200
         confirmed = 0

@@ -1,154 +1,119 @@
-"""The mint worker's side of the chain: check records, send packed transactions, judge.
+"""The mint worker's side of the chain: settle rows an earlier transaction may have minted,
+send each meter's oldest windows through ``gridx.chain.send_mints``, judge every row.
 
-Everything goes through solana-py's AsyncClient (one code path for the local node and a real
-validator); program errors arrive as ChainError with the IDL's error name as ``code``.
+Everything goes through the one public mint path of ``gridx.chain`` (the benchmarks measure
+the same code); program errors arrive with the IDL's error name as ``code``.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+import hashlib
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 from solders.signature import Signature
-from solders.transaction import Transaction
 
-from gateway.mint._plan import MintJob, Outcome, Verdict, judge_failed_tx
+from gateway.mint._plan import MintJob, Outcome, Verdict, job_reading, judge_mint
 from gateway.mint._store import MintRecorded
-from gridx.chain import (
-    MintRequest,
-    build_mint_for_reading_ix,
-    build_tx,
-    chain_error,
-    confirm_statuses,
-    latest_blockhash,
-    mint_record_pda,
-    minted_windows,
-)
-from gridx.errors import ChainError
+from gridx.chain import MeterMint, SignedReading, find_mint, rpc_call, send_mints
 
 if TYPE_CHECKING:
     from solana.rpc.async_api import AsyncClient
 
-__all__ = ["check_on_chain", "send_packed"]
+__all__ = ["landed", "send_groups", "settle_earlier"]
 
-_SEND_BATCH = 64  # transactions per JSON-RPC batch request
-
-
-def _record(job: MintJob) -> Pubkey:
-    return mint_record_pda(Pubkey.from_bytes(job.meter_pubkey), job.window_start)
+_STATUS_BATCH = 256
 
 
-async def _creating_signature(client: AsyncClient, record: Pubkey) -> tuple[str | None, int | None]:
-    """The successful transaction that created a mint record (failed duplicates also touch it)."""
-    for entry in (await client.get_signatures_for_address(record, limit=20)).value:
-        if entry.err is None:
-            return str(entry.signature), entry.slot
-    return None, None
-
-
-async def check_on_chain(client: AsyncClient, jobs: Sequence[MintJob]) -> tuple[list[MintRecorded], list[MintJob]]:
-    """For rows that may already have been sent: which windows are minted already?
-
-    Returns (already done, still to send). This is the step that makes a resend after a crash
-    or an unknown outcome safe without relying on the chain's duplicate refusal alone."""
-    reqs = [
-        MintRequest(
-            Pubkey.from_bytes(j.meter_pubkey),
-            Pubkey.from_string(j.owner_wallet),
-            j.window_start,
-            j.window_seconds,
-            j.amount,
+async def landed(client: AsyncClient, sigs: Sequence[str]) -> dict[str, int]:
+    """Signature -> slot for each of ``sigs`` that is on chain and succeeded."""
+    out: dict[str, int] = {}
+    uniq = list(dict.fromkeys(sigs))
+    for i in range(0, len(uniq), _STATUS_BATCH):
+        chunk = uniq[i : i + _STATUS_BATCH]
+        resp = await rpc_call(
+            client.get_signature_statuses([Signature.from_string(s) for s in chunk], search_transaction_history=True)
         )
-        for j in jobs
-    ]
-    done: list[MintRecorded] = []
-    todo: list[MintJob] = []
-    for job, minted in zip(jobs, await minted_windows(client, reqs), strict=True):
-        if minted:
-            sig, slot = await _creating_signature(client, _record(job))
-            done.append(MintRecorded(Verdict(job, Outcome.ALREADY_DONE, "found_on_chain"), sig, slot))
-        else:
-            todo.append(job)
-    return done, todo
-
-
-async def _send_batch(client: AsyncClient, txs: Sequence[Transaction]) -> list[Signature | ChainError]:
-    """All transactions of a pass in one JSON-RPC batch request (any validator accepts batches):
-    per-request HTTP overhead, not execution, is what bounds a Python sender."""
-    from solders.rpc.config import RpcSendTransactionConfig
-    from solders.rpc.requests import SendRawTransaction
-
-    reqs = tuple(SendRawTransaction(bytes(tx), RpcSendTransactionConfig(), id=i) for i, tx in enumerate(txs))
-    try:
-        # solana-py's batch entry point lives on its provider; the request bodies are solders'
-        raw = await client._provider.make_batch_request_unparsed(reqs)
-        replies: dict[int, dict[str, Any]] = {int(r["id"]): r for r in json.loads(raw)}
-    except Exception as exc:
-        return [ChainError(f"chain node unreachable: {exc}", "Unreachable") for _ in txs]
-    out: list[Signature | ChainError] = []
-    for i, tx in enumerate(txs):
-        reply = replies.get(i, {})
-        if "result" in reply:
-            out.append(Signature.from_string(reply["result"]))
-            continue
-        error: dict[str, Any] = reply.get("error") or {}
-        data: dict[str, Any] = error["data"] if isinstance(error.get("data"), dict) else {}
-        if data.get("err") is not None:
-            programs = [tx.message.account_keys[ix.program_id_index] for ix in tx.message.instructions]
-            out.append(chain_error(data["err"], list(data.get("logs") or []), programs))
-        else:
-            out.append(ChainError(f"sendTransaction refused: {error.get('message', reply)}", "RpcError"))
+        for sig, st in zip(chunk, resp.value, strict=True):
+            if st is not None and st.err is None:
+                out[sig] = st.slot
     return out
 
 
-async def send_packed(
-    client: AsyncClient, minter: Keypair, txs: Sequence[Sequence[MintJob]], confirm_s: float
-) -> list[MintRecorded]:
-    """Send every packed transaction, then confirm them together; judge each row."""
-    blockhash = await latest_blockhash(client)
-    built = [
-        build_tx(
-            [
-                build_mint_for_reading_ix(
-                    minter.pubkey(),
-                    Pubkey.from_bytes(j.meter_pubkey),
-                    Pubkey.from_string(j.owner_wallet),
-                    j.window_start,
-                    j.window_seconds,
-                    j.amount,
-                )
-                for j in group
-            ],
-            [minter],
-            blockhash,
-        )
-        for group in txs
-    ]
-    results: list[MintRecorded] = []
-    sent: dict[Signature, Sequence[MintJob]] = {}
-    for i in range(0, len(built), _SEND_BATCH):
-        outcomes = await _send_batch(client, built[i : i + _SEND_BATCH])
-        for group, out in zip(txs[i : i + _SEND_BATCH], outcomes, strict=True):
-            if isinstance(out, ChainError):
-                results += [MintRecorded(v) for v in judge_failed_tx(group, out.instruction_index, out.code)]
-            else:
-                sent[out] = group
-    if not sent:
-        return results
-    try:
-        statuses = await confirm_statuses(client, list(sent), confirm_s)
-    except ChainError as exc:
-        # outcome unknown: back to the queue; the next claim checks the chain before resending
-        unknown = [MintRecorded(Verdict(j, Outcome.RETRY, exc.code or "unconfirmed")) for g in sent.values() for j in g]
-        return results + unknown
-    for sig, group in sent.items():
-        err, slot = statuses[sig]
-        if err is None:
-            results += [MintRecorded(Verdict(j, Outcome.CONFIRMED), str(sig), slot) for j in group]
+async def settle_earlier(client: AsyncClient, jobs: Sequence[MintJob]) -> tuple[list[MintRecorded], list[MintJob]]:
+    """Rows that were sent before (a crash, an unknown outcome): a landed earlier transaction
+    means the row is minted. Returns (already done, still to send)."""
+    ok = await landed(client, [s for j in jobs for s in j.sent_signatures])
+    done: list[MintRecorded] = []
+    todo: list[MintJob] = []
+    for job in jobs:
+        sig = next((s for s in job.sent_signatures if s in ok), None)
+        if sig is None:
+            todo.append(job)
         else:
-            failure = chain_error(err)
-            results += [MintRecorded(v) for v in judge_failed_tx(group, failure.instruction_index, failure.code)]
-    return results
+            done.append(MintRecorded(Verdict(job, Outcome.ALREADY_DONE, "found_on_chain"), sig, ok[sig]))
+    return done, todo
+
+
+def _meter_mint(group: Sequence[MintJob], signed: Mapping[int, SignedReading]) -> MeterMint:
+    first = group[0]
+    return MeterMint(
+        Pubkey.from_bytes(first.meter_pubkey),
+        Pubkey.from_string(first.owner_wallet),
+        first.edge_id,
+        tuple(signed[j.outbox_id] if j.outbox_id in signed else job_reading(j) for j in group),
+    )
+
+
+async def send_groups(
+    client: AsyncClient,
+    rpc_url: str,
+    minter: Keypair,
+    groups: Sequence[Sequence[MintJob]],
+    signed: Mapping[int, SignedReading],
+    confirm_s: float,
+    note: Callable[[dict[int, str]], Awaitable[None]],
+) -> list[MintRecorded]:
+    """One transaction per group (one meter's oldest windows); judge every row. ``signed``:
+    rows already packed as the chain takes them (by outbox id)."""
+    mints = [_meter_mint(g, signed) for g in groups]
+
+    async def before_send(sigs: list[Signature]) -> None:
+        await note({j.outbox_id: str(sig) for g, sig in zip(groups, sigs, strict=True) for j in g})
+
+    sent = await send_mints(client, rpc_url, minter, mints, confirm_s, before_send)
+    out: list[MintRecorded] = []
+    for group, res in zip(groups, sent, strict=True):
+        code = None if res.error is None else (res.error.code or "Unknown")
+        found = await _ours(client, group, res.mint) if code == "WindowAlreadyMinted" and len(group) == 1 else None
+        for v in judge_mint(group, code, found is not None):
+            if v.outcome is Outcome.CONFIRMED:
+                last = hashlib.sha256(res.mint.readings[-1].canonical).hexdigest()
+                out.append(MintRecorded(v, str(res.signature), res.slot, last))
+            elif v.outcome is Outcome.ALREADY_DONE and found is not None:
+                out.append(MintRecorded(v, str(found.signature), found.slot, found.last_hash))
+            else:
+                out.append(MintRecorded(v))
+    return out
+
+
+@dataclass(frozen=True)
+class _Found:
+    signature: str
+    slot: int
+    last_hash: str | None
+
+
+async def _ours(client: AsyncClient, group: Sequence[MintJob], mint: MeterMint) -> _Found | None:
+    """A window the chain calls already minted is this row's mint when an earlier transaction
+    that carried it landed, or when a mint event commits to exactly this reading."""
+    ok = await landed(client, group[0].sent_signatures)
+    if ok:
+        sig, slot = next(iter(ok.items()))
+        return _Found(sig, slot, None)  # which reading that transaction ended on is not known here
+    digest = hashlib.sha256(mint.readings[-1].canonical).hexdigest()
+    found = await find_mint(client, mint.meter, digest)
+    return None if found is None else _Found(str(found.signature), found.slot, digest)

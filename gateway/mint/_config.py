@@ -22,7 +22,7 @@ class MintSettings(BaseSettings):
     rpc_url: str = rpc_url_field("GRIDX_MINT_")  # or GRIDX_RPC_URL
     minter_keypair: Path = Field(default_factory=lambda: chain_secrets_dir() / "gateway_minter.json")
     per_tx: int = Field(4, ge=1, le=8)
-    claim_batch: int = Field(400, ge=1)
+    claim_batch: int = Field(2000, ge=1)
     lease_s: float = Field(30.0, gt=0)
     confirm_s: float = Field(30.0, gt=0)
     per_meter_per_s: float = Field(2.0, gt=0)

@@ -1,28 +1,32 @@
-"""Pure decisions of the mint worker: packing, and what a chain verdict means for each row.
+"""Pure decisions of the mint worker: which rows go together, and what a chain verdict means.
 
-Kept free of I/O so every exactly-once rule is unit-testable: the worker only carries out
-what these functions decide.
+Kept free of I/O so every exactly-once rule is unit-testable: the worker only carries out what
+these functions decide. The chain mints a meter's windows once and in time order (a per-meter
+high-water mark), so a meter has at most one transaction in flight, holding its oldest pending
+windows.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from gridx.chain import SignedReading, signed_reading
+from gridx.wire import Reading
+
 __all__ = [
-    "ALREADY_MINTED_CODES",
+    "REFUSAL_CODES",
+    "TRANSIENT_CODES",
     "MintJob",
     "Outcome",
     "Verdict",
-    "judge_failed_tx",
-    "pack",
+    "group_by_meter",
+    "job_reading",
+    "judge_mint",
 ]
 
-# The program refuses a second mint for a window either with its own named error or, when
-# the record PDA is created first, with the system program's "account already in use".
-ALREADY_MINTED_CODES = frozenset({"AlreadyMinted", "AccountAlreadyInUse"})
-# Errors that no retry can fix: the row is refused and counted under this reason.
+# No retry can fix these: the row is refused and counted under this reason.
 REFUSAL_CODES = frozenset(
     {
         "MeterNotActive",
@@ -34,31 +38,51 @@ REFUSAL_CODES = frozenset(
         "InvalidAccountOwner",
         "InvalidDiscriminator",
         "NotMinter",
+        "WrongEdge",
+        "WrongSigner",
+        "InvalidSignature",
+        "MalformedReading",
+        "WindowNotAligned",
+        "WindowLengthMismatch",
+        "WindowBeforeRegistration",
+        "WindowAlreadyMinted",
     }
 )
+# Not a verdict on the readings: the chain was unreachable or the outcome is unknown.
+TRANSIENT_CODES = frozenset({"Unreachable", "RpcError", "BlockhashNotFound", "Unconfirmed", "WindowInFuture"})
 
 
 @dataclass(frozen=True)
 class MintJob:
-    """One pending outbox row, joined with what the chain needs about its meter."""
+    """One pending outbox row with its signed reading and what the chain needs about its meter."""
 
     outbox_id: int
     meter_id: str
     meter_pubkey: bytes
     owner_wallet: str
-    window_start: int
-    window_seconds: int
-    amount: int  # base units: 1 Wh = 1,000
+    edge_id: str
+    reading: dict[str, object]  # the wire fields of the stored, signed reading
+    amount: int  # base units: 1 Wh = 1,000 (what the chain must compute too)
     surplus_wh: int
-    attempts: int  # sends before this claim; > 0 means the chain must be checked first
+    attempts: int  # sends before this claim
+    sent_signatures: tuple[str, ...] = ()  # every transaction that carried this row
     accepted_at: float = 0.0  # unix time the reading was accepted (for latency metrics)
+
+    @property
+    def window_start(self) -> int:
+        return int(self.reading["window_start"])  # type: ignore[call-overload]
+
+    @property
+    def window_end(self) -> int:
+        return int(self.reading["window_end"])  # type: ignore[call-overload]
 
 
 class Outcome(enum.StrEnum):
     CONFIRMED = "confirmed"  # minted by the transaction we just sent
-    ALREADY_DONE = "already_done"  # the chain already holds this window's mint record
+    ALREADY_DONE = "already_done"  # an earlier transaction of ours minted it
     REFUSED = "refused"  # the program says no, for good
-    RETRY = "retry"  # try again later (outage, or collateral of another row's failure)
+    FAILED = "failed"  # cannot be sent (unpackable, or out of attempts): for the operator
+    RETRY = "retry"  # try again later (outage, unknown outcome, or another row's failure)
 
 
 @dataclass(frozen=True)
@@ -68,44 +92,46 @@ class Verdict:
     reason: str = ""
 
 
-def pack(jobs: Sequence[MintJob], per_tx: int) -> list[list[MintJob]]:
-    """Group jobs into transactions of at most ``per_tx`` mints, oldest first.
-
-    A (meter, window) appears at most once in a transaction, so one duplicate can never
-    hide inside a batch that otherwise succeeds.
-    """
-    if per_tx < 1:
-        raise ValueError("per_tx must be >= 1")
-    txs: list[list[MintJob]] = []
-    current: list[MintJob] = []
-    seen: set[tuple[bytes, int]] = set()
-    for job in jobs:
-        key = (job.meter_pubkey, job.window_start)
-        if key in seen or len(current) == per_tx:
-            txs.append(current)
-            current, seen = [], set()
-        current.append(job)
-        seen.add(key)
-    if current:
-        txs.append(current)
-    return txs
+def job_reading(job: MintJob) -> SignedReading:
+    """The chain's view of a row's reading; raises ValueError when the stored row cannot be
+    expressed as a canonical signed reading (that row alone fails)."""
+    try:
+        return signed_reading(Reading.model_validate(job.reading))
+    except Exception as exc:  # pydantic ValidationError, bad hex, out-of-range ints
+        raise ValueError(f"unpackable reading: {exc}") from exc
 
 
-def judge_failed_tx(jobs: Sequence[MintJob], failed_index: int | None, code: str | None) -> list[Verdict]:
-    """A transaction failed as a whole (Solana is atomic): decide each row's fate.
+def group_by_meter(
+    jobs: Sequence[MintJob], fits: Callable[[list[MintJob]], int], solo: frozenset[int] = frozenset()
+) -> list[list[MintJob]]:
+    """Each meter's oldest jobs, in window order, as many as ``fits`` says one transaction takes
+    (jobs in ``solo`` go alone: their last multi-window mint was refused as a whole)."""
+    by_meter: dict[bytes, list[MintJob]] = {}
+    for j in sorted(jobs, key=lambda j: (j.meter_pubkey, j.window_start)):
+        by_meter.setdefault(j.meter_pubkey, []).append(j)
+    out: list[list[MintJob]] = []
+    for group in by_meter.values():
+        if group[0].outbox_id in solo:
+            out.append(group[:1])
+            continue
+        cut = next((i for i, j in enumerate(group) if j.outbox_id in solo), len(group))
+        out.append(group[:cut][: max(1, fits(group[:cut]))])
+    return out
 
-    Only the instruction the chain blames is judged by the error; the others did nothing and
-    go back to the queue. An unknown failure is a retry for all: the next pass re-checks each
-    window's record on chain before it sends again.
-    """
-    verdicts: list[Verdict] = []
-    for i, job in enumerate(jobs):
-        if failed_index is None or i != failed_index or code is None:
-            verdicts.append(Verdict(job, Outcome.RETRY, code or "unknown"))
-        elif code in ALREADY_MINTED_CODES:
-            verdicts.append(Verdict(job, Outcome.ALREADY_DONE, code))
-        elif code in REFUSAL_CODES:
-            verdicts.append(Verdict(job, Outcome.REFUSED, code))
-        else:
-            verdicts.append(Verdict(job, Outcome.RETRY, code))
-    return verdicts
+
+def judge_mint(group: Sequence[MintJob], code: str | None, earlier_landed: bool = False) -> list[Verdict]:
+    """Verdicts for the rows of one meter's mint transaction.
+
+    ``code`` None: confirmed. A transient code: everything back to the queue. A refusal of a
+    multi-window mint cannot say which window is at fault: all go back, to be sent alone. A
+    single window refused as already minted is ALREADY_DONE only when an earlier transaction
+    of ours carrying it landed (``earlier_landed``); otherwise it can never be minted."""
+    if code is None:
+        return [Verdict(j, Outcome.CONFIRMED) for j in group]
+    if code in TRANSIENT_CODES or code not in REFUSAL_CODES:
+        return [Verdict(j, Outcome.RETRY, code) for j in group]
+    if len(group) > 1:
+        return [Verdict(j, Outcome.RETRY, f"split:{code}") for j in group]
+    if code == "WindowAlreadyMinted" and earlier_landed:
+        return [Verdict(group[0], Outcome.ALREADY_DONE, code)]
+    return [Verdict(group[0], Outcome.REFUSED, code)]

@@ -6,8 +6,9 @@ import asyncio
 import contextlib
 
 from gateway.mint._config import MintSettings
-from gateway.mint._mirror import mirror_loop
 from gateway.mint._worker import MintWorker
+from gridx.errors import ServiceError
+from gridx.registry import mirror_loop
 
 __all__ = ["run_mint_service"]
 
@@ -24,9 +25,16 @@ async def run_mint_service(settings: MintSettings, stop: asyncio.Event, worker: 
         asyncio.create_task(worker.run(), name="mint-worker"),
         asyncio.create_task(mirror_loop(client, settings.dsn, settings.mirror_interval_s, stop), name="mirror"),
     ]
+    stopping = asyncio.create_task(stop.wait(), name="stop")
     try:
-        await stop.wait()
+        done, _ = await asyncio.wait([stopping, *tasks], return_when=asyncio.FIRST_COMPLETED)
+        dead = [t for t in tasks if t in done]
+        if dead and not stop.is_set():
+            # a task must never end on its own: the process exits non-zero for its supervisor
+            exc = dead[0].exception() if not dead[0].cancelled() else None
+            raise ServiceError(f"mint service task {dead[0].get_name()} ended: {exc!r}") from exc
     finally:
+        stopping.cancel()
         worker.stop()
         await asyncio.gather(*tasks, return_exceptions=True)
         with contextlib.suppress(Exception):

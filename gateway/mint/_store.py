@@ -1,53 +1,78 @@
-"""Mint outbox rows in PostgreSQL: claim with a lease, record outcomes in one transaction."""
+"""Mint outbox rows in PostgreSQL: claim with a lease, note signatures, record outcomes."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import psycopg
 
 from gateway.mint._plan import MintJob, Outcome, Verdict
 
-__all__ = ["MintRecorded", "claim_jobs", "record_verdicts"]
+__all__ = ["MintRecorded", "claim_jobs", "note_signatures", "record_verdicts"]
 
+# Rows of meters with a transaction in flight (a live lease) are not candidates: one
+# transaction per meter at a time, across workers. Only each meter's oldest ``per_meter`` rows
+# are candidates, so one claim spans many meters (a pass sends one transaction per meter).
 _CANDIDATES = """
-SELECT o.id, o.meter_id, m.pubkey, m.owner_wallet,
-       extract(epoch FROM o.window_start)::bigint,
-       extract(epoch FROM o.window_end - o.window_start)::bigint,
-       o.amount::bigint, o.surplus_wh, o.attempts, extract(epoch FROM o.created_at)::float8
-  FROM mint_outbox o JOIN meters m USING (meter_id)
- WHERE (o.status = 'pending' AND o.next_attempt_at <= now())
-    OR (o.status = 'sent' AND o.lease_until < now())
- ORDER BY o.id
+WITH due AS (
+    SELECT o.id, row_number() OVER (PARTITION BY o.meter_id ORDER BY o.window_start) AS rn
+      FROM mint_outbox o
+     WHERE ((o.status = 'pending' AND o.next_attempt_at <= now()) OR (o.status = 'sent' AND o.lease_until < now()))
+       AND NOT EXISTS (SELECT 1 FROM mint_outbox s
+                        WHERE s.meter_id = o.meter_id AND s.status = 'sent' AND s.lease_until >= now())
+)
+SELECT o.id, o.meter_id, m.pubkey, m.owner_wallet, m.edge_id,
+       r.seq, extract(epoch FROM r.window_start)::bigint, extract(epoch FROM r.window_end)::bigint,
+       r.produced_wh, r.consumed_wh, r.produced_total_wh, r.consumed_total_wh, r.prev_hash, r.sig,
+       o.amount::bigint, o.surplus_wh, o.attempts, coalesce(o.sent_signatures, '{}'),
+       extract(epoch FROM o.created_at)::float8
+  FROM due
+  JOIN mint_outbox o ON o.id = due.id
+  JOIN meters m USING (meter_id)
+  LEFT JOIN readings r ON r.meter_id = o.meter_id AND r.window_start = o.window_start  -- none: 'failed'
+ WHERE due.rn <= %s
+ ORDER BY o.meter_id, o.window_start
  LIMIT %s
    FOR UPDATE OF o SKIP LOCKED
 """
 
 
-def claim_jobs(conn: psycopg.Connection, limit: int, lease_s: float, allow: Callable[[str], bool]) -> list[MintJob]:
-    """Claim due rows (SKIP LOCKED: several workers never take the same row) and mark them
-    'sent' with a lease *before* anything is sent, so a crash leaves a trace that forces an
-    on-chain check. Rows the rate limiter holds back stay pending, untouched."""
+def _job(r: tuple[Any, ...]) -> MintJob:
+    # raw values: a row that is not a valid signed reading fails alone when it is packed
+    names = ("seq", "window_start", "window_end", "produced_wh", "consumed_wh")
+    reading: dict[str, object] = {"v": 1, "meter_id": r[1], **dict(zip(names, r[5:10], strict=True))}
+    reading.update(produced_total_wh=r[10], consumed_total_wh=r[11], prev_hash=r[12], sig=r[13])
+    return MintJob(
+        outbox_id=r[0],
+        meter_id=r[1],
+        meter_pubkey=bytes.fromhex(r[2]),
+        owner_wallet=r[3],
+        edge_id=r[4],
+        reading=reading,
+        amount=int(r[14]),
+        surplus_wh=int(r[15]),
+        attempts=int(r[16]),
+        sent_signatures=tuple(r[17]),
+        accepted_at=float(r[18]),
+    )
+
+
+def claim_jobs(
+    conn: psycopg.Connection,
+    limit: int,
+    lease_s: float,
+    choose: Callable[[list[MintJob]], list[MintJob]],
+    per_meter: int = 8,
+) -> list[MintJob]:
+    """Claim due rows (SKIP LOCKED: several workers never take the same row), let ``choose``
+    pick what this pass sends (rate limits, one transaction per meter) and mark exactly those
+    'sent' with a lease *before* anything is sent, so a crash leaves a trace."""
     with conn.transaction():
-        rows = conn.execute(_CANDIDATES, (limit,)).fetchall()
-        jobs = [
-            MintJob(
-                outbox_id=r[0],
-                meter_id=r[1],
-                meter_pubkey=bytes.fromhex(r[2]),
-                owner_wallet=r[3],
-                window_start=int(r[4]),
-                window_seconds=int(r[5]),
-                amount=int(r[6]),
-                surplus_wh=int(r[7]),
-                attempts=int(r[8]),
-                accepted_at=float(r[9]),
-            )
-            for r in rows
-        ]
-        jobs = [j for j in jobs if allow(j.meter_id)]
+        rows = conn.execute(_CANDIDATES, (per_meter, limit)).fetchall()
+        jobs = choose([_job(r) for r in rows])
         if jobs:
             conn.execute(
                 "UPDATE mint_outbox SET status = 'sent', attempts = attempts + 1, updated_at = now(),"
@@ -57,55 +82,79 @@ def claim_jobs(conn: psycopg.Connection, limit: int, lease_s: float, allow: Call
     return jobs
 
 
+def note_signatures(conn: psycopg.Connection, sigs: Mapping[int, str]) -> None:
+    """Remember which transaction carries each row before it is sent: after a crash, the
+    chain is asked about these signatures before anything is sent again."""
+    if not sigs:
+        return
+    with conn.transaction():
+        conn.execute(
+            """UPDATE mint_outbox o SET sent_signatures = array_append(coalesce(o.sent_signatures, '{}'), s.sig)
+                 FROM unnest(%s::bigint[], %s::text[]) AS s (id, sig) WHERE o.id = s.id""",
+            (list(sigs), list(sigs.values())),
+        )
+
+
 @dataclass(frozen=True)
 class MintRecorded:
-    """What the chain said for one job: signature and slot when the mint is on chain."""
+    """What the chain said for one job: signature, slot and committed hash when minted."""
 
     verdict: Verdict
     signature: str | None = None
     slot: int | None = None
+    event_hash: str | None = None
+
+
+_INSERT_MINT = (
+    "INSERT INTO token_mints (meter_id, window_start, window_end, amount, surplus_wh,"
+    " tx_signature, slot, minted_at, event_hash)"
+    " VALUES (%s, to_timestamp(%s), to_timestamp(%s), %s, %s, %s, %s, %s, %s)"
+    " ON CONFLICT (meter_id, window_start) DO NOTHING"
+)
+_CONFIRM = (
+    "UPDATE mint_outbox SET status = 'confirmed', reason = %s, tx_signature = %s,"
+    " confirmed_at = %s, lease_until = NULL, updated_at = now() WHERE id = %s"
+)
+_CLOSE = "UPDATE mint_outbox SET status = %s, reason = %s, lease_until = NULL, updated_at = now() WHERE id = %s"
+_REQUEUE = (
+    "UPDATE mint_outbox SET status = 'pending', reason = %s, lease_until = NULL, updated_at = now(),"
+    " next_attempt_at = now() + make_interval(secs => %s) WHERE id = %s"
+)
 
 
 def record_verdicts(conn: psycopg.Connection, results: Sequence[MintRecorded], retry_after_s: float) -> None:
-    """Write every outcome of one pass in one transaction: token_mints for what is on chain
-    (exactly one row per window: the unique key absorbs a second report of the same mint),
-    the outbox row's final state, or its return to the queue with a backoff."""
+    """Write every outcome of one pass in one transaction (each statement batched): token_mints
+    for what is on chain (one row per window: the unique key absorbs a second report of the same
+    mint), the outbox row's final state, or its return to the queue with a backoff."""
     now = datetime.now(UTC)
+    mints, confirms, closes, requeues = [], [], [], []
+    for res in results:
+        job, outcome = res.verdict.job, res.verdict.outcome
+        if outcome in (Outcome.CONFIRMED, Outcome.ALREADY_DONE):
+            sig = res.signature or "unknown"
+            mints.append(
+                (
+                    job.meter_id,
+                    job.window_start,
+                    job.window_end,
+                    job.amount,
+                    job.surplus_wh,
+                    sig,
+                    res.slot,
+                    now,
+                    res.event_hash,
+                )
+            )
+            reason = None if outcome is Outcome.CONFIRMED else outcome.value
+            confirms.append((reason, res.signature, now, job.outbox_id))
+        elif outcome in (Outcome.REFUSED, Outcome.FAILED):
+            closes.append((outcome.value, res.verdict.reason[:500], job.outbox_id))
+        else:
+            # a row split off a refused multi-window mint goes again at once, alone
+            split = res.verdict.reason.startswith("split:")
+            backoff = 0.0 if split else min(retry_after_s * 2 ** min(job.attempts, 6), 30.0)
+            requeues.append((res.verdict.reason[:500], backoff, job.outbox_id))
     with conn.transaction(), conn.cursor() as cur:
-        for res in results:
-            job, outcome = res.verdict.job, res.verdict.outcome
-            if outcome in (Outcome.CONFIRMED, Outcome.ALREADY_DONE):
-                cur.execute(
-                    "INSERT INTO token_mints (meter_id, window_start, window_end, amount, surplus_wh,"
-                    " tx_signature, slot, minted_at)"
-                    " VALUES (%s, to_timestamp(%s), to_timestamp(%s), %s, %s, %s, %s, %s)"
-                    " ON CONFLICT (meter_id, window_start) DO NOTHING",
-                    (
-                        job.meter_id,
-                        job.window_start,
-                        job.window_start + job.window_seconds,
-                        job.amount,
-                        job.surplus_wh,
-                        res.signature or "unknown",
-                        res.slot,
-                        now,
-                    ),
-                )
-                cur.execute(
-                    "UPDATE mint_outbox SET status = 'confirmed', reason = %s, tx_signature = %s,"
-                    " confirmed_at = %s, lease_until = NULL, updated_at = now() WHERE id = %s",
-                    (None if outcome is Outcome.CONFIRMED else outcome.value, res.signature, now, job.outbox_id),
-                )
-            elif outcome is Outcome.REFUSED:
-                cur.execute(
-                    "UPDATE mint_outbox SET status = 'refused', reason = %s, lease_until = NULL, updated_at = now()"
-                    " WHERE id = %s",
-                    (res.verdict.reason, job.outbox_id),
-                )
-            else:
-                backoff = min(retry_after_s * (2 ** min(job.attempts, 6)), 30.0)
-                cur.execute(
-                    "UPDATE mint_outbox SET status = 'pending', reason = %s, lease_until = NULL, updated_at = now(),"
-                    " next_attempt_at = now() + make_interval(secs => %s) WHERE id = %s",
-                    (res.verdict.reason, backoff, job.outbox_id),
-                )
+        for sql, rows in ((_INSERT_MINT, mints), (_CONFIRM, confirms), (_CLOSE, closes), (_REQUEUE, requeues)):
+            if rows:
+                cur.executemany(sql, rows)

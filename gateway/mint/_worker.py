@@ -1,10 +1,12 @@
-"""The mint worker: a thin async loop around claim → check → pack → send → record.
+"""The mint worker: a thin async loop around claim → settle → send → record.
 
-Exactly once per (meter, window) rests on three things: the outbox row is written in the
-reading's own transaction; a row is marked 'sent' (with a lease) before its transaction
-leaves; and a row that may have left before is checked on chain before it is sent again. The
-program's per-window record PDA is the final guard: a duplicate that slips through is refused
-and recorded as already done.
+Exactly once per (meter, window) rests on: the outbox row is written in the reading's own
+transaction; a row is marked 'sent' (with a lease) and the signature of the transaction that
+carries it is noted before it leaves; a row sent before is settled by asking the chain about
+those signatures. The program's per-meter high-water mark is the final guard: a window can be
+minted once, in time order, so each meter has one transaction in flight with its oldest windows.
+A row that cannot be packed, or is still unsent after ``max_attempts``, is marked 'failed'
+alone; nothing blocks the rows behind it.
 """
 
 from __future__ import annotations
@@ -20,10 +22,12 @@ from typing import TYPE_CHECKING
 import psycopg
 import structlog
 from prometheus_client import Counter, Gauge, Histogram
+from solders.pubkey import Pubkey
 
 from gateway.mint._limits import MintLimits, RateLimiter
-from gateway.mint._plan import Outcome, pack
-from gateway.mint._store import MintRecorded, claim_jobs, record_verdicts
+from gateway.mint._plan import MintJob, Outcome, Verdict, group_by_meter, job_reading
+from gateway.mint._store import MintRecorded, claim_jobs, note_signatures, record_verdicts
+from gridx.chain import SignedReading
 
 if TYPE_CHECKING:
     from solana.rpc.async_api import AsyncClient
@@ -47,12 +51,13 @@ class MintWorkerConfig:
     dsn: str
     rpc_url: str
     minter_keypair: Path
-    per_tx: int = 4  # mint_for_reading instructions per transaction (what fits in 1232 bytes)
-    claim_batch: int = 400
+    per_tx: int = 4  # at most this many windows of one meter per transaction (and what fits)
+    claim_batch: int = 2000
     lease_s: float = 30.0
     confirm_s: float = 30.0
     retry_after_s: float = 0.5
     idle_s: float = 0.05
+    max_attempts: int = 20  # sends of one row before it is marked 'failed' for the operator
     limits: MintLimits = field(default_factory=MintLimits)
     failpoint: str | None = None  # "after_send": die between send and record (tests)
 
@@ -63,6 +68,10 @@ class MintWorker:
         self.limiter = RateLimiter(cfg.limits)
         self._stop = asyncio.Event()
         self._pending_at = float("-inf")
+        self._solo: set[int] = set()  # rows of a refused multi-window mint: next time alone
+        self._groups: list[list[MintJob]] = []
+        self._failed: list[MintRecorded] = []
+        self._signed: dict[int, SignedReading] = {}  # this pass's rows as the chain takes them
 
     def stop(self) -> None:
         self._stop.set()
@@ -89,7 +98,10 @@ class MintWorker:
                     await asyncio.sleep(backoff)
                     backoff = min(backoff * 2, 10.0)
                     if conn.closed or conn.broken:
-                        conn = await asyncio.to_thread(connect, self.cfg.dsn, app="gridx-mint")
+                        try:
+                            conn = await asyncio.to_thread(connect, self.cfg.dsn, app="gridx-mint")
+                        except Exception as again:  # still down: the next pass tries again
+                            log.warning("mint_reconnect_failed", error=str(again))
                 if not busy:
                     try:
                         await asyncio.wait_for(self._stop.wait(), self.cfg.idle_s)
@@ -99,9 +111,39 @@ class MintWorker:
             await client.close()
             conn.close()
 
+    def _choose(self, jobs: list[MintJob], minter: Pubkey, now: float) -> list[MintJob]:
+        """Pick this pass's transactions from the claimed candidates (see claim_jobs)."""
+        from gridx.chain import MeterMint, mintable_prefix
+
+        self._failed, self._signed, ok = [], {}, []
+        for job in jobs:
+            try:
+                self._signed[job.outbox_id] = job_reading(job)
+            except ValueError as exc:
+                self._failed.append(MintRecorded(Verdict(job, Outcome.FAILED, str(exc))))
+                continue
+            if job.attempts >= self.cfg.max_attempts:
+                self._failed.append(MintRecorded(Verdict(job, Outcome.FAILED, f"{job.attempts} attempts")))
+            else:
+                ok.append(job)
+
+        def fits(group: list[MintJob]) -> int:
+            head = group[: self.cfg.per_tx]
+            m = MeterMint(
+                Pubkey.from_bytes(head[0].meter_pubkey),
+                Pubkey.from_string(head[0].owner_wallet),
+                head[0].edge_id,
+                tuple(self._signed[j.outbox_id] for j in head),
+            )
+            return mintable_prefix(minter, m)
+
+        groups = group_by_meter(ok, fits, frozenset(self._solo))
+        self._groups = [g for g in groups if self.limiter.allow(g[0].meter_id, now)]
+        return [j for g in self._groups for j in g] + [r.verdict.job for r in self._failed]
+
     async def run_once(self, conn: psycopg.Connection, client: AsyncClient, minter: Keypair) -> bool:
         """One pass; returns whether there was work (so the loop does not idle under load)."""
-        from gateway.mint._chain import check_on_chain, send_packed
+        from gateway.mint._chain import send_groups, settle_earlier
 
         now = time.monotonic()
         jobs = await asyncio.to_thread(
@@ -109,7 +151,8 @@ class MintWorker:
             conn,
             self.cfg.claim_batch,
             self.cfg.lease_s,
-            lambda meter_id: self.limiter.allow(meter_id, now),
+            lambda js: self._choose(js, minter.pubkey(), now),
+            self.cfg.per_tx,
         )
         if not jobs:
             # an idle worker polls every idle_s; the gauge needs no more than one count a second
@@ -117,18 +160,29 @@ class MintWorker:
                 self._pending_at = now
                 await self._refresh_pending(conn)
             return False
-        maybe_sent = [j for j in jobs if j.attempts > 0]
-        fresh = [j for j in jobs if j.attempts == 0]
-        results: list[MintRecorded] = []
-        if maybe_sent:
-            done, resend = await check_on_chain(client, maybe_sent)
-            results += done
-            fresh += resend
-        if fresh:
-            results += await send_packed(client, minter, pack(fresh, self.cfg.per_tx), self.cfg.confirm_s)
+        results = list(self._failed)
+        done, _ = await settle_earlier(client, [j for g in self._groups for j in g if j.sent_signatures])
+        results += done
+        settled = {r.verdict.job.outbox_id for r in done}
+        groups = [[j for j in g if j.outbox_id not in settled] for g in self._groups]
+        groups = [g for g in groups if g]
+        if groups:
+
+            async def note(sigs: dict[int, str]) -> None:
+                await asyncio.to_thread(note_signatures, conn, sigs)
+
+            results += await send_groups(
+                client, self.cfg.rpc_url, minter, groups, self._signed, self.cfg.confirm_s, note
+            )
         if self.cfg.failpoint == "after_send":
             os.kill(os.getpid(), signal.SIGKILL)
         await asyncio.to_thread(record_verdicts, conn, results, self.cfg.retry_after_s)
+        for res in results:
+            job_id = res.verdict.job.outbox_id
+            if res.verdict.reason.startswith("split:"):
+                self._solo.add(job_id)
+            elif res.verdict.outcome is not Outcome.RETRY:
+                self._solo.discard(job_id)
         self._observe(results)
         return True
 
@@ -152,7 +206,7 @@ class MintWorker:
                 log.info(
                     "mint_outcome",
                     meter=v.job.meter_id,
-                    window=v.job.window_start,
+                    window=v.job.reading.get("window_start"),
                     outcome=v.outcome.value,
                     reason=v.reason,
                 )

@@ -1,11 +1,11 @@
-"""``gridx bench chain``: batched mint_for_reading through solana-py against a chain node.
+"""``gridx bench chain``: meter-signed mints through ``send_mints``, the worker's own path.
 
-Meters belong to a few prosumers; the mints go through ``mint_batch``, the gateway's own path:
-dedup PDAs pre-checked, ``per_tx`` mints of one owner per transaction (5 fit in a 1232-byte
-legacy transaction), ``concurrency`` transactions in flight, confirmed in batches.
-Then ``double_attempts`` already-minted windows are sent again, one per transaction
-(preflight on and off), and through ``mint_batch`` again: every one must be refused
-(``double_mints`` counts the ones that were not)."""
+Meters (1-second interval, so windows after their enrolment end within seconds) sign one
+reading per window; each meter's pending windows go together in one transaction (``per_tx``
+at most), one transaction per meter in flight, sent in JSON-RPC batches and confirmed
+together. Then ``double_attempts`` minted transactions are sent again (re-signed, so the
+chain's high-water mark, not signature dedup, must refuse them): ``double_mints`` counts any
+that were not refused. Compute units per reading come from the node's transaction records."""
 
 from __future__ import annotations
 
@@ -17,133 +17,152 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from nacl.signing import SigningKey
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
-from gridx.errors import ChainError
+from gridx.wire import GENESIS_HASH, UnsignedReading, reading_hash, sign_reading
 
 from ._bench_pubsub import pubsub_figures
-from ._bootstrap import bootstrap
-from ._client import build_tx, confirm_signatures, latest_blockhash, send_and_confirm, send_tx
+from ._bootstrap import authorize_edge, bootstrap
+from ._client import confirm_signatures, rpc_call, send_and_confirm
 from ._ids import grxe_mint_pda
-from ._ix import PROSUMER, build_mint_for_reading_ix, build_register_meter_ix, build_register_user_ix
+from ._ix import PROSUMER, build_register_meter_ixs, build_register_user_ix
 from ._keys import load_keypair
-from ._mint import MintOutcome, MintRequest, MintStatus, mint_batch
+from ._mint import MeterMint, mintable_prefix, send_mints
+from ._signed import SignedReading, sign_enrolment, signed_reading
 from ._spl import create_ata_ix
 
 __all__ = ["BenchConfig", "run_bench"]
 
-WINDOW = 900
-T0 = 1_764_000_000 - (1_764_000_000 % WINDOW)
-_SLICE = 1000  # requests per mint_batch call, as a gateway drains its outbox
+EDGE = "bench"
+INTERVAL = 1
+RATED_W = 3_600_000  # 1 kWh per second
 
 
 @dataclass(frozen=True)
 class BenchConfig:
     url: str
     mints: int = 5000
-    per_tx: int = 5
-    meters: int = 50
+    per_tx: int = 4  # windows of one meter per transaction
+    meters: int = 250
     owners: int = 5
-    concurrency: int = 16
+    concurrency: int = 16  # kept for the CLI; sending is batched
     double_attempts: int = 100
     pubsub: bool = True  # confirmation latency through signatureSubscribe, notifications/s to 100 subscribers
 
 
-async def _setup(client: Any, cfg: BenchConfig, keys: Path) -> tuple[Keypair, list[tuple[Pubkey, list[Pubkey]]]]:
+async def _setup(client: Any, cfg: BenchConfig, keys: Path) -> tuple[Keypair, list[tuple[Pubkey, SigningKey]]]:
     await bootstrap(client, keys)
+    await authorize_edge(client, EDGE, keys)
     authority = load_keypair(keys / "registry_authority.json")
     gateway = load_keypair(keys / "gateway_minter.json")
-    owners = []
+    meters: list[tuple[Pubkey, SigningKey]] = []
     for _ in range(cfg.owners):
         kp = Keypair()
         sig = (await client.request_airdrop(kp.pubkey(), 10**10)).value
         await confirm_signatures(client, [sig])
-        await send_and_confirm(
-            client,
-            [build_register_user_ix(kp.pubkey(), PROSUMER), create_ata_ix(kp.pubkey(), kp.pubkey(), grxe_mint_pda())],
-            [kp],
-        )
-        meters = [Keypair().pubkey() for _ in range(cfg.meters // cfg.owners)]
-        for m in meters:
-            ix = build_register_meter_ix(kp.pubkey(), authority.pubkey(), m, b"bench", 10_000)
-            await send_and_confirm(client, [ix], [kp, authority])
-        owners.append((kp.pubkey(), meters))
-    return gateway, owners
+        ixs = [build_register_user_ix(kp.pubkey(), PROSUMER), create_ata_ix(kp.pubkey(), kp.pubkey(), grxe_mint_pda())]
+        await send_and_confirm(client, ixs, [kp])
+        for _ in range(max(1, min(cfg.meters, cfg.mints) // cfg.owners)):
+            key = SigningKey.generate()
+            m = Pubkey.from_bytes(key.verify_key.encode())
+            proof = sign_enrolment(key, kp.pubkey(), EDGE)
+            ixs = build_register_meter_ixs(kp.pubkey(), authority.pubkey(), m, EDGE.encode(), RATED_W, INTERVAL, proof)
+            await send_and_confirm(client, ixs, [kp, authority])
+            meters.append((kp.pubkey(), key))
+    return gateway, meters
 
 
-def _plan(cfg: BenchConfig, owners: list[tuple[Pubkey, list[Pubkey]]]) -> list[list[tuple[Pubkey, Pubkey, int, int]]]:
-    """Batches of (meter, owner, window_start, amount); window k of every meter, owner by owner."""
-    batches: list[list[tuple[Pubkey, Pubkey, int, int]]] = []
-    n = 0
-    k = 0
-    while n < cfg.mints:
-        for owner, meters in owners:
-            for i in range(0, len(meters), cfg.per_tx):
-                take = min(cfg.per_tx, cfg.mints - n)
-                if take <= 0:
-                    return batches
-                batch = [
-                    (m, owner, T0 + k * WINDOW, 1000 + (n + j) % 1_000_000) for j, m in enumerate(meters[i : i + take])
-                ]
-                n += len(batch)
-                batches.append(batch)
-        k += 1
-    return batches
+def _sign(meters: list[tuple[Pubkey, SigningKey]], per_meter: int, start: int) -> list[list[SignedReading]]:
+    out: list[list[SignedReading]] = []
+    for i, (_, key) in enumerate(meters):
+        prev, rs = GENESIS_HASH, []
+        for w in range(per_meter):
+            u = UnsignedReading(
+                meter_id=f"b{i}",
+                seq=w + 1,
+                window_start=start + w * INTERVAL,
+                window_end=start + (w + 1) * INTERVAL,
+                produced_wh=100 + (i + w) % 100,
+                consumed_wh=10,
+                produced_total_wh=(w + 1) * 200,
+                consumed_total_wh=(w + 1) * 10,
+                prev_hash=prev,
+            )
+            prev = reading_hash(u)
+            rs.append(signed_reading(sign_reading(u, key)))
+        out.append(rs)
+    return out
+
+
+async def _units(client: Any, sigs: list[Any]) -> list[int]:
+    out = []
+    for sig in sigs:
+        tx = (await rpc_call(client.get_transaction(sig, max_supported_transaction_version=0))).value
+        if tx is not None and tx.transaction.meta is not None:
+            out.append(int(tx.transaction.meta.compute_units_consumed or 0))
+    return out
 
 
 async def _run(cfg: BenchConfig, keys: Path) -> dict[str, Any]:
     from solana.rpc.async_api import AsyncClient
-    from solana.rpc.types import TxOpts
 
     async with AsyncClient(cfg.url, timeout=60) as client:
-        gateway, owners = await _setup(client, cfg, keys)
-        reqs = [MintRequest(m, o, ws, WINDOW, a) for b in _plan(cfg, owners) for m, o, ws, a in b]
+        gateway, meters = await _setup(client, cfg, keys)
+        per_meter = max(1, -(-cfg.mints // len(meters)))
+        start = int(time.time()) + 1
+        signed = _sign(meters, per_meter, start)
+        await asyncio.sleep(max(0.0, start + per_meter * INTERVAL + 1 - time.time()))  # all windows ended
         supply_before = int((await client.get_token_supply(grxe_mint_pda())).value.amount)
-
-        # the gateway's path: mint_batch (PDA pre-check, 5 per tx, concurrent send, batched confirm)
+        expected = sum(100 + (i + w) % 100 - 10 for i in range(len(meters)) for w in range(per_meter))
         t = time.perf_counter()
-        outcomes: list[MintOutcome] = []
-        for i in range(0, len(reqs), _SLICE):
-            outcomes += await mint_batch(client, gateway, reqs[i : i + _SLICE], cfg.per_tx, cfg.concurrency)
+        statuses: Counter[str] = Counter()
+        done: list[MeterMint] = []
+        sigs = []
+        pos = [0] * len(meters)
+        while any(p < per_meter for p in pos):  # one transaction per meter in flight
+            mints = []
+            for i, (owner, key) in enumerate(meters):
+                if pos[i] < per_meter:
+                    m = MeterMint(
+                        Pubkey.from_bytes(key.verify_key.encode()),
+                        owner,
+                        EDGE,
+                        tuple(signed[i][pos[i] : pos[i] + cfg.per_tx]),
+                    )
+                    n = mintable_prefix(gateway.pubkey(), m)  # what fits in 1232 bytes
+                    mints.append(MeterMint(m.meter, owner, EDGE, m.readings[:n]))
+                    pos[i] += n
+            for res in await send_mints(client, cfg.url, gateway, mints):
+                code = "minted" if res.error is None else (res.error.code or "Unknown")
+                statuses[code] += len(res.mint.readings)
+                if res.error is None:
+                    done.append(res.mint)
+                    sigs.append(res.signature)
         elapsed = time.perf_counter() - t
-        statuses = Counter(o.status.value for o in outcomes)
-        minted = sum(o.request.amount for o in outcomes if o.status is MintStatus.MINTED)
         supply = int((await client.get_token_supply(grxe_mint_pda())).value.amount) - supply_before
-
-        # double mints: already-minted windows again, raw (no pre-check), alternating preflight on/off
-        done = [o.request for o in outcomes if o.status is MintStatus.MINTED][: cfg.double_attempts]
+        again = done[: cfg.double_attempts]
         doubles = 0
-        for i, r in enumerate(done):
-            ix = build_mint_for_reading_ix(gateway.pubkey(), r.meter, r.owner, r.window_start, WINDOW, r.amount)
-            tx = build_tx([ix], [gateway], await latest_blockhash(client))
-            try:
-                if i % 2:
-                    opts = TxOpts(skip_preflight=True, skip_confirmation=True)
-                    sig = (await client.send_raw_transaction(bytes(tx), opts)).value
-                    doubles += (await confirm_signatures(client, [sig]))[sig] is None
-                else:
-                    await send_tx(client, tx)
-                    doubles += 1
-            except ChainError as exc:
-                if exc.code != "AlreadyMinted":
-                    raise
-        again = await mint_batch(client, gateway, done)
-        n_tx = -(-len(reqs) // cfg.per_tx)
+        for i in range(0, len(again), 64):
+            doubles += sum(r.error is None for r in await send_mints(client, cfg.url, gateway, again[i : i + 64]))
+        units = await _units(client, sigs[:50])
+        readings_sampled = sum(len(m.readings) for m in done[:50])
         # after the mint figure, so it is measured as before: PubSub latency and fan-out
         samples = min(200, cfg.mints)  # a short run (a smoke test) measures briefly too
         pubsub = await pubsub_figures(client, cfg.url, samples) if cfg.pubsub else {}
         return {
-            "mints": len(reqs),
+            "mints": sum(len(rs) for rs in signed),
             "per_tx": cfg.per_tx,
-            "transactions": n_tx,
+            "transactions": len(done),
             "outcomes": dict(statuses),
             "seconds": round(elapsed, 3),
             "mints_per_s": round(statuses.get("minted", 0) / elapsed, 1),
-            "tx_per_s": round(n_tx / elapsed, 1),
-            "supply_matches": supply == minted,
-            "double_mint_attempts": len(done),
-            "double_mints": doubles + sum(o.status is MintStatus.MINTED for o in again),
+            "tx_per_s": round(len(done) / elapsed, 1),
+            "cu_per_reading": round(sum(units) / readings_sampled) if readings_sampled else None,
+            "supply_matches": supply == expected * 1000,
+            "double_mint_attempts": len(again),
+            "double_mints": doubles,
             **pubsub,
         }
 

@@ -20,7 +20,15 @@ from solders.pubkey import Pubkey
 from gridx.errors import ChainError, ConfigError
 
 from ._client import airdrop, fetch_account, fetch_decoded, rpc_call, send_and_confirm
-from ._ids import ata_address, grxe_mint_pda, minter_pda, program_ids, registry_config_pda, token_config_pda
+from ._ids import (
+    ata_address,
+    deployer_keypair,
+    grxe_mint_pda,
+    minter_pda,
+    program_ids,
+    registry_config_pda,
+    token_config_pda,
+)
 from ._ix import (
     MarketKeys,
     build_add_minter_ix,
@@ -34,7 +42,7 @@ from ._spl import MINT_LEN, create_ata_ix, create_mint_ixs
 if TYPE_CHECKING:
     from solana.rpc.async_api import AsyncClient
 
-__all__ = ["Deployment", "bootstrap", "load_deployment"]
+__all__ = ["Deployment", "authorize_edge", "bootstrap", "load_deployment"]
 
 PAYMENT_DECIMALS = 6  # the THBC-on-Solana test mint: 6 decimals like GRXE
 MARKET_FEE_BPS = 25
@@ -81,8 +89,9 @@ async def _fund(client: AsyncClient, kp: Keypair) -> None:
 async def _verify_ours(
     client: AsyncClient, authority: Pubkey, admin: Pubkey, market_auth: Pubkey, market: MarketKeys
 ) -> None:
-    """The initialisers are first-come (programs/README.md): if someone else got there first,
-    an "already initialised" chain is not ours, and must not be reported as bootstrapped."""
+    """Only the compiled-in deployer may initialise registry and energy_token, but it may name
+    any authority: a chain initialised with other keys is not ours and must not be reported as
+    bootstrapped (the market's initialiser is still first-come)."""
     reg = await fetch_decoded(client, "registry", registry_config_pda())
     tok = await fetch_decoded(client, "energy_token", token_config_pda())
     mkt = await fetch_decoded(client, "trading", market.address)
@@ -99,23 +108,34 @@ async def _verify_ours(
         raise ChainError(f"chain was initialised by someone else: {wrong}", "ForeignDeployment")
 
 
+async def authorize_edge(client: AsyncClient, edge_id: str, keys_dir: Path | None = None) -> None:
+    """Authorise the gateway minter for the meters of ``edge_id`` (idempotent; token admin signs).
+    Minters are bound to edges on chain: a minter key of one site mints nothing for another."""
+    keys = keys_dir or chain_secrets_dir()
+    admin = load_or_create_keypair(keys / "token_admin.json")
+    gateway = load_or_create_keypair(keys / "gateway_minter.json")
+    if await fetch_account(client, minter_pda(gateway.pubkey(), edge_id)) is None:
+        await send_and_confirm(client, [build_add_minter_ix(admin.pubkey(), gateway.pubkey(), edge_id)], [admin])
+
+
 async def bootstrap(client: AsyncClient, keys_dir: Path | None = None, fund: bool = True) -> Deployment:
     keys = keys_dir or chain_secrets_dir()
+    deployer = deployer_keypair()
     authority = load_or_create_keypair(keys / "registry_authority.json")
     admin = load_or_create_keypair(keys / "token_admin.json")
     market_auth = load_or_create_keypair(keys / "market_authority.json")
     gateway = load_or_create_keypair(keys / "gateway_minter.json")
     pay_mint = load_or_create_keypair(keys / "payment_mint.json")
     if fund:
-        for kp in (authority, admin, market_auth, gateway):
+        for kp in (deployer, authority, admin, market_auth, gateway):
             await _fund(client, kp)
 
     if await fetch_account(client, registry_config_pda()) is None:
-        await send_and_confirm(client, [build_registry_initialize_ix(authority.pubkey())], [authority])
+        ix = build_registry_initialize_ix(deployer.pubkey(), authority.pubkey())
+        await send_and_confirm(client, [ix], [deployer])
     if await fetch_account(client, token_config_pda()) is None:
-        await send_and_confirm(client, [build_energy_token_initialize_ix(admin.pubkey())], [admin])
-    if await fetch_account(client, minter_pda(gateway.pubkey())) is None:
-        await send_and_confirm(client, [build_add_minter_ix(admin.pubkey(), gateway.pubkey())], [admin])
+        ix = build_energy_token_initialize_ix(deployer.pubkey(), admin.pubkey())
+        await send_and_confirm(client, [ix], [deployer])
     if await fetch_account(client, pay_mint.pubkey()) is None:
         rent = (await rpc_call(client.get_minimum_balance_for_rent_exemption(MINT_LEN))).value
         ixs = create_mint_ixs(market_auth.pubkey(), pay_mint.pubkey(), PAYMENT_DECIMALS, market_auth.pubkey(), rent)

@@ -37,6 +37,7 @@ __all__ = [
     "run_on_chain",
     "send_and_confirm",
     "send_tx",
+    "send_txs",
     "token_balance",
     "transaction_events",
 ]
@@ -82,6 +83,13 @@ def _programs(tx: Transaction) -> list[Pubkey]:
     return [keys[ix.program_id_index] for ix in tx.message.instructions]
 
 
+def _refused(tx: Transaction, err: Any, logs: Sequence[str], detail: object) -> ChainError:
+    """A sendTransaction refusal as ChainError: the program's named error when preflight ran it."""
+    if err is not None:
+        return chain_error(err, list(logs), _programs(tx))
+    return ChainError(f"sendTransaction refused: {detail}", "RpcError")
+
+
 async def send_tx(client: AsyncClient, tx: Transaction) -> Signature:
     """Submit with preflight; a preflight failure raises ChainError (with the program's logs)."""
     from solana.exceptions import SolanaRpcException
@@ -93,12 +101,43 @@ async def send_tx(client: AsyncClient, tx: Transaction) -> Signature:
         resp = await client.send_raw_transaction(bytes(tx), TxOpts(skip_confirmation=True))
     except RPCException as exc:
         detail = exc.args[0] if exc.args else None
-        if isinstance(detail, SendTransactionPreflightFailureMessage) and detail.data.err is not None:
-            raise chain_error(detail.data.err, list(detail.data.logs or []), _programs(tx)) from exc
-        raise ChainError(f"sendTransaction refused: {detail}", "RpcError") from exc
+        if isinstance(detail, SendTransactionPreflightFailureMessage):
+            raise _refused(tx, detail.data.err, detail.data.logs or [], detail) from exc
+        raise _refused(tx, None, [], detail) from exc
     except SolanaRpcException as exc:
         raise ChainError(f"chain node unreachable: {exc}", "Unreachable") from exc
     return resp.value
+
+
+async def send_txs(rpc_url: str, txs: Sequence[Transaction], timeout_s: float = 30.0) -> list[Signature | ChainError]:
+    """Send many transactions in one JSON-RPC batch request (any validator accepts batches; per
+    request HTTP overhead, not execution, bounds a Python sender). One result per transaction,
+    in order: its signature, or the same ChainError ``send_tx`` would raise."""
+    import json
+
+    import httpx
+    from solders.rpc.config import RpcSendTransactionConfig
+    from solders.rpc.requests import SendRawTransaction, batch_to_json
+
+    if not txs:
+        return []
+    body = batch_to_json([SendRawTransaction(bytes(tx), RpcSendTransactionConfig(), id=i) for i, tx in enumerate(txs)])
+    try:
+        async with httpx.AsyncClient(timeout=timeout_s) as http:
+            resp = await http.post(rpc_url, content=body, headers={"Content-Type": "application/json"})
+        replies: dict[int, dict[str, Any]] = {int(r["id"]): r for r in json.loads(resp.content)}
+    except (httpx.HTTPError, ValueError, TypeError, KeyError) as exc:
+        return [ChainError(f"chain node unreachable: {exc}", "Unreachable") for _ in txs]
+    out: list[Signature | ChainError] = []
+    for i, tx in enumerate(txs):
+        reply = replies.get(i, {})
+        if "result" in reply:
+            out.append(Signature.from_string(reply["result"]))
+            continue
+        error: dict[str, Any] = reply.get("error") or {}
+        data: dict[str, Any] = error["data"] if isinstance(error.get("data"), dict) else {}
+        out.append(_refused(tx, data.get("err"), data.get("logs") or [], error.get("message", reply)))
+    return out
 
 
 async def confirm_statuses(

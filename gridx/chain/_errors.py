@@ -53,6 +53,18 @@ _SYSTEM_ERRORS = (
 )
 
 
+# The native Ed25519 program's PrecompileError (a forged or zeroed meter signature fails here,
+# before any program runs).
+ED25519_PROGRAM_ID = Pubkey.from_string("Ed25519SigVerify111111111111111111111111111")
+_ED25519_ERRORS = (
+    "InvalidPublicKey",
+    "InvalidRecoveryId",
+    "InvalidSignature",
+    "InvalidDataOffsets",
+    "InvalidInstructionDataSize",
+)
+
+
 def err_to_json(err: Any) -> Any:
     """A solders TransactionError (any variant) in the validator's JSON shape."""
     if err is None or isinstance(err, str | dict):
@@ -68,7 +80,12 @@ def _custom_name(program: Pubkey | None, code: int) -> str:
         name = error_name(program, code)
         if name is not None:
             return name
-        table = _TOKEN_ERRORS if program == TOKEN_PROGRAM_ID else _SYSTEM_ERRORS if program == SYSTEM_PROGRAM_ID else ()
+        tables = {
+            TOKEN_PROGRAM_ID: _TOKEN_ERRORS,
+            SYSTEM_PROGRAM_ID: _SYSTEM_ERRORS,
+            ED25519_PROGRAM_ID: _ED25519_ERRORS,
+        }
+        table = tables.get(program, ())
         if code < len(table):
             return table[code]
     return f"Custom({code})"

@@ -6,6 +6,7 @@ shows up as the program's ``InvalidPda`` error, never as silent misbehaviour.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import struct
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
 
+from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
 from gridx.errors import ConfigError
@@ -25,13 +27,15 @@ __all__ = [
     "TOKEN_PROGRAM_ID",
     "ProgramIds",
     "ata_address",
+    "deployer_keypair",
+    "edge_seed",
     "energy_vault_pda",
     "grxe_mint_pda",
     "idl_dir",
     "market_pda",
     "meter_pda",
     "mint_authority_pda",
-    "mint_record_pda",
+    "mint_state_pda",
     "minter_pda",
     "order_pda",
     "payment_vault_pda",
@@ -116,14 +120,36 @@ def mint_authority_pda() -> Pubkey:
     return _pda("energy_token", b"mint_authority")
 
 
+def edge_seed(edge_id: str | bytes) -> bytes:
+    """An edge id as the programs store it: its bytes, zero-padded to 32."""
+    raw = edge_id.encode() if isinstance(edge_id, str) else edge_id
+    if len(raw) > 32:
+        raise ValueError("edge_id longer than 32 bytes")
+    return raw.ljust(32, b"\0")
+
+
 @lru_cache(maxsize=65536)
-def minter_pda(minter: Pubkey) -> Pubkey:
-    return _pda("energy_token", b"minter", bytes(minter))
+def minter_pda(minter: Pubkey, edge_id: str | bytes) -> Pubkey:
+    """A minter's authorisation for the meters of one edge."""
+    return _pda("energy_token", b"minter", bytes(minter), edge_seed(edge_id))
 
 
-def mint_record_pda(meter: Pubkey, window_start: int) -> Pubkey:
-    """The dedup PDA of one (meter, window): its existence means the window was minted."""
-    return _pda("energy_token", b"mint_record", bytes(meter), struct.pack("<q", window_start))
+@lru_cache(maxsize=65536)
+def mint_state_pda(meter: Pubkey) -> Pubkey:
+    """The meter's mint high-water mark: the end of its last minted window."""
+    return _pda("energy_token", b"mint_state", bytes(meter))
+
+
+def deployer_keypair() -> Keypair:
+    """The key compiled into registry and energy_token as the only one allowed to initialise.
+
+    Local chains use the public derivation recorded in programs/program_ids.json; a cluster
+    deployment sets its own ``deployer`` there, rebuilds, and passes its own keypair."""
+    raw = json.loads((ROOT / "programs" / "program_ids.json").read_text())
+    kp = Keypair.from_seed(hashlib.sha256(b"gridtokenx/deployer").digest())
+    if str(kp.pubkey()) != raw.get("deployer"):
+        raise ConfigError("programs/program_ids.json names a deployer whose key is not the local one")
+    return kp
 
 
 # ---- trading

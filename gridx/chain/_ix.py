@@ -5,23 +5,20 @@ mean something to them (wallets, meters, order ids)."""
 
 from __future__ import annotations
 
-import struct
 from dataclasses import dataclass
 
-from solders.instruction import AccountMeta, Instruction
+from solders.instruction import Instruction
 from solders.pubkey import Pubkey
 
 from ._idl import idl_program
 from ._ids import (
-    SYSTEM_PROGRAM_ID,
-    TOKEN_PROGRAM_ID,
     ata_address,
+    edge_seed,
     energy_vault_pda,
     grxe_mint_pda,
     market_pda,
     meter_pda,
     mint_authority_pda,
-    mint_record_pda,
     minter_pda,
     order_pda,
     payment_vault_pda,
@@ -30,6 +27,7 @@ from ._ids import (
     token_config_pda,
     user_pda,
 )
+from ._signed import ed25519_ix, enrolment_message
 
 __all__ = [
     "CONSUMER",
@@ -37,6 +35,7 @@ __all__ = [
     "METER_REVOKED",
     "PROSUMER",
     "MarketKeys",
+    "build_accept_authority_ix",
     "build_add_minter_ix",
     "build_cancel_order_ix",
     "build_create_buy_order_ix",
@@ -44,13 +43,14 @@ __all__ = [
     "build_energy_token_initialize_ix",
     "build_initialize_market_ix",
     "build_match_order_ix",
-    "build_mint_for_reading_ix",
-    "build_register_meter_ix",
+    "build_propose_authority_ix",
+    "build_register_meter_ixs",
     "build_register_user_ix",
     "build_registry_initialize_ix",
     "build_remove_minter_ix",
-    "build_rotate_authority_ix",
+    "build_replace_meter_ixs",
     "build_set_meter_status_ix",
+    "build_update_meter_ix",
 ]
 
 PROSUMER, CONSUMER = 0, 1
@@ -58,8 +58,11 @@ METER_ACTIVE, METER_REVOKED = 0, 1
 
 
 # ------------------------------------------------------------------ registry
-def build_registry_initialize_ix(authority: Pubkey) -> Instruction:
-    return idl_program("registry").build("initialize", {}, {"authority": authority, "config": registry_config_pda()})
+def build_registry_initialize_ix(deployer: Pubkey, authority: Pubkey) -> Instruction:
+    """Only the compiled-in deployer may initialise; ``authority`` runs the registry."""
+    return idl_program("registry").build(
+        "initialize", {"authority": authority}, {"deployer": deployer, "config": registry_config_pda()}
+    )
 
 
 def build_register_user_ix(wallet: Pubkey, user_type: int) -> Instruction:
@@ -70,15 +73,27 @@ def build_register_user_ix(wallet: Pubkey, user_type: int) -> Instruction:
     )
 
 
-def build_register_meter_ix(
-    owner: Pubkey, authority: Pubkey, meter: Pubkey, edge_id: bytes, rated_power_w: int
-) -> Instruction:
-    """Owner pays and signs; the registry authority co-signs (DESIGN §2). edge_id: <= 32 bytes."""
-    if len(edge_id) > 32:
-        raise ValueError("edge_id longer than 32 bytes")
-    return idl_program("registry").build(
+def build_register_meter_ixs(
+    owner: Pubkey,
+    authority: Pubkey,
+    meter: Pubkey,
+    edge_id: bytes,
+    rated_power_w: int,
+    interval_s: int,
+    proof: bytes,
+) -> list[Instruction]:
+    """[Ed25519 check of the meter's enrolment proof, register_meter]. Owner pays and signs; the
+    registry authority co-signs (DESIGN §2); ``proof`` is the meter key's signature over
+    :func:`enrolment_message` (``sign_enrolment``), so nobody enrols a key they do not hold."""
+    msg = enrolment_message(meter, owner, edge_id)
+    reg = idl_program("registry").build(
         "register_meter",
-        {"meter": meter, "edge_id": list(edge_id.ljust(32, b"\0")), "rated_power_w": rated_power_w},
+        {
+            "meter": meter,
+            "edge_id": list(edge_seed(edge_id)),
+            "rated_power_w": rated_power_w,
+            "interval_s": interval_s,
+        },
         {
             "owner": owner,
             "authority": authority,
@@ -87,9 +102,30 @@ def build_register_meter_ix(
             "meter_account": meter_pda(meter),
         },
     )
+    return [ed25519_ix(bytes(meter), proof, msg), reg]
+
+
+def build_replace_meter_ixs(
+    owner: Pubkey,
+    authority: Pubkey,
+    old_meter: Pubkey,
+    new_meter: Pubkey,
+    edge_id: bytes,
+    rated_power_w: int,
+    interval_s: int,
+    proof: bytes,
+) -> list[Instruction]:
+    """Key rotation or a replaced meter (re-enrolment), atomically: revoke the old key, enrol
+    the new one with its proof of possession. The meter key is the on-chain identity, so the new
+    key has its own MeterAccount and MintState; its windows start after this enrolment."""
+    return [
+        build_set_meter_status_ix(authority, old_meter, METER_REVOKED),
+        *build_register_meter_ixs(owner, authority, new_meter, edge_id, rated_power_w, interval_s, proof),
+    ]
 
 
 def build_set_meter_status_ix(authority: Pubkey, meter: Pubkey, status: int) -> Instruction:
+    """Revoke (1) or un-revoke (0) a meter."""
     return idl_program("registry").build(
         "set_meter_status",
         {"status": status},
@@ -97,19 +133,35 @@ def build_set_meter_status_ix(authority: Pubkey, meter: Pubkey, status: int) -> 
     )
 
 
-def build_rotate_authority_ix(authority: Pubkey, new_authority: Pubkey) -> Instruction:
+def build_update_meter_ix(authority: Pubkey, meter: Pubkey, rated_power_w: int = 0, interval_s: int = 0) -> Instruction:
+    """Change a meter's rated power and/or interval (0 keeps the current value)."""
     return idl_program("registry").build(
-        "rotate_authority", {"new_authority": new_authority}, {"authority": authority, "config": registry_config_pda()}
+        "update_meter",
+        {"rated_power_w": rated_power_w, "interval_s": interval_s},
+        {"authority": authority, "config": registry_config_pda(), "meter_account": meter_pda(meter)},
+    )
+
+
+def build_propose_authority_ix(authority: Pubkey, new_authority: Pubkey) -> Instruction:
+    """Step one of a rotation; ``build_accept_authority_ix`` signed by the new key completes it."""
+    return idl_program("registry").build(
+        "propose_authority", {"new_authority": new_authority}, {"authority": authority, "config": registry_config_pda()}
+    )
+
+
+def build_accept_authority_ix(new_authority: Pubkey) -> Instruction:
+    return idl_program("registry").build(
+        "accept_authority", {}, {"new_authority": new_authority, "config": registry_config_pda()}
     )
 
 
 # ------------------------------------------------------------------ energy_token
-def build_energy_token_initialize_ix(admin: Pubkey) -> Instruction:
+def build_energy_token_initialize_ix(deployer: Pubkey, admin: Pubkey) -> Instruction:
     return idl_program("energy_token").build(
         "initialize",
-        {"registry_program": program_ids().registry},
+        {"registry_program": program_ids().registry, "admin": admin},
         {
-            "admin": admin,
+            "deployer": deployer,
             "config": token_config_pda(),
             "mint": grxe_mint_pda(),
             "mint_authority": mint_authority_pda(),
@@ -117,49 +169,21 @@ def build_energy_token_initialize_ix(admin: Pubkey) -> Instruction:
     )
 
 
-def build_add_minter_ix(admin: Pubkey, minter: Pubkey) -> Instruction:
+def build_add_minter_ix(admin: Pubkey, minter: Pubkey, edge_id: str | bytes) -> Instruction:
+    """Authorise ``minter`` for the meters of one edge."""
     return idl_program("energy_token").build(
         "add_minter",
-        {"minter": minter},
-        {"admin": admin, "config": token_config_pda(), "minter_account": minter_pda(minter)},
+        {"minter": minter, "edge_id": list(edge_seed(edge_id))},
+        {"admin": admin, "config": token_config_pda(), "minter_account": minter_pda(minter, edge_id)},
     )
 
 
-def build_remove_minter_ix(admin: Pubkey, minter: Pubkey) -> Instruction:
+def build_remove_minter_ix(admin: Pubkey, minter: Pubkey, edge_id: str | bytes) -> Instruction:
     return idl_program("energy_token").build(
         "remove_minter",
-        {"minter": minter},
-        {"admin": admin, "config": token_config_pda(), "minter_account": minter_pda(minter)},
+        {"minter": minter, "edge_id": list(edge_seed(edge_id))},
+        {"admin": admin, "config": token_config_pda(), "minter_account": minter_pda(minter, edge_id)},
     )
-
-
-_MINT_ARGS = struct.Struct("<32sqIQ")
-
-
-def build_mint_for_reading_ix(
-    minter: Pubkey, meter: Pubkey, owner: Pubkey, window_start: int, window_seconds: int, amount: int
-) -> Instruction:
-    """Mint ``amount`` GRXE base units (1 Wh = 1000) for one meter window into the owner's ATA.
-
-    The hot path of the gateway: args are packed directly (same bytes as anchorpy's encoder,
-    checked by a test) because borsh-construct costs more than the rest of the transaction."""
-    spec = idl_program("energy_token").instructions["mint_for_reading"]
-    data = spec.discriminator + _MINT_ARGS.pack(bytes(meter), window_start, window_seconds, amount)
-    grxe = grxe_mint_pda()
-    keys = (
-        (minter, True, True),
-        (minter_pda(minter), False, True),
-        (token_config_pda(), False, True),
-        (meter_pda(meter), False, False),
-        (user_pda(owner), False, False),
-        (mint_record_pda(meter, window_start), False, True),
-        (grxe, False, True),
-        (mint_authority_pda(), False, False),
-        (ata_address(owner, grxe), False, True),
-        (TOKEN_PROGRAM_ID, False, False),
-        (SYSTEM_PROGRAM_ID, False, False),
-    )
-    return Instruction(program_ids().energy_token, data, [AccountMeta(k, s, w) for k, s, w in keys])
 
 
 # ------------------------------------------------------------------ trading

@@ -1,157 +1,161 @@
-"""The gateway's mint path: many (meter, window) mints, batched, exactly once.
+"""The one mint path (worker, benchmarks and tests): meter-signed readings onto the chain.
 
-``mint_batch`` first reads the dedup PDAs (a window already minted, e.g. before a crash, is
-reported, not re-sent), packs up to 5 mints of one owner per transaction (what fits in 1232
-bytes), sends them concurrently and confirms them in batches. A failed transaction is retried
-one mint per transaction, so one bad reading (revoked meter, over the limit) does not sink the
-other four, and each outcome carries its program error name."""
+A :class:`MeterMint` is consecutive pending windows of one meter. Each goes in its own
+transaction, so a meter never has two mints in flight (the program's high-water mark would
+refuse the later one if the earlier one failed). Transactions are sent in JSON-RPC batches
+(:func:`send_txs`) and confirmed together; every outcome carries the program's error name.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import enum
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from solders.hash import Hash
 from solders.keypair import Keypair
+from solders.message import Message
 from solders.pubkey import Pubkey
 from solders.signature import Signature
+from solders.transaction import Transaction
 
 from gridx.errors import ChainError
 
-from ._client import build_tx, confirm_signatures, latest_blockhash, rpc_call, send_tx
+from ._client import build_tx, confirm_statuses, fetch_events, latest_blockhash, rpc_call, send_txs
 from ._errors import chain_error
-from ._ids import mint_record_pda, program_ids
-from ._ix import build_mint_for_reading_ix
+from ._idl import decode_account
+from ._ids import mint_state_pda
+from ._signed import MAX_READINGS_PER_MINT, SignedReading, build_mint_readings_ixs
 
 if TYPE_CHECKING:
     from solana.rpc.async_api import AsyncClient
 
-__all__ = ["MAX_MINTS_PER_TX", "MintOutcome", "MintRequest", "MintStatus", "mint_batch", "minted_windows"]
+__all__ = [
+    "MAX_TX_BYTES",
+    "MeterMint",
+    "MintFound",
+    "MintSent",
+    "find_mint",
+    "mint_tx",
+    "mintable_prefix",
+    "next_window_starts",
+    "send_mints",
+]
 
-MAX_MINTS_PER_TX = 5
+MAX_TX_BYTES = 1232
 _MULTI = 100  # getMultipleAccounts limit
-_TRANSIENT = frozenset({"Unreachable", "RpcError", "BlockhashNotFound", "Unconfirmed"})
+_SEND_BATCH = 64  # transactions per JSON-RPC batch request
 
 
 @dataclass(frozen=True)
-class MintRequest:
+class MeterMint:
+    """Consecutive windows of one meter, oldest first, to be minted in one instruction."""
+
     meter: Pubkey
     owner: Pubkey  # the meter's owner wallet (tokens go to its GRXE ATA, which must exist)
-    window_start: int
-    window_seconds: int
-    amount: int  # GRXE base units, 1 Wh = 1000
-
-
-class MintStatus(enum.StrEnum):
-    MINTED = "minted"
-    ALREADY_MINTED = "already_minted"
-    FAILED = "failed"
+    edge_id: str
+    readings: tuple[SignedReading, ...]
 
 
 @dataclass(frozen=True)
-class MintOutcome:
-    request: MintRequest
-    status: MintStatus
+class MintSent:
+    """What became of one MeterMint: confirmed (``error`` None) or refused/unknown."""
+
+    mint: MeterMint
     signature: Signature | None = None
-    code: str | None = None  # program error name when FAILED
+    slot: int | None = None
+    error: ChainError | None = None
 
 
-async def minted_windows(client: AsyncClient, reqs: Sequence[MintRequest]) -> list[bool]:
-    """Whether each (meter, window_start) already has its mint record on chain."""
-    out: list[bool] = []
-    for i in range(0, len(reqs), _MULTI):
-        keys = [mint_record_pda(r.meter, r.window_start) for r in reqs[i : i + _MULTI]]
-        accts = (await rpc_call(client.get_multiple_accounts(keys))).value
-        out += [a is not None and a.lamports > 0 for a in accts]
+def mint_tx(minter: Keypair, m: MeterMint, blockhash: Hash) -> Transaction:
+    return build_tx(
+        build_mint_readings_ixs(minter.pubkey(), m.meter, m.owner, m.edge_id, m.readings), [minter], blockhash
+    )
+
+
+def mintable_prefix(minter: Pubkey, m: MeterMint) -> int:
+    """How many of ``m``'s readings fit in one transaction (at least 1, at most 8).
+
+    One message is built (one reading); each further reading adds its Ed25519 entry (14-byte
+    offsets + 64-byte signature) and its bytes with a 4-byte length, plus a byte of margin per
+    instruction for the compact length prefixes: no message is built per candidate size."""
+    first = build_mint_readings_ixs(minter, m.meter, m.owner, m.edge_id, m.readings[:1])
+    size = len(bytes(Message.new_with_blockhash(first, minter, Hash.default()))) + 1 + 64 + 2
+    n = 1
+    for r in m.readings[1:MAX_READINGS_PER_MINT]:
+        size += 14 + 64 + 4 + len(r.canonical)
+        if size > MAX_TX_BYTES:
+            break
+        n += 1
+    return n
+
+
+async def next_window_starts(client: AsyncClient, meters: Sequence[Pubkey]) -> dict[Pubkey, int]:
+    """Each meter's high-water mark on chain (0 before its first mint): every window starting
+    before it is minted, or can never be."""
+    out: dict[Pubkey, int] = {}
+    for i in range(0, len(meters), _MULTI):
+        chunk = list(meters[i : i + _MULTI])
+        accts = (await rpc_call(client.get_multiple_accounts([mint_state_pda(m) for m in chunk]))).value
+        for meter, acct in zip(chunk, accts, strict=True):
+            out[meter] = 0 if acct is None else int(decode_account("energy_token", bytes(acct.data)).next_window_start)
     return out
 
 
-def _chunks(reqs: list[MintRequest], per_tx: int) -> list[list[MintRequest]]:
-    by_owner: dict[Pubkey, list[MintRequest]] = {}
-    for r in reqs:
-        by_owner.setdefault(r.owner, []).append(r)
-    return [rs[i : i + per_tx] for rs in by_owner.values() for i in range(0, len(rs), per_tx)]
+@dataclass(frozen=True)
+class MintFound:
+    """The mint transaction whose TokensMinted event commits to a reading hash."""
+
+    signature: Signature
+    slot: int
+    event: object  # the decoded TokensMinted event data
 
 
-async def _send_chunks(
-    client: AsyncClient, minter: Keypair, chunks: list[list[MintRequest]], concurrency: int
-) -> list[tuple[Signature | None, str | None]]:
-    """(signature, error code) per chunk: code None means confirmed."""
-    sem = asyncio.Semaphore(concurrency)
-    blockhash = await latest_blockhash(client)
-    energy = program_ids().energy_token
-
-    async def one(chunk: list[MintRequest]) -> tuple[Signature | None, str | None]:
-        ixs = [
-            build_mint_for_reading_ix(minter.pubkey(), r.meter, r.owner, r.window_start, r.window_seconds, r.amount)
-            for r in chunk
-        ]
-        async with sem:
-            try:
-                return await send_tx(client, build_tx(ixs, [minter], blockhash)), None
-            except ChainError as exc:
-                return None, exc.code or "Unknown"
-
-    sent = await asyncio.gather(*(one(ch) for ch in chunks))
-    errs = await confirm_signatures(client, [s for s, _ in sent if s is not None])
-    out: list[tuple[Signature | None, str | None]] = []
-    for sig, code in sent:
-        if sig is not None and errs[sig] is not None:
-            code = chain_error(errs[sig], [], [energy]).code
-        out.append((sig, code))
-    return out
+async def find_mint(client: AsyncClient, meter: Pubkey, last_reading_hash: str, max_txs: int = 200) -> MintFound | None:
+    """The transaction (among the meter's last ``max_txs``) that minted up to the reading with
+    this hash: its event's ``last_reading_hash`` is that reading's hash."""
+    for sig, slot, events in reversed(await fetch_events(client, mint_state_pda(meter), max_txs=max_txs)):
+        for ev in events:
+            if ev.name == "TokensMinted" and bytes(ev.data.last_reading_hash).hex() == last_reading_hash:
+                return MintFound(sig, slot, ev.data)
+    return None
 
 
-async def mint_batch(
+async def send_mints(
     client: AsyncClient,
+    rpc_url: str,
     minter: Keypair,
-    reqs: Sequence[MintRequest],
-    per_tx: int = MAX_MINTS_PER_TX,
-    concurrency: int = 8,
-) -> list[MintOutcome]:
-    """Mint every request at most once; one outcome per request, in order.
-
-    FAILED means a program refused that mint (``code`` names why). Transport trouble (node
-    unreachable, stale blockhash, unconfirmed) raises ChainError instead: call again, the PDA
-    pre-check makes the retry safe."""
-    if not 1 <= per_tx <= MAX_MINTS_PER_TX:
-        raise ValueError(f"per_tx must be 1..{MAX_MINTS_PER_TX}")
-    result: dict[tuple[Pubkey, int], MintOutcome] = {}
-    unique = list({(r.meter, r.window_start): r for r in reversed(reqs)}.values())  # first occurrences
-    for r, done in zip(unique, await minted_windows(client, unique), strict=True):
-        if done:
-            result[(r.meter, r.window_start)] = MintOutcome(r, MintStatus.ALREADY_MINTED)
-    todo = [r for r in unique if (r.meter, r.window_start) not in result]
-    size = per_tx
-    while todo:
-        chunks = _chunks(todo, size)
-        retry: list[MintRequest] = []
-        sent = await _send_chunks(client, minter, chunks, concurrency)
-        transient = {code for _, code in sent if code in _TRANSIENT}
-        if transient:
-            # not a verdict on the readings: let the caller retry (the PDA pre-check makes it safe)
-            raise ChainError(f"mint batch interrupted: {sorted(transient)}", sorted(transient)[0])
-        for chunk, (sig, code) in zip(chunks, sent, strict=True):
-            for r in chunk:
-                key = (r.meter, r.window_start)
-                if code is None:
-                    result[key] = MintOutcome(r, MintStatus.MINTED, sig)
-                elif code == "AlreadyMinted" and len(chunk) == 1:
-                    result[key] = MintOutcome(r, MintStatus.ALREADY_MINTED)
-                elif len(chunk) == 1:
-                    result[key] = MintOutcome(r, MintStatus.FAILED, None, code)
-                else:
-                    retry.append(r)
-        todo, size = retry, 1
-    out: list[MintOutcome] = []
-    seen: set[tuple[Pubkey, int]] = set()
-    for r in reqs:
-        key = (r.meter, r.window_start)
-        o = result[key]
-        if key in seen:  # a repeat inside this call: the first one carries the mint
-            o = MintOutcome(r, MintStatus.ALREADY_MINTED) if o.status is MintStatus.MINTED else replace(o, request=r)
-        seen.add(key)
-        out.append(o)
-    return out
+    mints: Sequence[MeterMint],
+    confirm_s: float = 30.0,
+    before_send: Callable[[list[Signature]], Awaitable[None]] | None = None,
+) -> list[MintSent]:
+    """Send one transaction per MeterMint (callers give each meter at most one), confirm them
+    together; one result per mint, in order. ``before_send`` gets every signature before any
+    transaction leaves (to note them durably). An unknown outcome (not confirmed in time) is
+    reported with code "Unconfirmed": ask the chain about that signature before resending."""
+    if len({m.meter for m in mints}) != len(mints):
+        raise ValueError("one in-flight mint per meter")
+    blockhash = await latest_blockhash(client)
+    txs = [mint_tx(minter, m, blockhash) for m in mints]
+    if before_send is not None:
+        await before_send([tx.signatures[0] for tx in txs])
+    results: list[MintSent | None] = [None] * len(mints)
+    sent: dict[Signature, int] = {}
+    for i in range(0, len(txs), _SEND_BATCH):
+        for j, out in enumerate(await send_txs(rpc_url, txs[i : i + _SEND_BATCH]), start=i):
+            if isinstance(out, ChainError):
+                results[j] = MintSent(mints[j], error=out)
+            else:
+                sent[out] = j
+    if sent:
+        try:
+            statuses = await confirm_statuses(client, list(sent), confirm_s)
+        except ChainError as exc:
+            statuses = {}
+            for sig, j in sent.items():
+                results[j] = MintSent(mints[j], sig, error=exc)
+        for sig, (err, slot) in statuses.items():
+            j = sent[sig]
+            programs = [txs[j].message.account_keys[ix.program_id_index] for ix in txs[j].message.instructions]
+            results[j] = MintSent(mints[j], sig, slot, None if err is None else chain_error(err, [], programs))
+    return [r for r in results if r is not None]

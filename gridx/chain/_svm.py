@@ -85,6 +85,7 @@ class SvmChain:
         self.slot = 1
         self._recent: collections.OrderedDict[Hash, int] = collections.OrderedDict()
         self._dirty = False
+        self.clock_offset_s = 0  # tests only (time_travel): the clock is wall time otherwise
         self.listener: ChainListener | None = None  # the node's PubSub
         self.tx_count = 0
         self.blocks: collections.OrderedDict[int, tuple[Hash, int]] = collections.OrderedDict()  # slot: hash, time
@@ -111,7 +112,7 @@ class SvmChain:
     # ------------------------------------------------------------------ blocks
     def _new_block(self) -> None:
         self.svm.expire_blockhash()
-        now = int(time.time())
+        now = int(time.time()) + self.clock_offset_s
         self.svm.set_clock(Clock(self.slot, 0, 0, 0, now))
         self._recent[self.svm.latest_blockhash()] = self.slot
         self.blocks[self.slot] = (self.svm.latest_blockhash(), now)
@@ -127,6 +128,14 @@ class SvmChain:
         """The slot clock: a new block (and block height) even when idle, as a validator's
         leader schedule does, so a blockhash expires after its last valid block height."""
         with self.lock:
+            self.slot += 1
+            self._new_block()
+
+    def time_travel(self, unix_ts: int) -> None:
+        """Tests only: from the next block on, the cluster clock reads ``unix_ts`` (then runs on
+        with wall time). Enrolling a meter "yesterday" lets a test mint yesterday's windows."""
+        with self.lock:
+            self.clock_offset_s = unix_ts - int(time.time())
             self.slot += 1
             self._new_block()
 

@@ -85,7 +85,7 @@ def register_bench(bench_app: typer.Typer) -> None:
     @bench_app.command("chain")
     def bench_chain(
         mints: int = typer.Option(5000),
-        per_tx: int = typer.Option(5, help="mint_for_reading instructions per transaction (<= 5 fit)"),
+        per_tx: int = typer.Option(4, help="windows of one meter per mint transaction (what fits, <= 8)"),
         concurrency: int = typer.Option(16),
         url: str | None = typer.Option(None, help="use this node instead of starting a local one"),
     ) -> None:

@@ -48,23 +48,26 @@ def _snapshot(dsn: str) -> dict[str, int]:
     return dict(zip(("readings", "quarantined", "mints_confirmed", "mints_pending", "grxe_minted"), row, strict=True))
 
 
-async def _enroll(
-    url: str, dsn: str, chain_keys: Path, wallets: Path, meters: list[dict[str, Any]], interval_s: int
-) -> None:
+async def _enroll(url: str, dsn: str, keys: Path, interval_s: int, meters: list[dict[str, Any]]) -> None:
     from solana.rpc.async_api import AsyncClient
     from solders.pubkey import Pubkey
 
-    from gateway.mint._mirror import enroll_on_chain
-    from gridx.chain import airdrop, load_keypair, load_or_create_keypair
+    from edge.keys import load_key
+    from gridx.chain import airdrop, authorize_edge, load_keypair, load_or_create_keypair, sign_enrolment
     from gridx.db import connect
+    from gridx.registry import enroll_on_chain
 
     client = AsyncClient(url, timeout=60)
-    authority = load_keypair(chain_keys / "registry_authority.json")
+    authority = load_keypair(keys / "chain" / "registry_authority.json")
     try:
+        for edge_id in sorted({m["edge_id"] for m in meters}):
+            await authorize_edge(client, edge_id, keys / "chain")
         with connect(dsn) as conn:
             for m in meters:
-                owner = load_or_create_keypair(wallets / f"{m['meter_id']}.json")
+                owner = load_or_create_keypair(keys / "wallets" / f"{m['meter_id']}.json")
                 await airdrop(client, owner.pubkey(), 10**9)
+                # the meter proves it holds its key (in the field the edge signs this)
+                proof = sign_enrolment(load_key(keys / "meters", m["meter_id"]), owner.pubkey(), m["edge_id"])
                 await enroll_on_chain(
                     client,
                     conn,
@@ -74,12 +77,9 @@ async def _enroll(
                     meter_pubkey=Pubkey.from_bytes(bytes.fromhex(m["pubkey"])),
                     edge_id=m["edge_id"],
                     rated_power_w=int(m["rated_power_w"]),
+                    proof=proof,
+                    interval_s=interval_s,
                     owner_type=m["owner_type"],
-                )
-                # the gateway credits only windows aligned to the meter's interval (the edge's)
-                conn.execute(
-                    "UPDATE meters SET interval_s = %s, on_chain = true WHERE meter_id = %s",
-                    (interval_s, m["meter_id"]),
                 )
     finally:
         await client.close()
@@ -90,7 +90,6 @@ async def _trade(client: Any, chain_keys: Path, wallets: Path, seller_meter: str
     through the trading program's escrow, paid in the market's THB-pegged test token."""
     from solders.keypair import Keypair
 
-    from gateway.mint._mirror import register_wallet
     from gridx.chain import (
         airdrop,
         ata_address,
@@ -104,6 +103,7 @@ async def _trade(client: Any, chain_keys: Path, wallets: Path, seller_meter: str
         send_and_confirm,
         token_balance,
     )
+    from gridx.registry import register_wallet
 
     dep = load_deployment(chain_keys)
     market = dep.market_keys()
@@ -196,9 +196,9 @@ def _watch(stack: LocalStack, seconds: int, console: Any) -> None:
 
 def _settle(stack: LocalStack, keys: Path) -> dict[str, Any]:
     """Reconcile the chain against the database, then one trade of the top prosumer's GRXE."""
-    from gateway.mint._reconcile import reconcile
     from gridx.chain import run_on_chain
     from gridx.db import connect
+    from gridx.registry import reconcile
 
     url = stack.chain_url
     assert url is not None
@@ -235,7 +235,7 @@ def _run(meters: int, seconds: int, speed: float, interval_s: int) -> dict[str, 
         console.print(f"chain node {stack.chain_url}: GRXE mint {dep.grxe_mint}, gateway minter {dep.gateway_minter}")
         modbus_port = free_port()
         enrolled = _provision(stack, keys, meters, speed, interval_s, modbus_port)
-        asyncio.run(_enroll(stack.chain_url, stack.dsn, keys / "chain", keys / "wallets", enrolled, interval_s))
+        asyncio.run(_enroll(stack.chain_url, stack.dsn, keys, interval_s, enrolled))
         kinds = [m["owner_type"] for m in enrolled]
         console.print(
             f"{len(enrolled)} meters enrolled on chain and mirrored "

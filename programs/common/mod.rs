@@ -2,6 +2,8 @@
 //! Everything here is `no_std`, allocation-free and uses only pinocchio + raw syscalls.
 #![allow(dead_code)]
 
+pub mod ed25519;
+
 use pinocchio::{
     cpi::{Seed, Signer},
     error::ProgramError,
@@ -341,6 +343,15 @@ pub fn rent_exempt(space: usize) -> Result<u64, ProgramError> {
     }
     let per_byte_year = raw[0];
     mul_u64(mul_u64(128u64 + space as u64, per_byte_year)?, 2)
+}
+
+/// SHA-256 of the concatenation of `parts` (the sol_sha256 syscall).
+pub fn sha256(parts: &[&[u8]]) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    // SAFETY: the syscall reads `parts.len()` (ptr, len) pairs, which is exactly the layout of a
+    // `&[u8]` slice of slices, and writes 32 bytes into `out`.
+    unsafe { pinocchio::syscalls::sol_sha256(parts.as_ptr() as *const u8, parts.len() as u64, out.as_mut_ptr()) };
+    out
 }
 
 // ---------------------------------------------------------------- checked math without i128 libcalls

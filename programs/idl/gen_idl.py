@@ -53,6 +53,7 @@ def acc(name, w=False, s=False, docs=None, address=None):
 
 SYSTEM = "11111111111111111111111111111111"
 TOKEN = "TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA"
+INSTRUCTIONS_SYSVAR = "Sysvar1nstructions1111111111111111111111111"
 
 
 def sys_prog():
@@ -192,17 +193,17 @@ HTLC_ERRORS = [
 
 SPECS = {
     "registry": {
-        "docs": "GridTokenX registry: users (prosumer/consumer), meters (ed25519 pubkey, owner, edge, status), authority.",
+        "docs": "GridTokenX registry: users (prosumer/consumer), meters (ed25519 pubkey, owner, edge, rated power, interval, status), authority.",
         "instructions": [
             {
                 "name": "initialize",
-                "docs": 'Create the registry config PDA ["registry"]; the signer becomes the authority.',
+                "docs": 'Create the registry config PDA ["registry"]. Only the compiled-in deployer key may call it; `authority` becomes the registry authority.',
                 "accounts": [
-                    acc("authority", True, True, "Payer and first registry authority"),
+                    acc("deployer", True, True, "The compiled-in deployer key (programs/program_ids.json), payer"),
                     acc("config", True, docs='PDA ["registry"]'),
                     sys_prog(),
                 ],
-                "args": [],
+                "args": [{"name": "authority", "type": PK}],
             },
             {
                 "name": "register_user",
@@ -217,7 +218,11 @@ SPECS = {
             },
             {
                 "name": "register_meter",
-                "docs": "Enrol a meter key. Signed by the owner (payer, must be a registered user) AND the registry authority.",
+                "docs": (
+                    "Enrol a meter key. Signed by the owner (payer, must be a registered user) AND the registry "
+                    "authority; the instruction just before it must be an Ed25519-program check of the meter "
+                    "key's signature over 'gridtokenx/enrol/v1' NUL | meter | owner | edge_id (proof of possession)."
+                ),
                 "accounts": [
                     acc("owner", True, True, "Meter owner wallet (payer); must have a user account"),
                     acc("authority", False, True, "Registry authority approving the enrolment"),
@@ -225,16 +230,18 @@ SPECS = {
                     acc("owner_user", True, docs='PDA ["user", owner] (meter_count += 1)'),
                     acc("meter_account", True, docs='PDA ["meter", meter]'),
                     sys_prog(),
+                    acc("instructions", docs="Instructions sysvar", address=INSTRUCTIONS_SYSVAR),
                 ],
                 "args": [
                     {"name": "meter", "type": PK},
                     {"name": "edge_id", "type": ARR32},
                     {"name": "rated_power_w", "type": "u64"},
+                    {"name": "interval_s", "type": "u32"},
                 ],
             },
             {
                 "name": "set_meter_status",
-                "docs": "Authority sets a meter's status: 0 = active, 1 = revoked.",
+                "docs": "Authority sets a meter's status: 0 = active, 1 = revoked (and back: un-revoke).",
                 "accounts": [
                     acc("authority", False, True),
                     acc("config", docs='PDA ["registry"]'),
@@ -243,16 +250,41 @@ SPECS = {
                 "args": [{"name": "status", "type": "u8"}],
             },
             {
-                "name": "rotate_authority",
-                "docs": "Current authority hands over to new_authority.",
+                "name": "update_meter",
+                "docs": (
+                    "Authority changes a meter's rated power and interval (0 = keep). A new interval takes "
+                    "effect for windows starting at or after the change."
+                ),
+                "accounts": [
+                    acc("authority", False, True),
+                    acc("config", docs='PDA ["registry"]'),
+                    acc("meter_account", True, docs='PDA ["meter", meter]'),
+                ],
+                "args": [{"name": "rated_power_w", "type": "u64"}, {"name": "interval_s", "type": "u32"}],
+            },
+            {
+                "name": "propose_authority",
+                "docs": "Current authority proposes new_authority; nothing changes until it accepts.",
                 "accounts": [acc("authority", False, True), acc("config", True, docs='PDA ["registry"]')],
                 "args": [{"name": "new_authority", "type": PK}],
+            },
+            {
+                "name": "accept_authority",
+                "docs": "The proposed authority accepts (signs) and becomes the authority.",
+                "accounts": [acc("new_authority", False, True), acc("config", True, docs='PDA ["registry"]')],
+                "args": [],
             },
         ],
         "accounts": [
             {
                 "name": "RegistryConfig",
-                "fields": [("authority", PK), ("user_count", "u64"), ("meter_count", "u64"), ("bump", "u8")],
+                "fields": [
+                    ("authority", PK),
+                    ("pending_authority", PK),
+                    ("user_count", "u64"),
+                    ("meter_count", "u64"),
+                    ("bump", "u8"),
+                ],
             },
             {
                 "name": "UserAccount",
@@ -274,6 +306,7 @@ SPECS = {
                     ("status", "u8"),
                     ("registered_at", "i64"),
                     ("bump", "u8"),
+                    ("interval_s", "u32"),
                 ],
             },
         ],
@@ -281,9 +314,17 @@ SPECS = {
             {"name": "UserRegistered", "fields": [("wallet", PK), ("user_type", "u8")]},
             {
                 "name": "MeterRegistered",
-                "fields": [("meter", PK), ("owner", PK), ("edge_id", ARR32), ("rated_power_w", "u64")],
+                "fields": [
+                    ("meter", PK),
+                    ("owner", PK),
+                    ("edge_id", ARR32),
+                    ("rated_power_w", "u64"),
+                    ("interval_s", "u32"),
+                ],
             },
             {"name": "MeterStatusChanged", "fields": [("meter", PK), ("status", "u8")]},
+            {"name": "MeterUpdated", "fields": [("meter", PK), ("rated_power_w", "u64"), ("interval_s", "u32")]},
+            {"name": "AuthorityProposed", "fields": [("authority", PK), ("proposed", PK)]},
             {"name": "AuthorityRotated", "fields": [("old_authority", PK), ("new_authority", PK)]},
         ],
         "errors": COMMON_ERRORS
@@ -291,60 +332,79 @@ SPECS = {
             ("InvalidUserType", "user_type must be 0 (prosumer) or 1 (consumer)"),
             ("InvalidMeterStatus", "status must be 0 (active) or 1 (revoked)"),
             ("UserNotRegistered", "The meter owner has no user account"),
-            ("InvalidRatedPower", "rated_power_w must be > 0"),
+            ("InvalidRatedPower", "rated_power_w must be in 1..=MAX_RATED_POWER_W (10 MW)"),
+            ("InvalidInterval", "interval_s must be > 0 and divide 86400"),
+            (
+                "MissingProofOfPossession",
+                "No Ed25519 check of the meter key's enrolment signature before this instruction",
+            ),
+            ("NotDeployer", "Only the compiled-in deployer key may initialise"),
+            ("NoPendingAuthority", "No authority proposal for this signer"),
         ],
     },
     "energy_token": {
-        "docs": "GridTokenX GRXE energy token: PDA mint authority, authorised minters, one mint per (meter, window).",
+        "docs": (
+            "GridTokenX GRXE energy token: PDA mint authority; mints only meter-signed readings (Ed25519 program "
+            "check read back through the instructions sysvar), amount computed on chain, each window once and in "
+            "time order through a per-meter high-water mark; minters bound to edges."
+        ),
         "instructions": [
             {
                 "name": "initialize",
-                "docs": 'Create config PDA ["config"] and the GRXE mint PDA ["mint"] (6 decimals, mint authority PDA ["mint_authority"], no freeze authority).',
+                "docs": (
+                    'Create config PDA ["config"] and the GRXE mint PDA ["mint"] (6 decimals, mint authority PDA '
+                    '["mint_authority"], no freeze authority). Only the compiled-in deployer key may call it; '
+                    "`admin` becomes the token admin."
+                ),
                 "accounts": [
-                    acc("admin", True, True, "Payer and admin"),
+                    acc("deployer", True, True, "The compiled-in deployer key (programs/program_ids.json), payer"),
                     acc("config", True, docs='PDA ["config"]'),
                     acc("mint", True, docs='PDA ["mint"] (created here as an SPL Token mint)'),
                     acc("mint_authority", docs='PDA ["mint_authority"]'),
                     tok_prog(),
                     sys_prog(),
                 ],
-                "args": [{"name": "registry_program", "type": PK}],  # must be the registry's id
+                "args": [{"name": "registry_program", "type": PK}, {"name": "admin", "type": PK}],
             },
             {
                 "name": "add_minter",
-                "docs": "Admin authorises a minter (e.g. the gateway oracle key).",
+                "docs": "Admin authorises a minter key for the meters of one edge.",
                 "accounts": [
                     acc("admin", True, True),
                     acc("config", True, docs='PDA ["config"]'),
-                    acc("minter_account", True, docs='PDA ["minter", minter]'),
+                    acc("minter_account", True, docs='PDA ["minter", minter, edge_id]'),
                     sys_prog(),
                 ],
-                "args": [{"name": "minter", "type": PK}],
+                "args": [{"name": "minter", "type": PK}, {"name": "edge_id", "type": ARR32}],
             },
             {
                 "name": "remove_minter",
-                "docs": "Admin removes a minter; the minter account is closed (rent to admin).",
+                "docs": "Admin removes a minter from an edge; the minter account is closed (rent to admin).",
                 "accounts": [
                     acc("admin", True, True),
                     acc("config", True, docs='PDA ["config"]'),
-                    acc("minter_account", True, docs='PDA ["minter", minter]'),
+                    acc("minter_account", True, docs='PDA ["minter", minter, edge_id]'),
                 ],
-                "args": [{"name": "minter", "type": PK}],
+                "args": [{"name": "minter", "type": PK}, {"name": "edge_id", "type": ARR32}],
             },
             {
-                "name": "mint_for_reading",
+                "name": "mint_readings",
                 "docs": (
-                    "Mint GRXE for one meter window. amount (base units, 1 Wh = 1000) must be > 0 and "
-                    "<= rated_power_w * window_seconds * 1000 / 3600. Creates the dedup PDA "
-                    '["mint_record", meter, window_start (i64 LE)]: a second mint for the same window fails.'
+                    "Mint GRXE for 1..=8 consecutive windows of one meter. Each element of `readings` is the "
+                    "canonical signed bytes of gridx/wire.py. The instruction just before this one must be an "
+                    "Ed25519-program instruction with one signature per reading, in order, by the meter's enrolled "
+                    "key, whose message points at exactly that reading inside this instruction's data. Each window "
+                    "must be aligned to the meter's interval and exactly that long, start at or after the meter's "
+                    "registration and the end of the last minted window, and end at or before the clock. Amount = "
+                    "(produced_wh - consumed_wh) * 1000, which must be > 0, with produced within rated power."
                 ),
                 "accounts": [
-                    acc("minter", True, True, "Authorised minter (payer of the mint record)"),
-                    acc("minter_account", True, docs='PDA ["minter", minter] (minted_total += amount)'),
+                    acc("minter", True, True, "Authorised minter of the meter's edge (pays the mint state once)"),
+                    acc("minter_account", True, docs='PDA ["minter", minter, meter edge_id] (minted_total += amount)'),
                     acc("config", True, docs='PDA ["config"]'),
                     acc("meter_account", docs='registry PDA ["meter", meter] (owner = registry program)'),
                     acc("owner_user", docs='registry PDA ["user", meter owner] (must be prosumer)'),
-                    acc("mint_record", True, docs='PDA ["mint_record", meter, window_start LE]'),
+                    acc("mint_state", True, docs='PDA ["mint_state", meter]: high-water mark, created on first mint'),
                     acc("mint", True, docs='GRXE mint PDA ["mint"]'),
                     acc("mint_authority", docs='PDA ["mint_authority"]'),
                     acc(
@@ -354,13 +414,9 @@ SPECS = {
                     ),
                     tok_prog(),
                     sys_prog(),
+                    acc("instructions", docs="Instructions sysvar", address=INSTRUCTIONS_SYSVAR),
                 ],
-                "args": [
-                    {"name": "meter", "type": PK},
-                    {"name": "window_start", "type": "i64"},
-                    {"name": "window_seconds", "type": "u32"},
-                    {"name": "amount", "type": "u64"},
-                ],
+                "args": [{"name": "readings", "type": {"vec": "bytes"}}],
             },
         ],
         "accounts": [
@@ -377,17 +433,25 @@ SPECS = {
                     ("mint_authority_bump", "u8"),
                 ],
             },
-            {"name": "Minter", "fields": [("minter", PK), ("added_by", PK), ("minted_total", "u64"), ("bump", "u8")]},
             {
-                "name": "MintRecord",
+                "name": "Minter",
+                "fields": [
+                    ("minter", PK),
+                    ("added_by", PK),
+                    ("minted_total", "u64"),
+                    ("bump", "u8"),
+                    ("edge_id", ARR32),
+                ],
+            },
+            {
+                "name": "MintState",
                 "fields": [
                     ("meter", PK),
-                    ("owner", PK),
-                    ("window_start", "i64"),
-                    ("window_seconds", "u32"),
-                    ("amount", "u64"),
-                    ("minter", PK),
-                    ("minted_at", "i64"),
+                    ("next_window_start", "i64"),
+                    ("last_seq", "u64"),
+                    ("last_reading_hash", ARR32),
+                    ("minted_total", "u64"),
+                    ("windows_minted", "u64"),
                     ("bump", "u8"),
                 ],
             },
@@ -399,26 +463,41 @@ SPECS = {
                     ("meter", PK),
                     ("owner", PK),
                     ("window_start", "i64"),
-                    ("window_seconds", "u32"),
+                    ("window_end", "i64"),
+                    ("windows", "u8"),
                     ("amount", "u64"),
                     ("minter", PK),
+                    ("first_seq", "u64"),
+                    ("last_seq", "u64"),
+                    ("last_reading_hash", ARR32),
                 ],
             },
-            {"name": "MinterAdded", "fields": [("minter", PK)]},
-            {"name": "MinterRemoved", "fields": [("minter", PK)]},
+            {"name": "MinterAdded", "fields": [("minter", PK), ("edge_id", ARR32)]},
+            {"name": "MinterRemoved", "fields": [("minter", PK), ("edge_id", ARR32)]},
         ],
         "errors": COMMON_ERRORS
         + [
             ("NotMinter", "Signer is not an authorised minter"),
             ("MeterNotActive", "Meter is revoked"),
             ("NotProsumer", "Meter owner is not a prosumer"),
-            ("ZeroAmount", "amount must be > 0"),
-            ("ExceedsRatedPower", "amount exceeds rated_power_w * window_seconds"),
-            ("InvalidWindow", "window_seconds must be in 1..=86400 and window_start >= 0"),
-            ("AlreadyMinted", "A mint record for this (meter, window_start) already exists"),
+            ("ZeroAmount", "A reading's surplus (produced - consumed) must be > 0"),
+            ("ExceedsRatedPower", "produced_wh exceeds rated_power_w over the window"),
+            ("InvalidWindow", "Window does not end after it starts or starts before 0"),
+            ("WindowAlreadyMinted", "Window starts before the end of the last minted window of this meter"),
             ("InvalidMint", "Mint account does not match the configured GRXE mint"),
             ("InvalidTokenAccount", "Token account mint or owner mismatch"),
-            ("MeterMismatch", "meter argument does not match the meter account"),
+            ("MeterMismatch", "Reading or mint state belongs to another meter"),
+            ("MissingMeterSignature", "No Ed25519-program instruction with one signature per reading before this one"),
+            ("WrongSigner", "A reading is signed by a key other than the meter's enrolled key"),
+            ("SignedBytesMismatch", "The Ed25519 check does not cover exactly this instruction's reading bytes"),
+            ("MalformedReading", "Reading bytes are not a canonical v1 reading"),
+            ("WindowNotAligned", "Window start is not aligned to the meter's interval"),
+            ("WindowLengthMismatch", "Window length differs from the meter's interval"),
+            ("WindowInFuture", "Window ends after the cluster clock"),
+            ("WindowBeforeRegistration", "Window starts before the meter was registered"),
+            ("WrongEdge", "The minter is not authorised for the meter's edge"),
+            ("NotDeployer", "Only the compiled-in deployer key may initialise"),
+            ("TooManyReadings", "1..=8 readings per instruction"),
         ],
     },
     "trading": {
@@ -672,6 +751,10 @@ def rust_for(name: str) -> str:
         reg = list(_b58decode(IDS["registry"]))
         out.append(f"/// Registry program id {IDS['registry']}")
         out.append(f"pub const REGISTRY_PROGRAM_ID: [u8; 32] = {reg};")
+        out.append("")
+    if name in ("registry", "energy_token"):
+        out.append(f"/// Deployer {IDS['deployer']}: the only key that may call initialize")
+        out.append(f"pub const DEPLOYER: [u8; 32] = {list(_b58decode(IDS['deployer']))};")
         out.append("")
     pid = IDS[name]
     out.append(f"/// Program id {pid}")

@@ -16,7 +16,7 @@ from solana.rpc.async_api import AsyncClient
 
 import gridx.chain as c
 from gridx.errors import ChainError
-from tests.helpers.chain import T0, rpc_world
+from tests.helpers.chain import rpc_world
 
 _GRIDX = [sys.executable, "-c", "from gridx.cli import main; main()"]
 
@@ -60,10 +60,18 @@ def node_proc(tmp_path: Path) -> Iterator[NodeProc]:
 
 
 async def test_sigkill_and_restart_keeps_chain(node_proc: NodeProc, tmp_path: Path) -> None:
+    import asyncio
+    import time
+
     async with AsyncClient(node_proc.url) as cl:
-        w = await rpc_world(cl, tmp_path / "keys")
-        reqs = [c.MintRequest(w.meter, w.prosumer.pubkey(), T0 + i * 900, 900, 1000) for i in range(7)]
-        assert {o.status for o in await c.mint_batch(cl, w.gateway, reqs)} == {c.MintStatus.MINTED}
+        # a node in its own process has only wall time: 1-second windows after the enrolment
+        w = await rpc_world(cl, tmp_path / "keys", interval_s=1)
+        start = int(time.time()) + 1
+        readings = tuple(w.meter_chain.reading(start + i, 1, seconds=1) for i in range(7))
+        await asyncio.sleep(max(0.0, start + 8 - time.time()))
+        mint = c.MeterMint(w.meter, w.prosumer.pubkey(), "edge-1", readings)
+        (res,) = await c.send_mints(cl, node_proc.url, w.gateway, [mint])
+        assert res.error is None
     node_proc.kill()
     async with AsyncClient(node_proc.url) as cl:
         with pytest.raises(ChainError) as exc:
@@ -72,12 +80,9 @@ async def test_sigkill_and_restart_keeps_chain(node_proc: NodeProc, tmp_path: Pa
     node_proc.start()
     async with AsyncClient(node_proc.url) as cl:
         assert await c.token_balance(cl, c.ata_address(w.prosumer.pubkey(), w.market.energy_mint)) == 7000
-        again = await c.mint_batch(cl, w.gateway, reqs)
-        assert {o.status for o in again} == {c.MintStatus.ALREADY_MINTED}
-        ix = c.build_mint_for_reading_ix(w.gateway.pubkey(), w.meter, w.prosumer.pubkey(), T0, 900, 1000)
-        with pytest.raises(ChainError) as exc:
-            await c.send_and_confirm(cl, [ix], [w.gateway])
-        assert exc.value.code == "AlreadyMinted"
+        (again,) = await c.send_mints(cl, node_proc.url, w.gateway, [mint])
+        assert again.error is not None and again.error.code == "WindowAlreadyMinted"
+        assert await c.next_window_starts(cl, [w.meter]) == {w.meter: start + 7}
 
 
 def test_cli_bootstrap_idempotent(node_proc: NodeProc, tmp_path: Path) -> None:

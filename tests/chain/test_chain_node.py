@@ -19,7 +19,7 @@ from solders.signature import Signature
 import gridx.chain as c
 from gridx.chain._bootstrap import bootstrap
 from gridx.errors import ChainError
-from tests.helpers.chain import SOL, T0, RpcWorld, rpc_world
+from tests.helpers.chain import SOL, T0, MeterChain, RpcWorld, rpc_world
 
 
 @pytest.fixture
@@ -36,8 +36,8 @@ async def client(node: c.LocalNode) -> AsyncIterator[AsyncClient]:
 
 
 @pytest.fixture
-async def world(client: AsyncClient, tmp_path: Path) -> RpcWorld:
-    return await rpc_world(client, tmp_path / "keys")
+async def world(client: AsyncClient, node: c.LocalNode, tmp_path: Path) -> RpcWorld:
+    return await rpc_world(client, tmp_path / "keys", node)
 
 
 def _grxe(w: RpcWorld, who: Keypair) -> Pubkey:
@@ -49,22 +49,19 @@ async def test_register_mint_trade_over_rpc(client: AsyncClient, world: RpcWorld
     meter = await c.fetch_decoded(client, "registry", c.meter_pda(w.meter))
     assert meter.owner == w.prosumer.pubkey() and meter.status == c.METER_ACTIVE
 
-    ixs = [
-        c.build_mint_for_reading_ix(w.gateway.pubkey(), w.meter, w.prosumer.pubkey(), T0 + i * 900, 900, 1_000_000)
-        for i in range(3)
-    ]
+    ixs = w.mint_ixs([w.meter_chain.reading(T0 + i * 900, 1_000) for i in range(3)])
     sig = await c.send_and_confirm(client, ixs, [w.gateway])
     events = await c.transaction_events(client, sig)
-    assert [(e.name, e.data.window_start, e.data.amount) for e in events] == [
-        ("TokensMinted", T0 + i * 900, 1_000_000) for i in range(3)
+    assert [(e.name, e.data.window_start, e.data.window_end, e.data.amount) for e in events] == [
+        ("TokensMinted", T0, T0 + 3 * 900, 3_000_000)
     ]
     bal = (await client.get_token_account_balance(_grxe(w, w.prosumer))).value
     assert (bal.amount, bal.decimals, bal.ui_amount_string) == ("3000000", 6, "3")
     assert (await client.get_token_supply(w.market.energy_mint)).value.amount == "3000000"
 
     with pytest.raises(ChainError) as exc:
-        await c.send_and_confirm(client, ixs[:1], [w.gateway])
-    assert exc.value.code == "AlreadyMinted"
+        await c.send_and_confirm(client, ixs, [w.gateway])
+    assert exc.value.code == "WindowAlreadyMinted"
 
     m = w.market
     await c.send_and_confirm(
@@ -89,8 +86,7 @@ async def test_register_mint_trade_over_rpc(client: AsyncClient, world: RpcWorld
 
 async def test_preflight_error_has_validator_shape(node: c.LocalNode, client: AsyncClient, world: RpcWorld) -> None:
     w = world
-    ix = c.build_mint_for_reading_ix(w.gateway.pubkey(), w.meter, w.prosumer.pubkey(), T0, 900, 0)
-    tx = c.build_tx([ix], [w.gateway], await c.latest_blockhash(client))
+    tx = c.build_tx(w.mint(T0, 0), [w.gateway], await c.latest_blockhash(client))
     import base64
 
     req = {
@@ -102,7 +98,7 @@ async def test_preflight_error_has_validator_shape(node: c.LocalNode, client: As
     async with httpx.AsyncClient() as h:
         body = (await h.post(node.url, json=req)).json()
     err = body["error"]
-    assert err["code"] == -32002 and err["data"]["err"] == {"InstructionError": [0, {"Custom": 6013}]}
+    assert err["code"] == -32002 and err["data"]["err"] == {"InstructionError": [1, {"Custom": 6013}]}
     assert any("failed: custom program error: 0x177d" in line for line in err["data"]["logs"])
     assert c.error_name(c.program_ids().energy_token, 6013) == "ZeroAmount"
 
@@ -111,40 +107,38 @@ async def test_skip_preflight_failure_is_recorded_with_err(client: AsyncClient, 
     from solana.rpc.types import TxOpts
 
     w = world
-    ix = c.build_mint_for_reading_ix(w.gateway.pubkey(), w.meter, w.prosumer.pubkey(), T0, 900, 10**12)
-    tx = c.build_tx([ix], [w.gateway], await c.latest_blockhash(client))
+    tx = c.build_tx(w.mint(T0, 10**6), [w.gateway], await c.latest_blockhash(client))
     sig = (await client.send_raw_transaction(bytes(tx), TxOpts(skip_preflight=True, skip_confirmation=True))).value
     err = (await c.confirm_signatures(client, [sig]))[sig]
-    assert c.chain_error(err, [], [c.program_ids().energy_token]).code == "ExceedsRatedPower"
+    assert c.chain_error(err, [], [c.ED25519_PROGRAM_ID, c.program_ids().energy_token]).code == "ExceedsRatedPower"
     assert await c.token_balance(client, _grxe(w, w.prosumer)) == 0
 
 
 async def test_stale_blockhash_refused(client: AsyncClient, world: RpcWorld) -> None:
-    ix = c.build_mint_for_reading_ix(world.gateway.pubkey(), world.meter, world.prosumer.pubkey(), T0, 900, 1)
     with pytest.raises(ChainError) as exc:
-        await c.send_tx(client, c.build_tx([ix], [world.gateway], Hash.new_unique()))
+        await c.send_tx(client, c.build_tx(world.mint(T0, 1), [world.gateway], Hash.new_unique()))
     assert exc.value.code == "BlockhashNotFound"
 
 
 async def test_concurrent_senders(client: AsyncClient, world: RpcWorld) -> None:
-    """Many clients at once (one lock around LiteSVM): every window minted exactly once."""
+    """Many clients at once (one lock around LiteSVM): no window is minted twice, and what
+    was minted is exactly what the confirmed transactions say."""
     w = world
     bh = await c.latest_blockhash(client)
+    readings = [w.meter_chain.reading(T0 + i * 900, 1) for i in range(20)]
 
-    async def mint(i: int) -> Signature | None:
-        ix = c.build_mint_for_reading_ix(
-            w.gateway.pubkey(), w.meter, w.prosumer.pubkey(), T0 + (i % 20) * 900, 900, 1000
-        )
+    async def mint(i: int) -> tuple[int, Signature | None]:
         try:
-            return await c.send_tx(client, c.build_tx([ix], [w.gateway], bh))
+            return i % 20, await c.send_tx(client, c.build_tx(w.mint_ixs([readings[i % 20]]), [w.gateway], bh))
         except ChainError as exc:
-            assert exc.code in ("AlreadyMinted", "AlreadyProcessed"), exc
-            return None
+            assert exc.code in ("WindowAlreadyMinted", "AlreadyProcessed"), exc
+            return i % 20, None
 
-    sigs = [s for s in await asyncio.gather(*(mint(i) for i in range(60))) if s is not None]
-    results = await c.confirm_signatures(client, sigs)
-    assert all(e is None for e in results.values()) and len(results) == 20
-    assert await c.token_balance(client, _grxe(w, w.prosumer)) == 20 * 1000
+    sent = [(k, s) for k, s in await asyncio.gather(*(mint(i) for i in range(60))) if s is not None]
+    results = await c.confirm_signatures(client, [s for _, s in sent])
+    ok = [k for k, s in sent if results[s] is None]
+    assert ok and len(ok) == len(set(ok)) and ok == sorted(ok)  # once each, in time order
+    assert await c.token_balance(client, _grxe(w, w.prosumer)) == len(ok) * 1000
 
 
 async def test_program_accounts_and_history(client: AsyncClient, world: RpcWorld) -> None:
@@ -152,8 +146,8 @@ async def test_program_accounts_and_history(client: AsyncClient, world: RpcWorld
 
     w = world
     owned = await client.get_program_accounts(
-        c.program_ids().registry,  # MeterAccount: 122 bytes, owner at offset 40 (programs/README.md)
-        filters=[122, MemcmpOpts(offset=40, bytes=str(w.prosumer.pubkey()))],
+        c.program_ids().registry,  # MeterAccount: 126 bytes, owner at offset 40 (programs/README.md)
+        filters=[126, MemcmpOpts(offset=40, bytes=str(w.prosumer.pubkey()))],
     )
     assert [a.pubkey for a in owned.value] == [c.meter_pda(w.meter)]
     sigs = (await client.get_signatures_for_address(c.meter_pda(w.meter))).value
@@ -177,9 +171,9 @@ async def test_journal_restart_keeps_state(tmp_path: Path) -> None:
     n1 = c.LocalNode.start(c.NodeConfig(journal=journal))
     try:
         async with AsyncClient(n1.url) as cl:
-            w = await rpc_world(cl, tmp_path / "keys")
-            ix = c.build_mint_for_reading_ix(w.gateway.pubkey(), w.meter, w.prosumer.pubkey(), T0, 900, 5000)
-            minted_sig = await c.send_and_confirm(cl, [ix], [w.gateway])
+            w = await rpc_world(cl, tmp_path / "keys", n1)
+            ixs = w.mint(T0, 5)
+            minted_sig = await c.send_and_confirm(cl, ixs, [w.gateway])
             slot = (await cl.get_slot()).value
     finally:
         n1.stop()
@@ -188,17 +182,16 @@ async def test_journal_restart_keeps_state(tmp_path: Path) -> None:
         async with AsyncClient(n2.url) as cl:
             assert (await cl.get_slot()).value > slot
             assert await c.token_balance(cl, _grxe(w, w.prosumer)) == 5000
-            assert await c.fetch_account(cl, c.mint_record_pda(w.meter, T0)) is not None
+            assert await c.fetch_account(cl, c.mint_state_pda(w.meter)) is not None
             # history survives too: statuses, and events an indexer had not read yet
             assert (await c.confirm_signatures(cl, [minted_sig]))[minted_sig] is None
-            ((sig, _, events),) = await c.fetch_events(cl, c.mint_record_pda(w.meter, T0))
+            ((sig, _, events),) = await c.fetch_events(cl, c.mint_state_pda(w.meter))
             assert sig == minted_sig and [e.name for e in events] == ["TokensMinted"]
             with pytest.raises(ChainError) as exc:
-                await c.send_and_confirm(cl, [ix], [w.gateway])
-            assert exc.value.code == "AlreadyMinted"
-            nxt = c.build_mint_for_reading_ix(w.gateway.pubkey(), w.meter, w.prosumer.pubkey(), T0 + 900, 900, 7)
-            await c.send_and_confirm(cl, [nxt], [w.gateway])
-            assert await c.token_balance(cl, _grxe(w, w.prosumer)) == 5007
+                await c.send_and_confirm(cl, ixs, [w.gateway])
+            assert exc.value.code == "WindowAlreadyMinted"
+            await c.send_and_confirm(cl, w.mint(T0 + 900, 7), [w.gateway])
+            assert await c.token_balance(cl, _grxe(w, w.prosumer)) == 12_000
             assert (await cl.get_balance(w.consumer.pubkey())).value > 9 * SOL
     finally:
         n2.stop()
@@ -216,36 +209,31 @@ def test_sync_client(node: c.LocalNode) -> None:
     assert cl.get_minimum_balance_for_rent_exemption(165).value > 0
 
 
-async def test_mint_batch_exactly_once_with_per_item_errors(client: AsyncClient, world: RpcWorld) -> None:
-    """The gateway path: batched, pre-checked, one bad reading does not sink its batch."""
+async def test_send_mints_one_transaction_per_meter_with_named_errors(
+    node: c.LocalNode, client: AsyncClient, world: RpcWorld
+) -> None:
+    """The worker's path: one transaction per meter, consecutive windows together, each result
+    with its program error; a repeat is refused by the high-water mark."""
     w = world
-    other = Keypair().pubkey()  # never registered
-    reqs = [c.MintRequest(w.meter, w.prosumer.pubkey(), T0 + i * 900, 900, 1000 + i) for i in range(12)]
-    reqs.insert(3, c.MintRequest(other, w.prosumer.pubkey(), T0, 900, 1000))
-    reqs.insert(7, c.MintRequest(w.meter, w.prosumer.pubkey(), T0 + 99 * 900, 900, 10**9))  # over the limit
-    reqs.append(reqs[0])  # a repeat in the same call
-    await c.send_and_confirm(
-        client,
-        [c.build_mint_for_reading_ix(w.gateway.pubkey(), w.meter, w.prosumer.pubkey(), T0 + 5 * 900, 900, 1005)],
-        [w.gateway],
-    )  # minted before (say, before a crash)
-    out = await c.mint_batch(client, w.gateway, reqs)
-    by = {(o.request.meter, o.request.window_start, o.request.amount): o for o in out[:-1]}
-    assert by[(other, T0, 1000)].code == "InvalidAccountOwner"
-    assert by[(w.meter, T0 + 99 * 900, 10**9)].code == "ExceedsRatedPower"
-    assert by[(w.meter, T0 + 5 * 900, 1005)].status is c.MintStatus.ALREADY_MINTED
-    minted = [o for o in out if o.status is c.MintStatus.MINTED]
-    assert len(minted) == 11 and all(o.signature is not None for o in minted)
-    assert out[-1].status is c.MintStatus.ALREADY_MINTED
-    assert await c.token_balance(client, _grxe(w, w.prosumer)) == sum(1000 + i for i in range(12))
-    again = await c.mint_batch(client, w.gateway, reqs[:3])
-    assert [o.status for o in again] == [c.MintStatus.ALREADY_MINTED] * 3
-
-    # the indexer's view: every TokensMinted once, oldest first, resumable from a signature
-    seen = await c.fetch_events(client, c.meter_pda(w.meter))
-    minted_events = [e for _, _, evs in seen for e in evs if e.name == "TokensMinted"]
-    assert sorted(e.data.window_start for e in minted_events) == [T0 + i * 900 for i in range(12)]
-    assert await c.fetch_events(client, c.meter_pda(w.meter), until=seen[-1][0]) == []
+    unknown_meter = MeterChain()  # never enrolled
+    stranger = c.MeterMint(unknown_meter.pubkey, w.prosumer.pubkey(), "edge-1", (unknown_meter.reading(T0, 1),))
+    good = c.MeterMint(
+        w.meter, w.prosumer.pubkey(), "edge-1", tuple(w.meter_chain.reading(T0 + i * 900, 10 + i) for i in range(3))
+    )
+    ok, unknown = await c.send_mints(client, node.url, w.gateway, [good, stranger])
+    assert ok.error is None and ok.signature is not None and ok.slot
+    assert unknown.error is not None and unknown.error.code == "InvalidAccountOwner"
+    assert await c.token_balance(client, _grxe(w, w.prosumer)) == (10 + 11 + 12) * 1000
+    (again,) = await c.send_mints(client, node.url, w.gateway, [good])
+    assert again.error is not None and again.error.code == "WindowAlreadyMinted"
+    over = c.MeterMint(w.meter, w.prosumer.pubkey(), "edge-1", (w.meter_chain.reading(T0 + 2700, 10**6),))
+    (res,) = await c.send_mints(client, node.url, w.gateway, [over])
+    assert res.error is not None and res.error.code == "ExceedsRatedPower"
+    assert (await c.next_window_starts(client, [w.meter])) == {w.meter: T0 + 2700}
+    # the indexer's view: the mint event once, resumable from a signature
+    seen = await c.fetch_events(client, c.mint_state_pda(w.meter))
+    assert [e.data.windows for _, _, evs in seen for e in evs if e.name == "TokensMinted"] == [3]
+    assert await c.fetch_events(client, c.mint_state_pda(w.meter), until=seen[-1][0]) == []
 
 
 async def test_forged_signature_refused(client: AsyncClient, world: RpcWorld) -> None:
@@ -257,8 +245,7 @@ async def test_forged_signature_refused(client: AsyncClient, world: RpcWorld) ->
     w = world
     rogue = Keypair()
     await c.airdrop(client, rogue.pubkey(), SOL)
-    ix = c.build_mint_for_reading_ix(w.gateway.pubkey(), w.meter, w.prosumer.pubkey(), T0, 900, 1000)
-    msg = Message.new_with_blockhash([ix], rogue.pubkey(), await c.latest_blockhash(client))
+    msg = Message.new_with_blockhash(w.mint(T0, 1), rogue.pubkey(), await c.latest_blockhash(client))
     tx = Transaction.populate(msg, [rogue.sign_message(bytes(msg)), Sig.default()])
     with pytest.raises(ChainError) as exc:
         await c.send_tx(client, tx)
@@ -282,10 +269,11 @@ async def test_bad_requests_get_json_rpc_errors(node: c.LocalNode) -> None:
 
 
 async def test_bootstrap_refuses_foreign_deployment(client: AsyncClient, tmp_path: Path) -> None:
-    """Someone else initialised the registry first: bootstrap must not pretend it is ours."""
-    squatter = Keypair()
-    await c.airdrop(client, squatter.pubkey(), SOL)
-    await c.send_and_confirm(client, [c.build_registry_initialize_ix(squatter.pubkey())], [squatter])
+    """The registry was initialised (by the deployer) for another authority: bootstrap must not
+    pretend it is ours."""
+    squatter, deployer = Keypair(), c.deployer_keypair()
+    await c.airdrop(client, deployer.pubkey(), SOL)
+    await c.send_and_confirm(client, [c.build_registry_initialize_ix(deployer.pubkey(), squatter.pubkey())], [deployer])
     with pytest.raises(ChainError) as exc:
         await bootstrap(client, tmp_path / "k")
     assert exc.value.code == "ForeignDeployment" and "registry authority" in str(exc.value)
@@ -335,13 +323,13 @@ async def test_simulate_unsigned_and_stale(client: AsyncClient, world: RpcWorld)
     from solders.transaction import Transaction
 
     w = world
-    ix = c.build_mint_for_reading_ix(w.gateway.pubkey(), w.meter, w.prosumer.pubkey(), T0, 900, 1000)
-    msg = Message.new_with_blockhash([ix], w.gateway.pubkey(), await c.latest_blockhash(client))
+    ixs = w.mint(T0, 1)
+    msg = Message.new_with_blockhash(ixs, w.gateway.pubkey(), await c.latest_blockhash(client))
     sim = (await client.simulate_transaction(Transaction.populate(msg, [Sig.default()]))).value
     assert sim.err is None and any(line.startswith("Program data: ") for line in sim.logs)
     assert await c.token_balance(client, _grxe(w, w.prosumer)) == 0
-    assert await c.fetch_account(client, c.mint_record_pda(w.meter, T0)) is None
-    stale = Message.new_with_blockhash([ix], w.gateway.pubkey(), Hash.new_unique())
+    assert await c.fetch_account(client, c.mint_state_pda(w.meter)) is None
+    stale = Message.new_with_blockhash(ixs, w.gateway.pubkey(), Hash.new_unique())
     sim = (await client.simulate_transaction(Transaction.populate(stale, [Sig.default()]))).value
     assert str(sim.err).endswith("BlockhashNotFound")
 

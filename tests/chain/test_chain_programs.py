@@ -3,13 +3,10 @@ with its named error and leaves every token balance and supply unchanged."""
 
 from __future__ import annotations
 
-import struct
-
 import pytest
-from solders.keypair import Keypair
 
 import gridx.chain as c
-from tests.helpers.chain import RATED_W, T0, World, assert_refused, build_world
+from tests.helpers.chain import EDGE, RATED_W, T0, World, assert_refused, build_world
 
 MAX_PER_WINDOW = RATED_W * 900 * 1000 // 3600  # 1,250,000 base units
 
@@ -29,35 +26,32 @@ def test_registry_accounts(w: World) -> None:
     assert w.svm.decoded("registry", c.user_pda(w.consumer.pubkey())).user_type == c.CONSUMER
 
 
-def test_mint_builder_matches_anchorpy_encoding() -> None:
-    ix = c.build_mint_for_reading_ix(Keypair().pubkey(), Keypair().pubkey(), Keypair().pubkey(), T0, 900, 12345)
+def test_mint_builder_matches_anchorpy_encoding(w: World) -> None:
+    """mint_readings data is packed by hand (hot path): the same bytes as anchorpy's encoder."""
     from gridx.chain._idl import idl_program
 
-    meter = struct.unpack_from("<32s", ix.data, 8)[0]
-    from solders.pubkey import Pubkey
-
+    readings = [w.meter_chain.reading(T0, 10), w.meter_chain.reading(T0 + 900, 20)]
+    _, ix = w.mint_ixs(readings)
     ref = idl_program("energy_token").coder.instruction.encode(
-        "mint_for_reading",
-        {"meter": Pubkey.from_bytes(meter), "window_start": T0, "window_seconds": 900, "amount": 12345},
+        "mint_readings", {"readings": [r.canonical for r in readings]}
     )
     assert bytes(ix.data) == ref
 
 
-def test_several_mints_in_one_transaction(w: World) -> None:
-    res = w.svm.send([w.mint_ix(T0 + i * 900, 1_000_000 + i) for i in range(5)], [w.gateway])
-    evs = c.decode_events(res.logs)
-    assert [e.name for e in evs] == ["TokensMinted"] * 5
-    assert [e.data.window_start for e in evs] == [T0 + i * 900 for i in range(5)]
-    assert w.svm.balance(c.ata_address(w.prosumer.pubkey(), w.grxe)) == 5_000_010
-    rec = w.svm.decoded("energy_token", c.mint_record_pda(w.meter, T0 + 900))
-    assert (rec.amount, rec.owner, rec.minter) == (1_000_001, w.prosumer.pubkey(), w.gateway.pubkey())
-    assert rec.minted_at > 1_700_000_000  # the node's Clock carries real unix time (LiteSVM starts at 0)
+def test_several_windows_in_one_transaction(w: World) -> None:
+    res = w.svm.send(w.mint_ixs([w.meter_chain.reading(T0 + i * 900, 1_000 + i) for i in range(4)]), [w.gateway])
+    (ev,) = c.decode_events(res.logs)
+    assert ev.name == "TokensMinted" and (ev.data.window_start, ev.data.windows) == (T0, 4)
+    assert ev.data.minter == w.gateway.pubkey() and ev.data.owner == w.prosumer.pubkey()
+    assert w.svm.balance(c.ata_address(w.prosumer.pubkey(), w.grxe)) == 4_006_000
+    st = w.svm.decoded("energy_token", c.mint_state_pda(w.meter))
+    assert (st.minted_total, st.windows_minted, st.last_seq) == (4_006_000, 4, 4)  # type: ignore[attr-defined]
     cfg = w.svm.decoded("energy_token", c.token_config_pda())
-    assert cfg.total_minted == 5_000_010
+    assert cfg.total_minted == 4_006_000
 
 
 def test_mint_at_the_limit(w: World) -> None:
-    w.svm.send([w.mint_ix(T0, MAX_PER_WINDOW)], [w.gateway])
+    w.svm.send(w.mint(T0, MAX_PER_WINDOW // 1000), [w.gateway])
     assert w.svm.balance(c.ata_address(w.prosumer.pubkey(), w.grxe)) == MAX_PER_WINDOW
 
 
@@ -65,16 +59,17 @@ def test_set_status_and_rotate_authority(w: World) -> None:
     w.svm.send([c.build_set_meter_status_ix(w.authority.pubkey(), w.meter, c.METER_REVOKED)], [w.authority])
     assert w.svm.decoded("registry", c.meter_pda(w.meter)).status == c.METER_REVOKED
     w.svm.send([c.build_set_meter_status_ix(w.authority.pubkey(), w.meter, c.METER_ACTIVE)], [w.authority])
-    w.svm.send([w.mint_ix(T0, 1)], [w.gateway])
+    w.svm.send(w.mint(T0, 1), [w.gateway])
     new = w.svm.funded()
-    w.svm.send([c.build_rotate_authority_ix(w.authority.pubkey(), new.pubkey())], [w.authority])
+    w.svm.send([c.build_propose_authority_ix(w.authority.pubkey(), new.pubkey())], [w.authority])
+    w.svm.send([c.build_accept_authority_ix(new.pubkey())], [new])
     assert w.svm.decoded("registry", c.registry_config_pda()).authority == new.pubkey()
     assert_refused(w, "Unauthorized", [c.build_set_meter_status_ix(w.authority.pubkey(), w.meter, 1)], [w.authority])
 
 
 def test_trade_cancel_and_fill(w: World) -> None:
     seller, buyer, m = w.prosumer, w.consumer, w.market
-    w.svm.send([w.mint_ix(T0, 1_200_000), w.mint_ix(T0 + 900, 1_200_000)], [w.gateway])
+    w.svm.send(w.mint_ixs([w.meter_chain.reading(T0 + i * 900, 1_200) for i in range(2)]), [w.gateway])
     w.svm.send([c.build_create_sell_order_ix(seller.pubkey(), m, 1, 2_000_000, 400_000)], [seller])
     assert w.svm.balance(m.energy_vault) == 2_000_000
     w.svm.send([c.build_create_buy_order_ix(buyer.pubkey(), m, 7, 1_500_000, 500_000)], [buyer])
@@ -97,17 +92,17 @@ def test_trade_cancel_and_fill(w: World) -> None:
 
 def test_identical_refused_transaction_is_refused_again(w: World) -> None:
     """A preflight rejection leaves no trace: the same signed bytes fail the same way again."""
-    w.svm.send([w.mint_ix(T0, 1)], [w.gateway])
+    w.svm.send(w.mint(T0, 1), [w.gateway])
     blockhash, _ = w.svm.chain.latest_blockhash()
-    tx = c.build_tx([w.mint_ix(T0, 2)], [w.gateway], blockhash)
-    assert w.svm.chain.send(tx).err == {"InstructionError": [0, {"Custom": 6016}]}
-    assert w.svm.chain.send(tx).err == {"InstructionError": [0, {"Custom": 6016}]}
+    tx = c.build_tx(w.mint(T0, 2), [w.gateway], blockhash)
+    assert w.svm.chain.send(tx).err == {"InstructionError": [1, {"Custom": 6016}]}  # WindowAlreadyMinted
+    assert w.svm.chain.send(tx).err == {"InstructionError": [1, {"Custom": 6016}]}
 
 
 def test_remove_minter(w: World) -> None:
-    w.svm.send([c.build_remove_minter_ix(w.admin.pubkey(), w.gateway.pubkey())], [w.admin])
-    assert w.svm.data(c.minter_pda(w.gateway.pubkey())) is None
-    assert_refused(w, "NotMinter", [w.mint_ix(T0, 1)], [w.gateway])
+    w.svm.send([c.build_remove_minter_ix(w.admin.pubkey(), w.gateway.pubkey(), EDGE)], [w.admin])
+    assert w.svm.data(c.minter_pda(w.gateway.pubkey(), EDGE)) is None
+    assert_refused(w, "NotMinter", w.mint(T0, 1), [w.gateway])
 
 
 def test_buy_order_cancel_refunds_escrow(w: World) -> None:

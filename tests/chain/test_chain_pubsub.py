@@ -34,8 +34,8 @@ async def client(node: c.LocalNode) -> AsyncIterator[AsyncClient]:
 
 
 @pytest.fixture
-async def world(client: AsyncClient, tmp_path: Path) -> RpcWorld:
-    return await rpc_world(client, tmp_path / "keys")
+async def world(client: AsyncClient, node: c.LocalNode, tmp_path: Path) -> RpcWorld:
+    return await rpc_world(client, tmp_path / "keys", node)
 
 
 async def _rpc(ws: ClientConnection, method: str, params: list[Any], rid: int = 1) -> Any:
@@ -44,8 +44,7 @@ async def _rpc(ws: ClientConnection, method: str, params: list[Any], rid: int = 
 
 
 async def _mint(client: AsyncClient, w: RpcWorld, window: int) -> str:
-    ix = c.build_mint_for_reading_ix(w.gateway.pubkey(), w.meter, w.prosumer.pubkey(), T0 + window * 900, 900, 1000)
-    return str(await c.send_and_confirm(client, [ix], [w.gateway]))
+    return str(await c.send_and_confirm(client, w.mint(T0 + window * 900, 1), [w.gateway]))  # 1 Wh = 1000
 
 
 def test_pubsub_listens_on_rpc_port_plus_one(node: c.LocalNode) -> None:

@@ -3,11 +3,14 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from nacl.signing import SigningKey
+from solders.clock import Clock
 from solders.instruction import Instruction
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
@@ -16,10 +19,59 @@ import gridx.chain as c
 from gridx.chain._errors import chain_error
 from gridx.chain._svm import SendResult, SvmChain
 from gridx.errors import ChainError
+from gridx.wire import GENESIS_HASH, UnsignedReading, reading_hash, sign_reading
 
 SOL = 10**9
 T0 = 1_764_000_000 - (1_764_000_000 % 900)  # an aligned 15-minute window start
-RATED_W = 5_000  # 5 kW: max 1,250,000 base units per 900 s window
+RATED_W = 5_000  # 5 kW: at most 1,250 Wh produced per 900 s window
+EDGE = "edge-1"
+REGISTERED_AT = T0 - 900  # the world's meters are enrolled (by the chain's clock) just before T0
+
+
+def meter_pubkey(key: SigningKey) -> Pubkey:
+    return Pubkey.from_bytes(key.verify_key.encode())
+
+
+def register_meter_ixs(
+    owner: Keypair, authority: Keypair, key: SigningKey, edge: str = EDGE, rated_w: int = RATED_W, interval_s: int = 900
+) -> list[Instruction]:
+    """Enrolment with the meter's proof of possession."""
+    proof = c.sign_enrolment(key, owner.pubkey(), edge)
+    return c.build_register_meter_ixs(
+        owner.pubkey(), authority.pubkey(), meter_pubkey(key), edge.encode(), rated_w, interval_s, proof
+    )
+
+
+class MeterChain:
+    """A meter key and its hash chain: signed readings, window after window."""
+
+    def __init__(self, key: SigningKey | None = None, meter_id: str = "m-1") -> None:
+        self.key = key or SigningKey.generate()
+        self.meter_id = meter_id
+        self.seq = 0
+        self.prev = GENESIS_HASH
+        self.totals = [0, 0]
+
+    @property
+    def pubkey(self) -> Pubkey:
+        return meter_pubkey(self.key)
+
+    def reading(self, start: int, produced: int, consumed: int = 0, seconds: int = 900) -> c.SignedReading:
+        self.seq += 1
+        self.totals = [self.totals[0] + max(produced, 0), self.totals[1] + max(consumed, 0)]
+        u = UnsignedReading(
+            meter_id=self.meter_id,
+            seq=self.seq,
+            window_start=start,
+            window_end=start + seconds,
+            produced_wh=produced,
+            consumed_wh=consumed,
+            produced_total_wh=self.totals[0],
+            consumed_total_wh=self.totals[1],
+            prev_hash=self.prev,
+        )
+        self.prev = reading_hash(u)
+        return c.signed_reading(sign_reading(u, self.key))
 
 
 class Svm:
@@ -33,8 +85,11 @@ class Svm:
         self.chain.airdrop(kp.pubkey(), lamports)
         return kp
 
-    def send(self, ixs: Sequence[Instruction], signers: Sequence[Keypair]) -> SendResult:
+    def send(self, ixs: Sequence[Instruction], signers: Sequence[Keypair], at: int | None = None) -> SendResult:
+        """``at``: run this transaction with the cluster clock at that unix time."""
         blockhash, _ = self.chain.latest_blockhash()
+        if at is not None:
+            self.chain.svm.set_clock(Clock(self.chain.slot, 0, 0, 0, at))
         tx = c.build_tx(ixs, signers, blockhash)
         res = self.chain.send(tx)
         if res.err is not None:
@@ -65,31 +120,39 @@ class World:
     market_auth: Keypair  # market authority (matcher) and payment-mint authority
     prosumer: Keypair
     consumer: Keypair
-    meter: Pubkey  # registered, owned by prosumer
+    meter_chain: MeterChain  # registered on EDGE, owned by prosumer
     market: c.MarketKeys
     watched: list[Pubkey] = field(default_factory=list)
+
+    @property
+    def meter(self) -> Pubkey:
+        return self.meter_chain.pubkey
 
     @property
     def grxe(self) -> Pubkey:
         return c.grxe_mint_pda()
 
-    def mint_ix(
+    def mint_ixs(
         self,
-        window_start: int,
-        amount: int,
+        readings: Sequence[c.SignedReading],
         meter: Pubkey | None = None,
         owner: Pubkey | None = None,
         minter: Keypair | None = None,
-        window_seconds: int = 900,
-    ) -> Instruction:
-        return c.build_mint_for_reading_ix(
+        edge: str = EDGE,
+        first_index: int = 0,
+    ) -> list[Instruction]:
+        return c.build_mint_readings_ixs(
             (minter or self.gateway).pubkey(),
             meter or self.meter,
             owner or self.prosumer.pubkey(),
-            window_start,
-            window_seconds,
-            amount,
+            edge,
+            readings,
+            first_index,
         )
+
+    def mint(self, start: int, produced: int, consumed: int = 0) -> list[Instruction]:
+        """[Ed25519 check, mint] for the world meter's next reading."""
+        return self.mint_ixs([self.meter_chain.reading(start, produced, consumed)])
 
     def snapshot(self) -> dict[Pubkey, int]:
         """Token balances of every watched account plus the GRXE and payment supplies."""
@@ -104,16 +167,15 @@ def build_world() -> World:
     svm = Svm()
     authority, admin, gateway, market_auth = (svm.funded() for _ in range(4))
     prosumer, consumer = svm.funded(), svm.funded()
-    svm.send([c.build_registry_initialize_ix(authority.pubkey())], [authority])
+    deployer = c.deployer_keypair()
+    svm.chain.airdrop(deployer.pubkey(), 10 * SOL)
+    svm.send([c.build_registry_initialize_ix(deployer.pubkey(), authority.pubkey())], [deployer])
     svm.send([c.build_register_user_ix(prosumer.pubkey(), c.PROSUMER)], [prosumer])
     svm.send([c.build_register_user_ix(consumer.pubkey(), c.CONSUMER)], [consumer])
-    meter = Keypair().pubkey()
-    svm.send(
-        [c.build_register_meter_ix(prosumer.pubkey(), authority.pubkey(), meter, b"edge-1", RATED_W)],
-        [prosumer, authority],
-    )
-    svm.send([c.build_energy_token_initialize_ix(admin.pubkey())], [admin])
-    svm.send([c.build_add_minter_ix(admin.pubkey(), gateway.pubkey())], [admin])
+    meter = MeterChain()
+    svm.send(register_meter_ixs(prosumer, authority, meter.key), [prosumer, authority], at=REGISTERED_AT)
+    svm.send([c.build_energy_token_initialize_ix(deployer.pubkey(), admin.pubkey())], [deployer])
+    svm.send([c.build_add_minter_ix(admin.pubkey(), gateway.pubkey(), EDGE)], [admin])
     grxe = c.grxe_mint_pda()
     pay = Keypair()
     rent = svm.chain.svm.minimum_balance_for_rent_exemption(82)
@@ -150,11 +212,23 @@ class RpcWorld:
     market_auth: Keypair
     prosumer: Keypair
     consumer: Keypair
-    meter: Pubkey
+    meter_chain: MeterChain
     market: c.MarketKeys
 
+    @property
+    def meter(self) -> Pubkey:
+        return self.meter_chain.pubkey
 
-async def rpc_world(client: object, keys_dir: Path) -> RpcWorld:
+    def mint_ixs(self, readings: Sequence[c.SignedReading]) -> list[Instruction]:
+        return c.build_mint_readings_ixs(self.gateway.pubkey(), self.meter, self.prosumer.pubkey(), EDGE, readings)
+
+    def mint(self, start: int, produced: int, consumed: int = 0, seconds: int = 900) -> list[Instruction]:
+        return self.mint_ixs([self.meter_chain.reading(start, produced, consumed, seconds)])
+
+
+async def rpc_world(client: object, keys_dir: Path, node: c.LocalNode | None = None, interval_s: int = 900) -> RpcWorld:
+    """With an in-process ``node`` the meter is enrolled at REGISTERED_AT (time travel), so the
+    T0 windows are mintable; otherwise it is enrolled now (use 1-second windows after it)."""
     from gridx.chain._bootstrap import bootstrap
 
     dep = await bootstrap(client, keys_dir)  # type: ignore[arg-type]
@@ -174,12 +248,19 @@ async def rpc_world(client: object, keys_dir: Path) -> RpcWorld:
             ],
             [kp],
         )
-    meter = Keypair().pubkey()
-    await c.send_and_confirm(
-        client,  # type: ignore[arg-type]
-        [c.build_register_meter_ix(prosumer.pubkey(), authority.pubkey(), meter, b"edge-1", RATED_W)],
-        [prosumer, authority],
-    )
+    await c.authorize_edge(client, EDGE, keys_dir)  # type: ignore[arg-type]
+    meter = MeterChain()
+    if node is not None:
+        node.chain.time_travel(REGISTERED_AT)
+    try:
+        await c.send_and_confirm(
+            client,  # type: ignore[arg-type]
+            register_meter_ixs(prosumer, authority, meter.key, interval_s=interval_s),
+            [prosumer, authority],
+        )
+    finally:
+        if node is not None:
+            node.chain.time_travel(int(time.time()))
     pay_to = c.ata_address(consumer.pubkey(), market.payment_mint)
     await c.send_and_confirm(
         client,  # type: ignore[arg-type]

@@ -7,6 +7,7 @@ import asyncio
 import os
 import subprocess
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,11 +19,20 @@ from solders.pubkey import Pubkey
 
 from gateway.mint import MintWorker
 from gateway.mint._config import MintSettings
-from gateway.mint._mirror import enroll_on_chain
-from gateway.mint._reconcile import Reconciliation, reconcile
-from gridx.chain import airdrop, ata_address, grxe_mint_pda, load_keypair, run_on_chain, token_balance
+from gridx.chain import (
+    LocalNode,
+    airdrop,
+    ata_address,
+    authorize_edge,
+    grxe_mint_pda,
+    load_keypair,
+    run_on_chain,
+    sign_enrolment,
+    token_balance,
+)
 from gridx.chain._bootstrap import bootstrap
 from gridx.paths import ROOT
+from gridx.registry import Reconciliation, enroll_on_chain, reconcile
 from gridx.services._proc import gridx_command
 from tests.helpers.gateway import Meter, wait_until
 
@@ -34,6 +44,7 @@ class ChainSetup:
     url: str
     keys: Path
     dsn: str
+    node: LocalNode | None = None  # in-process: enrolment may happen "in the past" (time travel)
 
     @property
     def minter_keypair(self) -> Path:
@@ -43,13 +54,16 @@ class ChainSetup:
     def authority(self) -> Keypair:
         return load_keypair(self.keys / "registry_authority.json")
 
-    def enroll(self, meter: Meter, kind: str = "prosumer") -> Keypair:
-        """Register the owner and the meter on chain, then mirror them (the meter's key is its id)."""
+    def enroll(self, meter: Meter, kind: str = "prosumer", interval_s: int = HOUR) -> Keypair:
+        """Register the owner and the meter on chain, then mirror them. With an in-process node
+        the chain's clock is set back to just before the meter's first window for the
+        enrolment (the chain mints no window that starts before it), then forward again."""
         owner = Keypair()
         meter.owner = str(owner.pubkey())
 
         async def go(client: AsyncClient) -> None:
             await airdrop(client, owner.pubkey(), 10**9)
+            await authorize_edge(client, meter.edge_id, self.keys)
             with psycopg.connect(self.dsn) as conn:
                 await enroll_on_chain(
                     client,
@@ -60,6 +74,8 @@ class ChainSetup:
                     meter_pubkey=Pubkey.from_bytes(meter.key.verify_key.encode()),
                     edge_id=meter.edge_id,
                     rated_power_w=meter.rated_power_w,
+                    proof=sign_enrolment(meter.key, owner.pubkey(), meter.edge_id),
+                    interval_s=interval_s,
                     owner_type=kind,  # type: ignore[arg-type]
                 )
                 # the test's readings start before this moment: the gateway credits nothing
@@ -69,7 +85,13 @@ class ChainSetup:
                     (meter.window_end, meter.meter_id),
                 )
 
-        run_on_chain(self.url, go)
+        if self.node is not None:
+            self.node.chain.time_travel(meter.window_end - interval_s)
+        try:
+            run_on_chain(self.url, go)
+        finally:
+            if self.node is not None:
+                self.node.chain.time_travel(int(time.time()))
         return owner
 
     def grxe_balance(self, owner: str) -> int:
@@ -97,9 +119,9 @@ class ChainSetup:
         return MintSettings(**base)
 
 
-def bootstrap_chain(url: str, keys: Path, dsn: str) -> ChainSetup:
+def bootstrap_chain(url: str, keys: Path, dsn: str, node: LocalNode | None = None) -> ChainSetup:
     run_on_chain(url, lambda c: bootstrap(c, keys))
-    return ChainSetup(url, keys, dsn)
+    return ChainSetup(url, keys, dsn, node)
 
 
 class MintThread:

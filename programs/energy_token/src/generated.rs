@@ -19,12 +19,16 @@ pub mod registry_layout {
     pub const METER_ACCOUNT_STATUS: usize = 112;
     pub const METER_ACCOUNT_REGISTERED_AT: usize = 113;
     pub const METER_ACCOUNT_BUMP: usize = 121;
-    pub const METER_ACCOUNT_LEN: usize = 122;
+    pub const METER_ACCOUNT_INTERVAL_S: usize = 122;
+    pub const METER_ACCOUNT_LEN: usize = 126;
 
 }
 
 /// Registry program id C3ykJKXQcYcp4tqRwDoK31CKpWCLhZ2U6gJG9REG7KA5
 pub const REGISTRY_PROGRAM_ID: [u8; 32] = [164, 51, 225, 157, 161, 191, 70, 73, 145, 18, 204, 93, 216, 215, 173, 142, 199, 214, 48, 195, 58, 72, 123, 148, 2, 182, 100, 31, 79, 218, 47, 150];
+
+/// Deployer 5xnTHQqkYuiaXyXDzDWDp5cS7iF5yTnchCmPZLPZnca6: the only key that may call initialize
+pub const DEPLOYER: [u8; 32] = [73, 185, 22, 20, 121, 238, 74, 0, 187, 27, 73, 141, 254, 11, 186, 34, 126, 155, 178, 115, 19, 25, 144, 14, 74, 185, 205, 108, 62, 186, 26, 243];
 
 /// Program id HKuCeBkwBfwe4dDPf9PMLdSSuQVnEwotpFpdtagzY45d
 pub const PROGRAM_ID_STR: &str = "HKuCeBkwBfwe4dDPf9PMLdSSuQVnEwotpFpdtagzY45d";
@@ -32,7 +36,7 @@ pub const PROGRAM_ID_STR: &str = "HKuCeBkwBfwe4dDPf9PMLdSSuQVnEwotpFpdtagzY45d";
 pub const IX_INITIALIZE: [u8; 8] = [175, 175, 109, 31, 13, 152, 155, 237];
 pub const IX_ADD_MINTER: [u8; 8] = [75, 86, 218, 40, 219, 6, 141, 29];
 pub const IX_REMOVE_MINTER: [u8; 8] = [241, 69, 84, 16, 164, 232, 131, 79];
-pub const IX_MINT_FOR_READING: [u8; 8] = [45, 185, 101, 173, 172, 195, 112, 4];
+pub const IX_MINT_READINGS: [u8; 8] = [125, 231, 122, 3, 185, 96, 129, 4];
 
 pub const DISC_TOKEN_CONFIG: [u8; 8] = [92, 73, 255, 43, 107, 51, 117, 101];
 pub const TOKEN_CONFIG_ADMIN: usize = 8;
@@ -50,25 +54,25 @@ pub const MINTER_MINTER: usize = 8;
 pub const MINTER_ADDED_BY: usize = 40;
 pub const MINTER_MINTED_TOTAL: usize = 72;
 pub const MINTER_BUMP: usize = 80;
-pub const MINTER_LEN: usize = 81;
+pub const MINTER_EDGE_ID: usize = 81;
+pub const MINTER_LEN: usize = 113;
 
-pub const DISC_MINT_RECORD: [u8; 8] = [47, 252, 142, 126, 241, 162, 116, 188];
-pub const MINT_RECORD_METER: usize = 8;
-pub const MINT_RECORD_OWNER: usize = 40;
-pub const MINT_RECORD_WINDOW_START: usize = 72;
-pub const MINT_RECORD_WINDOW_SECONDS: usize = 80;
-pub const MINT_RECORD_AMOUNT: usize = 84;
-pub const MINT_RECORD_MINTER: usize = 92;
-pub const MINT_RECORD_MINTED_AT: usize = 124;
-pub const MINT_RECORD_BUMP: usize = 132;
-pub const MINT_RECORD_LEN: usize = 133;
+pub const DISC_MINT_STATE: [u8; 8] = [81, 17, 143, 120, 23, 57, 22, 117];
+pub const MINT_STATE_METER: usize = 8;
+pub const MINT_STATE_NEXT_WINDOW_START: usize = 40;
+pub const MINT_STATE_LAST_SEQ: usize = 48;
+pub const MINT_STATE_LAST_READING_HASH: usize = 56;
+pub const MINT_STATE_MINTED_TOTAL: usize = 88;
+pub const MINT_STATE_WINDOWS_MINTED: usize = 96;
+pub const MINT_STATE_BUMP: usize = 104;
+pub const MINT_STATE_LEN: usize = 105;
 
 pub const EV_TOKENS_MINTED: [u8; 8] = [207, 212, 128, 194, 175, 54, 64, 24];
-pub const EV_TOKENS_MINTED_LEN: usize = 124;
+pub const EV_TOKENS_MINTED_LEN: usize = 177;
 pub const EV_MINTER_ADDED: [u8; 8] = [140, 185, 72, 194, 3, 99, 122, 172];
-pub const EV_MINTER_ADDED_LEN: usize = 40;
+pub const EV_MINTER_ADDED_LEN: usize = 72;
 pub const EV_MINTER_REMOVED: [u8; 8] = [157, 21, 47, 29, 4, 195, 30, 77];
-pub const EV_MINTER_REMOVED_LEN: usize = 40;
+pub const EV_MINTER_REMOVED_LEN: usize = 72;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u32)]
@@ -99,20 +103,42 @@ pub enum Error {
     MeterNotActive = 6011,
     /// Meter owner is not a prosumer
     NotProsumer = 6012,
-    /// amount must be > 0
+    /// A reading's surplus (produced - consumed) must be > 0
     ZeroAmount = 6013,
-    /// amount exceeds rated_power_w * window_seconds
+    /// produced_wh exceeds rated_power_w over the window
     ExceedsRatedPower = 6014,
-    /// window_seconds must be in 1..=86400 and window_start >= 0
+    /// Window does not end after it starts or starts before 0
     InvalidWindow = 6015,
-    /// A mint record for this (meter, window_start) already exists
-    AlreadyMinted = 6016,
+    /// Window starts before the end of the last minted window of this meter
+    WindowAlreadyMinted = 6016,
     /// Mint account does not match the configured GRXE mint
     InvalidMint = 6017,
     /// Token account mint or owner mismatch
     InvalidTokenAccount = 6018,
-    /// meter argument does not match the meter account
+    /// Reading or mint state belongs to another meter
     MeterMismatch = 6019,
+    /// No Ed25519-program instruction with one signature per reading before this one
+    MissingMeterSignature = 6020,
+    /// A reading is signed by a key other than the meter's enrolled key
+    WrongSigner = 6021,
+    /// The Ed25519 check does not cover exactly this instruction's reading bytes
+    SignedBytesMismatch = 6022,
+    /// Reading bytes are not a canonical v1 reading
+    MalformedReading = 6023,
+    /// Window start is not aligned to the meter's interval
+    WindowNotAligned = 6024,
+    /// Window length differs from the meter's interval
+    WindowLengthMismatch = 6025,
+    /// Window ends after the cluster clock
+    WindowInFuture = 6026,
+    /// Window starts before the meter was registered
+    WindowBeforeRegistration = 6027,
+    /// The minter is not authorised for the meter's edge
+    WrongEdge = 6028,
+    /// Only the compiled-in deployer key may initialise
+    NotDeployer = 6029,
+    /// 1..=8 readings per instruction
+    TooManyReadings = 6030,
 }
 
 impl From<Error> for pinocchio::error::ProgramError {

@@ -147,13 +147,15 @@ def test_auction_properties(cmds: list, stp: StpMode, rollover: bool) -> None:
     for i, c in enumerate(cmds):
         cmd = Clear(i) if c == "clear" else c
         log.append(cmd)
-        before = auc.resting()
+        before, preview = auc.resting(), auc.indicative()
         evs = auc.apply(cmd)
         out.append(evs)
         assert [e.seq for e in evs] == list(range(seq + 1, seq + 1 + len(evs)))
         seq += len(evs)
         if isinstance(cmd, Clear):
             check_clear(before, evs, rollover, auc.resting())
+            cleared = next(e for e in evs if isinstance(e, Cleared))
+            assert preview == (None if cleared.price is None else (cleared.price, cleared.volume))
         for owner in {o.owner for o in auc.resting()}:  # never a crossing pair of one owner
             mine = [o for o in auc.resting() if o.owner == owner]
             bids = [o.price for o in mine if o.side == Side.BUY]

@@ -20,7 +20,9 @@ FEE_BPS = 25  # build_world's market
 @pytest.mark.parametrize("seed", [1, 2])
 def test_engine_payments_equal_the_trading_program(seed: int) -> None:
     w: World = build_world()
-    w.svm.send([w.mint_ix(T0 + i * 900, 1_200_000) for i in range(7)], [w.gateway])
+    readings = [w.meter_chain.reading(T0 + i * 900, 1_200) for i in range(7)]  # 1,200,000 base units each
+    for i in range(0, 7, 2):
+        w.svm.send(w.mint_ixs(readings[i : i + 2]), [w.gateway])
     spec = MarketSpec(
         "chain",
         tick=TICK,

@@ -20,6 +20,7 @@ from backend.market import (
     MarketSpec,
     MarketSpecError,
     NewOrder,
+    PyEngine,
     Rejected,
     RejectReason,
     Side,
@@ -30,6 +31,10 @@ from backend.market import (
     fill_payment,
 )
 from tests.backend.market._model import Model
+
+# Every engine test runs on the compiled engine and on the pure one it must equal (the
+# reference); a missing core fails here rather than testing the wrong implementation.
+ENGINES = pytest.mark.parametrize("E", [Engine, PyEngine], ids=["native", "pure"])
 
 TICK, LOT = 1_000, 1_000
 OWNERS = ("alice", "bob", "carol")
@@ -72,7 +77,7 @@ commands = st.lists(
 stps = st.sampled_from(StpMode)
 
 
-def run(eng: Engine, cmds: list) -> list:
+def run(eng: Engine | PyEngine, cmds: list) -> list:
     out = []
     for cmd in cmds:
         evs = eng.apply(cmd)
@@ -81,10 +86,11 @@ def run(eng: Engine, cmds: list) -> list:
     return out
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(cmds=commands, stp=stps)
-def test_engine_equals_reference_model(cmds: list, stp: StpMode) -> None:
-    eng, model = Engine(spec(stp)), Model(spec(stp))
+@ENGINES
+def test_engine_equals_reference_model(cmds: list, stp: StpMode, E: type[Engine | PyEngine]) -> None:
+    eng, model = E(spec(stp)), Model(spec(stp))
     for cmd in cmds:
         assert eng.apply(cmd) == model.apply(cmd), cmd
     book = eng.book()
@@ -106,11 +112,12 @@ def test_engine_equals_reference_model(cmds: list, stp: StpMode) -> None:
     ]
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(cmds=commands, stp=stps)
-def test_market_properties(cmds: list, stp: StpMode) -> None:
+@ENGINES
+def test_market_properties(cmds: list, stp: StpMode, E: type[Engine | PyEngine]) -> None:
     """Limits, conservation, no self-trade, payments, sequence numbers, IOC/FOK/post-only."""
-    eng = Engine(spec(stp))
+    eng = E(spec(stp))
     orders: dict[int, Accepted] = {}
     filled: dict[int, int] = defaultdict(int)
     seq = 0
@@ -150,7 +157,7 @@ def test_market_properties(cmds: list, stp: StpMode) -> None:
             assert mine + (rest.remaining if rest else 0) + sum(e.remaining for e in left) == cmd.amount
 
 
-def check_book_crossed_never(eng: Engine) -> None:
+def check_book_crossed_never(eng: Engine | PyEngine) -> None:
     b = eng.book(1)
     if b.bids and b.asks:
         assert b.bids[0].price < b.asks[0].price
@@ -158,21 +165,23 @@ def check_book_crossed_never(eng: Engine) -> None:
 
 @settings(max_examples=150, deadline=None)
 @given(cmds=commands, stp=stps, cut=st.integers(0, 60))
-def test_replay_and_restore_reproduce_the_state(cmds: list, stp: StpMode, cut: int) -> None:
-    a = Engine(spec(stp))
+@ENGINES
+def test_replay_and_restore_reproduce_the_state(cmds: list, stp: StpMode, cut: int, E: type[Engine | PyEngine]) -> None:
+    a = E(spec(stp))
     first = run(a, cmds[:cut])
     check_book_crossed_never(a)
-    b = Engine.replay(spec(stp), cmds[:cut])
+    b = E.replay(spec(stp), cmds[:cut])
     assert (b.book(), b.resting(), b.seq) == (a.book(), a.resting(), a.seq)
-    c = Engine.restore(spec(stp), a.seq, a.resting())
+    c = E.restore(spec(stp), a.seq, a.resting())
     assert (c.book(), c.resting()) == (a.book(), a.resting())
     rest = cmds[cut:]
     assert run(a, rest) == run(b, rest) == run(c, rest)
-    assert first == run(Engine(spec(stp)), cmds[:cut])  # and the same events, field for field
+    assert first == run(E(spec(stp)), cmds[:cut])  # and the same events, field for field
 
 
-def test_price_time_priority_and_partial_fills() -> None:
-    eng = Engine(spec())
+@ENGINES
+def test_price_time_priority_and_partial_fills(E: type[Engine | PyEngine]) -> None:
+    eng = E(spec())
     eng.apply(NewOrder(1, "alice", Side.SELL, 5 * TICK, 2 * LOT))
     eng.apply(NewOrder(2, "bob", Side.SELL, 4 * TICK, 2 * LOT))
     eng.apply(NewOrder(3, "alice", Side.SELL, 4 * TICK, 2 * LOT))
@@ -184,10 +193,11 @@ def test_price_time_priority_and_partial_fills() -> None:
     assert changed == [(4 * TICK, 0, 0), (5 * TICK, LOT, 1)]
 
 
-def test_a_selling_taker_is_paid_its_own_limit() -> None:
+@ENGINES
+def test_a_selling_taker_is_paid_its_own_limit(E: type[Engine | PyEngine]) -> None:
     """The chain settles at the sell order's price, so an aggressive seller gets its limit and
     the resting buyer the improvement."""
-    eng = Engine(spec())
+    eng = E(spec())
     eng.apply(NewOrder(1, "bob", Side.BUY, 9 * TICK, LOT))
     (tr,) = [e for e in eng.apply(NewOrder(2, "alice", Side.SELL, 3 * TICK, LOT)) if isinstance(e, Trade)]
     assert (tr.price, tr.payment, tr.maker_order_id) == (3 * TICK, fill_payment(LOT, 3 * TICK), 1)
@@ -201,8 +211,9 @@ def test_a_selling_taker_is_paid_its_own_limit() -> None:
         (StpMode.ABORT, [Rejected], 2 * LOT),
     ],
 )
-def test_self_trade_modes(stp: StpMode, taker_events: list, maker_left: int | None) -> None:
-    eng = Engine(spec(stp))
+@ENGINES
+def test_self_trade_modes(stp: StpMode, taker_events: list, maker_left: int | None, E: type[Engine | PyEngine]) -> None:
+    eng = E(spec(stp))
     eng.apply(NewOrder(1, "alice", Side.SELL, 4 * TICK, 2 * LOT))
     eng.apply(NewOrder(2, "bob", Side.SELL, 4 * TICK, LOT))
     evs = eng.apply(NewOrder(3, "alice", Side.BUY, 4 * TICK, LOT))
@@ -211,8 +222,9 @@ def test_self_trade_modes(stp: StpMode, taker_events: list, maker_left: int | No
     assert (left.remaining if left else None) == maker_left
 
 
-def test_amend_down_keeps_priority_and_cancel_checks_owner() -> None:
-    eng = Engine(spec())
+@ENGINES
+def test_amend_down_keeps_priority_and_cancel_checks_owner(E: type[Engine | PyEngine]) -> None:
+    eng = E(spec())
     eng.apply(NewOrder(1, "alice", Side.BUY, 4 * TICK, 3 * LOT))
     eng.apply(NewOrder(2, "bob", Side.BUY, 4 * TICK, 3 * LOT))
     assert [type(e) for e in eng.apply(Amend(1, "alice", LOT))] == [Amended, LevelChanged]
@@ -238,8 +250,9 @@ def test_amend_down_keeps_priority_and_cancel_checks_owner() -> None:
         None,
     ],
 )
-def test_hostile_commands_end_in_a_named_rejection(cmd: object) -> None:
-    eng = Engine(spec())
+@ENGINES
+def test_hostile_commands_end_in_a_named_rejection(cmd: object, E: type[Engine | PyEngine]) -> None:
+    eng = E(spec())
     (ev,) = eng.apply(cmd)  # type: ignore[arg-type]
     assert isinstance(ev, Rejected) and isinstance(ev.reason, RejectReason)
     assert eng.book() == (1, (), ())
@@ -253,6 +266,8 @@ def test_hostile_commands_end_in_a_named_rejection(cmd: object) -> None:
         {"max_price": 10**13, "max_amount": 10**13},  # u64 overflow of escrow
         {"max_price": 1500},  # not a multiple of the tick
         {"fee_bps": 10_001},
+        {"slot_s": 7},
+        {"stp": "abort"},
     ],
 )
 def test_market_spec_refuses_what_the_chain_would(kw: dict) -> None:
@@ -261,10 +276,11 @@ def test_market_spec_refuses_what_the_chain_would(kw: dict) -> None:
         MarketSpec("t", **(base | kw))
 
 
-def test_cancelled_orders_do_not_pile_up_in_a_level() -> None:
+@ENGINES
+def test_cancelled_orders_do_not_pile_up_in_a_level(E: type[Engine | PyEngine]) -> None:
     """Cancels are O(1) and leave corpses; a level with many of them is compacted, and the
     queue order of the live ones is kept."""
-    eng = Engine(spec())
+    eng = E(spec())
     eng.apply(NewOrder(1, "alice", Side.SELL, 5 * TICK, LOT))
     for i in range(2, 500):
         eng.apply(NewOrder(i, "bob", Side.SELL, 5 * TICK, LOT))
@@ -273,8 +289,8 @@ def test_cancelled_orders_do_not_pile_up_in_a_level() -> None:
             eng.apply(Cancel(i, "bob"))
     live = [o.order_id for o in eng.resting()]
     assert live == [1] + [i for i in range(2, 500) if i % 7 == 0]
-    dq = eng._asks.levels[5]  # white-box: the deque holds at most ~2x the live orders
-    assert len(dq) <= 2 * len(live) + 40
+    if isinstance(eng, PyEngine):  # white-box: the deque holds at most ~2x the live orders
+        assert len(eng._asks.levels[5]) <= 2 * len(live) + 40
     evs = eng.apply(NewOrder(999, "carol", Side.BUY, 5 * TICK, 9 * LOT, TimeInForce.IOC))
     assert [e.sell_order_id for e in evs if isinstance(e, Trade)] == live[:9]
 
@@ -290,3 +306,8 @@ def test_new_market_and_restore_refuse_what_does_not_fit() -> None:
     crossed = [RestingOrder(1, "a", Side.SELL, TICK, LOT), RestingOrder(2, "b", Side.BUY, 2 * TICK, LOT)]
     with pytest.raises(MarketSpecError):
         Engine.restore(spec(), 10, crossed)
+
+
+def test_market_spec_bounds_the_tick_arrays() -> None:
+    with pytest.raises(MarketSpecError):
+        MarketSpec("t", tick=1, lot=10**6, max_price=10**6 + 1, max_amount=10**6)

@@ -156,12 +156,9 @@ class Stack:
 
 def mint_windows(world: World, n: int) -> None:
     """GRXE for the world's prosumer: n full windows of 1.25 kWh (its meter's rated 5 kW), through
-    the chain helper's own mint path (unsigned before issue 9's signed-reading mint, signed after)."""
+    the chain helper's own mint path (meter-signed readings)."""
     for i in range(n):
-        if hasattr(world, "mint_ix"):
-            world.svm.send([world.mint_ix(T0 + 900 * i, 1_250_000)], [world.gateway])
-        else:
-            world.svm.send(world.mint(T0 + 900 * i, 1_250), [world.gateway])  # type: ignore[attr-defined]
+        world.svm.send(world.mint(T0 + 900 * i, 1_250), [world.gateway])
 
 
 def build_stack(tmp: Path, dsn: str, clock: MovableClock, monkeypatch: object) -> Stack:

@@ -3,6 +3,7 @@ the local chain. Real mosquitto, real PostgreSQL, real LiteSVM behind JSON-RPC."
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,7 +27,7 @@ def node() -> Iterator[LocalNode]:
 @pytest.fixture
 def chain(node: LocalNode, pg_dsn: str, tmp_path: Path) -> ChainSetup:
     setup_db(pg_dsn)
-    return bootstrap_chain(node.url, tmp_path / "keys", pg_dsn)
+    return bootstrap_chain(node.url, tmp_path / "keys", pg_dsn, node)
 
 
 def hourly(meter_id: str, rated_w: int = 30_000) -> Meter:
@@ -68,11 +69,42 @@ def test_seed_scenarios_mint_exact_amounts(chain: ChainSetup, broker: MosquittoB
     rep = chain.reconcile()
     assert rep.drift == 0, rep
     assert rep.supply == 22_300_000
+    _prove_and_tamper(chain, a)
     metrics = _metrics()
     assert metrics[("gridx_mints_total", "confirmed")] - before.get(("gridx_mints_total", "confirmed"), 0) == 2
     assert (
         metrics[("gridx_mint_latency_seconds_count", "")] - before.get(("gridx_mint_latency_seconds_count", ""), 0) == 2
     )
+
+
+def _prove_and_tamper(chain: ChainSetup, meter: Meter) -> None:
+    """`gridx prove` verifies a mint from the chain and the database, and notices tampering."""
+    import json
+    import subprocess
+
+    import psycopg
+
+    from gridx.services._proc import gridx_command
+
+    start = scalar(
+        chain.dsn,
+        "SELECT extract(epoch FROM window_start)::bigint FROM token_mints WHERE meter_id = %s",
+        meter.meter_id,
+    )
+    env = {**os.environ, "GRIDX_MINT_DSN": chain.dsn, "GRIDX_MINT_RPC_URL": chain.url}
+    res = subprocess.run(
+        [*gridx_command("prove"), f"{meter.meter_id}@{start}"], env=env, capture_output=True, text=True
+    )
+    out = json.loads(res.stdout.strip().splitlines()[-1])
+    assert res.returncode == 0 and out["verified"] and out["amount"] == 7_000_000, res.stdout + res.stderr
+    with psycopg.connect(chain.dsn) as conn:  # the stored reading no longer matches what was signed
+        conn.execute(
+            "UPDATE readings SET produced_wh = produced_wh + 1, surplus_wh = surplus_wh + 1 WHERE meter_id = %s",
+            (meter.meter_id,),
+        )
+    res = subprocess.run([*gridx_command("prove"), out["signature"]], env=env, capture_output=True, text=True)
+    bad = json.loads(res.stdout.strip().splitlines()[-1])
+    assert res.returncode == 1 and bad["failed"] == ["seq 1 stored with the same bytes and signature"], res.stdout
 
 
 def _metrics() -> dict[tuple[str, str], float]:
@@ -142,11 +174,12 @@ def test_chain_refusal_is_recorded_not_retried(chain: ChainSetup, broker: Mosqui
 
     from gridx.chain import (
         METER_REVOKED,
-        build_mint_for_reading_ix,
+        build_mint_readings_ixs,
         build_set_meter_status_ix,
         load_keypair,
         run_on_chain,
         send_and_confirm,
+        signed_reading,
     )
 
     early, revoked = hourly("pre-minted"), hourly("revoked")
@@ -158,10 +191,8 @@ def test_chain_refusal_is_recorded_not_retried(chain: ChainSetup, broker: Mosqui
     revoked_key = Pubkey.from_bytes(revoked.key.verify_key.encode())
 
     async def interfere(client: AsyncClient) -> None:
-        ix = build_mint_for_reading_ix(
-            minter.pubkey(), early_key, owner_early.pubkey(), first.window_start, HOUR, 1_500_000
-        )
-        await send_and_confirm(client, [ix], [minter])
+        ixs = build_mint_readings_ixs(minter.pubkey(), early_key, owner_early.pubkey(), EDGE, [signed_reading(first)])
+        await send_and_confirm(client, ixs, [minter])
         await send_and_confirm(
             client, [build_set_meter_status_ix(chain.authority.pubkey(), revoked_key, METER_REVOKED)], [chain.authority]
         )
@@ -220,9 +251,19 @@ def test_chain_outage_queues_and_drains(pg_dsn: str, broker: MosquittoBroker, tm
     node = start_node()
     setup_db(pg_dsn)
     chain = bootstrap_chain(f"http://127.0.0.1:{port}", tmp_path / "keys", pg_dsn)
-    meters = [hourly(f"out-{i}") for i in range(4)]
-    owners = [chain.enroll(m) for m in meters]
-    batches = _stream(meters, 4)
+    # a node in its own process has only wall time: 1-second windows after the enrolment
+    meters = [Meter(f"out-{i}", EDGE, rated_power_w=3_600_000) for i in range(4)]
+    owners = [chain.enroll(m, interval_s=1) for m in meters]
+    start = int(time.time()) + 1
+    batches = []
+    for w in range(4):
+        batch = []
+        for i, m in enumerate(meters):
+            u = m.unsigned(100 + i, 40, window_start=start + w, window_end=start + w + 1)
+            m.advance(u)
+            batch.append(m.sign(u))
+        batches.append(batch)
+    wait_until(lambda: time.time() >= start + 5, 10, "the four 1-second windows have ended")
     gw = GatewayThread(gateway_config(broker, chain.dsn)).start()
     worker = MintThread(chain.settings()).start()
     pub = Publisher(broker, EDGE)
@@ -249,29 +290,56 @@ def test_chain_outage_queues_and_drains(pg_dsn: str, broker: MosquittoBroker, tm
         stop_process(node)
 
 
-def test_over_limit_mint_is_refused_with_the_programs_reason(chain: ChainSetup) -> None:
-    """The program, not only the gateway, bounds a mint by rated power x window: an outbox row
-    above it (here written directly, as a buggy or compromised gateway might) is refused."""
+def test_chain_computes_and_bounds_the_amount_and_bad_rows_fail_alone(chain: ChainSetup) -> None:
+    """The program, not the gateway, computes the amount from the signed reading and bounds it
+    by rated power: a reading above it (stored directly, as a buggy or compromised gateway
+    might, with an inflated outbox amount) is refused alone; a row with no stored reading is
+    'failed' alone; the good reading between them is minted as signed."""
     import psycopg
 
     small = hourly("small", rated_w=1_000)
     owner = chain.enroll(small)
+    over, good = reading(small, 5_000, 0), reading(small, 1_000, 0)
     with psycopg.connect(chain.dsn) as conn:
+        for r in (over, good):
+            conn.execute(
+                "INSERT INTO readings (meter_id, window_start, window_end, seq, produced_wh, consumed_wh, surplus_wh,"
+                " produced_total_wh, consumed_total_wh, prev_hash, hash, sig, edge_id, sent_at_ms)"
+                " VALUES (%s, to_timestamp(%s), to_timestamp(%s), %s, %s, %s, %s, %s, %s, %s, '', %s, %s, 0)",
+                (
+                    r.meter_id,
+                    r.window_start,
+                    r.window_end,
+                    r.seq,
+                    r.produced_wh,
+                    r.consumed_wh,
+                    r.produced_wh - r.consumed_wh,
+                    r.produced_total_wh,
+                    r.consumed_total_wh,
+                    r.prev_hash,
+                    r.sig,
+                    EDGE,
+                ),
+            )
+            conn.execute(
+                "INSERT INTO mint_outbox (meter_id, window_start, window_end, surplus_wh, amount)"
+                " VALUES (%s, to_timestamp(%s), to_timestamp(%s), %s, %s)",
+                (r.meter_id, r.window_start, r.window_end, 9_999, 9_999_000),
+            )
         conn.execute(
             "INSERT INTO mint_outbox (meter_id, window_start, window_end, surplus_wh, amount)"
-            " VALUES ('small', to_timestamp(%s), to_timestamp(%s), 5000, 5000000),"
-            "        ('small', to_timestamp(%s), to_timestamp(%s), 1000, 1000000)",
-            (small.window_end, small.window_end + HOUR, small.window_end + HOUR, small.window_end + 2 * HOUR),
+            " VALUES ('small', to_timestamp(%s), to_timestamp(%s), 1, 1000)",
+            (good.window_end, good.window_end + HOUR),
         )
     worker = MintThread(chain.settings()).start()
     try:
-        wait_until(lambda: outbox_counts(chain.dsn) == {"refused": 1, "confirmed": 1}, 30, "both judged")
+        wait_until(lambda: outbox_counts(chain.dsn) == {"refused": 1, "confirmed": 1, "failed": 1}, 30, "all judged")
     finally:
         worker.stop()
-    assert scalar(chain.dsn, "SELECT reason FROM mint_outbox WHERE surplus_wh = 5000") == "ExceedsRatedPower"
-    # the refused row shared nothing with the good one: the latter is minted in full
+    assert scalar(chain.dsn, "SELECT reason FROM mint_outbox WHERE status = 'refused'") == "ExceedsRatedPower"
+    assert "unpackable" in scalar(chain.dsn, "SELECT reason FROM mint_outbox WHERE status = 'failed'")
+    # minted as signed (1,000 Wh), not as the outbox row claimed
     assert chain.grxe_balance(str(owner.pubkey())) == 1_000_000
-    assert chain.reconcile().drift == 0
 
 
 def test_cli_enrols_and_revokes_on_chain_then_mirrors(chain: ChainSetup, tmp_path: Path) -> None:
@@ -280,7 +348,7 @@ def test_cli_enrols_and_revokes_on_chain_then_mirrors(chain: ChainSetup, tmp_pat
     from solders.keypair import Keypair
     from solders.pubkey import Pubkey
 
-    from gridx.chain import METER_REVOKED, airdrop, fetch_decoded, meter_pda, run_on_chain, save_keypair
+    from gridx.chain import METER_REVOKED, airdrop, fetch_decoded, meter_pda, run_on_chain, save_keypair, sign_enrolment
     from gridx.services._proc import gridx_command
 
     owner = Keypair()
@@ -310,6 +378,8 @@ def test_cli_enrols_and_revokes_on_chain_then_mirrors(chain: ChainSetup, tmp_pat
             "5000",
             "--owner-keypair",
             str(tmp_path / "owner.json"),
+            "--proof",
+            sign_enrolment(meter.key, owner.pubkey(), EDGE).hex(),
             *common,
         ],
         check=True,

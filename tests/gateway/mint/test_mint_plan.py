@@ -1,36 +1,48 @@
-"""Pure mint-worker decisions: packing, verdicts after a failed transaction, rate limits."""
+"""Pure mint-worker decisions: grouping per meter, verdicts after a mint, rate limits."""
 
 from __future__ import annotations
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway.mint import MintJob, MintLimits, Outcome, RateLimiter, judge_failed_tx, pack
+from gateway.mint import MintJob, MintLimits, Outcome, RateLimiter, group_by_meter, judge_mint
 
 
-def job(i: int, meter: int = 0, window: int = 0) -> MintJob:
-    return MintJob(i, f"m{meter}", bytes([meter]) * 32, "w", window, 3600, 1000, 1, 0)
+def job(i: int, meter: int = 0, window: int = 0, sigs: tuple[str, ...] = ()) -> MintJob:
+    reading = {"window_start": window * 900, "window_end": window * 900 + 900}
+    return MintJob(i, f"m{meter}", bytes([meter]) * 32, "w", "e", reading, 1000, 1, 0, sigs)
 
 
-@given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 3)), max_size=60), st.integers(1, 6))
-def test_pack_keeps_order_bounds_size_and_never_repeats_a_window(keys: list[tuple[int, int]], per_tx: int) -> None:
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 30)), max_size=60, unique=True), st.integers(1, 8))
+def test_one_group_per_meter_oldest_windows_first(keys: list[tuple[int, int]], fit: int) -> None:
     jobs = [job(i, m, w) for i, (m, w) in enumerate(keys)]
-    txs = pack(jobs, per_tx)
-    assert [j for tx in txs for j in tx] == jobs
-    for tx in txs:
-        assert 1 <= len(tx) <= per_tx
-        assert len({(j.meter_pubkey, j.window_start) for j in tx}) == len(tx)
+    groups = group_by_meter(jobs, lambda g: min(len(g), fit))
+    assert len({g[0].meter_pubkey for g in groups}) == len(groups)  # one transaction per meter
+    for g in groups:
+        mine = sorted(j.window_start for j in jobs if j.meter_pubkey == g[0].meter_pubkey)
+        assert [j.window_start for j in g] == mine[: len(g)]  # the oldest, in order
+        assert 1 <= len(g) <= fit
 
 
-def test_failed_tx_judges_only_the_blamed_instruction() -> None:
-    jobs = [job(i, i) for i in range(3)]
-    verdicts = judge_failed_tx(jobs, 1, "MeterNotActive")
-    assert [v.outcome for v in verdicts] == [Outcome.RETRY, Outcome.REFUSED, Outcome.RETRY]
-    assert verdicts[1].reason == "MeterNotActive"
-    assert judge_failed_tx(jobs, 2, "AlreadyMinted")[2].outcome is Outcome.ALREADY_DONE
-    assert {v.outcome for v in judge_failed_tx(jobs, None, "Unreachable")} == {Outcome.RETRY}
-    # an error we do not know is never taken as final
-    assert judge_failed_tx(jobs, 0, "SomethingNew")[0].outcome is Outcome.RETRY
+def test_solo_rows_go_alone_and_cut_the_group() -> None:
+    jobs = [job(0, 0, 0), job(1, 0, 1), job(2, 0, 2)]
+    assert [[j.outbox_id for j in g] for g in group_by_meter(jobs, len, frozenset({0}))] == [[0]]
+    assert [[j.outbox_id for j in g] for g in group_by_meter(jobs, len, frozenset({1}))] == [[0]]
+
+
+def test_verdicts_after_a_mint() -> None:
+    one, two = [job(0)], [job(0), job(1, window=1)]
+    assert [v.outcome for v in judge_mint(two, None)] == [Outcome.CONFIRMED] * 2
+    assert [v.outcome for v in judge_mint(one, "MeterNotActive")] == [Outcome.REFUSED]
+    # a refused multi-window mint cannot say which window is bad: each goes again alone
+    assert {(v.outcome, v.reason) for v in judge_mint(two, "ExceedsRatedPower")} == {
+        (Outcome.RETRY, "split:ExceedsRatedPower")
+    }
+    assert judge_mint(one, "WindowAlreadyMinted", earlier_landed=True)[0].outcome is Outcome.ALREADY_DONE
+    assert judge_mint(one, "WindowAlreadyMinted")[0].outcome is Outcome.REFUSED
+    # outages, unknown outcomes, a lagging clock and errors we do not know are never final
+    for code in ("Unreachable", "Unconfirmed", "WindowInFuture", "SomethingNew"):
+        assert judge_mint(one, code)[0].outcome is Outcome.RETRY
 
 
 def test_rate_limiter_per_meter_and_global() -> None:

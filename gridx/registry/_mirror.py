@@ -1,8 +1,8 @@
 """The on-chain registry is the source of truth; the database's users/meters are its mirror.
 
-Enrolment goes to the chain first (owner signs, registry authority co-signs) and then into
-the mirror. A sync pass reads every MeterAccount of the registry program and brings the
-mirror's status, owner, edge and rated power in line; the meters trigger NOTIFYs the
+Enrolment goes to the chain first (owner signs, registry authority co-signs, the meter key
+proves possession) and then into the mirror. A sync pass reads every MeterAccount of the registry program and brings the
+mirror's status, edge, rated power and interval in line; the meters trigger NOTIFYs the
 gateways, so a revocation on chain stops readings (and, through the program, mints) within
 one sync interval.
 """
@@ -23,7 +23,7 @@ from gridx.chain import (
     CONSUMER,
     METER_ACTIVE,
     PROSUMER,
-    build_register_meter_ix,
+    build_register_meter_ixs,
     build_register_user_ix,
     create_ata_ix,
     decode_account,
@@ -33,7 +33,7 @@ from gridx.chain import (
     send_and_confirm,
     user_pda,
 )
-from gridx.db._registry import enroll_meter
+from gridx.db import enroll_meter
 
 if TYPE_CHECKING:
     from solana.rpc.async_api import AsyncClient
@@ -53,6 +53,7 @@ class ChainMeter:
     edge_id: str
     rated_power_w: int
     active: bool
+    interval_s: int
 
 
 async def register_wallet(client: AsyncClient, wallet: Keypair, kind: Literal["prosumer", "consumer"]) -> None:
@@ -74,22 +75,32 @@ async def enroll_on_chain(
     meter_pubkey: Pubkey,
     edge_id: str,
     rated_power_w: int,
+    proof: bytes,
+    interval_s: int = 900,
     owner_type: Literal["prosumer", "consumer"] = "prosumer",
 ) -> None:
-    """Chain first, then the mirror: a meter the chain does not know is never in the mirror."""
+    """Chain first, then the mirror: a meter the chain does not know is never in the mirror.
+    ``proof``: the meter key's signature over its enrolment message (``sign_enrolment``)."""
     await register_wallet(client, owner, owner_type)
-    ix = build_register_meter_ix(owner.pubkey(), authority.pubkey(), meter_pubkey, edge_id.encode(), rated_power_w)
-    await send_and_confirm(client, [ix], [owner, authority])
-    await asyncio.to_thread(
-        enroll_meter,
-        conn,
-        meter_id=meter_id,
-        pubkey_hex=bytes(meter_pubkey).hex(),
-        owner_wallet=str(owner.pubkey()),
-        edge_id=edge_id,
-        rated_power_w=rated_power_w,
-        owner_type=owner_type,
+    ixs = build_register_meter_ixs(
+        owner.pubkey(), authority.pubkey(), meter_pubkey, edge_id.encode(), rated_power_w, interval_s, proof
     )
+    await send_and_confirm(client, ixs, [owner, authority])
+
+    def mirror() -> None:
+        enroll_meter(
+            conn,
+            meter_id=meter_id,
+            pubkey_hex=bytes(meter_pubkey).hex(),
+            owner_wallet=str(owner.pubkey()),
+            edge_id=edge_id,
+            rated_power_w=rated_power_w,
+            owner_type=owner_type,
+        )
+        with conn.transaction():
+            conn.execute("UPDATE meters SET interval_s = %s WHERE meter_id = %s", (interval_s, meter_id))
+
+    await asyncio.to_thread(mirror)
 
 
 async def fetch_chain_meters(client: AsyncClient) -> list[ChainMeter]:
@@ -111,6 +122,7 @@ async def fetch_chain_meters(client: AsyncClient) -> list[ChainMeter]:
                 edge_id=bytes(acct.edge_id).rstrip(b"\0").decode(errors="replace"),
                 rated_power_w=int(acct.rated_power_w),
                 active=int(acct.status) == METER_ACTIVE,
+                interval_s=int(acct.interval_s),
             )
         )
     return out
@@ -124,16 +136,18 @@ def sync_mirror(conn: psycopg.Connection, meters: list[ChainMeter]) -> int:
     with conn.transaction():
         cur = conn.execute(
             """UPDATE meters m SET status = c.status, edge_id = c.edge_id, rated_power_w = c.rated_power_w,
-                      updated_at = now()
-                 FROM unnest(%s::text[], %s::text[], %s::text[], %s::bigint[])
-                      AS c (pubkey, status, edge_id, rated_power_w)
+                      interval_s = c.interval_s, updated_at = now()
+                 FROM unnest(%s::text[], %s::text[], %s::text[], %s::bigint[], %s::int[])
+                      AS c (pubkey, status, edge_id, rated_power_w, interval_s)
                 WHERE m.pubkey = c.pubkey
-                  AND (m.status, m.edge_id, m.rated_power_w) IS DISTINCT FROM (c.status, c.edge_id, c.rated_power_w)""",
+                  AND (m.status, m.edge_id, m.rated_power_w, m.interval_s)
+                      IS DISTINCT FROM (c.status, c.edge_id, c.rated_power_w, c.interval_s)""",
             (
                 [m.pubkey_hex for m in meters],
                 ["active" if m.active else "revoked" for m in meters],
                 [m.edge_id for m in meters],
                 [m.rated_power_w for m in meters],
+                [m.interval_s for m in meters],
             ),
         )
         return cur.rowcount

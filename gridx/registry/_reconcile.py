@@ -1,9 +1,9 @@
 """``gridx reconcile``: the chain against ``token_mints``, window by window and in sum.
 
-Drift is anything that disagrees: GRXE supply against the recorded total, a mint record on
-chain that the database does not know (or the reverse), a different amount for the same
-window, and an owner's GRXE balance against what was minted to them (strict mode, for
-systems without trading: trades move tokens between owners on purpose).
+Drift is anything that disagrees: GRXE supply against the recorded total, a meter's mint state
+on chain (amount minted, windows minted, high-water mark) against its token_mints rows, and an
+owner's GRXE balance against what was minted to them (strict mode, for systems without
+trading: trades move tokens between owners on purpose).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Reconciliation", "reconcile"]
 
-_RECORD_DISC = hashlib.sha256(b"account:MintRecord").digest()[:8]
+_STATE_DISC = hashlib.sha256(b"account:MintState").digest()[:8]
 
 
 @dataclass(frozen=True)
@@ -49,55 +49,58 @@ class Reconciliation:
         )
 
 
-async def _chain_records(client: AsyncClient) -> dict[tuple[str, int], tuple[str, int]]:
-    """(meter pubkey hex, window_start) -> (owner base58, amount) for every mint record."""
+async def _chain_states(client: AsyncClient) -> dict[str, tuple[int, int, int]]:
+    """meter pubkey hex -> (amount minted, windows minted, high-water mark) per mint state."""
     import based58
     from solana.rpc.types import MemcmpOpts
 
     resp = await client.get_program_accounts(
         program_ids().energy_token,
         encoding="base64",
-        filters=[MemcmpOpts(offset=0, bytes=based58.b58encode(_RECORD_DISC).decode())],
+        filters=[MemcmpOpts(offset=0, bytes=based58.b58encode(_STATE_DISC).decode())],
     )
-    out: dict[tuple[str, int], tuple[str, int]] = {}
+    out: dict[str, tuple[int, int, int]] = {}
     for keyed in resp.value:
-        rec = decode_account("energy_token", bytes(keyed.account.data))
-        out[(bytes(rec.meter).hex(), int(rec.window_start))] = (str(rec.owner), int(rec.amount))
+        st = decode_account("energy_token", bytes(keyed.account.data))
+        out[bytes(st.meter).hex()] = (int(st.minted_total), int(st.windows_minted), int(st.next_window_start))
     return out
 
 
-def _db_mints(conn: psycopg.Connection) -> dict[tuple[str, int], tuple[str, int]]:
+def _db_mints(conn: psycopg.Connection) -> tuple[dict[str, tuple[int, int, int]], dict[str, int]]:
+    """Per meter (amount, windows, end of the last window) and per owner the amount minted."""
     with conn.transaction():
         rows = conn.execute(
-            """SELECT m.pubkey, extract(epoch FROM t.window_start)::bigint, m.owner_wallet, t.amount::bigint
-                 FROM token_mints t JOIN meters m USING (meter_id)"""
+            """SELECT m.pubkey, m.owner_wallet, sum(t.amount)::bigint, count(*),
+                      extract(epoch FROM max(t.window_end))::bigint
+                 FROM token_mints t JOIN meters m USING (meter_id)
+                GROUP BY m.pubkey, m.owner_wallet"""
         ).fetchall()
-    return {(r[0], int(r[1])): (r[2], int(r[3])) for r in rows}
+    per_owner: dict[str, int] = defaultdict(int)
+    for r in rows:
+        per_owner[r[1]] += int(r[2])
+    return {r[0]: (int(r[2]), int(r[3]), int(r[4])) for r in rows}, dict(per_owner)
 
 
 async def reconcile(client: AsyncClient, conn: psycopg.Connection, strict_balances: bool = True) -> Reconciliation:
     import asyncio
 
-    chain = await _chain_records(client)
-    db = await asyncio.to_thread(_db_mints, conn)
+    chain = await _chain_states(client)
+    db, per_owner = await asyncio.to_thread(_db_mints, conn)
     supply = int((await client.get_token_supply(grxe_mint_pda())).value.amount)
-    missing_in_db = sorted(f"{k[0]}@{k[1]}" for k in chain.keys() - db.keys())
-    missing_on_chain = sorted(f"{k[0]}@{k[1]}" for k in db.keys() - chain.keys())
-    mismatch = sorted(f"{k[0]}@{k[1]}" for k in chain.keys() & db.keys() if chain[k][1] != db[k][1])
+    missing_in_db = sorted(k for k in chain.keys() - db.keys() if chain[k][0] > 0)
+    missing_on_chain = sorted(db.keys() - chain.keys())
+    mismatch = sorted(f"{k}: chain {chain[k]} db {db[k]}" for k in chain.keys() & db.keys() if chain[k] != db[k])
     owner_drift: dict[str, int] = {}
     if strict_balances:
-        minted: dict[str, int] = defaultdict(int)
-        for owner, amount in db.values():
-            minted[owner] += amount
-        for owner, total in minted.items():
+        for owner, total in per_owner.items():
             held = await token_balance(client, ata_address(Pubkey.from_string(owner), grxe_mint_pda()))
             if held != total:
                 owner_drift[owner] = held - total
     return Reconciliation(
         supply=supply,
-        recorded_total=sum(a for _, a in db.values()),
-        windows_on_chain=len(chain),
-        windows_in_db=len(db),
+        recorded_total=sum(a for a, _, _ in db.values()),
+        windows_on_chain=sum(w for _, w, _ in chain.values()),
+        windows_in_db=sum(w for _, w, _ in db.values()),
         missing_in_db=missing_in_db,
         missing_on_chain=missing_on_chain,
         amount_mismatch=mismatch,
