@@ -18,9 +18,11 @@ previous reading's, which is how the gateway sees that the meter was reset.
 from __future__ import annotations
 
 import enum
+import itertools
 from dataclasses import dataclass
 
 from firmware_sim.registers import MAP_VERSION, STATUS_OK, MeterSnapshot
+from gridx.plausibility import MAX_WINDOW_S, energy_problem
 from gridx.wire import GENESIS_HASH, UnsignedReading, reading_hash
 
 __all__ = ["MeterState", "Outcome", "Step", "check_snapshot", "step"]
@@ -56,9 +58,14 @@ class MeterState:
 class Step:
     state: MeterState | None
     outcome: Outcome
-    reading: UnsignedReading | None = None
+    readings: tuple[UnsignedReading, ...] = ()  # in chain order; several after a long outage
     detail: str = ""
     stuck_suspect: bool = False
+
+    @property
+    def reading(self) -> UnsignedReading | None:
+        """The last (or only) reading of this step."""
+        return self.readings[-1] if self.readings else None
 
 
 def check_snapshot(meter_id: str, s: MeterSnapshot) -> str | None:
@@ -103,21 +110,17 @@ def step(
     if boundary <= prev.window_end:
         return Step(prev, Outcome.SAME_WINDOW)
     span = boundary - prev.window_end
-    # the counters are read up to one interval after the boundary, hence span + interval
-    limit = max_power_w * (span + interval_s) // 3600 + 1
-    if dp > limit or dc > limit:
-        return Step(_baseline(prev, meter_id, s, boundary), Outcome.IMPLAUSIBLE, detail=f"delta {dp}/{dc} Wh > {limit}")
-    reading = UnsignedReading(
-        meter_id=meter_id,
-        seq=prev.seq + 1,
-        window_start=prev.window_end,
-        window_end=boundary,
-        produced_wh=dp,
-        consumed_wh=dc,
-        produced_total_wh=s.produced_total_wh,
-        consumed_total_wh=s.consumed_total_wh,
-        prev_hash=prev.last_hash,
+    # the shared plausibility rule; the counters are read up to one interval after the
+    # boundary, hence the allowance of one interval more than the span
+    problem = energy_problem(dp, 0, span + interval_s, max_power_w) or energy_problem(
+        dc, 0, span + interval_s, max_power_w
     )
+    if problem is not None:
+        return Step(
+            _baseline(prev, meter_id, s, boundary), Outcome.IMPLAUSIBLE, detail=f"delta {dp}/{dc} Wh: {problem}"
+        )
+    readings = _split(prev, meter_id, boundary, dp, dc, interval_s)
+    reading = readings[-1]
     # a register that stopped counting under load is reported, not corrected: a zero delta
     # can only under-credit, and the meter's counter is the legal record
     still = prev.still_mwh + (s.production_w + s.consumption_w) * span * 1000 // 3600 if dp == dc == 0 else 0
@@ -131,4 +134,36 @@ def step(
         still_mwh=still,
     )
     suspect = still >= STUCK_AFTER_MWH and prev.still_mwh < STUCK_AFTER_MWH
-    return Step(new, Outcome.READING, reading=reading, stuck_suspect=suspect)
+    return Step(new, Outcome.READING, readings=readings, stuck_suspect=suspect)
+
+
+def _split(
+    prev: MeterState, meter_id: str, boundary: int, dp: int, dc: int, interval_s: int
+) -> tuple[UnsignedReading, ...]:
+    """[prev.window_end, boundary) as chained readings of at most MAX_WINDOW_S each (the chain
+    mints no longer window). An outage's energy is spread in proportion to time, in whole Wh,
+    so the totals and the counters at the end are exact; between them the counters are the
+    same proportion (the meter was not read then)."""
+    start, span = prev.window_end, boundary - prev.window_end
+    step_s = MAX_WINDOW_S - MAX_WINDOW_S % interval_s
+    edges = [*range(start, boundary, step_s), boundary]
+    out: list[UnsignedReading] = []
+    seq, prev_hash = prev.seq, prev.last_hash
+    for a, b in itertools.pairwise(edges):
+        pa, pb = dp * (a - start) // span, dp * (b - start) // span
+        ca, cb = dc * (a - start) // span, dc * (b - start) // span
+        seq += 1
+        r = UnsignedReading(
+            meter_id=meter_id,
+            seq=seq,
+            window_start=a,
+            window_end=b,
+            produced_wh=pb - pa,
+            consumed_wh=cb - ca,
+            produced_total_wh=prev.produced_total_wh + pb,
+            consumed_total_wh=prev.consumed_total_wh + cb,
+            prev_hash=prev_hash,
+        )
+        prev_hash = reading_hash(r)
+        out.append(r)
+    return tuple(out)

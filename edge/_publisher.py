@@ -27,7 +27,7 @@ import structlog
 from edge._store import Outbox
 from gridx.wire import MAX_BATCH_BYTES, Reading, encode_batch, readings_topic
 
-__all__ = ["Publisher", "PublisherConfig", "PublisherStats"]
+__all__ = ["NO_MATCHING_SUBSCRIBERS", "Publisher", "PublisherConfig", "PublisherStats", "delivered"]
 
 log = structlog.get_logger("edge.publisher")
 
@@ -52,6 +52,14 @@ class PublisherStats:
     connects: int = 0
     disconnects: int = 0
     extra: dict[str, int] = field(default_factory=dict)
+
+
+NO_MATCHING_SUBSCRIBERS = 0x10
+
+
+def delivered(reason_code: int) -> bool:
+    """A PUBACK that lets the outbox forget the batch: success and somebody to hold it."""
+    return reason_code < 0x80 and reason_code != NO_MATCHING_SUBSCRIBERS
 
 
 def _within_bytes(rows: list[tuple[int, str]]) -> list[tuple[int, str]]:
@@ -142,8 +150,10 @@ class Publisher:
 
     def _on_publish(self, _c: Any, _u: Any, mid: int, rc: Any, _p: Any) -> None:
         # only hand over: the range for ``mid`` is recorded by the publisher thread, and
-        # PUBACK may arrive before publish() has even returned there
-        self._acks.put((mid, not rc.is_failure, str(rc)))
+        # PUBACK may arrive before publish() has even returned there. "No matching
+        # subscribers" (0x10) is a success code in MQTT, but it means no gateway session
+        # holds the batch: the broker has discarded it, so it stays in the outbox
+        self._acks.put((mid, delivered(rc.value), str(rc)))
         self._wake.set()
 
     # -- publisher thread ---------------------------------------------------------------

@@ -115,8 +115,8 @@ class _Cycle:
             if s.state is not None and s.state != prev:
                 self.states[meter_id] = s.state
                 changed.append(s.state)
-            if s.reading is not None:
-                signed = sign_reading(s.reading, self.keys[meter_id])
+            for unsigned in s.readings:  # several after an outage longer than the longest window
+                signed = sign_reading(unsigned, self.keys[meter_id])
                 rows.append((meter_id, signed.seq, signed.model_dump_json()))
                 st.readings += 1
         return changed, rows

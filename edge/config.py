@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from gridx.errors import ConfigError
+from gridx.wire import is_gateway_user
 
 __all__ = ["EdgeConfig", "MeterConfig", "load_config", "render_toml"]
 
@@ -52,12 +53,20 @@ class EdgeConfig(BaseSettings):
     stats_file: Path | None = None
     stats_every_s: float = Field(5.0, gt=0)
 
+    @field_validator("interval_s")
+    @classmethod
+    def _divides_a_day(cls, v: int) -> int:
+        # the registry's rule (meters.interval_s): windows align the same way every day
+        if 86_400 % v:
+            raise ValueError(f"interval_s {v} does not divide a day (86400 s)")
+        return v
+
     @field_validator("edge_id")
     @classmethod
     def _not_the_gateway(cls, v: str) -> str:
-        # the broker ACL denies the gateway user its would-be edge topic
-        if v == "gateway":
-            raise ValueError("edge_id 'gateway' is reserved for the gateway's broker user")
+        # the broker ACL denies gateway users their would-be edge topics
+        if is_gateway_user(v):
+            raise ValueError(f"edge_id {v!r} is reserved for a gateway's broker user (gateway, gateway-<id>)")
         return v
 
     @classmethod

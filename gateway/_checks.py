@@ -1,7 +1,8 @@
 """Pure reading checks (DESIGN §3): no I/O, no clock, no globals, so every verdict is a
 unit test. The service calls them in the order the verdicts are specified:
 
-schema → version → authority → signature → replay → duplicate → freshness → plausibility → chain.
+schema → version → authority → signature → replay/fork → chain → duplicate → freshness →
+window → plausibility (the last four are content: they advance the chain with zero credit).
 
 The first three need only the registry and run before the database transaction (they are
 where the CPU goes); the rest need the per-meter last-accepted state and run inside it.
@@ -10,13 +11,14 @@ where the CPU goes); the rest need the per-meter last-accepted state and run ins
 from __future__ import annotations
 
 import json
-from collections.abc import Collection
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
 
 from nacl.signing import VerifyKey
 from pydantic import ValidationError
 
 from gridx.errors import ReadingRejected, Reason
+from gridx.plausibility import Counters, counter_problem, energy_problem, window_problem
 from gridx.wire import (
     GENESIS_HASH,
     MAX_BATCH_BYTES,
@@ -29,11 +31,14 @@ from gridx.wire import (
 )
 
 __all__ = [
+    "Backfill",
     "ChainHole",
+    "ContentRejected",
     "MeterState",
     "Policy",
     "RegistryEntry",
     "check_authority",
+    "check_backfill",
     "check_reading",
     "check_signature",
     "check_state",
@@ -45,10 +50,21 @@ __all__ = [
 
 class ChainHole(ReadingRejected):
     """``chain_gap`` with readings missing in between (seq skips ahead): the predecessors may
-    still be on their way through another gateway, so the service may hold it a while."""
+    still be on their way (another gateway, an edge outbox), so the reading is held in the
+    quarantine and judged again when its meter's chain advances, or past the gap grace."""
 
     def __init__(self, detail: str) -> None:
         super().__init__(Reason.CHAIN_GAP, detail)
+
+
+class ContentRejected(ReadingRejected):
+    """A reading whose signature and chain link verify but whose content is refused: it is
+    quarantined with zero credit and still advances the meter's chain, so the meter's next
+    reading (which the edge chains on it) is not stranded."""
+
+    def __init__(self, reason: Reason, detail: str, state: MeterState) -> None:
+        super().__init__(reason, detail)
+        self.state = state
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +75,8 @@ class RegistryEntry:
     edge_id: str
     rated_power_w: int
     active: bool
+    interval_s: int = 900
+    credit_from: int | None = None  # unix seconds of enrolment: nothing earlier is credited
 
     @property
     def verify_key(self) -> VerifyKey:
@@ -67,7 +85,9 @@ class RegistryEntry:
 
 @dataclass(frozen=True, slots=True)
 class MeterState:
-    """What the last accepted reading of a meter leaves behind (persisted in meter_state)."""
+    """Where a meter's chain stands (persisted in meter_state). ``last_window_end`` is the end
+    of the last *credited* window; the counters are those of the last reading in the chain,
+    credited or not, because the next reading's deltas are taken from them."""
 
     meter_id: str
     last_seq: int = 0
@@ -76,8 +96,9 @@ class MeterState:
     produced_total_wh: int | None = None
     consumed_total_wh: int | None = None
 
-    def after(self, r: Reading, r_hash: str) -> MeterState:
-        return MeterState(r.meter_id, r.seq, r_hash, r.window_end, r.produced_total_wh, r.consumed_total_wh)
+    def after(self, r: Reading, r_hash: str, *, credited: bool = True) -> MeterState:
+        end = r.window_end if credited else self.last_window_end
+        return MeterState(r.meter_id, r.seq, r_hash, end, r.produced_total_wh, r.consumed_total_wh)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +114,7 @@ class Policy:
 def topic_edge(topic: str) -> str:
     parts = topic.split("/")
     if len(parts) != 4 or parts[:2] != ["gridtokenx", "edge"] or parts[3] != "readings":
-        raise ReadingRejected(Reason.MALFORMED, f"unexpected topic {topic!r}")
+        raise ReadingRejected(Reason.MALFORMED, f"unexpected topic {topic[:200]!r}")
     return parts[2]
 
 
@@ -108,7 +129,7 @@ def parse_message(payload: bytes, edge_id: str) -> Batch:
             raise ReadingRejected(Reason.OVERSIZED, "too many readings in one message") from None
         version = _peek_version(payload)
         if version is not None and version != SCHEMA_VERSION:
-            raise ReadingRejected(Reason.UNSUPPORTED_VERSION, f"message version {version}") from None
+            raise ReadingRejected(Reason.UNSUPPORTED_VERSION, f"message version {version!r:.40}") from None
         raise ReadingRejected(Reason.MALFORMED, _first_error(exc)) from None
     if batch.v != SCHEMA_VERSION:
         raise ReadingRejected(Reason.UNSUPPORTED_VERSION, f"message version {batch.v}")
@@ -118,11 +139,14 @@ def parse_message(payload: bytes, edge_id: str) -> Batch:
 
 
 def _peek_version(payload: bytes) -> object:
+    """The ``v`` of an envelope that did not validate, for a clearer verdict. Never raises:
+    the stdlib parser also fails by RecursionError on deep nesting, or on huge numbers."""
     try:
         doc = json.loads(payload)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
-    return doc.get("v") if isinstance(doc, dict) else None
+    v = doc.get("v") if isinstance(doc, dict) else None
+    return v if isinstance(v, int) and not isinstance(v, bool) else None
 
 
 def _first_error(exc: ValidationError) -> str:
@@ -130,20 +154,23 @@ def _first_error(exc: ValidationError) -> str:
     return f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"[:500]
 
 
-def parse_item(item: Reading | dict[str, object]) -> Reading:
-    """One reading of a decoded batch: ``decode_batch`` left it a dict when it did not validate."""
+def parse_item(item: object) -> Reading:
+    """One reading of a decoded batch: ``decode_batch`` left it as it came (any JSON value)
+    when it did not validate."""
     if isinstance(item, Reading):
         if item.v != SCHEMA_VERSION:
             raise ReadingRejected(Reason.UNSUPPORTED_VERSION, f"reading version {item.v}")
         return item
+    if not isinstance(item, dict):
+        raise ReadingRejected(Reason.MALFORMED, f"a reading must be an object, not {type(item).__name__}")
     version = item.get("v", SCHEMA_VERSION)
     if version != SCHEMA_VERSION:
-        raise ReadingRejected(Reason.UNSUPPORTED_VERSION, f"reading version {version!r}")
+        raise ReadingRejected(Reason.UNSUPPORTED_VERSION, f"reading version {version!r:.40}")
     try:
         Reading.model_validate(item, strict=False)
     except ValidationError as exc:
         raise ReadingRejected(Reason.MALFORMED, _first_error(exc)) from None
-    raise ReadingRejected(Reason.MALFORMED, "reading did not validate")  # pragma: no cover - lax passed, strict failed
+    raise ReadingRejected(Reason.MALFORMED, "reading did not validate")  # lax passed, strict failed
 
 
 def check_authority(r: Reading, edge_id: str, entry: RegistryEntry | None) -> RegistryEntry:
@@ -174,59 +201,108 @@ def check_state(
     policy: Policy,
     stored_windows: Collection[int] = (),
     r_hash: str | None = None,
+    *,
+    skip_hole: bool = False,
+    stored_hash: str | None = None,
 ) -> MeterState:
-    """Replay, duplicate, freshness, plausibility, chain. Returns the meter's next state."""
+    """Replay and fork, chain link, then content (duplicate, freshness, window, plausibility).
+    Returns the meter's next state. A content rejection raises :class:`ContentRejected`, which
+    carries the state with the chain advanced and nothing credited. ``skip_hole``: the gap
+    grace is over, the missing predecessors are skipped. ``stored_hash``: the hash of the
+    meter's stored reading with this seq, when one is known (tells a fork from a replay)."""
+    h = r_hash if r_hash is not None else reading_hash(r)
     if r.seq <= state.last_seq:
+        if (r.seq == state.last_seq and h != state.last_hash) or (stored_hash is not None and stored_hash != h):
+            raise ReadingRejected(Reason.FORKED, f"another reading with seq {r.seq} is already in the chain")
         raise ReadingRejected(Reason.REPLAYED, f"seq {r.seq} <= last accepted {state.last_seq}")
+    hole = r.prev_hash != state.last_hash
+    if hole:
+        if r.seq == state.last_seq + 1:
+            raise ReadingRejected(
+                Reason.FORKED, f"prev_hash {r.prev_hash[:16]}… is not the hash of seq {state.last_seq}"
+            )
+        if not skip_hole:
+            raise ChainHole(f"seq {state.last_seq + 1}..{r.seq - 1} missing")
+    problem = _content_problem(r, entry, state, now_s, policy, stored_windows, hole=hole)
+    if problem is not None:
+        raise ContentRejected(problem[0], problem[1], state.after(r, h, credited=False))
+    return state.after(r, h)
+
+
+@dataclass(frozen=True, slots=True)
+class Backfill:
+    """What proves a late reading that falls in a skipped hole: the holes of its meter as
+    (after_seq, before_seq), and ``successor_prev`` = the prev_hash of the reading with seq
+    s + 1, for each s whose successor is in the chain."""
+
+    holes: tuple[tuple[int, int], ...] = ()
+    successor_prev: Mapping[int, str] = field(default_factory=dict)
+
+
+def check_backfill(
+    r: Reading,
+    entry: RegistryEntry,
+    now_s: int,
+    policy: Policy,
+    proof: Backfill,
+    stored_windows: Collection[int] = (),
+    r_hash: str | None = None,
+) -> None:
+    """A reading below the chain's head, inside a hole skipped after the gap grace: credited
+    when its successor's prev_hash is its hash (the chain proves it is the one the meter
+    signed in that place) and its content passes; the chain's head does not move."""
+    h = r_hash if r_hash is not None else reading_hash(r)
+    if not any(a < r.seq < b for a, b in proof.holes):
+        raise ReadingRejected(Reason.REPLAYED, f"seq {r.seq} is below the chain's head and in no hole")
+    succ = proof.successor_prev.get(r.seq + 1)
+    if succ is None:
+        raise ChainHole(f"backfill of seq {r.seq} waits for seq {r.seq + 1}")
+    if succ != h:
+        raise ReadingRejected(Reason.FORKED, f"seq {r.seq + 1} does not chain on this seq {r.seq}")
     if r.window_start in stored_windows:
         raise ReadingRejected(Reason.DUPLICATE, f"window {r.window_start} already stored")
     if r.window_end < now_s - policy.max_age_s or r.window_end > now_s + policy.max_future_s:
         raise ReadingRejected(Reason.STALE_OR_FUTURE, f"window ends at {r.window_end}, now {now_s}")
-    _check_plausible(r, entry, state)
-    if r.prev_hash != state.last_hash:
-        detail = f"prev_hash {r.prev_hash[:16]}… is not the hash of seq {state.last_seq}"
-        if r.seq > state.last_seq + 1:
-            raise ChainHole(detail + f" (seq {state.last_seq + 1}..{r.seq - 1} missing)")
-        raise ReadingRejected(Reason.CHAIN_GAP, detail)
-    return state.after(r, r_hash if r_hash is not None else reading_hash(r))
-
-
-def _check_plausible(r: Reading, entry: RegistryEntry, state: MeterState) -> None:
     span = r.window_end - r.window_start
-    if span <= 0:
-        raise ReadingRejected(Reason.IMPLAUSIBLE, f"window [{r.window_start}, {r.window_end}) is empty")
-    if r.produced_wh < 0 or r.consumed_wh < 0:
-        raise ReadingRejected(Reason.IMPLAUSIBLE, f"negative energy {r.produced_wh}/{r.consumed_wh} Wh")
-    # integer form of produced_wh <= rated_power_w * span / 3600
-    if r.produced_wh * 3600 > entry.rated_power_w * span:
-        raise ReadingRejected(
-            Reason.IMPLAUSIBLE, f"{r.produced_wh} Wh in {span} s exceeds rated {entry.rated_power_w} W"
-        )
-    if state.last_window_end is not None and r.window_start < state.last_window_end:
-        raise ReadingRejected(Reason.IMPLAUSIBLE, f"window starts at {r.window_start}, before {state.last_window_end}")
-    if state.produced_total_wh is not None and state.consumed_total_wh is not None:
+    problem = window_problem(r.window_start, r.window_end, entry.interval_s, entry.credit_from) or energy_problem(
+        r.produced_wh, r.consumed_wh, span, entry.rated_power_w
+    )
+    if problem is not None:
+        raise ReadingRejected(Reason.IMPLAUSIBLE, problem)
+
+
+def _content_problem(
+    r: Reading,
+    entry: RegistryEntry,
+    state: MeterState,
+    now_s: int,
+    policy: Policy,
+    stored_windows: Collection[int],
+    *,
+    hole: bool,
+) -> tuple[Reason, str] | None:
+    if r.window_start in stored_windows:
+        return Reason.DUPLICATE, f"window {r.window_start} already stored"
+    if r.window_end < now_s - policy.max_age_s or r.window_end > now_s + policy.max_future_s:
+        return Reason.STALE_OR_FUTURE, f"window ends at {r.window_end}, now {now_s}"
+    span = r.window_end - r.window_start
+    problem = window_problem(r.window_start, r.window_end, entry.interval_s, entry.credit_from) or energy_problem(
+        r.produced_wh, r.consumed_wh, span, entry.rated_power_w
+    )
+    if problem is None and state.last_window_end is not None and r.window_start < state.last_window_end:
+        problem = f"window starts at {r.window_start}, before {state.last_window_end}"
+    if problem is None:
+        prev = None
+        if state.produced_total_wh is not None and state.consumed_total_wh is not None:
+            prev = Counters(state.produced_total_wh, state.consumed_total_wh)
+        now = Counters(r.produced_total_wh, r.consumed_total_wh)
         allowance = entry.rated_power_w * span // 3600
-        for name, total, last, delta in (
-            ("produced", r.produced_total_wh, state.produced_total_wh, r.produced_wh),
-            ("consumed", r.consumed_total_wh, state.consumed_total_wh, r.consumed_wh),
-        ):
-            if _went_backwards(total, last, delta, allowance):
-                raise ReadingRejected(
-                    Reason.IMPLAUSIBLE, f"cumulative {name} counter went backwards: {last} -> {total}"
-                )
-
-
-def _went_backwards(total: int, last: int, delta: int, allowance_wh: int) -> bool:
-    """A counter below its last accepted value is a fault, except a reset to zero: the edge
-    re-baselines on the poll that sees the reset and signs no delta across it, so the next
-    reading's counter holds its own delta plus at most what one window can accumulate after
-    the reset. Energy is credited from the deltas, never from the totals, so accepting a reset
-    credits nothing extra; rejecting it would strand every later reading of the meter."""
-    return total < last and total - delta > allowance_wh
+        problem = counter_problem(prev, now, r.produced_wh, r.consumed_wh, allowance, hole=hole)
+    return None if problem is None else (Reason.IMPLAUSIBLE, problem)
 
 
 def check_reading(
-    item: Reading | dict[str, object],
+    item: object,
     *,
     edge_id: str,
     entry: RegistryEntry | None,

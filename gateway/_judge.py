@@ -1,19 +1,28 @@
 """Pure judgement of one flush: the stateful checks over many readings of many meters.
 
 Readings of one meter are judged in seq order, each against the state the previous one left,
-so a batch can carry a meter's whole backlog. A reading whose predecessors are missing
-(:class:`ChainHole`) is *parked*: with several gateways on a shared subscription, consecutive
-messages of one edge are processed by different processes and the later one may reach the
-database first. When the meter's chain has not advanced for ``grace_s`` it becomes ``chain_gap``.
+so a batch can carry a meter's whole backlog. Nothing waits in memory: a reading whose
+predecessors are missing (:class:`ChainHole`) is quarantined as ``chain_gap`` at once and its
+message acknowledged, so one edge's holes never hold up another edge's readings (the broker
+sends at most ``receive_max`` unacknowledged messages). The quarantined reading is judged
+again when its meter's chain advances, and after the gap grace its hole is skipped.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-from gateway._checks import ChainHole, MeterState, Policy, RegistryEntry, check_state
+from gateway._checks import (
+    Backfill,
+    ContentRejected,
+    MeterState,
+    Policy,
+    RegistryEntry,
+    check_backfill,
+    check_state,
+)
 from gridx.errors import ReadingRejected, Reason
 from gridx.wire import Reading
 
@@ -30,10 +39,10 @@ class Candidate(Generic[Ref]):
     reading: Reading
     entry: RegistryEntry
     hash: str
-    first_seen: float  # monotonic seconds: taken in, or last saw its meter's chain advance
+    first_seen: float  # monotonic seconds when taken in
     sent_at_ms: int  # the message's publish time, kept with the reading
-    seen_seq: int = -1  # the meter's last accepted seq when this was last parked
     quarantine_id: int | None = None  # set when re-admitted from the quarantine (chain_gap)
+    skip_hole: bool = False  # the gap grace is over: accept it across the missing readings
 
 
 @dataclass(eq=False, slots=True)
@@ -46,14 +55,16 @@ class Rejection(Generic[Ref]):
     meter_id: str | None = None
     seq: int | None = None
     quarantine_id: int | None = None  # already in the quarantine: not written again
+    chain_advanced: bool = False  # content refused, chain moved on (zero credit)
 
 
 @dataclass(slots=True)
 class Judgement(Generic[Ref]):
     accepted: list[Candidate[Ref]] = field(default_factory=list)
     rejected: list[Rejection[Ref]] = field(default_factory=list)
-    parked: list[Candidate[Ref]] = field(default_factory=list)
-    states: dict[str, MeterState] = field(default_factory=dict)  # only meters that advanced
+    states: dict[str, MeterState] = field(default_factory=dict)  # only meters whose chain advanced
+    holes: list[tuple[str, int, int, str]] = field(default_factory=list)  # (meter, after_seq, before_seq, after_hash)
+    backfilled: set[str] = field(default_factory=set)  # meters with a late reading credited in a hole
 
 
 def judge(
@@ -61,39 +72,80 @@ def judge(
     states: Mapping[str, MeterState],
     *,
     now_s: int,
-    mono_now: float,
+    mono_now: float = 0.0,
     policy: Policy,
-    grace_s: float,
+    grace_s: float = 0.0,
     stored: Mapping[str, set[int]] | None = None,
+    stored_hashes: Mapping[tuple[str, int], str] | None = None,
+    backfill: Mapping[str, Backfill] | None = None,
 ) -> Judgement[Ref]:
     out: Judgement[Ref] = Judgement()
     current = dict(states)
+    late: list[Candidate[Ref]] = []
     for c in sorted(candidates, key=lambda c: (c.reading.meter_id, c.reading.seq)):
         r = c.reading
         state = current.get(r.meter_id) or MeterState(r.meter_id)
         windows = stored.get(r.meter_id, set()) if stored else set()
+        known = stored_hashes.get((r.meter_id, r.seq)) if stored_hashes else None
+        if r.seq < state.last_seq and known is None and backfill and r.meter_id in backfill:
+            late.append(c)
+            continue
         try:
-            new = check_state(r, c.entry, state, now_s, policy, windows, c.hash)
-        except ChainHole as exc:
-            if state.last_seq > c.seen_seq:
-                # the chain moved since this was parked: the grace counts time without progress,
-                # so a long backlog split across gateways is not cut off while it drains
-                out.parked.append(replace(c, first_seen=mono_now, seen_seq=state.last_seq))
-            elif mono_now - c.first_seen < grace_s:
-                out.parked.append(c)
-            else:
-                out.rejected.append(_reject(c, exc))
+            new = check_state(
+                r, c.entry, state, now_s, policy, windows, c.hash, skip_hole=c.skip_hole, stored_hash=known
+            )
+        except ContentRejected as exc:
+            _advance(out, current, state, exc.state)
+            out.rejected.append(_reject(c, exc, advanced=True))
             continue
         except ReadingRejected as exc:
             out.rejected.append(_reject(c, exc))
             continue
-        current[r.meter_id] = out.states[r.meter_id] = new
+        _advance(out, current, state, new)
         out.accepted.append(c)
+    _judge_late(out, late, now_s, policy, stored or {}, backfill or {})
     return out
 
 
-def _reject(c: Candidate[Ref], exc: ReadingRejected) -> Rejection[Ref]:
+def _judge_late(
+    out: Judgement[Ref],
+    late: list[Candidate[Ref]],
+    now_s: int,
+    policy: Policy,
+    stored: Mapping[str, set[int]],
+    backfill: Mapping[str, Backfill],
+) -> None:
+    """Backfills, highest seq first: each accepted one proves its predecessor."""
+    proofs = {m: dict(b.successor_prev) for m, b in backfill.items()}
+    for c in sorted(late, key=lambda c: (c.reading.meter_id, -c.reading.seq)):
+        r = c.reading
+        proof = Backfill(backfill[r.meter_id].holes, proofs[r.meter_id])
+        try:
+            check_backfill(r, c.entry, now_s, policy, proof, stored.get(r.meter_id, set()), c.hash)
+        except ReadingRejected as exc:
+            out.rejected.append(_reject(c, exc))
+            continue
+        proofs[r.meter_id][r.seq] = r.prev_hash
+        out.backfilled.add(r.meter_id)
+        out.accepted.append(c)
+
+
+def _advance(out: Judgement[Ref], current: dict[str, MeterState], old: MeterState, new: MeterState) -> None:
+    if new.last_seq > old.last_seq + 1:
+        out.holes.append((new.meter_id, old.last_seq, new.last_seq, old.last_hash))
+    current[new.meter_id] = out.states[new.meter_id] = new
+
+
+def _reject(c: Candidate[Ref], exc: ReadingRejected, *, advanced: bool = False) -> Rejection[Ref]:
     r = c.reading
     return Rejection(
-        c.ref, exc.reason, exc.detail, c.entry.edge_id, r.model_dump_json(), r.meter_id, r.seq, c.quarantine_id
+        c.ref,
+        exc.reason,
+        exc.detail,
+        c.entry.edge_id,
+        r.model_dump_json(),
+        r.meter_id,
+        r.seq,
+        c.quarantine_id,
+        advanced,
     )

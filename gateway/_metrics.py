@@ -40,7 +40,12 @@ class Metrics:
         self.db_errors = Counter(
             "gridx_gateway_db_errors", "Database calls that failed and will be retried", registry=r
         )
-        self.parked = Gauge("gridx_gateway_parked_readings", "Readings waiting for missing predecessors", registry=r)
+        self.stalled = Gauge(
+            "gridx_gateway_meter_stalled_seconds",
+            "Active meters whose chain has not advanced for 3 intervals (at most 100, oldest first)",
+            ["meter_id"],
+            registry=r,
+        )
         self.subscribed = Gauge("gridx_gateway_subscribed", "1 while subscribed to the readings", registry=r)
         self.messages = Counter("gridx_gateway_messages_acked", "MQTT messages acknowledged", registry=r)
 

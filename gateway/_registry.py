@@ -23,6 +23,7 @@ __all__ = ["CHANNEL", "PROGRESS_CHANNEL", "Registry"]
 CHANNEL = "gridx_meters"
 # a gateway that committed readings says so; another one holding parked readings retries at once
 PROGRESS_CHANNEL = "gridx_progress"
+UNKNOWN_MAX = 10_000
 log = structlog.get_logger("gateway.registry")
 
 
@@ -31,7 +32,10 @@ class Registry:
         self._dsn = dsn
         self._on_progress = on_progress
         self._ttl = ttl_s
-        self._cache: dict[str, tuple[float, RegistryEntry | None]] = {}
+        self._cache: dict[str, tuple[float, RegistryEntry]] = {}
+        # ids that are not enrolled, kept apart and bounded: an edge may send any number of
+        # made-up meter ids, and each must not cost memory for ever
+        self._unknown: dict[str, float] = {}
         self._listening = False
         self._conn: psycopg.AsyncConnection | None = None
         self._task: asyncio.Task[None] | None = None
@@ -56,8 +60,10 @@ class Registry:
         self.invalidations += 1
         if meter_id is None:
             self._cache.clear()
+            self._unknown.clear()
         else:
             self._cache.pop(meter_id, None)
+            self._unknown.pop(meter_id, None)
 
     async def get_many(self, meter_ids: Iterable[str]) -> dict[str, RegistryEntry | None]:
         """Entries for the ids; None for a meter that is not enrolled (cached as well).
@@ -69,23 +75,35 @@ class Registry:
             hit = self._cache.get(mid)
             if hit is not None and hit[0] > now:
                 out[mid] = hit[1]
+            elif self._unknown.get(mid, 0.0) > now:
+                out[mid] = None
             else:
                 missing.append(mid)
         if missing:
             fetched = await self._fetch(missing)
             expires = now + self._ttl if self._listening else now
             for mid in missing:
-                out[mid] = fetched.get(mid)
-                self._cache[mid] = (expires, out[mid])
+                entry = out[mid] = fetched.get(mid)
+                if entry is not None:
+                    self._cache[mid] = (expires, entry)
+                    continue
+                self._unknown.pop(mid, None)
+                self._unknown[mid] = expires
+                while len(self._unknown) > UNKNOWN_MAX:  # oldest first (insertion order)
+                    del self._unknown[next(iter(self._unknown))]
         return out
+
+    @property
+    def unknown_cached(self) -> int:
+        return len(self._unknown)
 
     async def _fetch(self, meter_ids: list[str]) -> dict[str, RegistryEntry]:
         if self._conn is None or self._conn.closed:
             self._conn = await aconnect(self._dsn, autocommit=True, app="gridx-gateway-registry")
         try:
             cur = await self._conn.execute(
-                "SELECT meter_id, pubkey, owner_wallet, edge_id, rated_power_w, status = 'active'"
-                " FROM meters WHERE meter_id = ANY(%s)",
+                "SELECT meter_id, pubkey, owner_wallet, edge_id, rated_power_w, status = 'active', interval_s,"
+                " extract(epoch FROM created_at)::bigint FROM meters WHERE meter_id = ANY(%s)",
                 (meter_ids,),
             )
             return {row[0]: RegistryEntry(*row) for row in await cur.fetchall()}

@@ -23,13 +23,15 @@ import structlog
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from gateway._budget import QuarantineBudget
 from gateway._checks import RegistryEntry
 from gateway._config import GatewayConfig
-from gateway._intake import Msg, readmit, take_in
+from gateway._intake import Msg, readmit, take_in, unexpected
 from gateway._judge import Candidate, Rejection
 from gateway._metrics import Metrics
+from gateway._quarantine import due_holes, prune_quarantine, stalled_meters
 from gateway._registry import Registry
-from gateway._store import flush, flush_one_by_one
+from gateway._store import FlushOutcome, flush, flush_one_by_one, is_outage
 from gridx.db import aconnect
 from gridx.errors import Reason
 
@@ -47,11 +49,16 @@ class Gateway:
         self.metrics = Metrics()
         self.metrics_port: int | None = None
         self.accepted = 0
+        self.disconnects = 0
+        self.retiring = False  # set before stop(): leave and drop the broker session
+        self._last_message = time.monotonic()
+        self._next_stall_check = 0.0
+        self._next_prune = 0.0
+        self._budget = QuarantineBudget(cfg.quarantine_per_edge_per_s, cfg.quarantine_burst)
         self.rejected: dict[Reason, int] = dict.fromkeys(Reason, 0)
         self._queue: asyncio.Queue[Msg] = asyncio.Queue()
         self._cands: list[Candidate[Msg]] = []
         self._rejs: list[Rejection[Msg]] = []
-        self._parked: list[Candidate[Msg]] = []
         self._readmitting: set[int] = set()  # quarantine ids being judged again
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
@@ -62,7 +69,7 @@ class Gateway:
         self._generation = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pool = ThreadPoolExecutor(cfg.verify_threads, thread_name_prefix="verify")
-        self._registry = Registry(cfg.dsn, cfg.registry_ttl_s, on_progress=self._on_progress)
+        self._registry = Registry(cfg.dsn, cfg.registry_ttl_s)
         self._client = self._make_client()
         self._latency_fh = cfg.latency_log.open("a", buffering=1) if cfg.latency_log else None
 
@@ -103,20 +110,25 @@ class Gateway:
         self._connected.clear()
         self._subscribed.clear()
         self.metrics.subscribed.set(0)
+        self.disconnects += 1
         log.warning("mqtt_disconnected", reason=str(rc))
 
     def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
-        item = Msg(msg.mid, self._generation, msg.topic, bytes(msg.payload))
+        item = Msg(msg.mid, self._generation, msg.topic, bytes(msg.payload), qos=msg.qos)
+        item.received_ms = int(time.time() * 1000)
+        self._last_message = time.monotonic()
         assert self._loop is not None
         self._loop.call_soon_threadsafe(self._queue.put_nowait, item)
 
     def _ack(self, m: Msg) -> None:
         # a message received before a reconnect is redelivered by the broker on the new
         # connection; acknowledging the stale packet id could hit another message
+        # a QoS 0 message has no packet id: a PUBACK for "id 0" is a protocol error for which
+        # the broker drops the connection, and the acknowledgements in flight with it
         with self._gen_lock:
-            if m.generation == self._generation:
+            if m.qos > 0 and m.generation == self._generation:
                 self._client.ack(m.mid, 1)
-                self.metrics.messages.inc()
+            self.metrics.messages.inc()
 
     # -- lifecycle --------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event | None = None) -> None:
@@ -153,7 +165,7 @@ class Gateway:
             await asyncio.get_running_loop().run_in_executor(None, self._sync_acks, 5.0)
             # PUBACKs and then DISCONNECT leave in queue order; stopping the network thread
             # before on_disconnect would drop acknowledgements of committed readings
-            self._client.disconnect()
+            self._client.disconnect(properties=self._disconnect_props())
             await asyncio.get_running_loop().run_in_executor(None, self._wait_disconnected, 10.0)
             self._client.loop_stop()
             await self._registry.close()
@@ -163,10 +175,6 @@ class Gateway:
             if self._latency_fh is not None:
                 self._latency_fh.close()
             log.info("gateway_stopped", accepted=self.accepted)
-
-    def _on_progress(self) -> None:
-        if self._parked:
-            self._wake.set()
 
     def _sync_acks(self, timeout: float) -> None:
         """Make sure the broker has *processed* our PUBACKs before we close the socket.
@@ -190,6 +198,19 @@ class Gateway:
         while self._connected.is_set() and time.monotonic() < deadline:
             time.sleep(0.01)
 
+    def _disconnect_props(self) -> Properties | None:
+        if not self.retiring:
+            return None
+        # session expiry 0 at DISCONNECT: the broker drops this gateway's session for good
+        props = Properties(PacketTypes.DISCONNECT)
+        props.SessionExpiryInterval = 0
+        return props
+
+    @property
+    def idle_s(self) -> float:
+        """Seconds since the last message arrived (or since the gateway started)."""
+        return time.monotonic() - self._last_message
+
     def stop(self) -> None:
         """Ask :meth:`run` to finish (safe from a signal handler on the loop)."""
         self._stopping.set()
@@ -210,26 +231,34 @@ class Gateway:
             # a few messages per round: readings reach the flusher while later ones are verified
             while not self._queue.empty() and len(msgs) < 4:
                 msgs.append(self._queue.get_nowait())
-            await self._take_in(msgs)
+            try:
+                await self._take_in(msgs)
+            except Exception as exc:  # the catch-all: no message may stop the intake
+                log.exception("intake_unexpected", messages=len(msgs))
+                self._rejs += [unexpected(m, exc) for m in msgs]
             # no queue limit here: the broker sends at most receive_max unacknowledged messages
             self._wake.set()
 
     async def _take_in(self, msgs: list[Msg]) -> None:
         cands, rejs = await take_in(msgs, self._lookup, self._pool, self.cfg.verify_threads)
+        taken = int(time.time() * 1000)
+        for m in msgs:
+            m.taken_ms = taken
         self._rejs += rejs
         self._cands += cands
         for m in msgs:
             if m.outstanding == 0:  # an empty batch: nothing to store
                 self._ack(m)
 
-    async def _readmit(self, rows: list[tuple[int, str, str]]) -> None:
-        """chain_gap rows of meters whose chain advanced: judge them again (the missing
-        predecessor may just have arrived); authority and signature are checked anew."""
-        cands = await readmit(rows, self._readmitting, self._lookup, self._pool)
+    async def _readmit(self, rows: list[tuple[int, str, str]], *, skip_hole: bool = False) -> None:
+        """Held chain_gap rows of meters whose chain advanced (or, ``skip_hole``, whose hole
+        outlived the grace): judge them again; authority and signature are checked anew."""
+        cands, rejs = await readmit(rows, self._readmitting, self._lookup, self._pool, skip_hole=skip_hole)
         self._readmitting.update(c.quarantine_id for c in cands if c.quarantine_id is not None)
         self._cands += cands
+        self._rejs += rejs
         if cands:
-            log.info("readmitting", readings=len(cands))
+            log.info("readmitting", readings=len(cands), skip_hole=skip_hole)
 
     async def _lookup(self, meter_ids: set[str]) -> dict[str, RegistryEntry | None]:
         delay = 0.1
@@ -247,41 +276,34 @@ class Gateway:
         conn: psycopg.AsyncConnection | None = None
         delay = 0.1
         linger = self.cfg.linger_ms / 1000
+        sweep_every = max(0.25, self.cfg.gap_grace_s / 4)
+        next_sweep = time.monotonic() + sweep_every
         try:
             while True:
                 if not (self._cands or self._rejs):
                     if self._stopping.is_set():
                         return
                     self._wake.clear()
-                    # parked readings are retried a few times a second, whatever arrives
-                    timeout = 0.25 if self._parked else None
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), timeout)
-                    if not (self._cands or self._rejs or self._parked):
-                        continue
+                        await asyncio.wait_for(self._wake.wait(), max(0.0, next_sweep - time.monotonic()))
+                if time.monotonic() >= next_sweep and not self._stopping.is_set():
+                    next_sweep = time.monotonic() + sweep_every
+                    conn = await self._sweep(conn)
+                if not (self._cands or self._rejs):
+                    continue
                 if len(self._cands) < self.cfg.batch_size and linger and not self._stopping.is_set():
                     await asyncio.sleep(linger)
-                cands = self._parked + self._cands[: self.cfg.batch_size]
-                rejs = self._rejs
-                self._parked, self._cands, self._rejs = [], self._cands[self.cfg.batch_size :], []
+                cands, rejs = self._cands[: self.cfg.batch_size], self._rejs
+                self._cands, self._rejs = self._cands[self.cfg.batch_size :], []
+                t0 = time.perf_counter()
+                started = time.time()
                 try:
                     if conn is None or conn.closed:
                         conn = await aconnect(self.cfg.dsn, app=f"gridx-gateway-{self.cfg.client_id}")
-                    t0 = time.perf_counter()
-                    try:
-                        out = await flush(conn, cands, rejs, policy=self.cfg.policy, grace_s=self.cfg.gap_grace_s)
-                    except psycopg.OperationalError:
-                        raise
-                    except psycopg.Error as exc:
-                        # the database refused something (not an outage): retrying the same
-                        # batch would loop forever, so isolate the offender instead
-                        log.error("db_refused_batch", error=str(exc).strip()[:300])
-                        out = await flush_one_by_one(
-                            conn, cands, rejs, policy=self.cfg.policy, grace_s=self.cfg.gap_grace_s
-                        )
-                except psycopg.OperationalError as exc:
+                    out = await self._commit(conn, cands, rejs)
+                except psycopg.Error as exc:  # an outage (_commit isolates what is refused)
                     # nothing was committed: put everything back and retry, acknowledging nothing
-                    self._parked, self._cands, self._rejs = [], cands + self._cands, rejs + self._rejs
+                    self._cands, self._rejs = cands + self._cands, rejs + self._rejs
                     self.metrics.db_errors.inc()
                     log.warning("db_unavailable", error=str(exc).strip()[:200], retry_in_s=delay)
                     if conn is not None:
@@ -296,16 +318,61 @@ class Gateway:
                     continue
                 delay = 0.1
                 self.metrics.flush_seconds.observe(time.perf_counter() - t0)
-                self._settle(out.judgement.accepted, out.judgement.rejected, out.committed_at)
-                self._parked = out.judgement.parked
+                self._settle(out.judgement.accepted, out.judgement.rejected, out.committed_at, started)
                 if out.readmit:
                     await self._readmit(out.readmit)
-                self.metrics.parked.set(len(self._parked))
         finally:
             if conn is not None:
                 await conn.close()
 
-    def _settle(self, accepted: list[Candidate[Any]], rejected: list[Rejection[Any]], committed_at: float) -> None:
+    async def _commit(
+        self, conn: psycopg.AsyncConnection, cands: list[Candidate[Msg]], rejs: list[Rejection[Msg]]
+    ) -> FlushOutcome[Msg]:
+        """One transaction; when the database refuses something in it (not an outage),
+        retrying the same batch would loop forever, so the offender is isolated instead."""
+        policy = self.cfg.policy
+        try:
+            return await flush(conn, cands, rejs, policy=policy, budget=self._budget)
+        except Exception as exc:
+            if isinstance(exc, psycopg.Error) and is_outage(exc, conn):
+                raise
+            log.error("db_refused_batch", error=f"{type(exc).__name__}: {exc}"[:300])
+        return await flush_one_by_one(conn, cands, rejs, policy=policy, budget=self._budget)
+
+    async def _sweep(self, conn: psycopg.AsyncConnection | None) -> psycopg.AsyncConnection | None:
+        """Holes that outlived the gap grace: their held readings are judged again with the
+        hole skipped (recorded in chain_holes), so a lost reading never strands its meter."""
+        try:
+            if conn is None or conn.closed:
+                conn = await aconnect(self.cfg.dsn, app=f"gridx-gateway-{self.cfg.client_id}")
+            rows = await due_holes(conn, self.cfg.gap_grace_s)
+        except psycopg.Error as exc:
+            log.warning("gap_sweep_failed", error=str(exc).strip()[:200])
+            return None if conn is None or conn.broken or conn.closed else conn
+        if rows:
+            await self._readmit(rows, skip_hole=True)
+        if time.monotonic() >= self._next_prune:
+            self._next_prune = time.monotonic() + 3600.0
+            with contextlib.suppress(psycopg.Error):
+                pruned = await prune_quarantine(conn, self.cfg.quarantine_retention_days)
+                if pruned:
+                    log.info("quarantine_pruned", rows=pruned)
+        if time.monotonic() >= self._next_stall_check:
+            self._next_stall_check = time.monotonic() + 10.0
+            with contextlib.suppress(psycopg.Error):
+                stalled = await stalled_meters(conn)
+                self.metrics.stalled.clear()
+                for meter_id, age in stalled:
+                    self.metrics.stalled.labels(meter_id).set(age)
+        return conn
+
+    def _settle(
+        self,
+        accepted: list[Candidate[Any]],
+        rejected: list[Rejection[Any]],
+        committed_at: float,
+        flush_started: float = 0.0,
+    ) -> None:
         # re-admitted quarantine rows belong to no MQTT message: nothing to acknowledge, and a
         # renewed rejection was counted the first time
         for c in accepted:
@@ -340,4 +407,8 @@ class Gateway:
             if m.accepted:
                 self.metrics.latency.observe(max(0.0, committed_at - m.sent_at_ms / 1000))
                 if self._latency_fh is not None:
-                    self._latency_fh.write(f"{m.sent_at_ms} {int(committed_at * 1000)} {m.accepted}\n")
+                    # the stages of the latency: broker, intake, waiting for a flush, the flush
+                    self._latency_fh.write(
+                        f"{m.sent_at_ms} {int(committed_at * 1000)} {m.accepted}"
+                        f" {m.received_ms} {m.taken_ms} {int(flush_started * 1000)}\n"
+                    )

@@ -13,14 +13,15 @@ from typing import Generic, TypeVar
 
 import psycopg
 
-from gateway._checks import MeterState, Policy
+from gateway._budget import QuarantineBudget
+from gateway._checks import Backfill, MeterState, Policy
 from gateway._judge import Candidate, Judgement, Rejection, judge
+from gateway._quarantine import write_quarantine
 from gridx.errors import Reason
 
-__all__ = ["FlushOutcome", "flush", "flush_one_by_one"]
+__all__ = ["FlushOutcome", "flush", "flush_one_by_one", "is_outage"]
 
 Ref = TypeVar("Ref")
-QUARANTINE_PAYLOAD_MAX = 64 * 1024
 _MAX_ROUNDS = 5
 
 _STAGING = """
@@ -57,15 +58,52 @@ SELECT meter_id, to_timestamp(window_start), to_timestamp(window_end), produced_
   FROM gw_staging WHERE produced_wh > consumed_wh
 ON CONFLICT (meter_id, window_start) DO NOTHING
 """
-# the meter's new state is its last accepted reading, which is in staging: no second upload
+# the meters' new states come from the judgement: a reading refused for its content advances
+# the chain too (zero credit), so staging (the credited readings) is not enough
 _STATE = """
 UPDATE meter_state m
-   SET last_seq = s.seq, last_hash = s.hash, last_window_end = s.window_end,
-       produced_total_wh = s.produced_total_wh, consumed_total_wh = s.consumed_total_wh, updated_at = now()
-  FROM (SELECT DISTINCT ON (meter_id) meter_id, seq, hash, window_end, produced_total_wh, consumed_total_wh
-          FROM gw_staging ORDER BY meter_id, seq DESC) s
- WHERE m.meter_id = s.meter_id
+   SET last_seq = u.seq, last_hash = u.hash, last_window_end = u.window_end,
+       produced_total_wh = u.pt, consumed_total_wh = u.ct, updated_at = now()
+  FROM unnest(%s::text[], %s::bigint[], %s::text[], %s::bigint[], %s::bigint[], %s::bigint[])
+       AS u(meter_id, seq, hash, window_end, pt, ct)
+ WHERE m.meter_id = u.meter_id
 """
+_HOLES = """
+INSERT INTO chain_holes (meter_id, after_seq, before_seq, after_hash)
+SELECT * FROM unnest(%s::text[], %s::bigint[], %s::bigint[], %s::text[]) ON CONFLICT DO NOTHING
+"""
+# held readings overtaken by their meter's chain can never be accepted: close them
+_CLOSE_OVERTAKEN = """
+UPDATE quarantine q SET closed_at = now()
+  FROM meter_state s
+ WHERE q.meter_id = s.meter_id AND q.meter_id = ANY(%s) AND q.reason = 'chain_gap'
+   AND q.readmitted_at IS NULL AND q.closed_at IS NULL AND q.seq <= s.last_seq
+   AND NOT EXISTS (SELECT 1 FROM chain_holes h
+                    WHERE h.meter_id = q.meter_id AND q.seq > h.after_seq AND q.seq < h.before_seq)
+"""
+# the held readings of meters that advanced (their predecessor may just have arrived); a
+# bounded number per meter, so one meter's long backlog does not starve the others
+_READMIT = """
+SELECT id, edge_id, payload FROM (
+    SELECT q.id, q.edge_id, q.payload, row_number() OVER (PARTITION BY q.meter_id ORDER BY q.seq) AS n
+      FROM quarantine q JOIN meter_state s ON s.meter_id = q.meter_id
+     WHERE q.reason = 'chain_gap' AND q.readmitted_at IS NULL AND q.closed_at IS NULL
+       AND q.meter_id = ANY(%s) AND (q.seq > s.last_seq OR EXISTS (SELECT 1 FROM chain_holes h
+                    WHERE h.meter_id = q.meter_id AND q.seq > h.after_seq AND q.seq < h.before_seq))
+) x WHERE n <= 100 ORDER BY id
+"""
+_TRANSIENT = ("08", "40", "53", "57", "58")  # connection, rollback, resources, operator, system
+
+
+def is_outage(exc: psycopg.Error, conn: psycopg.AsyncConnection | None) -> bool:
+    """Retry the same work later (True), or isolate what the database refuses (False)?
+    psycopg classes e.g. "index row size exceeds maximum" (54000) as OperationalError, but
+    retrying it would stall every edge for good; only a broken connection or a transient
+    SQLSTATE class is an outage."""
+    if conn is None or conn.closed or conn.broken:
+        return True
+    state = exc.sqlstate
+    return state is None or state[:2] in _TRANSIENT
 
 
 @dataclass(slots=True)
@@ -76,41 +114,73 @@ class FlushOutcome(Generic[Ref]):
     readmit: list[tuple[int, str, str]] = field(default_factory=list)
 
 
-# the next readings of meters that advanced, if they were quarantined as chain_gap earlier
-_READMIT = """
-SELECT q.id, q.edge_id, q.payload FROM quarantine q
- WHERE q.reason = 'chain_gap' AND q.readmitted_at IS NULL
-   AND q.meter_id IN (SELECT DISTINCT meter_id FROM gw_staging)
- ORDER BY q.meter_id, q.seq LIMIT 10000
-"""
-
-
-def _clean(text: str) -> str:
-    return text[:QUARANTINE_PAYLOAD_MAX].replace("\x00", "\ufffd")
-
-
-async def _lock_states(cur: psycopg.AsyncCursor, meters: list[str]) -> dict[str, MeterState]:
+async def _lock_states(
+    cur: psycopg.AsyncCursor, meters: list[str]
+) -> tuple[dict[str, MeterState], dict[str, tuple[bool, str, str]]]:
+    """Lock the meters' chain state and read their registry rows as they are now: a
+    revocation (or a key or edge change) committed before this statement is seen here even
+    when the readings were verified against a cached entry; one committed after it is ordered
+    after this transaction (as if it had committed first), which is a serial order."""
     await cur.execute(
-        """SELECT meter_id, last_seq, last_hash, last_window_end, produced_total_wh, consumed_total_wh
-             FROM meter_state WHERE meter_id = ANY(string_to_array(%s, ',')) ORDER BY meter_id FOR UPDATE""",
+        """SELECT s.meter_id, s.last_seq, s.last_hash, s.last_window_end, s.produced_total_wh, s.consumed_total_wh,
+                  m.status = 'active', m.pubkey, m.edge_id
+             FROM meter_state s JOIN meters m ON m.meter_id = s.meter_id
+            WHERE s.meter_id = ANY(string_to_array(%s, ',')) ORDER BY s.meter_id FOR UPDATE OF s""",
         (",".join(meters),),  # meter ids cannot contain commas; one string is cheaper than a text[]
     )
-    return {row[0]: MeterState(*row) for row in await cur.fetchall()}
+    rows = await cur.fetchall()
+    return {r[0]: MeterState(*r[:6]) for r in rows}, {r[0]: (bool(r[6]), str(r[7]), str(r[8])) for r in rows}
+
+
+def _still_authorised(
+    candidates: list[Candidate[Ref]], facts: dict[str, tuple[bool, str, str]]
+) -> tuple[list[Candidate[Ref]], list[Rejection[Ref]]]:
+    """Candidates whose registry entry changed after they were verified (revoked, key rotated,
+    moved to another edge) are judged by the registry as it is now."""
+    ok: list[Candidate[Ref]] = []
+    late: list[Rejection[Ref]] = []
+    for c in candidates:
+        active, pubkey, edge = facts.get(c.reading.meter_id, (False, "", ""))
+        if active and pubkey == c.entry.pubkey_hex and edge == c.entry.edge_id:
+            ok.append(c)
+            continue
+        reason = (
+            Reason.REVOKED_METER
+            if not active
+            else Reason.BAD_SIGNATURE
+            if pubkey != c.entry.pubkey_hex
+            else Reason.WRONG_EDGE
+        )
+        r = c.reading
+        detail = "the registry changed while the reading was in flight"
+        late.append(
+            Rejection(c.ref, reason, detail, c.entry.edge_id, r.model_dump_json(), r.meter_id, r.seq, c.quarantine_id)
+        )
+    return ok, late
 
 
 async def _stored_overlaps(
     cur: psycopg.AsyncCursor, candidates: Sequence[Candidate[Ref]], states: dict[str, MeterState]
-) -> dict[str, set[int]]:
+) -> tuple[dict[str, set[int]], dict[tuple[str, int], str], dict[str, Backfill]]:
     """Windows already stored among the candidates that reach back before their meter's last
-    accepted window (rare: a re-sent or re-signed window), so the verdict is ``duplicate``."""
+    accepted window (rare: a re-sent or re-signed window), so the verdict is ``duplicate``;
+    the stored hash of each seq a candidate repeats, so a fork is told from a replay; and,
+    for meters with skipped holes, what proves a late reading that fills one."""
     stored: dict[str, set[int]] = defaultdict(set)
-    back = [
-        (c.reading.meter_id, c.reading.window_start)
-        for c in candidates
-        if (s := states.get(c.reading.meter_id)) is not None
-        and s.last_window_end is not None
-        and c.reading.window_start < s.last_window_end
-    ]
+    hashes: dict[tuple[str, int], str] = {}
+    successor_prev: dict[str, dict[int, str]] = defaultdict(dict)
+    holes: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    back: list[tuple[str, int]] = []
+    repeats: list[tuple[str, int]] = []
+    for c in candidates:
+        r, s = c.reading, states.get(c.reading.meter_id)
+        if s is None:
+            continue
+        # only windows a timestamp can hold: the rest is refused by the pure checks
+        if s.last_window_end is not None and 0 <= r.window_start < s.last_window_end:
+            back.append((r.meter_id, r.window_start))
+        if r.seq < s.last_seq:
+            repeats.append((r.meter_id, r.seq))
     if back:
         await cur.execute(
             """SELECT r.meter_id, extract(epoch FROM r.window_start)::bigint
@@ -120,7 +190,24 @@ async def _stored_overlaps(
         )
         for meter_id, window_start in await cur.fetchall():
             stored[meter_id].add(int(window_start))
-    return stored
+    if repeats:
+        await cur.execute(
+            """SELECT r.meter_id, r.seq, r.hash, r.prev_hash FROM readings r
+                 JOIN unnest(%s::text[], %s::bigint[]) AS u(meter_id, seq)
+                   ON r.meter_id = u.meter_id AND r.seq IN (u.seq, u.seq + 1)""",
+            ([m for m, _ in repeats], [q for _, q in repeats]),
+        )
+        for meter_id, seq, h, prev in await cur.fetchall():
+            hashes[(meter_id, int(seq))] = h
+            successor_prev[meter_id][int(seq)] = prev
+        await cur.execute(
+            "SELECT meter_id, after_seq, before_seq FROM chain_holes WHERE meter_id = ANY(%s)",
+            (sorted({m for m, _ in repeats}),),
+        )
+        for meter_id, after, before in await cur.fetchall():
+            holes[meter_id].append((int(after), int(before)))
+    backfill = {m: Backfill(tuple(h), successor_prev[m]) for m, h in holes.items()}
+    return stored, hashes, backfill
 
 
 async def _stage(cur: psycopg.AsyncCursor, accepted: Sequence[Candidate[Ref]]) -> None:
@@ -147,13 +234,29 @@ async def _stage(cur: psycopg.AsyncCursor, accepted: Sequence[Candidate[Ref]]) -
             )
 
 
-async def _quarantine(cur: psycopg.AsyncCursor, rejected: Sequence[Rejection[Ref]]) -> None:
-    rejected = [q for q in rejected if q.quarantine_id is None]
-    if not rejected:
-        return
-    async with cur.copy("COPY quarantine (reason, detail, meter_id, seq, edge_id, payload) FROM STDIN") as cp:
-        for q in rejected:
-            await cp.write_row((q.reason.value, _clean(q.detail), q.meter_id, q.seq, q.edge_id, _clean(q.payload)))
+async def _advance(cur: psycopg.AsyncCursor, j: Judgement[Ref]) -> list[tuple[int, str, str]]:
+    """Persist the meters' new chain positions and holes; return held readings to re-judge."""
+    st = list(j.states.values())
+    await cur.execute(
+        _STATE,
+        (
+            [s.meter_id for s in st],
+            [s.last_seq for s in st],
+            [s.last_hash for s in st],
+            [s.last_window_end for s in st],
+            [s.produced_total_wh for s in st],
+            [s.consumed_total_wh for s in st],
+        ),
+    )
+    if j.holes:
+        await cur.execute(_HOLES, tuple(list(col) for col in zip(*j.holes, strict=True)))
+    readmitted = [c.quarantine_id for c in j.accepted if c.quarantine_id is not None]
+    if readmitted:
+        await cur.execute("UPDATE quarantine SET readmitted_at = now() WHERE id = ANY(%s)", (readmitted,))
+    meters = sorted({s.meter_id for s in st} | j.backfilled)
+    await cur.execute(_CLOSE_OVERTAKEN, (meters,))
+    await cur.execute(_READMIT, (meters,))
+    return [(int(i), str(e), str(p)) for i, e, p in await cur.fetchall()]
 
 
 async def flush(
@@ -162,46 +265,47 @@ async def flush(
     early_rejections: list[Rejection[Ref]],
     *,
     policy: Policy,
-    grace_s: float,
+    grace_s: float = 0.0,
+    budget: QuarantineBudget | None = None,
 ) -> FlushOutcome[Ref]:
     async with conn.transaction(), conn.cursor() as cur:
-        await cur.execute(_STAGING)
         readmit: list[tuple[int, str, str]] = []
-        states = await _lock_states(cur, sorted({c.reading.meter_id for c in candidates}))
-        stored = await _stored_overlaps(cur, candidates, states)
-        for _ in range(_MAX_ROUNDS):
-            j = judge(
-                candidates,
-                states,
-                now_s=int(time.time()),
-                mono_now=time.monotonic(),
-                policy=policy,
-                grace_s=grace_s,
-                stored=stored,
-            )
-            await cur.execute("SAVEPOINT gw_round")
-            if j.accepted:
-                await _stage(cur, j.accepted)
-                await cur.execute(_INSERT)
-                conflicts = await cur.fetchall()
-                if conflicts:
-                    await cur.execute("ROLLBACK TO SAVEPOINT gw_round")
-                    for meter_id, window_start in conflicts:
-                        stored[meter_id].add(int(window_start))
-                    continue
-                await cur.execute(_OUTBOX)
-                await cur.execute(_STATE)
-                readmitted = [c.quarantine_id for c in j.accepted if c.quarantine_id is not None]
-                if readmitted:
-                    await cur.execute("UPDATE quarantine SET readmitted_at = now() WHERE id = ANY(%s)", (readmitted,))
-                await cur.execute(_READMIT)
-                readmit = [(int(i), str(e), str(p)) for i, e, p in await cur.fetchall()]
-                await cur.execute("SELECT pg_notify('gridx_progress', '')")  # delivered on commit
-            break
-        else:  # pragma: no cover - each round turns at least one conflict into a duplicate
-            raise RuntimeError("conflicts kept appearing while holding the meters' locks")
+        j: Judgement[Ref] = Judgement()
+        if candidates:
+            await cur.execute(_STAGING)
+            states, facts = await _lock_states(cur, sorted({c.reading.meter_id for c in candidates}))
+            candidates, changed = _still_authorised(candidates, facts)
+            early_rejections = changed + early_rejections
+            stored, hashes, backfill = await _stored_overlaps(cur, candidates, states)
+            for _ in range(_MAX_ROUNDS):
+                j = judge(
+                    candidates,
+                    states,
+                    now_s=int(time.time()),
+                    policy=policy,
+                    stored=stored,
+                    stored_hashes=hashes,
+                    backfill=backfill,
+                )
+                await cur.execute("SAVEPOINT gw_round")
+                if j.accepted:
+                    await _stage(cur, j.accepted)
+                    await cur.execute(_INSERT)
+                    conflicts = await cur.fetchall()
+                    if conflicts:
+                        await cur.execute("ROLLBACK TO SAVEPOINT gw_round")
+                        for meter_id, window_start in conflicts:
+                            stored[meter_id].add(int(window_start))
+                        continue
+                    await cur.execute(_OUTBOX)
+                if j.states or j.backfilled:
+                    readmit = await _advance(cur, j)
+                    await cur.execute("SELECT pg_notify('gridx_progress', '')")  # delivered on commit
+                break
+            else:  # pragma: no cover - each round turns at least one conflict into a duplicate
+                raise RuntimeError("conflicts kept appearing while holding the meters' locks")
         j.rejected[:0] = early_rejections
-        await _quarantine(cur, j.rejected)
+        await write_quarantine(cur, j.rejected, budget)
     return FlushOutcome(j, time.time(), readmit)
 
 
@@ -211,32 +315,57 @@ async def flush_one_by_one(
     early_rejections: list[Rejection[Ref]],
     *,
     policy: Policy,
-    grace_s: float,
+    grace_s: float = 0.0,
+    budget: QuarantineBudget | None = None,
 ) -> FlushOutcome[Ref]:
     """After the database refused a batch (a constraint or data error, not an outage): one
-    transaction per reading, and what it still refuses is quarantined as ``malformed`` with
+    transaction per reading, and what it still refuses is quarantined as ``db_refused`` with
     the database's message. Slow, and only for the batch that failed."""
     total: Judgement[Ref] = Judgement()
     refused: list[Rejection[Ref]] = []
     readmit: list[tuple[int, str, str]] = []
     for c in candidates:
         try:
-            one = await flush(conn, [c], [], policy=policy, grace_s=grace_s)
-        except psycopg.OperationalError:
-            raise
+            one = await flush(conn, [c], [], policy=policy)
         except psycopg.Error as exc:
+            if is_outage(exc, conn):
+                raise
             r = c.reading
             detail = f"database refused it: {str(exc).strip()}"
             refused.append(
                 Rejection(
-                    c.ref, Reason.MALFORMED, detail[:500], c.entry.edge_id, r.model_dump_json(), r.meter_id, r.seq
+                    c.ref,
+                    Reason.DB_REFUSED,
+                    detail[:500],
+                    c.entry.edge_id,
+                    r.model_dump_json(),
+                    r.meter_id,
+                    r.seq,
+                    c.quarantine_id,
                 )
             )
             continue
         total.accepted += one.judgement.accepted
         total.rejected += one.judgement.rejected
-        total.parked += one.judgement.parked
         readmit += one.readmit
-    last = await flush(conn, [], early_rejections + refused, policy=policy, grace_s=grace_s)
-    total.rejected += last.judgement.rejected
-    return FlushOutcome(total, last.committed_at, readmit)
+    rest = early_rejections + refused
+    try:
+        await flush(conn, [], rest, policy=policy, budget=budget)
+    except psycopg.Error as exc:
+        if is_outage(exc, conn):
+            raise
+        for q in rest:  # one by one; a row the quarantine still refuses is kept as its repr
+            await _quarantine_alone(conn, q)
+    total.rejected += rest
+    return FlushOutcome(total, time.time(), readmit)
+
+
+async def _quarantine_alone(conn: psycopg.AsyncConnection, q: Rejection[Ref]) -> None:
+    try:
+        await flush(conn, [], [q], policy=Policy())
+    except psycopg.Error as exc:
+        if is_outage(exc, conn):
+            raise
+        detail = f"{q.detail} | quarantine refused the row: {str(exc).strip()}"
+        plain = Rejection(q.ref, q.reason, detail, q.edge_id, ascii(q.payload), None, None, q.quarantine_id)
+        await flush(conn, [], [plain], policy=Policy())

@@ -45,6 +45,36 @@ def run(
     asyncio.run(main())
 
 
+@app.command("retire")
+def retire(
+    idle_s: float = typer.Option(5.0, min=0.5, help="leave once no message came for this long"),
+) -> None:
+    """Retire this gateway's broker user for good: take in what its session holds until it
+    has been idle for IDLE_S, then leave with session expiry 0 so the broker drops the
+    session. The gateway's session never expires otherwise (an edge's readings must not be
+    discarded while a gateway is down). Same GRIDX_GATEWAY_* configuration as ``run``;
+    afterwards remove the user from the broker's password file and ACL."""
+    import asyncio
+
+    from gateway._config import GatewayConfig
+    from gateway._service import Gateway
+
+    configure_logging()
+
+    async def main() -> None:
+        gw = Gateway(GatewayConfig())
+        task = asyncio.create_task(gw.run())
+        # polls a clock (time since the last message), which no event can signal
+        while not (gw.subscribed and gw.idle_s >= idle_s) and not task.done():  # noqa: ASYNC110
+            await asyncio.sleep(0.2)
+        gw.retiring = True
+        gw.stop()
+        await task
+
+    asyncio.run(main())
+    typer.echo("gateway session dropped; remove its broker user now")
+
+
 def register_bench(bench_app: typer.Typer) -> None:
     @bench_app.command("ingest")
     def ingest(

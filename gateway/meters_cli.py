@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import typer
 
 __all__ = ["app"]
 
-app = typer.Typer(no_args_is_help=True, help="Meter registry: enrol, revoke, list.")
+T = TypeVar("T")
+
+app = typer.Typer(no_args_is_help=True, help="Meter registry: enrol, revoke, list, and operator repairs.")
 _DSN = typer.Option(..., "--dsn", envvar="GRIDX_DSN", help="PostgreSQL DSN")
 # With a chain URL the on-chain registry is the source of truth: enrolment is signed by the
 # owner and co-signed by the registry authority there first, and the database mirrors it.
@@ -24,6 +28,7 @@ def enroll(
     owner: str = typer.Option("", "--owner", help="owner wallet (base58); with --rpc-url, from --owner-keypair"),
     edge: str = typer.Option(..., "--edge", help="edge_id that serves the meter"),
     rated_power_w: int = typer.Option(..., "--rated-power-w", min=1),
+    interval_s: int = typer.Option(900, "--interval-s", min=1, max=86_400, help="window length (divides a day)"),
     owner_type: str = typer.Option("prosumer", "--owner-type", help="prosumer or consumer (new owners only)"),
     dsn: str = _DSN,
     rpc_url: str | None = _RPC,
@@ -32,7 +37,6 @@ def enroll(
     proof: str = typer.Option(
         "", "--proof", help="with --rpc-url: the meter key's enrolment signature (hex; sign_enrolment on the edge)"
     ),
-    interval_s: int = typer.Option(900, "--interval-s", min=1, help="the meter's interval (divides 86400)"),
 ) -> None:
     from gridx.db import EnrolmentError, connect, enroll_meter
 
@@ -65,6 +69,7 @@ def enroll(
                 edge_id=edge,
                 rated_power_w=rated_power_w,
                 owner_type=owner_type,  # type: ignore[arg-type]
+                interval_s=interval_s,
             )
         except EnrolmentError as exc:
             typer.echo(f"error: {exc}", err=True)
@@ -81,13 +86,19 @@ def revoke(
 ) -> None:
     """Revoke a meter; gateways stop accepting its readings at once (NOTIFY), and with
     --rpc-url the program refuses its mints too."""
+    from gateway._meter_ops import MeterOpError, check_db_only
     from gridx.db import EnrolmentError, connect, revoke_meter
 
     if rpc_url is not None:
-        _revoke_on_chain(rpc_url, dsn, authority_keypair, meter_id)
+        _set_status_on_chain(rpc_url, dsn, authority_keypair, meter_id, revoked=True)
     with connect(dsn) as conn:
         try:
+            if rpc_url is None:
+                check_db_only(conn, meter_id, "revocation")
             revoke_meter(conn, meter_id)
+        except MeterOpError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from None
         except EnrolmentError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(1) from None
@@ -142,19 +153,28 @@ def _enroll_on_chain(
                     interval_s=interval_s,
                     owner_type=owner_type,  # type: ignore[arg-type]
                 )
+                # the chain is now its source of truth: database-only changes are refused
+                conn.execute("UPDATE meters SET on_chain = true WHERE meter_id = %s", (meter_id,))
         finally:
             await client.close()
 
     asyncio.run(go())
 
 
-def _revoke_on_chain(rpc_url: str, dsn: str, authority_kp: Path | None, meter_id: str) -> None:
+def _set_status_on_chain(rpc_url: str, dsn: str, authority_kp: Path | None, meter_id: str, *, revoked: bool) -> None:
     import asyncio
 
     from solana.rpc.async_api import AsyncClient
     from solders.pubkey import Pubkey
 
-    from gridx.chain import METER_REVOKED, build_set_meter_status_ix, chain_secrets_dir, load_keypair, send_and_confirm
+    from gridx.chain import (
+        METER_ACTIVE,
+        METER_REVOKED,
+        build_set_meter_status_ix,
+        chain_secrets_dir,
+        load_keypair,
+        send_and_confirm,
+    )
     from gridx.db import connect
 
     with connect(dsn) as conn:
@@ -163,7 +183,8 @@ def _revoke_on_chain(rpc_url: str, dsn: str, authority_kp: Path | None, meter_id
         typer.echo(f"error: meter {meter_id!r} is not enrolled", err=True)
         raise typer.Exit(1)
     authority = load_keypair(authority_kp or chain_secrets_dir() / "registry_authority.json")
-    ix = build_set_meter_status_ix(authority.pubkey(), Pubkey.from_bytes(bytes.fromhex(row[0])), METER_REVOKED)
+    status = METER_REVOKED if revoked else METER_ACTIVE
+    ix = build_set_meter_status_ix(authority.pubkey(), Pubkey.from_bytes(bytes.fromhex(row[0])), status)
 
     async def go() -> None:
         client = AsyncClient(rpc_url, timeout=60)
@@ -173,3 +194,127 @@ def _revoke_on_chain(rpc_url: str, dsn: str, authority_kp: Path | None, meter_id
             await client.close()
 
     asyncio.run(go())
+
+
+@app.command("rebaseline")
+def rebaseline_cmd(
+    meter_id: str = typer.Option(..., "--meter-id"),
+    seq: int = typer.Option(0, "--after-seq", min=0, help="the chain continues after this seq (0: from genesis)"),
+    last_hash: str = typer.Option("00" * 32, "--after-hash", help="hash of that reading (genesis: zeros)"),
+    dsn: str = _DSN,
+) -> None:
+    """Restart a meter's chain (a new edge device starting at seq 1, a lost edge outbox):
+    nothing credited is credited again; held readings of the meter are closed."""
+    from gateway._meter_ops import rebaseline
+    from gridx.db import connect
+
+    with connect(dsn) as conn:
+        closed = _run(lambda: rebaseline(conn, meter_id, seq, last_hash))
+    typer.echo(f"rebaselined {meter_id} after seq {seq}; {closed} held readings closed")
+
+
+@app.command("unrevoke")
+def unrevoke_cmd(
+    meter_id: str = typer.Option(..., "--meter-id"),
+    dsn: str = _DSN,
+    rpc_url: str | None = _RPC,
+    authority_keypair: Path | None = _AUTHORITY,
+) -> None:
+    """Make a revoked meter active again (on chain first with --rpc-url)."""
+    from gateway._meter_ops import unrevoke
+    from gridx.db import connect
+
+    if rpc_url is not None:
+        _set_status_on_chain(rpc_url, dsn, authority_keypair, meter_id, revoked=False)
+    with connect(dsn) as conn:
+        _run(lambda: unrevoke(conn, meter_id, chain_done=rpc_url is not None))
+    typer.echo(f"unrevoked {meter_id}")
+
+
+@app.command("rotate-key")
+def rotate_key_cmd(
+    meter_id: str = typer.Option(..., "--meter-id"),
+    pubkey: str = typer.Option(..., "--pubkey", help="the new ed25519 public key, 64 hex chars"),
+    rebase: bool = typer.Option(True, "--rebaseline/--keep-chain", help="a replaced meter starts a new chain"),
+    dsn: str = _DSN,
+    rpc_url: str | None = _RPC,
+) -> None:
+    """A replaced meter (or a compromised key): the new key, and by default a new chain."""
+    _chain_first(rpc_url, "rotate_meter_key")
+    _set(dsn, meter_id, "pubkey", pubkey.lower())
+    if rebase:
+        rebaseline_cmd(meter_id, 0, "00" * 32, dsn)
+
+
+@app.command("set-rated-power")
+def set_rated_power_cmd(
+    meter_id: str = typer.Option(..., "--meter-id"),
+    watts: int = typer.Option(..., "--watts", min=1),
+    dsn: str = _DSN,
+    rpc_url: str | None = _RPC,
+) -> None:
+    _chain_first(rpc_url, "set_meter_rated_power")
+    _set(dsn, meter_id, "rated_power_w", watts)
+
+
+@app.command("move-edge")
+def move_edge_cmd(
+    meter_id: str = typer.Option(..., "--meter-id"),
+    edge: str = typer.Option(..., "--edge"),
+    rebase: bool = typer.Option(True, "--rebaseline/--keep-chain", help="a new edge device starts at seq 1"),
+    dsn: str = _DSN,
+    rpc_url: str | None = _RPC,
+) -> None:
+    """Re-enrol a meter behind another (or a replaced) edge."""
+    _chain_first(rpc_url, "set_meter_edge")
+    _set(dsn, meter_id, "edge_id", edge)
+    if rebase:
+        rebaseline_cmd(meter_id, 0, "00" * 32, dsn)
+
+
+@app.command("set-interval")
+def set_interval_cmd(
+    meter_id: str = typer.Option(..., "--meter-id"),
+    interval_s: int = typer.Option(..., "--interval-s", min=1, max=86_400),
+    dsn: str = _DSN,
+) -> None:
+    """The meter's window length (must divide a day); the edge must use the same."""
+    _set(dsn, meter_id, "interval_s", interval_s)
+
+
+@app.command("stalled")
+def stalled_cmd(intervals: int = typer.Option(3, min=1), dsn: str = _DSN) -> None:
+    """Active meters whose chain has not moved for INTERVALS of their intervals."""
+    from gateway._meter_ops import stalled
+    from gridx.db import connect
+
+    with connect(dsn) as conn:
+        for meter_id, age, held in stalled(conn, intervals):
+            typer.echo(f"{meter_id}\t{age} s\t{held} held")
+
+
+def _run(action: Callable[[], T]) -> T:
+    from gateway._meter_ops import MeterOpError
+
+    try:
+        return action()
+    except MeterOpError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+
+
+def _set(dsn: str, meter_id: str, column: str, value: str | int) -> None:
+    from gateway._meter_ops import set_registry_field
+    from gridx.db import connect
+
+    with connect(dsn) as conn:
+        _run(lambda: set_registry_field(conn, meter_id, column, value))
+    typer.echo(f"{meter_id}: {column} = {value}")
+
+
+def _chain_first(rpc_url: str | None, instruction: str) -> None:
+    if rpc_url is not None:
+        # the registry program has no such instruction yet: refusing beats a mirror that
+        # would silently undo a database-only change
+        typer.echo(f"error: the registry program has no {instruction} instruction yet", err=True)
+        raise typer.Exit(2)

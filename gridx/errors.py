@@ -30,6 +30,12 @@ class Reason(enum.StrEnum):
     IMPLAUSIBLE = "implausible"
     CHAIN_GAP = "chain_gap"
     OVERSIZED = "oversized"
+    # two readings on one predecessor, or a reading whose predecessor is not the meter's last
+    FORKED = "forked"
+    # the database refused the row (a constraint or data error, not an outage)
+    DB_REFUSED = "db_refused"
+    # the per-message catch-all: an error nobody foresaw; the detail holds its text
+    UNEXPECTED = "unexpected"
 
 
 class GridxError(Exception):

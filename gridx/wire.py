@@ -9,8 +9,9 @@ readings, because per-message overhead, not verification, bounds a Python MQTT c
 from __future__ import annotations
 
 import hashlib
+import re
 import struct
-from typing import Annotated
+from typing import Annotated, Any
 
 from nacl.exceptions import BadSignatureError
 from nacl.signing import SigningKey, VerifyKey
@@ -18,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 __all__ = [
     "DOMAIN_TAG",
+    "GATEWAY_USER",
     "GENESIS_HASH",
     "MAX_BATCH_BYTES",
     "MAX_BATCH_READINGS",
@@ -28,6 +30,7 @@ __all__ = [
     "canonical_bytes",
     "decode_batch",
     "encode_batch",
+    "is_gateway_user",
     "reading_hash",
     "readings_topic",
     "sign_reading",
@@ -91,7 +94,9 @@ class Batch(BaseModel):
     v: int = SCHEMA_VERSION
     edge_id: MeterId
     sent_at_ms: U63
-    readings: list[Reading | dict[str, object]] = Field(max_length=MAX_BATCH_READINGS)
+    # any JSON value: an item that is not a valid reading (even ``null``) stays as it came, so
+    # the gateway quarantines it alone and keeps the good readings beside it
+    readings: list[Reading | Any] = Field(max_length=MAX_BATCH_READINGS)
 
 
 def canonical_bytes(r: UnsignedReading) -> bytes:
@@ -135,6 +140,14 @@ def verify_reading(r: Reading, key: VerifyKey) -> bool:
     except (BadSignatureError, ValueError):
         return False
     return True
+
+
+# broker users reserved for gateways, one per gateway process; no edge id may look like this
+GATEWAY_USER = re.compile(r"^gateway(-[A-Za-z0-9_.-]+)?$")
+
+
+def is_gateway_user(name: str) -> bool:
+    return GATEWAY_USER.match(name) is not None
 
 
 def readings_topic(edge_id: str) -> str:

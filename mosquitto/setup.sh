@@ -4,10 +4,12 @@
 # edge's username = its edge_id), the ACL file and a mosquitto.conf pointing at them.
 # Idempotent: existing keys, certificates and passwords are kept (edges already hold them).
 #
-#   mosquitto/setup.sh [--dir DIR] [--host NAME]... [--edge EDGE_ID]... [--port N] [--dev]
+#   mosquitto/setup.sh [--dir DIR] [--host NAME]... [--gateway NAME]... [--edge EDGE_ID]... [--port N] [--dev]
 #
 # --dir   default /etc/mosquitto/gridtokenx
 # --host  extra DNS name or IP for the server certificate (localhost/127.0.0.1 always included)
+# --gateway  a broker user for one gateway process, "gateway" or "gateway-<id>" (default:
+#            gateway); each gateway process needs its own (sessions are bound to the user)
 # --edge  add a broker user for this edge; its password goes to DIR/passwords/EDGE_ID (0600)
 # --dev   listen on 127.0.0.1 only, keep persistence in DIR/data, log to stdout, no `user` switch
 set -euo pipefail
@@ -17,11 +19,17 @@ port=8883
 dev=0
 hosts=()
 edges=()
+gateways=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --dir) dir="$2"; shift 2 ;;
     --host) hosts+=("$2"); shift 2 ;;
-    --edge) edges+=("$2"); shift 2 ;;
+    --edge)
+      if [[ "$2" == gateway* ]]; then echo "setup.sh: edge ids may not start with 'gateway'" >&2; exit 2; fi
+      edges+=("$2"); shift 2 ;;
+    --gateway)
+      if ! [[ "$2" =~ ^gateway(-[A-Za-z0-9_.-]+)?$ ]]; then echo "setup.sh: gateway users are gateway or gateway-<id>" >&2; exit 2; fi
+      gateways+=("$2"); shift 2 ;;
     --port) port="$2"; shift 2 ;;
     --dev) dev=1; shift ;;
     -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
@@ -29,6 +37,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 
+[ ${#gateways[@]} -gt 0 ] || gateways=(gateway)
 umask 077
 mkdir -p "$dir/passwords"
 chmod 700 "$dir" "$dir/passwords"
@@ -54,13 +63,20 @@ fi
 chmod 644 ca.crt server.crt
 
 touch passwd
-for user in gateway "${edges[@]+"${edges[@]}"}"; do
+for user in "${gateways[@]}" "${edges[@]+"${edges[@]}"}"; do
   if [ ! -s "passwords/$user" ]; then
     openssl rand -base64 24 | tr -d '\n/+=' > "passwords/$user"
     mosquitto_passwd -b passwd "$user" "$(cat "passwords/$user")"
   fi
 done
-cp "$here/aclfile" aclfile
+# the gateway block of the template, once per gateway user
+{
+  sed -n '1,/^#@gateway-begin$/p' "$here/aclfile" | sed '$d'
+  for g in "${gateways[@]}"; do
+    sed -n '/^#@gateway-begin$/,/^#@gateway-end$/p' "$here/aclfile" | sed -e '1d' -e '$d' -e "s/@GATEWAY@/$g/g"
+  done
+  sed -n '/^#@gateway-end$/,$p' "$here/aclfile" | sed '1d'
+} > aclfile
 
 if [ "$dev" = 1 ]; then
   mkdir -p data
@@ -86,6 +102,6 @@ chmod 600 ca.key 2>/dev/null || true
 echo "broker files in $dir"
 echo "  config:   $dir/mosquitto.conf (listener $port, TLS only)"
 echo "  CA cert:  $dir/ca.crt  (copy to every edge and the gateway: mqtt_ca_file)"
-for user in gateway "${edges[@]+"${edges[@]}"}"; do
+for user in "${gateways[@]}" "${edges[@]+"${edges[@]}"}"; do
   echo "  password: $dir/passwords/$user  (user $user)"
 done

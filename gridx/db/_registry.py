@@ -40,8 +40,10 @@ def enroll_meter(
     edge_id: str,
     rated_power_w: int,
     owner_type: Literal["prosumer", "consumer"] = "prosumer",
+    interval_s: int = 900,
 ) -> None:
-    """Enrol a meter (creating its owner if needed), in one transaction."""
+    """Enrol a meter (creating its owner if needed), in one transaction. ``interval_s`` is
+    the meter's window length: the gateway credits only windows aligned to it."""
     try:
         with conn.transaction():
             conn.execute(
@@ -49,9 +51,9 @@ def enroll_meter(
                 (owner_wallet, owner_type),
             )
             conn.execute(
-                """INSERT INTO meters (meter_id, pubkey, owner_wallet, edge_id, rated_power_w)
-                   VALUES (%s, %s, %s, %s, %s)""",
-                (meter_id, pubkey_hex.lower(), owner_wallet, edge_id, rated_power_w),
+                """INSERT INTO meters (meter_id, pubkey, owner_wallet, edge_id, rated_power_w, interval_s)
+                   VALUES (%s, %s, %s, %s, %s, %s)""",
+                (meter_id, pubkey_hex.lower(), owner_wallet, edge_id, rated_power_w, interval_s),
             )
     except psycopg.errors.UniqueViolation as exc:
         raise EnrolmentError(f"meter {meter_id!r} or its public key is already enrolled") from exc

@@ -17,10 +17,21 @@ from pathlib import Path
 from gridx.errors import ServiceError
 from gridx.paths import ROOT, ensure_private_dir, write_private
 from gridx.services._proc import free_port, run_tool, stop_process, wait_for_port
+from gridx.wire import is_gateway_user
 
-__all__ = ["MosquittoBroker", "ensure_pki"]
+__all__ = ["MosquittoBroker", "ensure_pki", "render_acl"]
 
 ACL_TEMPLATE = ROOT / "mosquitto" / "aclfile"
+
+
+def render_acl(template: str, gateways: list[str]) -> str:
+    """The ACL file: the template's gateway block once per gateway user, the rest as is
+    (a template without the markers is used verbatim)."""
+    if "#@gateway-begin\n" not in template:
+        return template
+    head, rest = template.split("#@gateway-begin\n", 1)
+    block, tail = rest.split("#@gateway-end\n", 1)
+    return head + "".join(block.replace("@GATEWAY@", g) for g in sorted(gateways)) + tail
 
 
 def _openssl(*args: str) -> None:
@@ -118,7 +129,8 @@ class MosquittoBroker:
         pw = self.users.setdefault(username, password or secrets.token_urlsafe(18))
         if self.proc is not None:
             self._write_passwords()
-            self.proc.send_signal(signal.SIGHUP)
+            self._write_acl()
+            self.proc.send_signal(signal.SIGHUP)  # re-reads the password and ACL files
         return pw
 
     def _write_passwords(self) -> None:
@@ -128,11 +140,15 @@ class MosquittoBroker:
             run_tool(["mosquitto_passwd", "-b", str(pwfile), user, pw], what="mosquitto_passwd")
         pwfile.chmod(0o600)
 
+    def _write_acl(self) -> Path:
+        acl = self.workdir / "aclfile"
+        acl.write_text(render_acl(ACL_TEMPLATE.read_text(), [u for u in self.users if is_gateway_user(u)]))
+        return acl
+
     def _write_config(self) -> Path:
         pki = ensure_pki(self.workdir / "pki")
         (self.workdir / "data").mkdir(exist_ok=True)
-        acl = self.workdir / "aclfile"
-        acl.write_text(ACL_TEMPLATE.read_text())
+        acl = self._write_acl()
         lines = [
             "per_listener_settings false",
             "allow_anonymous false",
@@ -152,6 +168,9 @@ class MosquittoBroker:
             *(["user root"] if os.geteuid() == 0 else []),
             f"listener {self.port} 127.0.0.1",
             "protocol mqtt",
+            # sessions belong to the authenticated user: a guessed client id takes over nothing
+            # (a listener setting, also with per_listener_settings false)
+            "use_username_as_clientid true",
             f"cafile {pki / 'ca.crt'}",
             f"certfile {pki / 'server.crt'}",
             f"keyfile {pki / 'server.key'}",

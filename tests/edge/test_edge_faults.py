@@ -9,7 +9,6 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -18,7 +17,7 @@ import pytest
 
 from firmware_sim._fleet import Fault, Fleet, FleetConfig
 from firmware_sim._server import serve_in_thread
-from gridx.services import MosquittoBroker
+from gridx.services import MosquittoBroker, gridx_command
 from gridx.wire import GENESIS_HASH, Reading, reading_hash, verify_reading
 from tests.helpers.edge import AgentThread, Collector, modbus_ports, provision_edge, read_stats, wait_until
 
@@ -47,13 +46,9 @@ def _check_streams(readings: list[Reading], keys: dict[str, object]) -> dict[str
     return streams
 
 
-def _gridx() -> str:
-    return str(Path(sys.executable).parent / "gridx")
-
-
 def _spawn_edge(cfg: Path, log: Path) -> subprocess.Popen[bytes]:
     fh = log.open("ab")
-    return subprocess.Popen([_gridx(), "edge", "run", "--config", str(cfg)], stdout=fh, stderr=fh)
+    return subprocess.Popen(gridx_command("edge", "run", "--config", str(cfg)), stdout=fh, stderr=fh)
 
 
 def _outbox_seqs(path: Path) -> dict[str, set[int]]:
@@ -216,8 +211,8 @@ def test_refused_batches_stay_in_the_outbox_until_accepted(
                 assert collector.count() == 0
                 assert read_stats(tmp_path)["outbox_pending"] > 0
                 # the operator fixes the ACL and reloads the broker: the outbox drains in order
-                (broker.workdir / "aclfile").write_text((mosq.ROOT / "mosquitto" / "aclfile").read_text())
-                broker.add_user("edge-r")  # rewrites passwords and sends SIGHUP (rereads the ACL)
+                monkeypatch.setattr(mosq, "ACL_TEMPLATE", mosq.ROOT / "mosquitto" / "aclfile")
+                broker.add_user("edge-r")  # rewrites passwords and ACL, sends SIGHUP (rereads both)
                 wait_until(lambda: collector.count() >= 4 * n, 90, "readings after the fix")
             finally:
                 agent.stop()

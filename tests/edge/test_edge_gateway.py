@@ -40,6 +40,7 @@ def test_edge_readings_pass_the_gateway(broker: MosquittoBroker, pg_dsn: str, tm
                 edge_id="edge-g",
                 rated_power_w=int(SIM_RATED_POWER_W * SPEED),
                 owner_type="prosumer" if fleet.profile(i).prosumer else "consumer",
+                interval_s=1,
             )
     gw = GatewayThread(gateway_config(broker, pg_dsn)).start()
     stored = lambda: scalar(pg_dsn, "SELECT count(*) FROM readings")  # noqa: E731

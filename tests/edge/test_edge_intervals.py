@@ -133,3 +133,26 @@ def test_emitted_readings_form_a_chain_and_never_over_credit(
         if st_.outcome not in (Outcome.SAME_WINDOW, Outcome.GARBAGE):
             base_true = true
         state = st_.state
+
+
+def test_an_outage_longer_than_a_day_is_split_into_allowed_windows() -> None:
+    """The chain mints windows of at most 86,400 s: 2.5 days of outage become three chained
+    readings, aligned, whose energy adds up exactly and whose counters end at the meter's."""
+    from gridx.plausibility import MAX_WINDOW_S, Counters, counter_problem, energy_problem
+
+    day = 86_400
+    steps = _run([(900.5, _at(100, 200)), (1800.5, _at(110, 205)), (1800 + 2.5 * day + 0.5, _at(9_110, 7_205))], 900)
+    rs = steps[2].readings
+    assert [r.window_end - r.window_start for r in rs] == [day, day, day // 2]
+    assert sum(r.produced_wh for r in rs) == 9_000 and sum(r.consumed_wh for r in rs) == 7_000
+    assert rs[-1].produced_total_wh == 9_110 and rs[-1].consumed_total_wh == 7_205
+    prev = steps[1].reading
+    for r in rs:
+        assert r.prev_hash == reading_hash(prev) and r.seq == prev.seq + 1 and r.window_start == prev.window_end
+        assert r.window_end - r.window_start <= MAX_WINDOW_S
+        assert energy_problem(r.produced_wh, r.consumed_wh, r.window_end - r.window_start, 50_000) is None
+        last = Counters(prev.produced_total_wh, prev.consumed_total_wh)
+        now = Counters(r.produced_total_wh, r.consumed_total_wh)
+        assert counter_problem(last, now, r.produced_wh, r.consumed_wh, 0) is None
+        prev = r
+    assert steps[2].state.last_hash == reading_hash(rs[-1])

@@ -35,6 +35,7 @@ def entry(m: Meter, **kw: object) -> RegistryEntry:
         edge_id=m.edge_id,
         rated_power_w=m.rated_power_w,
         active=True,
+        interval_s=INTERVAL,
     )
     base.update(kw)
     return RegistryEntry(**base)  # type: ignore[arg-type]
@@ -80,9 +81,12 @@ def test_each_reason():
     # a valid signature by a key carried nowhere but the attacker's hands: enrolled key decides
     other = Meter("m2", "edge-a")
     assert verdict(m.sign(m.unsigned(), key=other.key), m) is Reason.BAD_SIGNATURE
-    state = accepted_state(m)
+    first = m.next()
+    state = MeterState(m.meter_id).after(first, reading_hash(first))
     first_window = m.window_end - INTERVAL
-    assert verdict(m.sign(m.unsigned(seq=1)), m, state) is Reason.REPLAYED
+    assert verdict(first, m, state) is Reason.REPLAYED
+    # same seq, other content: two readings on one predecessor is a fork, not a replay
+    assert verdict(m.sign(m.unsigned(seq=1)), m, state) is Reason.FORKED
     dup = m.sign(m.unsigned(window_start=first_window, window_end=m.window_end))
     assert verdict(dup, m, state, stored={first_window}) is Reason.DUPLICATE
     assert verdict(dup, m, state) is Reason.IMPLAUSIBLE  # overlap, when the window is not known stored
@@ -100,7 +104,7 @@ def test_each_reason():
     assert verdict(back, high, high_state) is Reason.IMPLAUSIBLE
     empty = m.sign(m.unsigned(window_end=m.window_end))
     assert verdict(empty, m, state) is Reason.IMPLAUSIBLE
-    assert verdict(m.sign(m.unsigned(prev_hash=GENESIS_HASH)), m, state) is Reason.CHAIN_GAP
+    assert verdict(m.sign(m.unsigned(prev_hash=GENESIS_HASH)), m, state) is Reason.FORKED
 
 
 def test_message_level_verdicts():
@@ -116,40 +120,26 @@ def test_message_level_verdicts():
     assert exc.value.reason is Reason.MALFORMED
 
 
-def test_a_reading_whose_predecessor_is_late_is_parked_then_accepted():
+def test_a_reading_whose_predecessor_is_late_is_held_then_skipped_past_the_grace():
+    """Nothing waits in memory (one edge's holes would hold up every edge): a hole is a
+    chain_gap at once; judged again with the hole skipped, it is accepted and the hole named."""
     m = meter()
     e = entry(m)
     r1, r2, r3 = m.next(), m.next(), m.next()
 
-    def cand(r, seen=0.0):
-        return Candidate("msg", r, e, reading_hash(r), seen, 0)
+    def cand(r, **kw):
+        return Candidate("msg", r, e, reading_hash(r), 0.0, 0, **kw)
 
-    kw = dict(now_s=NOW, policy=POLICY, grace_s=5.0)
-    j = judge([cand(r3), cand(r2)], {}, mono_now=1.0, **kw)
-    assert not j.accepted and len(j.parked) == 2 and not j.rejected
-    # r1 arrives (through another gateway, say): the parked ones follow it in seq order
-    j = judge([cand(r1), *j.parked], {}, mono_now=2.0, **kw)
+    kw = dict(now_s=NOW, policy=POLICY)
+    j = judge([cand(r3), cand(r2)], {}, **kw)
+    assert not j.accepted and [q.reason for q in j.rejected] == [Reason.CHAIN_GAP] * 2
+    # r1 arrives: the held ones follow it in seq order when judged again
+    j = judge([cand(r1), cand(r2), cand(r3)], {}, **kw)
     assert [c.reading.seq for c in j.accepted] == [1, 2, 3] and j.states["m1"].last_seq == 3
-    # never arrives: once the chain has not moved for the grace, it is a chain gap
-    j = judge([cand(r3)], {}, mono_now=10.0, **kw)
-    assert len(j.parked) == 1
-    j = judge(j.parked, {}, mono_now=14.0, **kw)
-    assert len(j.parked) == 1
-    j = judge(j.parked, {}, mono_now=15.5, **kw)
-    assert [q.reason for q in j.rejected] == [Reason.CHAIN_GAP]
-
-
-def test_the_parking_grace_restarts_while_the_chain_advances():
-    m = meter()
-    e = entry(m)
-    rs = [m.next() for _ in range(4)]
-    kw = dict(now_s=NOW, policy=POLICY, grace_s=5.0)
-    j = judge([Candidate("msg", rs[3], e, reading_hash(rs[3]), 0.0, 0)], {}, mono_now=0.0, **kw)
-    state = MeterState("m1")
-    for i, t in enumerate((4.0, 8.0, 12.0)):  # one predecessor committed (elsewhere) every 4 s
-        state = state.after(rs[i], reading_hash(rs[i]))
-        j = judge(j.parked, {"m1": state}, mono_now=t, **kw)
-    assert [c.reading.seq for c in j.accepted] == [4]
+    # r1 never arrives: past the grace r2 is accepted across the hole, which is recorded
+    j = judge([cand(r2, skip_hole=True), cand(r3)], {}, **kw)
+    assert [c.reading.seq for c in j.accepted] == [2, 3]
+    assert j.holes == [("m1", 0, 2, GENESIS_HASH)]
 
 
 def test_chain_hole_is_a_chain_gap():

@@ -42,7 +42,8 @@ def modbus_ports(n: int = 1) -> int:
 
 
 class Collector:
-    """Subscribes as ``gateway`` with a persistent session (QoS 1) and keeps every reading."""
+    """Subscribes as a gateway user of its own (``gateway-<client_id>``: the broker binds
+    sessions to users) with a persistent session (QoS 1) and keeps every reading."""
 
     def __init__(self, broker: MosquittoBroker, client_id: str = "test-gateway") -> None:
         self.broker = broker
@@ -52,7 +53,8 @@ class Collector:
         self.lock = threading.Lock()
         self.subscribed = threading.Event()
         c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
-        c.username_pw_set("gateway", broker.users["gateway"])
+        user = f"gateway-{client_id}"
+        c.username_pw_set(user, broker.add_user(user))
         c.tls_set(ca_certs=str(broker.ca_file), tls_version=ssl.PROTOCOL_TLS_CLIENT)
         c.reconnect_delay_set(0.2, 2)
         c.on_connect = self._on_connect

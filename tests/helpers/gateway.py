@@ -8,7 +8,6 @@ import os
 import signal
 import ssl
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -24,7 +23,7 @@ from solders.keypair import Keypair
 from gateway import Gateway, GatewayConfig
 from gridx.db import enroll_meter, migrate
 from gridx.paths import ROOT
-from gridx.services import MosquittoBroker
+from gridx.services import MosquittoBroker, gridx_command
 from gridx.wire import GENESIS_HASH, Reading, UnsignedReading, encode_batch, reading_hash, readings_topic, sign_reading
 
 INTERVAL = 60
@@ -77,6 +76,11 @@ class Meter:
                 owner_wallet=self.owner,
                 edge_id=self.edge_id,
                 rated_power_w=self.rated_power_w,
+                interval_s=INTERVAL,
+            )
+            # enrolled when its first window started: the gateway credits nothing earlier
+            conn.execute(
+                "UPDATE meters SET created_at = to_timestamp(%s) WHERE meter_id = %s", (self.window_end, self.meter_id)
             )
         return self
 
@@ -185,11 +189,15 @@ class Publisher:
 
 
 def gateway_config(broker: MosquittoBroker, dsn: str, **kw: Any) -> GatewayConfig:
+    """Each gateway its own broker user (the broker binds sessions to users): ``gateway``, or
+    ``gateway-<client_id>`` when a client id is given."""
+    user = kw.pop("mqtt_username", None) or (f"gateway-{kw['client_id']}" if "client_id" in kw else "gateway")
     base: dict[str, Any] = dict(
         dsn=dsn,
         mqtt_port=broker.port,
         mqtt_ca_file=broker.ca_file,
-        mqtt_password=broker.users["gateway"],
+        mqtt_username=user,
+        mqtt_password=broker.add_user(user),
         metrics_port=0,
         linger_ms=20,
         gap_grace_s=2.0,
@@ -250,7 +258,7 @@ class GatewayProcess:
             env[f"GRIDX_GATEWAY_{name.upper()}"] = str(value)
         with self.log.open("ab") as fh:
             self.proc = subprocess.Popen(
-                [str(Path(sys.executable).parent / "gridx"), "gateway", "run"],
+                gridx_command("gateway", "run"),
                 env=env,
                 stdout=fh,
                 stderr=subprocess.STDOUT,

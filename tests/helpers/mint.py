@@ -78,6 +78,12 @@ class ChainSetup:
                     interval_s=interval_s,
                     owner_type=kind,  # type: ignore[arg-type]
                 )
+                # the test's readings start before this moment: the gateway credits nothing
+                # earlier than a meter's enrolment, so date it back to the first window
+                conn.execute(
+                    "UPDATE meters SET created_at = to_timestamp(%s) WHERE meter_id = %s",
+                    (meter.window_end, meter.meter_id),
+                )
 
         if self.node is not None:
             self.node.chain.time_travel(meter.window_end - interval_s)
