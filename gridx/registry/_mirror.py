@@ -136,12 +136,12 @@ def sync_mirror(conn: psycopg.Connection, meters: list[ChainMeter]) -> int:
     with conn.transaction():
         cur = conn.execute(
             """UPDATE meters m SET status = c.status, edge_id = c.edge_id, rated_power_w = c.rated_power_w,
-                      interval_s = c.interval_s, updated_at = now()
+                      interval_s = c.interval_s, on_chain = true, updated_at = now()
                  FROM unnest(%s::text[], %s::text[], %s::text[], %s::bigint[], %s::int[])
                       AS c (pubkey, status, edge_id, rated_power_w, interval_s)
                 WHERE m.pubkey = c.pubkey
-                  AND (m.status, m.edge_id, m.rated_power_w, m.interval_s)
-                      IS DISTINCT FROM (c.status, c.edge_id, c.rated_power_w, c.interval_s)""",
+                  AND (m.status, m.edge_id, m.rated_power_w, m.interval_s, m.on_chain)
+                      IS DISTINCT FROM (c.status, c.edge_id, c.rated_power_w, c.interval_s, true)""",
             (
                 [m.pubkey_hex for m in meters],
                 ["active" if m.active else "revoked" for m in meters],
