@@ -104,8 +104,8 @@ def _write_config(stack: LocalStack, meters: int, base: int, per_port: int, inte
     """Keys for sim meters 0..meters-1 and the agent's TOML config in the stack's work dir."""
     from edge.config import MeterConfig, render_toml
     from edge.keys import ensure_key
-    from firmware_sim._fleet import address_of
     from firmware_sim.model import meter_id
+    from gridx.registers import address_of
 
     assert stack.mqtt is not None
     work, keys = stack.workdir, stack.workdir / "keys"

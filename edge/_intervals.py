@@ -21,8 +21,8 @@ import enum
 import itertools
 from dataclasses import dataclass
 
-from firmware_sim.registers import MAP_VERSION, STATUS_OK, MeterSnapshot
 from gridx.plausibility import MAX_WINDOW_S, energy_problem
+from gridx.registers import MAP_VERSION, STATUS_OK, MeterSnapshot
 from gridx.wire import GENESIS_HASH, UnsignedReading, reading_hash
 
 __all__ = ["MeterState", "Outcome", "Step", "check_snapshot", "step"]

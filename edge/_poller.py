@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from edge.config import MeterConfig
-from firmware_sim.registers import BLOCK_START, BLOCK_WORDS, MeterSnapshot, decode
+from gridx.registers import BLOCK_START, BLOCK_WORDS, MeterSnapshot, decode
 
 __all__ = ["ModbusPoller", "PollFailure"]
 

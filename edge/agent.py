@@ -22,8 +22,8 @@ from edge._publisher import Publisher, PublisherConfig
 from edge._store import Outbox
 from edge.config import EdgeConfig
 from edge.keys import load_key
-from firmware_sim.registers import MeterSnapshot
 from gridx.errors import ServiceError
+from gridx.registers import MeterSnapshot
 from gridx.wire import sign_reading
 
 __all__ = ["AgentStats", "run_agent"]

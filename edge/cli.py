@@ -48,9 +48,9 @@ def provision(
 
     from edge.config import EdgeConfig, MeterConfig, render_toml
     from edge.keys import ensure_key
-    from firmware_sim._fleet import address_of
     from firmware_sim.model import meter_id, profile
     from gridx.paths import run_dir, secrets_dir
+    from gridx.registers import address_of
 
     kdir = keys_dir or secrets_dir() / "edges" / edge_id / "meters"
     indices = parse_meter_spec(meters)

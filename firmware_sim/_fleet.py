@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 
 from firmware_sim import model
-from firmware_sim.registers import MAP_VERSION, STATUS_HAS_PV, STATUS_OK, MeterSnapshot
+from gridx.registers import MAP_VERSION, STATUS_HAS_PV, STATUS_OK, MeterSnapshot, address_of
 
 __all__ = ["Fault", "Fleet", "FleetConfig", "SimClock", "address_of", "chaos_tick"]
 
@@ -35,11 +35,6 @@ class FleetConfig:
     prosumer_share: float = 0.4
     meters_per_port: int = 200  # Modbus unit ids are 1..247; 200 keeps the arithmetic readable
     first_index: int = 0
-
-
-def address_of(index: int, base_port: int, meters_per_port: int = 200) -> tuple[int, int]:
-    """(port, unit id) of meter ``index``: meters fill ports in order, unit ids from 1."""
-    return base_port + index // meters_per_port, index % meters_per_port + 1
 
 
 @dataclass

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from firmware_sim._fleet import Fault, Fleet, address_of, chaos_tick
-from firmware_sim.registers import BLOCK_START, BLOCK_WORDS, encode
+from gridx.registers import BLOCK_START, BLOCK_WORDS, encode
 
 __all__ = ["serve", "serve_in_thread"]
 

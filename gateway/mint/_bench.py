@@ -18,13 +18,19 @@ from solana.rpc.async_api import AsyncClient
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
-from gridx.chain import airdrop, authorize_edge, load_keypair, run_on_chain, sign_enrolment
-from gridx.chain._bootstrap import bootstrap
+from gridx.chain import airdrop, authorize_edge, bootstrap, load_keypair, run_on_chain, sign_enrolment
 from gridx.db import connect, migrate
 from gridx.paths import ROOT, run_dir
 from gridx.registry import enroll_on_chain, reconcile
-from gridx.services import MosquittoBroker, PostgresServer
-from gridx.services._proc import cpu_seconds, free_port, gridx_command, stop_process, wait_for_port
+from gridx.services import (
+    MosquittoBroker,
+    PostgresServer,
+    cpu_seconds,
+    free_port,
+    gridx_command,
+    stop_process,
+    wait_for_port,
+)
 from gridx.wire import GENESIS_HASH, Reading, UnsignedReading, encode_batch, reading_hash, readings_topic, sign_reading
 
 __all__ = ["run_bench"]

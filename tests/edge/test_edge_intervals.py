@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edge._intervals import STUCK_AFTER_MWH, MeterState, Outcome, step
-from firmware_sim.registers import MAP_VERSION, STATUS_OK, MeterSnapshot
+from gridx.registers import MAP_VERSION, STATUS_OK, MeterSnapshot
 from gridx.wire import GENESIS_HASH, reading_hash
 
 MID = "GTX-SIM-000001"

@@ -6,8 +6,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from firmware_sim import model
-from firmware_sim._fleet import Fault, Fleet, FleetConfig, SimClock, address_of
-from firmware_sim.registers import BLOCK_WORDS, MeterSnapshot, decode, encode
+from firmware_sim._fleet import Fault, Fleet, FleetConfig, SimClock
+from gridx.registers import BLOCK_WORDS, MeterSnapshot, address_of, decode, encode
 
 DAY0 = 1_700_000_000 // 86400 * 86400 - 7 * 3600  # local (UTC+7) midnight
 U64 = st.integers(0, 2**64 - 1)

@@ -7,8 +7,7 @@ from pathlib import Path
 
 from pymodbus.client import ModbusTcpClient
 
-from firmware_sim._fleet import address_of
-from firmware_sim.registers import BLOCK_WORDS, decode
+from gridx.registers import BLOCK_WORDS, address_of, decode
 from gridx.services import gridx_command, stop_process, wait_for_port
 from tests.helpers.edge import modbus_ports
 

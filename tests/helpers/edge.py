@@ -15,8 +15,8 @@ from nacl.signing import VerifyKey
 
 from edge.config import MeterConfig, render_toml
 from edge.keys import ensure_key
-from firmware_sim._fleet import address_of
 from firmware_sim.model import meter_id
+from gridx.registers import address_of
 from gridx.services import MosquittoBroker
 from gridx.wire import Reading, decode_batch
 from tests.helpers.gateway import wait_until

@@ -1,9 +1,9 @@
 """Register map of the simulated GridTokenX meter (the meter's "datasheet").
 
-This is the contract between the simulator and the edge agent; it has no dependencies so
-the edge can import it on a Pi. All values live in one block of 24 registers starting at
-address 0, readable as holding registers (FC3) or input registers (FC4), so one request
-reads a complete, consistent snapshot of the meter.
+This is the contract between the simulator and the edge agent, so it lives in the shared
+layer; it has no dependencies so the edge can import it on a Pi. All values live in one
+block of 24 registers starting at address 0, readable as holding registers (FC3) or input
+registers (FC4), so one request reads a complete, consistent snapshot of the meter.
 
 =======  =====  ======================  ==============================================
 address  words  field                   encoding
@@ -35,6 +35,7 @@ __all__ = [
     "STATUS_HAS_PV",
     "STATUS_OK",
     "MeterSnapshot",
+    "address_of",
     "decode",
     "encode",
 ]
@@ -107,3 +108,8 @@ def decode(regs: list[int]) -> MeterSnapshot:
         map_version=regs[15],
         serial=serial,
     )
+
+
+def address_of(index: int, base_port: int, meters_per_port: int = 200) -> tuple[int, int]:
+    """(port, unit id) of meter ``index`` in a fleet: meters fill ports in order, unit ids from 1."""
+    return base_port + index // meters_per_port, index % meters_per_port + 1
