@@ -10,7 +10,7 @@ from solders.pubkey import Pubkey
 
 from ._rpc import RpcError, b58encode, ctx, opt, pubkey_param, scan, ui_account
 from ._svm import SvmChain
-from ._tokens import TOKEN_PROGRAMS, is_mint, is_token_account, mint_decimals, token_fields, ui_amount
+from ._tokens import TOKEN_PROGRAMS, MintLayout, is_mint, is_token_account, token_fields, ui_amount
 
 __all__ = ["METHODS"]
 
@@ -35,7 +35,8 @@ def get_token_supply(chain: SvmChain, params: list[Any]) -> Any:
     if acct is None or not is_mint(acct.owner, bytes(acct.data)):
         raise RpcError(-32602, "Invalid param: not a Token mint")
     data = bytes(acct.data)
-    return ctx(chain, ui_amount(int.from_bytes(data[36:44], "little"), mint_decimals(data)))
+    m = MintLayout.unpack(data)
+    return ctx(chain, ui_amount(m.supply, m.decimals))
 
 
 def _programs_for(chain: SvmChain, selector: Any) -> tuple[list[Pubkey], list[dict[str, Any]]]:

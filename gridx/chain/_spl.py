@@ -9,6 +9,7 @@ from solders.pubkey import Pubkey
 from solders.system_program import CreateAccountParams, create_account
 
 from ._ids import ATA_PROGRAM_ID, SYSTEM_PROGRAM_ID, TOKEN_PROGRAM_ID, ata_address
+from ._tokens import token_fields
 
 __all__ = [
     "MINT_LEN",
@@ -74,9 +75,9 @@ def transfer_ix(source: Pubkey, dest: Pubkey, owner: Pubkey, amount: int) -> Ins
 
 
 def token_account_amount(data: bytes) -> int:
-    """Amount of an SPL token account (layout: mint 32, owner 32, amount u64)."""
-    return int(struct.unpack_from("<Q", data, 64)[0])
+    """Amount of an SPL token account."""
+    return token_fields(data)[2]
 
 
 def token_account_owner(data: bytes) -> Pubkey:
-    return Pubkey.from_bytes(data[32:64])
+    return token_fields(data)[1]

@@ -4,7 +4,7 @@ token balances of a transaction, ``getTokenAccountsBy*``). Pure: bytes in, JSON 
 from __future__ import annotations
 
 import struct
-from typing import Any
+from typing import Any, NamedTuple
 
 from solders.pubkey import Pubkey
 
@@ -13,6 +13,8 @@ from ._ids import TOKEN_PROGRAM_ID
 __all__ = [
     "TOKEN_2022_PROGRAM_ID",
     "TOKEN_PROGRAMS",
+    "MintLayout",
+    "TokenAccountLayout",
     "is_mint",
     "is_token_account",
     "mint_decimals",
@@ -23,10 +25,57 @@ __all__ = [
 
 TOKEN_2022_PROGRAM_ID = Pubkey.from_string("TokenzQdBNbLqP5VEhdkAS6EPFLC1PHnBqCXEpPxuEb")
 TOKEN_PROGRAMS = (TOKEN_PROGRAM_ID, TOKEN_2022_PROGRAM_ID)
-_ACCOUNT_LEN, _MINT_LEN = 165, 82
+# SPL Token's Pack layouts (COption<T> = u32 tag + T); every field is read through these.
+_ACCOUNT = struct.Struct("<32s32sQI32sBIQQI32s")  # mint owner amount delegate state is_native delegated close
+_MINT = struct.Struct("<I32sQBBI32s")  # mint_authority supply decimals is_initialized freeze_authority
+_ACCOUNT_LEN, _MINT_LEN = _ACCOUNT.size, _MINT.size  # 165, 82
+_HEAD = struct.Struct("<32s32sQ")  # a token account's mint, owner, amount (the hot path)
+_MINT_DECIMALS = struct.calcsize("<I32sQ")  # offset of a mint's decimals
 _ACCOUNT_TYPE_MINT, _ACCOUNT_TYPE_ACCOUNT = 1, 2  # Token-2022: the byte after the base account
 _STATES = {0: "uninitialized", 1: "initialized", 2: "frozen"}
 _NATIVE_MINT = Pubkey.from_string("So11111111111111111111111111111111111111112")
+
+
+def _opt_key(tag: int, key: bytes) -> Pubkey | None:
+    return Pubkey.from_bytes(key) if tag == 1 else None
+
+
+class TokenAccountLayout(NamedTuple):
+    mint: Pubkey
+    owner: Pubkey
+    amount: int
+    delegate: Pubkey | None
+    state: int
+    native_reserve: int | None  # rent-exempt reserve of a wrapped-SOL account
+    delegated_amount: int
+    close_authority: Pubkey | None
+
+    @classmethod
+    def unpack(cls, data: bytes) -> TokenAccountLayout:
+        mint, owner, amount, d_tag, d_key, state, n_tag, n_val, delegated, c_tag, c_key = _ACCOUNT.unpack_from(data)
+        return cls(
+            Pubkey.from_bytes(mint),
+            Pubkey.from_bytes(owner),
+            amount,
+            _opt_key(d_tag, d_key),
+            state,
+            n_val if n_tag == 1 else None,
+            delegated,
+            _opt_key(c_tag, c_key),
+        )
+
+
+class MintLayout(NamedTuple):
+    mint_authority: Pubkey | None
+    supply: int
+    decimals: int
+    is_initialized: bool
+    freeze_authority: Pubkey | None
+
+    @classmethod
+    def unpack(cls, data: bytes) -> MintLayout:
+        a_tag, a_key, supply, decimals, init, f_tag, f_key = _MINT.unpack_from(data)
+        return cls(_opt_key(a_tag, a_key), supply, decimals, bool(init), _opt_key(f_tag, f_key))
 
 
 def is_token_account(owner: Pubkey, data: bytes) -> bool:
@@ -50,11 +99,12 @@ def is_mint(owner: Pubkey, data: bytes) -> bool:
 
 def token_fields(data: bytes) -> tuple[Pubkey, Pubkey, int]:
     """(mint, owner, amount) of a token account."""
-    return Pubkey.from_bytes(data[:32]), Pubkey.from_bytes(data[32:64]), struct.unpack_from("<Q", data, 64)[0]
+    mint, owner, amount = _HEAD.unpack_from(data)
+    return Pubkey.from_bytes(mint), Pubkey.from_bytes(owner), amount
 
 
 def mint_decimals(data: bytes) -> int:
-    return data[44]
+    return int(data[_MINT_DECIMALS])
 
 
 def ui_amount(amount: int, decimals: int) -> dict[str, Any]:
@@ -64,39 +114,33 @@ def ui_amount(amount: int, decimals: int) -> dict[str, Any]:
     return {"amount": str(amount), "decimals": decimals, "uiAmount": float(ui), "uiAmountString": ui}
 
 
-def _coption_key(data: bytes, off: int) -> str | None:
-    (tag,) = struct.unpack_from("<I", data, off)
-    return str(Pubkey.from_bytes(data[off + 4 : off + 36])) if tag == 1 else None
-
-
 def _account_info(data: bytes, decimals: int) -> dict[str, Any]:
-    mint, owner, amount = token_fields(data)
+    acc = TokenAccountLayout.unpack(data)
     info: dict[str, Any] = {
-        "isNative": struct.unpack_from("<I", data, 109)[0] == 1,
-        "mint": str(mint),
-        "owner": str(owner),
-        "state": _STATES.get(data[108], "uninitialized"),
-        "tokenAmount": ui_amount(amount, decimals),
+        "isNative": acc.native_reserve is not None,
+        "mint": str(acc.mint),
+        "owner": str(acc.owner),
+        "state": _STATES.get(acc.state, "uninitialized"),
+        "tokenAmount": ui_amount(acc.amount, decimals),
     }
-    delegate = _coption_key(data, 72)
-    if delegate is not None:
-        info["delegate"] = delegate
-        info["delegatedAmount"] = ui_amount(struct.unpack_from("<Q", data, 121)[0], decimals)
-    close = _coption_key(data, 129)
-    if close is not None:
-        info["closeAuthority"] = close
-    if info["isNative"]:
-        info["rentExemptReserve"] = ui_amount(struct.unpack_from("<Q", data, 113)[0], decimals)
+    if acc.delegate is not None:
+        info["delegate"] = str(acc.delegate)
+        info["delegatedAmount"] = ui_amount(acc.delegated_amount, decimals)
+    if acc.close_authority is not None:
+        info["closeAuthority"] = str(acc.close_authority)
+    if acc.native_reserve is not None:
+        info["rentExemptReserve"] = ui_amount(acc.native_reserve, decimals)
     return info
 
 
 def _mint_info(data: bytes) -> dict[str, Any]:
+    m = MintLayout.unpack(data)
     return {
-        "decimals": data[44],
-        "freezeAuthority": _coption_key(data, 46),
-        "isInitialized": bool(data[45]),
-        "mintAuthority": _coption_key(data, 0),
-        "supply": str(struct.unpack_from("<Q", data, 36)[0]),
+        "decimals": m.decimals,
+        "freezeAuthority": None if m.freeze_authority is None else str(m.freeze_authority),
+        "isInitialized": m.is_initialized,
+        "mintAuthority": None if m.mint_authority is None else str(m.mint_authority),
+        "supply": str(m.supply),
     }
 
 
@@ -105,7 +149,7 @@ def parsed_account(owner: Pubkey, data: bytes, decimals_of: Any) -> dict[str, An
     falls back to base64, as validators do). ``decimals_of(mint) -> int | None``."""
     program = "spl-token" if owner == TOKEN_PROGRAM_ID else "spl-token-2022"
     if is_token_account(owner, data):
-        mint = Pubkey.from_bytes(data[:32])
+        mint = token_fields(data)[0]
         decimals = 9 if mint == _NATIVE_MINT else decimals_of(mint)
         if decimals is None:
             return None
