@@ -275,7 +275,6 @@ class Gateway:
     async def _flusher(self) -> None:
         conn: psycopg.AsyncConnection | None = None
         delay = 0.1
-        linger = self.cfg.linger_ms / 1000
         sweep_every = max(0.25, self.cfg.gap_grace_s / 4)
         next_sweep = time.monotonic() + sweep_every
         try:
@@ -283,18 +282,13 @@ class Gateway:
                 if not (self._cands or self._rejs):
                     if self._stopping.is_set():
                         return
-                    self._wake.clear()
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), max(0.0, next_sweep - time.monotonic()))
+                    await self._idle(next_sweep)
                 if time.monotonic() >= next_sweep and not self._stopping.is_set():
                     next_sweep = time.monotonic() + sweep_every
                     conn = await self._sweep(conn)
                 if not (self._cands or self._rejs):
                     continue
-                if len(self._cands) < self.cfg.batch_size and linger and not self._stopping.is_set():
-                    await asyncio.sleep(linger)
-                cands, rejs = self._cands[: self.cfg.batch_size], self._rejs
-                self._cands, self._rejs = self._cands[self.cfg.batch_size :], []
+                cands, rejs = await self._next_batch()
                 t0 = time.perf_counter()
                 started = time.time()
                 try:
@@ -302,12 +296,7 @@ class Gateway:
                         conn = await aconnect(self.cfg.dsn, app=f"gridx-gateway-{self.cfg.client_id}")
                     out = await self._commit(conn, cands, rejs)
                 except psycopg.Error as exc:  # an outage (_commit isolates what is refused)
-                    # nothing was committed: put everything back and retry, acknowledging nothing
-                    self._cands, self._rejs = cands + self._cands, rejs + self._rejs
-                    self.metrics.db_errors.inc()
-                    log.warning("db_unavailable", error=str(exc).strip()[:200], retry_in_s=delay)
-                    if conn is not None:
-                        await conn.close()
+                    await self._put_back(exc, conn, cands, rejs, delay)
                     conn = None
                     if self._stopping.is_set():
                         # leaving with the database down: unacknowledged messages are redelivered
@@ -324,6 +313,35 @@ class Gateway:
         finally:
             if conn is not None:
                 await conn.close()
+
+    async def _idle(self, next_sweep: float) -> None:
+        """Nothing to flush: wait for the intake's wake-up, at most until the next sweep."""
+        self._wake.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), max(0.0, next_sweep - time.monotonic()))
+
+    async def _next_batch(self) -> tuple[list[Candidate[Msg]], list[Rejection[Msg]]]:
+        """Take up to one batch (after lingering for a fuller one) and every pending rejection."""
+        if len(self._cands) < self.cfg.batch_size and self.cfg.linger_ms and not self._stopping.is_set():
+            await asyncio.sleep(self.cfg.linger_ms / 1000)
+        cands, rejs = self._cands[: self.cfg.batch_size], self._rejs
+        self._cands, self._rejs = self._cands[self.cfg.batch_size :], []
+        return cands, rejs
+
+    async def _put_back(
+        self,
+        exc: psycopg.Error,
+        conn: psycopg.AsyncConnection | None,
+        cands: list[Candidate[Msg]],
+        rejs: list[Rejection[Msg]],
+        delay: float,
+    ) -> None:
+        """Nothing was committed: put everything back for a retry, acknowledging nothing."""
+        self._cands, self._rejs = cands + self._cands, rejs + self._rejs
+        self.metrics.db_errors.inc()
+        log.warning("db_unavailable", error=str(exc).strip()[:200], retry_in_s=delay)
+        if conn is not None:
+            await conn.close()
 
     async def _commit(
         self, conn: psycopg.AsyncConnection, cands: list[Candidate[Msg]], rejs: list[Rejection[Msg]]
@@ -375,13 +393,22 @@ class Gateway:
     ) -> None:
         # re-admitted quarantine rows belong to no MQTT message: nothing to acknowledge, and a
         # renewed rejection was counted the first time
-        for c in accepted:
-            if c.quarantine_id is not None:
-                self._readmitting.discard(c.quarantine_id)
-        for q in rejected:
-            if q.quarantine_id is not None:
-                self._readmitting.discard(q.quarantine_id)
+        for qid in [c.quarantine_id for c in accepted] + [q.quarantine_id for q in rejected]:
+            if qid is not None:
+                self._readmitting.discard(qid)
         rejected = [q for q in rejected if q.quarantine_id is None]
+        done = self._count_down(accepted, rejected)
+        self.accepted += len(accepted)
+        self.metrics.accepted.inc(len(accepted))
+        if accepted:
+            self.metrics.batch_size.observe(len(accepted))
+        for m in done:
+            self._ack(m)
+            if m.accepted:
+                self._observe_latency(m, committed_at, flush_started)
+
+    def _count_down(self, accepted: list[Candidate[Any]], rejected: list[Rejection[Any]]) -> list[Msg]:
+        """Tick each reading off its message; the messages with nothing left outstanding."""
         done: list[Msg] = []
         for c in accepted:
             m: Msg = c.ref
@@ -398,17 +425,13 @@ class Gateway:
             self.metrics.rejected.labels(q.reason.value).inc()
             if m.outstanding == 0:
                 done.append(m)
-        self.accepted += len(accepted)
-        self.metrics.accepted.inc(len(accepted))
-        if accepted:
-            self.metrics.batch_size.observe(len(accepted))
-        for m in done:
-            self._ack(m)
-            if m.accepted:
-                self.metrics.latency.observe(max(0.0, committed_at - m.sent_at_ms / 1000))
-                if self._latency_fh is not None:
-                    # the stages of the latency: broker, intake, waiting for a flush, the flush
-                    self._latency_fh.write(
-                        f"{m.sent_at_ms} {int(committed_at * 1000)} {m.accepted}"
-                        f" {m.received_ms} {m.taken_ms} {int(flush_started * 1000)}\n"
-                    )
+        return done
+
+    def _observe_latency(self, m: Msg, committed_at: float, flush_started: float) -> None:
+        self.metrics.latency.observe(max(0.0, committed_at - m.sent_at_ms / 1000))
+        if self._latency_fh is not None:
+            # the stages of the latency: broker, intake, waiting for a flush, the flush
+            self._latency_fh.write(
+                f"{m.sent_at_ms} {int(committed_at * 1000)} {m.accepted}"
+                f" {m.received_ms} {m.taken_ms} {int(flush_started * 1000)}\n"
+            )
