@@ -15,23 +15,19 @@ import multiprocessing as mp
 import os
 import secrets
 import shutil
-import ssl
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from gateway._bench_edges import INTERVAL, EdgeJob, publisher
 from gridx.services import LocalStack, cpu_seconds
 from gridx.stats import percentile
 
 __all__ = ["BenchSpec", "run_bench"]
-
-INTERVAL = 60
-_STAMP = 1_000_000_000_000  # 13 digits, replaced in place by the real publish time
 
 
 @dataclass(frozen=True)
@@ -48,86 +44,6 @@ class BenchSpec:
     linger_ms: int = 20
     profile: bool = False
     keep: bool = False  # keep the work directory (data, logs, profile); implied by profile
-
-
-@dataclass(frozen=True)
-class _EdgeJob:
-    edge_id: str
-    password: str
-    meters: list[tuple[str, str]]  # (meter_id, signing key seed hex)
-
-
-def _payloads(job: _EdgeJob, per_meter: int, first_window: int, batch: int) -> list[bytes]:
-    from nacl.signing import SigningKey
-
-    from gridx.wire import GENESIS_HASH, UnsignedReading, encode_batch, reading_hash, sign_reading
-
-    keys = [(mid, SigningKey(bytes.fromhex(seed))) for mid, seed in job.meters]
-    prev = dict.fromkeys((mid for mid, _ in keys), GENESIS_HASH)
-    readings = []
-    for k in range(per_meter):  # window-major, as an edge sends them
-        ws = first_window + k * INTERVAL
-        for mid, key in keys:
-            u = UnsignedReading(
-                meter_id=mid,
-                seq=k + 1,
-                window_start=ws,
-                window_end=ws + INTERVAL,
-                produced_wh=40 + (k % 7),
-                consumed_wh=25 + (k % 5) * 5,
-                produced_total_wh=sum(40 + (j % 7) for j in range(k + 1)),
-                consumed_total_wh=sum(25 + (j % 5) * 5 for j in range(k + 1)),
-                prev_hash=prev[mid],
-            )
-            prev[mid] = reading_hash(u)
-            readings.append(sign_reading(u, key))
-    return [encode_batch(job.edge_id, readings[i : i + batch], _STAMP) for i in range(0, len(readings), batch)]
-
-
-def _publisher(
-    jobs: list[_EdgeJob], port: int, ca: str, spec: BenchSpec, per_meter: int, first_window: int,
-    ready: Any, go: Any, results: Any,
-) -> None:  # fmt: skip
-    import paho.mqtt.client as mqtt
-
-    from gridx.wire import readings_topic
-
-    per_edge = {j.edge_id: _payloads(j, per_meter, first_window, spec.batch) for j in jobs}
-    acked = threading.Semaphore(0)
-    clients = {}
-    for j in jobs:
-        c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"bench-{j.edge_id}", protocol=mqtt.MQTTv5)
-        c.username_pw_set(j.edge_id, j.password)
-        c.tls_set(ca_certs=ca, tls_version=ssl.PROTOCOL_TLS_CLIENT)
-        c.max_inflight_messages_set(1000)
-        c.max_queued_messages_set(0)
-        c.on_publish = lambda *_a: acked.release()
-        c.connect("127.0.0.1", port)
-        c.loop_start()
-        clients[j.edge_id] = c
-    # interleave edges so every edge streams at once, in chain order within each edge
-    order: list[tuple[str, bytes]] = []
-    for i in range(max(len(p) for p in per_edge.values())):
-        order += [(e, p[i]) for e, p in per_edge.items() if i < len(p)]
-    readings = sum(p.count(b'"sig"') for _, p in order)
-    ready.set()
-    go.wait()
-    gap = spec.batch / (spec.rate / spec.publishers) if spec.rate else 0.0
-    t0 = time.monotonic()
-    for n, (edge, payload) in enumerate(order):
-        if gap:
-            delay = t0 + n * gap - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
-        stamp = str(int(time.time() * 1000)).encode()
-        clients[edge].publish(readings_topic(edge), payload.replace(b"1000000000000", stamp, 1), qos=1)
-    for _ in order:
-        acked.acquire()
-    done = time.monotonic()
-    for c in clients.values():
-        c.disconnect()
-        c.loop_stop()
-    results.put({"messages": len(order), "readings": readings, "publish_s": done - t0})
 
 
 def _tree(root: int) -> list[int]:
@@ -187,7 +103,7 @@ def run_bench(spec: BenchSpec) -> dict[str, Any]:
         gws, ports, lat_logs = _start_gateways(stack, spec, gw_users, per_meter)
         for port in ports:
             _wait_subscribed(port, gws)
-        edges = [_EdgeJob(e, stack.passwords[e], jobs[e]) for e in edge_ids]
+        edges = [EdgeJob(e, stack.passwords[e], jobs[e]) for e in edge_ids]
         measured = _measure(stack, spec, gws, edges, per_meter, first_window)
         flushes = _flush_totals(ports)
         stack.stop_children()  # SIGTERM: the gateways close their latency logs
@@ -287,7 +203,7 @@ def _measure(
     stack: LocalStack,
     spec: BenchSpec,
     gws: list[subprocess.Popen[bytes]],
-    edges: list[_EdgeJob],
+    edges: list[EdgeJob],
     per_meter: int,
     first_window: int,
 ) -> _Measured:
@@ -301,7 +217,7 @@ def _measure(
     for p in range(spec.publishers):
         mine = [e for k, e in enumerate(edges) if k % spec.publishers == p]
         args = (mine, stack.mqtt.port, str(stack.mqtt.ca_file), spec, per_meter, first_window, ready[p], go, results)
-        procs.append(ctx.Process(target=_publisher, args=args))
+        procs.append(ctx.Process(target=publisher, args=args))
         procs[-1].start()
     for ev in ready:
         ev.wait()
