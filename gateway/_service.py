@@ -26,7 +26,7 @@ from paho.mqtt.properties import Properties
 from gateway._budget import QuarantineBudget
 from gateway._checks import RegistryEntry
 from gateway._config import GatewayConfig
-from gateway._intake import Msg, readmit, take_in, unexpected
+from gateway._intake import Msg, count_down, readmit, take_in, unexpected
 from gateway._judge import Candidate, Rejection
 from gateway._metrics import Metrics
 from gateway._quarantine import due_holes, prune_quarantine, stalled_meters
@@ -397,7 +397,10 @@ class Gateway:
             if qid is not None:
                 self._readmitting.discard(qid)
         rejected = [q for q in rejected if q.quarantine_id is None]
-        done = self._count_down(accepted, rejected)
+        for q in rejected:
+            self.rejected[q.reason] += 1
+            self.metrics.rejected.labels(q.reason.value).inc()
+        done = count_down(accepted, rejected)
         self.accepted += len(accepted)
         self.metrics.accepted.inc(len(accepted))
         if accepted:
@@ -406,26 +409,6 @@ class Gateway:
             self._ack(m)
             if m.accepted:
                 self._observe_latency(m, committed_at, flush_started)
-
-    def _count_down(self, accepted: list[Candidate[Any]], rejected: list[Rejection[Any]]) -> list[Msg]:
-        """Tick each reading off its message; the messages with nothing left outstanding."""
-        done: list[Msg] = []
-        for c in accepted:
-            m: Msg = c.ref
-            if c.quarantine_id is not None:
-                continue
-            m.accepted += 1
-            m.outstanding -= 1
-            if m.outstanding == 0:
-                done.append(m)
-        for q in rejected:
-            m = q.ref
-            m.outstanding -= 1
-            self.rejected[q.reason] += 1
-            self.metrics.rejected.labels(q.reason.value).inc()
-            if m.outstanding == 0:
-                done.append(m)
-        return done
 
     def _observe_latency(self, m: Msg, committed_at: float, flush_started: float) -> None:
         self.metrics.latency.observe(max(0.0, committed_at - m.sent_at_ms / 1000))
