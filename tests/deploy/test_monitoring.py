@@ -73,7 +73,9 @@ DASHBOARD_SCHEMA: dict[str, Any] = {
 def exported_samples() -> set[str]:
     """Every sample name the gateway's /metrics serves (counters as _total, histograms as _bucket…)."""
     registry = _metrics.Metrics().registry
-    return {s.name for family in registry.collect() for s in family.samples}
+    families = list(registry.collect())
+    # a labelled metric with no label values yet has no samples: its family name still counts
+    return {s.name for family in families for s in family.samples} | {f.name for f in families if f.type == "gauge"}
 
 
 def prom_config() -> dict[str, Any]:
