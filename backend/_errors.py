@@ -73,6 +73,8 @@ class Problem(enum.StrEnum):
     SWAP_BAD_HASHLOCK = "swap_bad_hashlock"
     SWAP_BAD_QUOTE = "swap_bad_quote"
     SWAP_TOO_LATE = "swap_too_late"
+    SWAP_BAD_SECRET_LENGTH = "swap_bad_secret_length"  # noqa: S105 - a problem code, not a secret
+    SWAP_WRONG_SECRET = "swap_wrong_secret"  # noqa: S105 - a problem code, not a secret
     SWAP_REFUSED = "swap_refused"
 
 

@@ -27,7 +27,15 @@ from backend.payments._errors import EvmUnreachable, SwapRefused
 from backend.payments._evm import Evm, EvmSettings, unreachable_as_error
 from backend.payments._evm_htlc import HtlcContracts
 from backend.payments._links import linked_address
-from backend.payments._service import SwapQuote, buyer_lock_txs, open_swap, quote, swap_history, swap_view
+from backend.payments._service import (
+    SwapQuote,
+    buyer_lock_txs,
+    open_swap,
+    quote,
+    request_claim,
+    swap_history,
+    swap_view,
+)
 from backend.payments._swap import SwapParams
 from gridx.db import connect
 
@@ -41,6 +49,8 @@ _REFUSED = {
     "bad_quote": Problem.SWAP_BAD_QUOTE,
     "second_lock_expired": Problem.SWAP_TOO_LATE,
     "second_lock_too_late": Problem.SWAP_TOO_LATE,
+    "bad_secret_length": Problem.SWAP_BAD_SECRET_LENGTH,
+    "wrong_secret": Problem.SWAP_WRONG_SECRET,
 }
 
 
@@ -60,6 +70,17 @@ class OpenSwapRequest(BaseModel):
     amount: int | None = Field(None, gt=0, le=2**63 - 1, description="GRXE base units; default: all that remains")
     hashlock: str = Field(pattern=r"^0x[0-9a-fA-F]{64}$", description="SHA-256 of the buyer's 32-byte secret")
     thbc: int = Field(gt=0, description="the THBC amount of the quote the buyer accepted")
+
+
+class ClaimRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    # any short hex is accepted here so that a 31- or 33-byte secret meets the swap's own refusal
+    secret: str = Field(pattern=r"^0x([0-9a-fA-F]{2}){1,64}$", description="the buyer's 32-byte secret")
+
+
+class ClaimAccepted(BaseModel):
+    swap_id: str
+    status: str = "claim_requested"
 
 
 class EvmTx(BaseModel):
@@ -171,6 +192,13 @@ def _status(conn: psycopg.Connection, wallet: str, swap_id: uuid.UUID) -> dict[s
     return view
 
 
+def _claim(conn: psycopg.Connection, wallet: str, swap_id: uuid.UUID, secret: bytes) -> ClaimAccepted:
+    if _status(conn, wallet, swap_id)["buyer_wallet"] != wallet:
+        raise ApiError(Problem.NOT_SWAP_PARTY, "only the buyer asks for its GRXE claim")
+    request_claim(conn, swap_id, secret)
+    return ClaimAccepted(swap_id=str(swap_id))
+
+
 class ThbPaymentController(Controller):
     path = "/payments/thb"
     tags = ["payments"]
@@ -206,3 +234,11 @@ class ThbPaymentController(Controller):
         """The caller's swaps, as buyer or seller, newest first."""
         _configured(services.settings)
         return await _in_thread(services, lambda conn: swap_history(conn, wallet, limit))
+
+    @post("/swaps/{swap_id:uuid}/claim", operation_id="requestThbSwapClaim", status_code=202)
+    async def claim(self, services: Services, wallet: str, swap_id: uuid.UUID, data: ClaimRequest) -> ClaimAccepted:
+        """The buyer hands the relayer its secret to claim the GRXE (the claim makes it public
+        anyway); refused unless it is exactly 32 bytes and opens this swap's hash lock."""
+        _configured(services.settings)
+        secret = bytes.fromhex(data.secret[2:])
+        return await _in_thread(services, lambda conn: _claim(conn, wallet, swap_id, secret))

@@ -163,6 +163,18 @@ def test_thb_buy_over_http(thb_stack: Stack, contracts: HtlcContracts, anvil: An
     get_other = lambda: stranger.request("GET", f"/payments/thb/swaps/{opened['swap_id']}")  # noqa: E731
     assert refused(get_other) == (403, "not_swap_party")
 
+    claim = f"/payments/thb/swaps/{opened['swap_id']}/claim"
+    for who, sec, want in (
+        (b, secrets.token_bytes(32), (422, "swap_wrong_secret")),
+        (b, s[:31], (422, "swap_bad_secret_length")),
+        (b, s + b"\0", (422, "swap_bad_secret_length")),
+        (a, s, (403, "not_swap_party")),  # only the buyer hands over its secret
+    ):
+        assert refused(lambda: who.request("POST", claim, json={"secret": "0x" + sec.hex()})) == want  # noqa: B023
+    assert b.request("POST", claim, json={"secret": "0x" + s.hex()})["status"] == "claim_requested"
+    with connect(thb_stack.dsn, autocommit=True) as conn:
+        assert conn.execute("SELECT buyer_secret FROM payment_swaps").fetchall() == [(s,)]
+
 
 def test_thb_refusals(thb_stack: Stack) -> None:
     b = thb_stack.user("consumer")
@@ -201,6 +213,7 @@ def test_thb_operations_conform(thb_stack: Stack) -> None:
         "openThbSwap",
         "getThbSwap",
         "listMyThbSwaps",
+        "requestThbSwapClaim",
     }
     for op in ops:
 
