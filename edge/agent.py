@@ -135,6 +135,41 @@ def _publisher_config(cfg: EdgeConfig) -> PublisherConfig:
     )
 
 
+async def _wait_for_tick(stop: asyncio.Event, tick: float) -> bool:
+    """Sleep until the scheduled tick; True if ``stop`` was set meanwhile."""
+    delay = tick - time.time()
+    if delay > 0:
+        try:
+            await asyncio.wait_for(stop.wait(), delay)
+            return True
+        except TimeoutError:
+            pass
+    return False
+
+
+def _next_tick(tick: float, period: float, stats: AgentStats, meters: int) -> float:
+    """The next cycle's tick; whole cycles that cannot start on time are skipped, and every
+    meter in them missed."""
+    tick += period
+    behind = time.time() - tick
+    if behind > 0:
+        skipped = math.ceil(behind / period)
+        stats.missed_polls += skipped * meters
+        tick += skipped * period
+        log.warning("cycles_skipped", count=skipped)
+    return tick
+
+
+def _report(cfg: EdgeConfig, stats: AgentStats, outbox: Outbox, publisher: Publisher) -> None:
+    stats.outbox_pending = outbox.pending()
+    stats.readings_acked = publisher.stats.readings_acked
+    stats.batches_refused = publisher.stats.batches_refused
+    stats.mqtt_connected = publisher.connected
+    if cfg.stats_file is not None:
+        _write_stats(cfg.stats_file, stats)
+    log.info("edge_stats", **asdict(stats))
+
+
 async def run_agent(cfg: EdgeConfig, stop: asyncio.Event | None = None) -> AgentStats:
     """Run until ``stop`` is set (or forever)."""
     stop = stop or asyncio.Event()
@@ -150,13 +185,8 @@ async def run_agent(cfg: EdgeConfig, stop: asyncio.Event | None = None) -> Agent
     log.info("edge_started", edge_id=cfg.edge_id, meters=len(cfg.meters), resumed=len(cycle.states))
     try:
         while not stop.is_set():
-            delay = tick - time.time()
-            if delay > 0:
-                try:
-                    await asyncio.wait_for(stop.wait(), delay)
-                    break
-                except TimeoutError:
-                    pass
+            if await _wait_for_tick(stop, tick):
+                break
             if not publisher.alive:
                 raise ServiceError("publisher thread died; exiting so the supervisor restarts the agent")
             # windows close on the wall time the reads start (not the scheduled tick), so a late
@@ -171,23 +201,10 @@ async def run_agent(cfg: EdgeConfig, stop: asyncio.Event | None = None) -> Agent
             took_ms = (time.monotonic() - t0) * 1000
             stats.cycle_ms_max = max(stats.cycle_ms_max, took_ms)
             stats.cycle_ms_total += took_ms
-            tick += period
-            behind = time.time() - tick
-            if behind > 0:
-                # whole cycles that cannot start on time are skipped, and every meter in them missed
-                skipped = math.ceil(behind / period)
-                stats.missed_polls += skipped * len(cfg.meters)
-                tick += skipped * period
-                log.warning("cycles_skipped", count=skipped)
+            tick = _next_tick(tick, period, stats, len(cfg.meters))
             if time.monotonic() >= next_stats:
                 next_stats = time.monotonic() + cfg.stats_every_s
-                stats.outbox_pending = outbox.pending()
-                stats.readings_acked = publisher.stats.readings_acked
-                stats.batches_refused = publisher.stats.batches_refused
-                stats.mqtt_connected = publisher.connected
-                if cfg.stats_file is not None:
-                    _write_stats(cfg.stats_file, stats)
-                log.info("edge_stats", **asdict(stats))
+                _report(cfg, stats, outbox, publisher)
     finally:
         poller.close()
         publisher.stop(drain_s=2.0)

@@ -16,7 +16,7 @@ from gateway._verify import verify_chunk
 from gridx.errors import ReadingRejected, Reason
 from gridx.wire import Reading
 
-__all__ = ["READMITTED", "Lookup", "Msg", "Taken", "readmit", "take_in", "unexpected"]
+__all__ = ["READMITTED", "Lookup", "Msg", "Taken", "count_down", "readmit", "take_in", "unexpected"]
 
 QUARANTINE_TEXT_MAX = 64 * 1024
 
@@ -185,3 +185,23 @@ def _json(item: object) -> str:
         return json.dumps(item)
     except (TypeError, ValueError, RecursionError):
         return repr(item)[:QUARANTINE_TEXT_MAX]
+
+
+def count_down(accepted: list[Candidate[Msg]], rejected: list[Rejection[Msg]]) -> list[Msg]:
+    """Tick each judged reading off its message (re-admitted rows belong to none); the
+    messages with nothing left outstanding, ready to acknowledge."""
+    done: list[Msg] = []
+    for c in accepted:
+        m = c.ref
+        if c.quarantine_id is not None:
+            continue
+        m.accepted += 1
+        m.outstanding -= 1
+        if m.outstanding == 0:
+            done.append(m)
+    for q in rejected:
+        m = q.ref
+        m.outstanding -= 1
+        if m.outstanding == 0:
+            done.append(m)
+    return done

@@ -26,7 +26,7 @@ from paho.mqtt.properties import Properties
 from gateway._budget import QuarantineBudget
 from gateway._checks import RegistryEntry
 from gateway._config import GatewayConfig
-from gateway._intake import Msg, readmit, take_in, unexpected
+from gateway._intake import Msg, count_down, readmit, take_in, unexpected
 from gateway._judge import Candidate, Rejection
 from gateway._metrics import Metrics
 from gateway._quarantine import due_holes, prune_quarantine, stalled_meters
@@ -275,7 +275,6 @@ class Gateway:
     async def _flusher(self) -> None:
         conn: psycopg.AsyncConnection | None = None
         delay = 0.1
-        linger = self.cfg.linger_ms / 1000
         sweep_every = max(0.25, self.cfg.gap_grace_s / 4)
         next_sweep = time.monotonic() + sweep_every
         try:
@@ -283,18 +282,13 @@ class Gateway:
                 if not (self._cands or self._rejs):
                     if self._stopping.is_set():
                         return
-                    self._wake.clear()
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), max(0.0, next_sweep - time.monotonic()))
+                    await self._idle(next_sweep)
                 if time.monotonic() >= next_sweep and not self._stopping.is_set():
                     next_sweep = time.monotonic() + sweep_every
                     conn = await self._sweep(conn)
                 if not (self._cands or self._rejs):
                     continue
-                if len(self._cands) < self.cfg.batch_size and linger and not self._stopping.is_set():
-                    await asyncio.sleep(linger)
-                cands, rejs = self._cands[: self.cfg.batch_size], self._rejs
-                self._cands, self._rejs = self._cands[self.cfg.batch_size :], []
+                cands, rejs = await self._next_batch()
                 t0 = time.perf_counter()
                 started = time.time()
                 try:
@@ -302,12 +296,7 @@ class Gateway:
                         conn = await aconnect(self.cfg.dsn, app=f"gridx-gateway-{self.cfg.client_id}")
                     out = await self._commit(conn, cands, rejs)
                 except psycopg.Error as exc:  # an outage (_commit isolates what is refused)
-                    # nothing was committed: put everything back and retry, acknowledging nothing
-                    self._cands, self._rejs = cands + self._cands, rejs + self._rejs
-                    self.metrics.db_errors.inc()
-                    log.warning("db_unavailable", error=str(exc).strip()[:200], retry_in_s=delay)
-                    if conn is not None:
-                        await conn.close()
+                    await self._put_back(exc, conn, cands, rejs, delay)
                     conn = None
                     if self._stopping.is_set():
                         # leaving with the database down: unacknowledged messages are redelivered
@@ -324,6 +313,35 @@ class Gateway:
         finally:
             if conn is not None:
                 await conn.close()
+
+    async def _idle(self, next_sweep: float) -> None:
+        """Nothing to flush: wait for the intake's wake-up, at most until the next sweep."""
+        self._wake.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), max(0.0, next_sweep - time.monotonic()))
+
+    async def _next_batch(self) -> tuple[list[Candidate[Msg]], list[Rejection[Msg]]]:
+        """Take up to one batch (after lingering for a fuller one) and every pending rejection."""
+        if len(self._cands) < self.cfg.batch_size and self.cfg.linger_ms and not self._stopping.is_set():
+            await asyncio.sleep(self.cfg.linger_ms / 1000)
+        cands, rejs = self._cands[: self.cfg.batch_size], self._rejs
+        self._cands, self._rejs = self._cands[self.cfg.batch_size :], []
+        return cands, rejs
+
+    async def _put_back(
+        self,
+        exc: psycopg.Error,
+        conn: psycopg.AsyncConnection | None,
+        cands: list[Candidate[Msg]],
+        rejs: list[Rejection[Msg]],
+        delay: float,
+    ) -> None:
+        """Nothing was committed: put everything back for a retry, acknowledging nothing."""
+        self._cands, self._rejs = cands + self._cands, rejs + self._rejs
+        self.metrics.db_errors.inc()
+        log.warning("db_unavailable", error=str(exc).strip()[:200], retry_in_s=delay)
+        if conn is not None:
+            await conn.close()
 
     async def _commit(
         self, conn: psycopg.AsyncConnection, cands: list[Candidate[Msg]], rejs: list[Rejection[Msg]]
@@ -375,29 +393,14 @@ class Gateway:
     ) -> None:
         # re-admitted quarantine rows belong to no MQTT message: nothing to acknowledge, and a
         # renewed rejection was counted the first time
-        for c in accepted:
-            if c.quarantine_id is not None:
-                self._readmitting.discard(c.quarantine_id)
-        for q in rejected:
-            if q.quarantine_id is not None:
-                self._readmitting.discard(q.quarantine_id)
+        for qid in [c.quarantine_id for c in accepted] + [q.quarantine_id for q in rejected]:
+            if qid is not None:
+                self._readmitting.discard(qid)
         rejected = [q for q in rejected if q.quarantine_id is None]
-        done: list[Msg] = []
-        for c in accepted:
-            m: Msg = c.ref
-            if c.quarantine_id is not None:
-                continue
-            m.accepted += 1
-            m.outstanding -= 1
-            if m.outstanding == 0:
-                done.append(m)
         for q in rejected:
-            m = q.ref
-            m.outstanding -= 1
             self.rejected[q.reason] += 1
             self.metrics.rejected.labels(q.reason.value).inc()
-            if m.outstanding == 0:
-                done.append(m)
+        done = count_down(accepted, rejected)
         self.accepted += len(accepted)
         self.metrics.accepted.inc(len(accepted))
         if accepted:
@@ -405,10 +408,13 @@ class Gateway:
         for m in done:
             self._ack(m)
             if m.accepted:
-                self.metrics.latency.observe(max(0.0, committed_at - m.sent_at_ms / 1000))
-                if self._latency_fh is not None:
-                    # the stages of the latency: broker, intake, waiting for a flush, the flush
-                    self._latency_fh.write(
-                        f"{m.sent_at_ms} {int(committed_at * 1000)} {m.accepted}"
-                        f" {m.received_ms} {m.taken_ms} {int(flush_started * 1000)}\n"
-                    )
+                self._observe_latency(m, committed_at, flush_started)
+
+    def _observe_latency(self, m: Msg, committed_at: float, flush_started: float) -> None:
+        self.metrics.latency.observe(max(0.0, committed_at - m.sent_at_ms / 1000))
+        if self._latency_fh is not None:
+            # the stages of the latency: broker, intake, waiting for a flush, the flush
+            self._latency_fh.write(
+                f"{m.sent_at_ms} {int(committed_at * 1000)} {m.accepted}"
+                f" {m.received_ms} {m.taken_ms} {int(flush_started * 1000)}\n"
+            )

@@ -22,6 +22,9 @@ def _plain(v: Any) -> Any:
         return str(v)
     if isinstance(v, bytes | bytearray):
         return v.hex()
+    if isinstance(v, str):
+        # jsonb holds neither NUL (stored as U+FFFD) nor lone surrogates (stored as "?")
+        return v.encode("utf-8", "replace").decode("utf-8").replace("\x00", "\ufffd")
     if isinstance(v, list | tuple):
         return [_plain(x) for x in v]
     return v
@@ -100,7 +103,28 @@ async def apply_tx_events(conn: psycopg.AsyncConnection, sig: str, slot: int, ev
             (sig, idx, slot, ev.program, ev.name, Jsonb(data)),
         )
         if cur.rowcount == 1:
-            await _apply(conn, sig, slot, ev.name, data)
-            INDEXED.labels(ev.name).inc()
-            new += 1
+            if await _apply_isolated(conn, sig, idx, slot, ev.name, data):
+                INDEXED.labels(ev.name).inc()
+                new += 1
     return new
+
+
+async def _apply_isolated(conn: psycopg.AsyncConnection, sig: str, idx: int, slot: int, name: str, data: Any) -> bool:
+    """Apply one event in a savepoint. An event that cannot be applied (fields a program upgrade
+    changed, a bug) is kept with its error and skipped, so it never stalls the ones after it;
+    a lost connection still propagates (the transaction and the cursor are retried whole)."""
+    from backend._metrics import INDEX_REJECTED
+
+    try:
+        async with conn.transaction():
+            await _apply(conn, sig, slot, name, data)
+        return True
+    except psycopg.OperationalError:
+        raise
+    except Exception as exc:
+        INDEX_REJECTED.labels(name).inc()
+        error = f"{type(exc).__name__}: {exc}"[:2000].replace("\x00", "")
+        await conn.execute(
+            "UPDATE chain_events SET apply_error = %s WHERE signature = %s AND idx = %s", (error, sig, idx)
+        )
+        return False
