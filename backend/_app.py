@@ -106,6 +106,7 @@ def create_app(settings: ApiSettings | None = None) -> Litestar:
     from .feed import market_feed
     from .markets import MarketController
     from .orders.controller import OrderController, TransactionController
+    from .payments.controller import ThbPaymentController
 
     cfg = settings or ApiSettings()
 
@@ -125,6 +126,8 @@ def create_app(settings: ApiSettings | None = None) -> Litestar:
             await services.pool.close()
             await services.chain.close()
 
+    # THB payments only where an EVM chain is configured: the schema lists what this deployment offers
+    payments = [ThbPaymentController] if cfg.evm_rpc_url and cfg.evm_thbc and cfg.evm_htlc else []
     return Litestar(
         route_handlers=[
             health,
@@ -136,6 +139,7 @@ def create_app(settings: ApiSettings | None = None) -> Litestar:
             TransactionController,
             MarketController,
             market_feed,
+            *payments,
         ],
         dependencies={"services": Provide(provide_services), "wallet": Provide(provide_wallet)},
         exception_handlers=exception_handlers(),

@@ -3,6 +3,7 @@ fallbacks) or keyword arguments; built once and handed to ``create_app``."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 from pydantic import AliasChoices, Field, SecretStr
@@ -52,3 +53,11 @@ class ApiSettings(BaseSettings):
     failpoint: str | None = None
     # test GRX for local and dev clusters only
     faucet: bool = False
+    # THB payments (issue 12): the EVM chain's JSON-RPC URL and our THBC and HTLC contracts;
+    # without all three the /payments/thb routes answer 503 payments_unavailable
+    evm_rpc_url: str | None = None
+    evm_thbc: str | None = None
+    evm_htlc: str | None = None
+    evm_confirmations: int = Field(0, ge=0, le=64)
+    # the configured GRX -> THB rate (seed: 1 GRX = 10 THB); the quote fixes the THBC amount with it
+    thb_per_grx: Decimal = Field(Decimal(10), gt=0)

@@ -59,6 +59,23 @@ class Problem(enum.StrEnum):
     IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
     IDEMPOTENCY_IN_FLIGHT = "idempotency_in_flight"
     FAUCET_DISABLED = "faucet_disabled"
+    # paying in THB (issue 12)
+    PAYMENTS_UNAVAILABLE = "payments_unavailable"
+    EVM_UNAVAILABLE = "evm_unavailable"
+    SELL_ORDER_UNKNOWN = "sell_order_unknown"
+    AMOUNT_EXCEEDS_ORDER = "amount_exceeds_order"
+    OWN_ORDER = "own_order"
+    EVM_ADDRESS_NOT_LINKED = "evm_address_not_linked"
+    SELLER_EVM_NOT_LINKED = "seller_evm_not_linked"
+    QUOTE_CHANGED = "quote_changed"
+    SWAP_UNKNOWN = "swap_unknown"
+    NOT_SWAP_PARTY = "not_swap_party"
+    SWAP_BAD_HASHLOCK = "swap_bad_hashlock"
+    SWAP_BAD_QUOTE = "swap_bad_quote"
+    SWAP_TOO_LATE = "swap_too_late"
+    SWAP_BAD_SECRET_LENGTH = "swap_bad_secret_length"  # noqa: S105 - a problem code, not a secret
+    SWAP_WRONG_SECRET = "swap_wrong_secret"  # noqa: S105 - a problem code, not a secret
+    SWAP_REFUSED = "swap_refused"
 
 
 _STATUS: dict[Problem, int] = {
@@ -79,6 +96,13 @@ _STATUS: dict[Problem, int] = {
     Problem.SETTLEMENT_PENDING: 409,
     Problem.IDEMPOTENCY_IN_FLIGHT: 409,
     Problem.TX_EXPIRED: 410,
+    Problem.PAYMENTS_UNAVAILABLE: 503,
+    Problem.EVM_UNAVAILABLE: 503,
+    Problem.SELL_ORDER_UNKNOWN: 404,
+    Problem.SWAP_UNKNOWN: 404,
+    Problem.NOT_SWAP_PARTY: 403,
+    Problem.QUOTE_CHANGED: 409,
+    Problem.SWAP_TOO_LATE: 409,
 }
 _AUTH = {p for p in Problem if p.value.startswith(("siws_", "nonce_", "token_"))} - {Problem.SIWS_MALFORMED}
 
