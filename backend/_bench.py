@@ -30,7 +30,6 @@ __all__ = ["run_bench"]
 
 UNIT = 1_000_000
 PRICE = 3 * UNIT
-HOUR = 3600
 _DELTAS = 20  # trades watched on the feed
 
 

@@ -26,7 +26,6 @@ from tests.helpers.gateway import wait_until
 
 SOL = 10**9
 UNIT = 1_000_000  # base units per GRXE / GRX
-HOUR = 3600
 
 
 @dataclass
