@@ -17,8 +17,8 @@ done
 if [ -n "$need_apt" ]; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   echo "apt: installing$need_apt"
-  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y $need_apt \
-    || { $SUDO apt-get update && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y $need_apt; }
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -o DPkg::Lock::Timeout=900 -y $need_apt \
+    || { $SUDO apt-get update -o DPkg::Lock::Timeout=900 && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -o DPkg::Lock::Timeout=900 -y $need_apt; }
 else
   echo "apt: all of $APT_PKGS already installed"
 fi
