@@ -34,6 +34,7 @@ from gridx.chain._bootstrap import bootstrap
 from gridx.paths import ROOT
 from gridx.registry import Reconciliation, enroll_on_chain, reconcile
 from gridx.services._proc import gridx_command
+from gridx.wire import Reading
 from tests.helpers.gateway import Meter, wait_until
 
 HOUR = 3600
@@ -175,6 +176,38 @@ def mint_process(settings: MintSettings, log: Path) -> subprocess.Popen[bytes]:
             stdout=fh,
             stderr=subprocess.STDOUT,
             cwd=ROOT,
+        )
+
+
+def store_for_mint(dsn: str, r: Reading, edge_id: str, outbox_amount: int | None = None) -> None:
+    """A signed reading and its outbox row written straight to the database, as a buggy or
+    compromised gateway might (``outbox_amount`` overrides what the row claims)."""
+    surplus = r.produced_wh - r.consumed_wh
+    amount = surplus * 1000 if outbox_amount is None else outbox_amount
+    with psycopg.connect(dsn) as conn:
+        conn.execute(
+            "INSERT INTO readings (meter_id, window_start, window_end, seq, produced_wh, consumed_wh, surplus_wh,"
+            " produced_total_wh, consumed_total_wh, prev_hash, hash, sig, edge_id, sent_at_ms)"
+            " VALUES (%s, to_timestamp(%s), to_timestamp(%s), %s, %s, %s, %s, %s, %s, %s, '', %s, %s, 0)",
+            (
+                r.meter_id,
+                r.window_start,
+                r.window_end,
+                r.seq,
+                r.produced_wh,
+                r.consumed_wh,
+                surplus,
+                r.produced_total_wh,
+                r.consumed_total_wh,
+                r.prev_hash,
+                r.sig,
+                edge_id,
+            ),
+        )
+        conn.execute(
+            "INSERT INTO mint_outbox (meter_id, window_start, window_end, surplus_wh, amount)"
+            " VALUES (%s, to_timestamp(%s), to_timestamp(%s), %s, %s)",
+            (r.meter_id, r.window_start, r.window_end, amount // 1000, amount),
         )
 
 

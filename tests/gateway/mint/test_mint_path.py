@@ -12,7 +12,7 @@ import pytest
 from gridx.chain import LocalNode, NodeConfig
 from gridx.services import MosquittoBroker
 from tests.helpers.gateway import GatewayThread, Meter, Publisher, gateway_config, scalar, setup_db, wait_until
-from tests.helpers.mint import HOUR, ChainSetup, MintThread, bootstrap_chain, outbox_counts
+from tests.helpers.mint import HOUR, ChainSetup, MintThread, bootstrap_chain, outbox_counts, store_for_mint
 
 EDGE = "edge-m1"
 
@@ -300,32 +300,9 @@ def test_chain_computes_and_bounds_the_amount_and_bad_rows_fail_alone(chain: Cha
     small = hourly("small", rated_w=1_000)
     owner = chain.enroll(small)
     over, good = reading(small, 5_000, 0), reading(small, 1_000, 0)
+    for r in (over, good):
+        store_for_mint(chain.dsn, r, EDGE, outbox_amount=9_999_000)
     with psycopg.connect(chain.dsn) as conn:
-        for r in (over, good):
-            conn.execute(
-                "INSERT INTO readings (meter_id, window_start, window_end, seq, produced_wh, consumed_wh, surplus_wh,"
-                " produced_total_wh, consumed_total_wh, prev_hash, hash, sig, edge_id, sent_at_ms)"
-                " VALUES (%s, to_timestamp(%s), to_timestamp(%s), %s, %s, %s, %s, %s, %s, %s, '', %s, %s, 0)",
-                (
-                    r.meter_id,
-                    r.window_start,
-                    r.window_end,
-                    r.seq,
-                    r.produced_wh,
-                    r.consumed_wh,
-                    r.produced_wh - r.consumed_wh,
-                    r.produced_total_wh,
-                    r.consumed_total_wh,
-                    r.prev_hash,
-                    r.sig,
-                    EDGE,
-                ),
-            )
-            conn.execute(
-                "INSERT INTO mint_outbox (meter_id, window_start, window_end, surplus_wh, amount)"
-                " VALUES (%s, to_timestamp(%s), to_timestamp(%s), %s, %s)",
-                (r.meter_id, r.window_start, r.window_end, 9_999, 9_999_000),
-            )
         conn.execute(
             "INSERT INTO mint_outbox (meter_id, window_start, window_end, surplus_wh, amount)"
             " VALUES ('small', to_timestamp(%s), to_timestamp(%s), 1, 1000)",
