@@ -88,6 +88,39 @@ def provision(
         config_out.write_text(text)
 
 
+@app.command("enrol-proof")
+def enrol_proof(
+    edge_id: str = typer.Option(..., help="the edge that will serve the meter (bound into the proof)"),
+    meter_id: str = typer.Option(..., help="the meter whose key signs"),
+    owner: str = typer.Option(..., help="the owner's wallet (base58) that will sign the enrolment"),
+    keys_dir: Annotated[Path | None, typer.Option(help="default: .secrets/edges/<edge-id>/meters")] = None,
+) -> None:
+    """The meter key's proof of possession for `gridx meters enroll|rotate --proof`: its
+    signature over (meter key, owner, edge). Runs where the key lives; the key never leaves.
+    Prints one JSON object: meter_id, pubkey (hex), edge_id, owner, proof (hex)."""
+    import json
+
+    from edge.keys import load_key
+    from gridx.errors import ConfigError
+    from gridx.paths import secrets_dir
+    from gridx.wire import b58decode_key, sign_enrolment_proof
+
+    try:
+        owner_key = b58decode_key(owner)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--owner") from None
+    if len(edge_id.encode()) > 32:
+        raise typer.BadParameter("at most 32 bytes", param_hint="--edge-id")
+    try:
+        key = load_key(keys_dir or secrets_dir() / "edges" / edge_id / "meters", meter_id)
+    except ConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    proof = sign_enrolment_proof(key, owner_key, edge_id)
+    out = {"meter_id": meter_id, "pubkey": key.verify_key.encode().hex(), "edge_id": edge_id, "owner": owner}
+    typer.echo(json.dumps({**out, "proof": proof.hex()}))
+
+
 def _configure_logging() -> None:
     import sys
 

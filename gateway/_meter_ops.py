@@ -1,7 +1,8 @@
 """Operator actions on a meter's registry row and chain state (``gridx meters …``), database
 side. Each is one transaction with an audit row in ``meter_events``. Registry fields the chain
-owns (status, key, edge, rated power) are refused for a meter enrolled on chain: the mirror
-would silently undo them; the command acts on chain first and the mirror follows."""
+owns (status, key, edge, rated power, interval) are refused for a meter enrolled on chain: the
+mirror would silently undo them; the command acts on chain first (``gateway._meter_chain``) and
+the mirror follows."""
 
 from __future__ import annotations
 
@@ -88,15 +89,14 @@ _FIELDS = {
 def set_registry_field(
     conn: psycopg.Connection, meter_id: str, column: str, value: str | int, *, chain_done: bool = False
 ) -> None:
-    """Key rotation, rated power, the serving edge, the interval. The interval is ours (the
-    gateway's window rule); the other three are the chain's for a chain-enrolled meter."""
+    """Key rotation, rated power, the serving edge, the interval: all the chain's for a
+    chain-enrolled meter (the program checks each minted window against the interval too)."""
     action = _FIELDS.get(column)
     if action is None:
         raise MeterOpError(f"unknown registry field {column!r}")
     with conn.transaction():
         _, on_chain = _meter(conn, meter_id)
-        if column != "interval_s":
-            _db_only_allowed(meter_id, on_chain, chain_done, action.replace("_", " "))
+        _db_only_allowed(meter_id, on_chain, chain_done, action.replace("_", " "))
         try:
             conn.execute(
                 sql.SQL("UPDATE meters SET {} = %s, updated_at = now() WHERE meter_id = %s").format(

@@ -1,4 +1,5 @@
-"""``gridx meters``: enrol, revoke and list meters in the registry (database mirror)."""
+"""``gridx meters``: enrol, revoke, rotate, update and list meters: on chain first with
+``--rpc-url`` (the database mirrors the registry program), database-only without."""
 
 from __future__ import annotations
 
@@ -7,6 +8,11 @@ from pathlib import Path
 from typing import TypeVar
 
 import typer
+
+from gateway._meters_cli_chain import enroll_on_chain_cli as _enroll_on_chain
+from gateway._meters_cli_chain import rotate_on_chain_cli as _rotate_on_chain
+from gateway._meters_cli_chain import status_on_chain_cli as _status_on_chain
+from gateway._meters_cli_chain import update_on_chain_cli as _update_on_chain
 
 __all__ = ["app"]
 
@@ -86,19 +92,17 @@ def revoke(
 ) -> None:
     """Revoke a meter; gateways stop accepting its readings at once (NOTIFY), and with
     --rpc-url the program refuses its mints too."""
-    from gateway._meter_ops import MeterOpError, check_db_only
+    from gateway._meter_ops import check_db_only
     from gridx.db import EnrolmentError, connect, revoke_meter
 
     if rpc_url is not None:
-        _set_status_on_chain(rpc_url, dsn, authority_keypair, meter_id, revoked=True)
+        _status_on_chain(rpc_url, dsn, authority_keypair, meter_id, revoked=True)
+        typer.echo(f"revoked {meter_id} on chain and in the mirror")
+        return
     with connect(dsn) as conn:
+        _run(lambda: check_db_only(conn, meter_id, "revocation"))
         try:
-            if rpc_url is None:
-                check_db_only(conn, meter_id, "revocation")
             revoke_meter(conn, meter_id)
-        except MeterOpError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(1) from None
         except EnrolmentError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(1) from None
@@ -112,88 +116,6 @@ def list_cmd(dsn: str = _DSN) -> None:
     with connect(dsn) as conn:
         for m in list_meters(conn):
             typer.echo(f"{m.meter_id}\t{m.status}\t{m.edge_id}\t{m.rated_power_w} W\t{m.owner_wallet}\t{m.pubkey}")
-
-
-def _enroll_on_chain(
-    rpc_url: str,
-    dsn: str,
-    owner_kp: Path,
-    authority_kp: Path | None,
-    meter: tuple[str, str, str, int, str],
-    signed: tuple[bytes, int],
-) -> None:
-    import asyncio
-
-    from solana.rpc.async_api import AsyncClient
-    from solders.pubkey import Pubkey
-
-    from gridx.chain import authorize_edge, chain_secrets_dir, load_keypair
-    from gridx.db import connect
-    from gridx.registry import enroll_on_chain
-
-    meter_id, pubkey, edge, rated_power_w, owner_type = meter
-    proof, interval_s = signed
-
-    async def go() -> None:
-        client = AsyncClient(rpc_url, timeout=60)
-        try:
-            # the gateway minter may mint for this edge's meters (token admin: next to the authority)
-            await authorize_edge(client, edge, authority_kp.parent if authority_kp else None)
-            with connect(dsn) as conn:
-                await enroll_on_chain(
-                    client,
-                    conn,
-                    owner=load_keypair(owner_kp),
-                    authority=load_keypair(authority_kp or chain_secrets_dir() / "registry_authority.json"),
-                    meter_id=meter_id,
-                    meter_pubkey=Pubkey.from_bytes(bytes.fromhex(pubkey)),
-                    edge_id=edge,
-                    rated_power_w=rated_power_w,
-                    proof=proof,
-                    interval_s=interval_s,
-                    owner_type=owner_type,  # type: ignore[arg-type]
-                )
-                # the chain is now its source of truth: database-only changes are refused
-                conn.execute("UPDATE meters SET on_chain = true WHERE meter_id = %s", (meter_id,))
-        finally:
-            await client.close()
-
-    asyncio.run(go())
-
-
-def _set_status_on_chain(rpc_url: str, dsn: str, authority_kp: Path | None, meter_id: str, *, revoked: bool) -> None:
-    import asyncio
-
-    from solana.rpc.async_api import AsyncClient
-    from solders.pubkey import Pubkey
-
-    from gridx.chain import (
-        METER_ACTIVE,
-        METER_REVOKED,
-        build_set_meter_status_ix,
-        chain_secrets_dir,
-        load_keypair,
-        send_and_confirm,
-    )
-    from gridx.db import connect
-
-    with connect(dsn) as conn:
-        row = conn.execute("SELECT pubkey FROM meters WHERE meter_id = %s", (meter_id,)).fetchone()
-    if row is None:
-        typer.echo(f"error: meter {meter_id!r} is not enrolled", err=True)
-        raise typer.Exit(1)
-    authority = load_keypair(authority_kp or chain_secrets_dir() / "registry_authority.json")
-    status = METER_REVOKED if revoked else METER_ACTIVE
-    ix = build_set_meter_status_ix(authority.pubkey(), Pubkey.from_bytes(bytes.fromhex(row[0])), status)
-
-    async def go() -> None:
-        client = AsyncClient(rpc_url, timeout=60)
-        try:
-            await send_and_confirm(client, [ix], [authority])
-        finally:
-            await client.close()
-
-    asyncio.run(go())
 
 
 @app.command("rebaseline")
@@ -225,25 +147,63 @@ def unrevoke_cmd(
     from gridx.db import connect
 
     if rpc_url is not None:
-        _set_status_on_chain(rpc_url, dsn, authority_keypair, meter_id, revoked=False)
-    with connect(dsn) as conn:
-        _run(lambda: unrevoke(conn, meter_id, chain_done=rpc_url is not None))
+        _status_on_chain(rpc_url, dsn, authority_keypair, meter_id, revoked=False)
+    else:
+        with connect(dsn) as conn:
+            _run(lambda: unrevoke(conn, meter_id))
     typer.echo(f"unrevoked {meter_id}")
 
 
-@app.command("rotate-key")
-def rotate_key_cmd(
+@app.command("rotate")
+def rotate_cmd(
     meter_id: str = typer.Option(..., "--meter-id"),
     pubkey: str = typer.Option(..., "--pubkey", help="the new ed25519 public key, 64 hex chars"),
     rebase: bool = typer.Option(True, "--rebaseline/--keep-chain", help="a replaced meter starts a new chain"),
     dsn: str = _DSN,
     rpc_url: str | None = _RPC,
+    owner_keypair: Path | None = _OWNER_KP,
+    authority_keypair: Path | None = _AUTHORITY,
+    proof: str = typer.Option("", "--proof", help="with --rpc-url: the new key's proof (`gridx edge enrol-proof`)"),
 ) -> None:
-    """A replaced meter (or a compromised key): the new key, and by default a new chain."""
-    _chain_first(rpc_url, "rotate_meter_key")
-    _set(dsn, meter_id, "pubkey", pubkey.lower())
+    """A replaced meter (or a compromised key): the new key, and by default a new chain. With
+    --rpc-url the old key is revoked and the new one enrolled in one transaction on chain."""
+    if rpc_url is not None:
+        if owner_keypair is None:
+            raise typer.BadParameter("the owner signs the new enrolment on chain", param_hint="--owner-keypair")
+        if len(proof) != 128:
+            raise typer.BadParameter("the new key proves possession (64-byte signature, hex)", param_hint="--proof")
+        _rotate_on_chain(rpc_url, dsn, owner_keypair, authority_keypair, meter_id, (pubkey.lower(), proof))
+        typer.echo(f"{meter_id}: pubkey = {pubkey.lower()} on chain and in the mirror")
+    else:
+        _set(dsn, meter_id, "pubkey", pubkey.lower())
     if rebase:
         rebaseline_cmd(meter_id, 0, "00" * 32, dsn)
+
+
+# the name this command had before it worked on chain
+app.command("rotate-key", hidden=True)(rotate_cmd)
+
+
+@app.command("update")
+def update_cmd(
+    meter_id: str = typer.Option(..., "--meter-id"),
+    rated_power_w: int | None = typer.Option(None, "--rated-power-w", min=1),
+    interval_s: int | None = typer.Option(None, "--interval-s", min=1, max=86_400, help="must divide a day"),
+    dsn: str = _DSN,
+    rpc_url: str | None = _RPC,
+    authority_keypair: Path | None = _AUTHORITY,
+) -> None:
+    """A meter's rated power and/or window length (on chain first with --rpc-url; the edge
+    must use the same interval)."""
+    if rated_power_w is None and interval_s is None:
+        raise typer.BadParameter("give --rated-power-w and/or --interval-s")
+    if rpc_url is not None:
+        _update_on_chain(rpc_url, dsn, authority_keypair, meter_id, (rated_power_w, interval_s))
+        typer.echo(f"updated {meter_id} on chain and in the mirror")
+        return
+    for column, value in (("rated_power_w", rated_power_w), ("interval_s", interval_s)):
+        if value is not None:
+            _set(dsn, meter_id, column, value)
 
 
 @app.command("set-rated-power")
@@ -252,9 +212,10 @@ def set_rated_power_cmd(
     watts: int = typer.Option(..., "--watts", min=1),
     dsn: str = _DSN,
     rpc_url: str | None = _RPC,
+    authority_keypair: Path | None = _AUTHORITY,
 ) -> None:
-    _chain_first(rpc_url, "set_meter_rated_power")
-    _set(dsn, meter_id, "rated_power_w", watts)
+    """Same as `update --rated-power-w`."""
+    update_cmd(meter_id, watts, None, dsn, rpc_url, authority_keypair)
 
 
 @app.command("move-edge")
@@ -277,9 +238,11 @@ def set_interval_cmd(
     meter_id: str = typer.Option(..., "--meter-id"),
     interval_s: int = typer.Option(..., "--interval-s", min=1, max=86_400),
     dsn: str = _DSN,
+    rpc_url: str | None = _RPC,
+    authority_keypair: Path | None = _AUTHORITY,
 ) -> None:
-    """The meter's window length (must divide a day); the edge must use the same."""
-    _set(dsn, meter_id, "interval_s", interval_s)
+    """Same as `update --interval-s`."""
+    update_cmd(meter_id, None, interval_s, dsn, rpc_url, authority_keypair)
 
 
 @app.command("stalled")

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 __all__ = [
     "DOMAIN_TAG",
+    "ENROL_TAG",
     "GATEWAY_USER",
     "GENESIS_HASH",
     "MAX_BATCH_BYTES",
@@ -27,12 +28,15 @@ __all__ = [
     "Batch",
     "Reading",
     "UnsignedReading",
+    "b58decode_key",
     "canonical_bytes",
     "decode_batch",
     "encode_batch",
+    "enrolment_bytes",
     "is_gateway_user",
     "reading_hash",
     "readings_topic",
+    "sign_enrolment_proof",
     "sign_reading",
     "verify_reading",
 ]
@@ -162,3 +166,38 @@ def decode_batch(payload: bytes) -> Batch:
     """Parse the envelope; each reading stays a raw dict when it does not validate, so the
     gateway can quarantine it alone without losing the good readings beside it."""
     return Batch.model_validate_json(payload)
+
+
+# ---- enrolment: the meter key's proof of possession (checked on chain by register_meter)
+ENROL_TAG = b"gridtokenx/enrol/v1\0"
+_B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+
+
+def b58decode_key(text: str) -> bytes:
+    """A base58 (Solana) public key as its 32 bytes; raises ValueError otherwise. Here, not in
+    gridx.chain, so the edge's light install can sign an enrolment without the Solana stack."""
+    n = 0
+    for ch in text:
+        i = _B58.find(ch)
+        if i < 0:
+            raise ValueError(f"not base58: {ch!r}")
+        n = n * 58 + i
+    pad = len(text) - len(text.lstrip("1"))
+    raw = b"\0" * pad + (n.to_bytes((n.bit_length() + 7) // 8, "big") if n else b"")
+    if len(raw) != 32:
+        raise ValueError(f"a public key is 32 bytes, {text!r} decodes to {len(raw)}")
+    return raw
+
+
+def enrolment_bytes(meter: bytes, owner: bytes, edge_id: str | bytes) -> bytes:
+    """What a meter key signs to prove possession at enrolment: bound to the owner and the edge,
+    so a captured proof cannot enrol the key for someone else or behind another edge."""
+    edge = edge_id.encode() if isinstance(edge_id, str) else edge_id
+    if len(meter) != 32 or len(owner) != 32 or len(edge) > 32:
+        raise ValueError("meter and owner are 32-byte keys, the edge id at most 32 bytes")
+    return ENROL_TAG + meter + owner + edge.ljust(32, b"\0")
+
+
+def sign_enrolment_proof(key: SigningKey, owner: bytes, edge_id: str | bytes) -> bytes:
+    """The 64-byte proof of possession, made where the meter key lives (the edge)."""
+    return bytes(key.sign(enrolment_bytes(key.verify_key.encode(), owner, edge_id)).signature)

@@ -16,14 +16,13 @@ from nacl.signing import SigningKey
 from solders.instruction import AccountMeta, Instruction
 from solders.pubkey import Pubkey
 
-from gridx.wire import Reading, canonical_bytes
+from gridx.wire import Reading, canonical_bytes, enrolment_bytes, sign_enrolment_proof
 
 from ._idl import idl_program
 from ._ids import (
     SYSTEM_PROGRAM_ID,
     TOKEN_PROGRAM_ID,
     ata_address,
-    edge_seed,
     grxe_mint_pda,
     meter_pda,
     mint_authority_pda,
@@ -50,7 +49,6 @@ __all__ = [
 ED25519_PROGRAM_ID = Pubkey.from_string("Ed25519SigVerify111111111111111111111111111")
 INSTRUCTIONS_SYSVAR_ID = Pubkey.from_string("Sysvar1nstructions1111111111111111111111111")
 MAX_READINGS_PER_MINT = 8
-ENROL_TAG = b"gridtokenx/enrol/v1\0"
 _SELF = 0xFFFF  # "this instruction" in an Ed25519 offsets entry
 _OFFSETS = struct.Struct("<HHHHHHH")
 
@@ -64,15 +62,13 @@ class SignedReading:
 
 
 def enrolment_message(meter: Pubkey, owner: Pubkey, edge_id: str | bytes) -> bytes:
-    """What a meter key signs to prove possession at enrolment (bound to owner and edge, so a
-    captured proof cannot enrol the key for someone else)."""
-    return ENROL_TAG + bytes(meter) + bytes(owner) + edge_seed(edge_id)
+    """What a meter key signs to prove possession at enrolment (``gridx.wire.enrolment_bytes``)."""
+    return enrolment_bytes(bytes(meter), bytes(owner), edge_id)
 
 
 def sign_enrolment(key: SigningKey, owner: Pubkey, edge_id: str | bytes) -> bytes:
     """The meter's proof of possession for enrolment (run where the meter key lives)."""
-    meter = Pubkey.from_bytes(key.verify_key.encode())
-    return bytes(key.sign(enrolment_message(meter, owner, edge_id)).signature)
+    return sign_enrolment_proof(key, bytes(owner), edge_id)
 
 
 def signed_reading(r: Reading) -> SignedReading:

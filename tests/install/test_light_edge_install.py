@@ -5,6 +5,7 @@ Prints the install size and the agent's resident memory (figures for the README)
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -12,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from solders.pubkey import Pubkey
 
 from firmware_sim._fleet import Fleet, FleetConfig
 from firmware_sim._server import serve_in_thread
@@ -71,6 +73,28 @@ def test_the_edge_install_holds_none_of_the_heavy_stack(light_venv: Path) -> Non
     helped = subprocess.run([str(light_venv / "bin" / "gridx"), "edge", "--help"], capture_output=True, text=True)
     assert helped.returncode == 0, helped.stderr
     assert "provision" in helped.stdout and "run" in helped.stdout
+
+
+def test_the_light_install_makes_the_enrolment_proof(light_venv: Path, tmp_path: Path) -> None:
+    """The meter key never leaves the edge: its proof of possession is made there, without the
+    Solana stack, over exactly the bytes the registry program checks."""
+    from nacl.signing import VerifyKey
+    from solders.keypair import Keypair
+
+    from edge.keys import ensure_key
+    from gridx.chain import enrolment_message
+
+    pubkey = ensure_key(tmp_path, "pi-meter")
+    owner = Keypair().pubkey()
+    args = ["edge", "enrol-proof", "--edge-id", "pi", "--meter-id", "pi-meter", "--owner", str(owner)]
+    done = subprocess.run(
+        [str(light_venv / "bin" / "gridx"), *args, "--keys-dir", str(tmp_path)], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert out["pubkey"] == pubkey
+    meter = bytes.fromhex(pubkey)
+    VerifyKey(meter).verify(enrolment_message(Pubkey.from_bytes(meter), owner, "pi"), bytes.fromhex(out["proof"]))
 
 
 def test_the_light_install_publishes_signed_readings(light_venv: Path, broker: MosquittoBroker, tmp_path: Path) -> None:
