@@ -96,3 +96,14 @@ pub(crate) fn write_fill(order: &mut AccountView, remaining: u64, escrow_remaini
     Ok(())
 }
 
+
+/// Count a trade in the market's statistics.
+#[inline(always)]
+pub(crate) fn record_trade(market: &mut AccountView, amount: u64) -> ProgramResult {
+    let mut d = market.try_borrow_mut()?;
+    let tc = add_u64(rd_u64(&d, MARKET_TRADE_COUNT), 1)?;
+    let vol = add_u64(rd_u64(&d, MARKET_VOLUME), amount)?;
+    wr(&mut d, MARKET_TRADE_COUNT, &tc.to_le_bytes());
+    wr(&mut d, MARKET_VOLUME, &vol.to_le_bytes());
+    Ok(())
+}
