@@ -543,8 +543,9 @@ def main() -> None:
             "trading",
             "initialize_market",
             25,
+            mkt_auth.pubkey(),
             accounts={
-                "authority": mkt_auth.pubkey(),
+                "deployer": DEPLOYER.pubkey(),
                 "market": market,
                 "energy_mint": grxe,
                 "payment_mint": pm,
@@ -555,9 +556,9 @@ def main() -> None:
                 "system_program": SYSTEM,
             },
         ),
-        [mkt_auth],
+        [DEPLOYER],
     )
-    print("trading.initialize_market ok:", fetch("trading", market))
+    print("trading.initialize_market ok (deployer only, names the matcher):", fetch("trading", market))
 
     seller, buyer = prosumer, consumer
     for kp in (seller, buyer):

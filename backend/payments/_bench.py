@@ -50,7 +50,11 @@ async def _market(client: AsyncClient, n: int) -> tuple[c.MarketKeys, Keypair, K
         )
     market = c.MarketKeys(energy.pubkey(), pay.pubkey(), c.ata_address(auth.pubkey(), pay.pubkey()))
     await c.send_and_confirm(client, [c.create_ata_ix(auth.pubkey(), auth.pubkey(), pay.pubkey())], [auth])
-    await c.send_and_confirm(client, [c.build_initialize_market_ix(auth.pubkey(), market, 0)], [auth])
+    # only the compiled-in deployer creates markets (local chains: its public seed)
+    deployer = c.deployer_keypair()
+    await c.airdrop(client, deployer.pubkey(), 10**10)
+    ix = c.build_initialize_market_ix(deployer.pubkey(), auth.pubkey(), market, 0)
+    await c.send_and_confirm(client, [ix], [deployer])
     for kp in (seller, buyer):
         await c.send_and_confirm(client, [c.create_ata_ix(kp.pubkey(), kp.pubkey(), energy.pubkey())], [kp])
     seller_acct = c.ata_address(seller.pubkey(), energy.pubkey())

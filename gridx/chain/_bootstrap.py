@@ -146,9 +146,8 @@ async def bootstrap(client: AsyncClient, keys_dir: Path | None = None, fund: boo
             client, [create_ata_ix(market_auth.pubkey(), market_auth.pubkey(), pay_mint.pubkey())], [market_auth]
         )
     if await fetch_account(client, market.address) is None:
-        await send_and_confirm(
-            client, [build_initialize_market_ix(market_auth.pubkey(), market, MARKET_FEE_BPS)], [market_auth]
-        )
+        ix = build_initialize_market_ix(deployer.pubkey(), market_auth.pubkey(), market, MARKET_FEE_BPS)
+        await send_and_confirm(client, [ix], [deployer])
 
     await _verify_ours(client, authority.pubkey(), admin.pubkey(), market_auth.pubkey(), market)
     dep = Deployment(

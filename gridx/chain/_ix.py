@@ -208,12 +208,13 @@ class MarketKeys:
         return payment_vault_pda(self.address)
 
 
-def build_initialize_market_ix(authority: Pubkey, market: MarketKeys, fee_bps: int) -> Instruction:
+def build_initialize_market_ix(deployer: Pubkey, authority: Pubkey, market: MarketKeys, fee_bps: int) -> Instruction:
+    """Only the compiled-in deployer may create a market; ``authority`` becomes its matcher."""
     return idl_program("trading").build(
         "initialize_market",
-        {"fee_bps": fee_bps},
+        {"fee_bps": fee_bps, "authority": authority},
         {
-            "authority": authority,
+            "deployer": deployer,
             "market": market.address,
             "energy_mint": market.energy_mint,
             "payment_mint": market.payment_mint,

@@ -189,6 +189,7 @@ HTLC_ERRORS = [
     ("BadPreimageLength", "Preimage must be exactly 32 bytes"),
     ("WrongPreimage", "SHA-256 of the preimage is not the hash lock"),
     ("DeadlineOutOfRange", "Hash lock deadline leaves too little or too much time"),
+    ("NotDeployer", "Only the compiled-in deployer key may initialise a market"),
 ]
 
 SPECS = {
@@ -509,9 +510,13 @@ SPECS = {
         "instructions": [
             {
                 "name": "initialize_market",
-                "docs": 'Create market PDA ["market", energy_mint, payment_mint] and its two vault token accounts (owned by the market PDA).',
+                "docs": (
+                    'Create market PDA ["market", energy_mint, payment_mint] and its two vault token accounts (owned by '
+                    "the market PDA). Only the compiled-in deployer key may call it; `authority` becomes the market "
+                    "authority (matcher)."
+                ),
                 "accounts": [
-                    acc("authority", True, True, "Payer and market authority (matcher)"),
+                    acc("deployer", True, True, "The compiled-in deployer key (programs/program_ids.json), payer"),
                     acc("market", True, docs='PDA ["market", energy_mint, payment_mint]'),
                     acc("energy_mint"),
                     acc("payment_mint"),
@@ -521,7 +526,7 @@ SPECS = {
                     tok_prog(),
                     sys_prog(),
                 ],
-                "args": [{"name": "fee_bps", "type": "u16"}],
+                "args": [{"name": "fee_bps", "type": "u16"}, {"name": "authority", "type": PK}],
             },
             {
                 "name": "create_sell_order",
@@ -752,7 +757,7 @@ def rust_for(name: str) -> str:
         out.append(f"/// Registry program id {IDS['registry']}")
         out.append(f"pub const REGISTRY_PROGRAM_ID: [u8; 32] = {reg};")
         out.append("")
-    if name in ("registry", "energy_token"):
+    if name in ("registry", "energy_token", "trading"):
         out.append(f"/// Deployer {IDS['deployer']}: the only key that may call initialize")
         out.append(f"pub const DEPLOYER: [u8; 32] = {list(_b58decode(IDS['deployer']))};")
         out.append("")

@@ -207,10 +207,11 @@ def _order_of_other_market(w: World) -> tuple[list[Instruction], list[Keypair]]:
             c.create_ata_ix(auth.pubkey(), auth.pubkey(), pay2.pubkey()),
             c.create_ata_ix(auth.pubkey(), w.consumer.pubkey(), pay2.pubkey()),
             c.mint_to_ix(pay2.pubkey(), buyer_pay2, auth.pubkey(), 10**9),
-            c.build_initialize_market_ix(auth.pubkey(), m2, 0),
         ],
         [auth],
     )
+    deployer = c.deployer_keypair()
+    w.svm.send([c.build_initialize_market_ix(deployer.pubkey(), auth.pubkey(), m2, 0)], [deployer])
     w.svm.send([c.build_create_buy_order_ix(w.consumer.pubkey(), m2, 5, 1_000_000, 900_000)], [w.consumer])
     return [_match(w, buy_id=5)], [w.market_auth]
 

@@ -183,7 +183,7 @@ def build_world() -> World:
     fee = c.ata_address(market_auth.pubkey(), pay.pubkey())
     svm.send([c.create_ata_ix(market_auth.pubkey(), market_auth.pubkey(), pay.pubkey())], [market_auth])
     market = c.MarketKeys(grxe, pay.pubkey(), fee)
-    svm.send([c.build_initialize_market_ix(market_auth.pubkey(), market, 25)], [market_auth])
+    svm.send([c.build_initialize_market_ix(deployer.pubkey(), market_auth.pubkey(), market, 25)], [deployer])
     watched = [market.energy_vault, market.payment_vault, fee]
     for kp in (prosumer, consumer):
         svm.send(
