@@ -165,7 +165,8 @@ def _deadline_too_soon(w: World, clock: _Clock) -> tuple[list[Instruction], list
 
 def _deadline_too_far(w: World, clock: _Clock) -> tuple[list[Instruction], list[Keypair]]:
     _, h = _secret()
-    return [_fill(w, h, lead=c.HASHLOCK_MAX_LEAD_S + 1)], [w.prosumer]
+    # well past the bound: the chain's clock may have moved on a second or two since now(w)
+    return [_fill(w, h, lead=c.HASHLOCK_MAX_LEAD_S + 60)], [w.prosumer]
 
 
 def _fill_by_stranger(w: World, clock: _Clock) -> tuple[list[Instruction], list[Keypair]]:
