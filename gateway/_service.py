@@ -78,7 +78,7 @@ class Gateway(MqttSide):
         server = None
         if self.cfg.metrics_port is not None:
             server = self.metrics.serve(self.cfg.metrics_host, self.cfg.metrics_port)
-            self.metrics_port = int(server.server_port)
+            self.metrics_port = server.port
         await self._registry.start()
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = self.cfg.session_expiry_s
@@ -112,7 +112,7 @@ class Gateway(MqttSide):
             await self._registry.close()
             self._pool.shutdown(wait=False, cancel_futures=True)
             if server is not None:
-                server.shutdown()
+                server.close()
             if self._latency_fh is not None:
                 self._latency_fh.close()
             log.info("gateway_stopped", accepted=self.accepted)
