@@ -4,7 +4,8 @@ It never touches the system cluster: its data directory lives under ``.run/`` an
 on 127.0.0.1 at a port of our choosing. PostgreSQL refuses to run as root, so when we are root
 the cluster runs as the ``postgres`` system user that the Debian package creates. That user
 cannot reach a clone under a 0700 directory (``/root``), so then the cluster's data lives in a
-directory of its own under the system temp dir and ``datadir`` is a symlink to it.
+directory of its own under the system temp dir and ``datadir`` is a symlink to it. A throwaway
+cluster (a test session's) is removed with ``stop(discard=True)``: only what that server created.
 
 Flavor (``GRIDX_PG_FLAVOR``): ``timescaledb`` preloads TimescaleDB and fails when it is not
 installed (``scripts/setup_timescaledb.sh`` builds it); ``plain`` never loads it; unset loads
@@ -107,6 +108,8 @@ class PostgresServer:
     extra_conf: dict[str, str] = field(default_factory=dict)
     proc: subprocess.Popen[bytes] | None = None
     flavor: str = field(default_factory=pg_flavor)
+    # the cluster directory this server created (initdb), and so may remove; never one it reused
+    _created: Path | None = field(default=None, init=False, repr=False)
 
     @property
     def dsn(self) -> str:
@@ -121,6 +124,8 @@ class PostgresServer:
         data = _cluster_dir(self.datadir)
         if (data / "PG_VERSION").exists():
             return
+        if not data.exists():
+            self._created = data
         data.mkdir(parents=True, exist_ok=True)
         if os.geteuid() == 0:
             shutil.chown(data, "postgres", "postgres")
@@ -168,7 +173,10 @@ class PostgresServer:
                     raise
                 time.sleep(0.1)
 
-    def stop(self) -> None:
+    def stop(self, *, discard: bool = False) -> None:
+        """Stop the server; ``discard`` also removes the cluster's files if this server created
+        them (a relocated cluster's temp directory with its symlink), so a throwaway cluster
+        leaves nothing behind. A cluster it found already there is never removed."""
         if self.proc is not None:
             # SIGINT is PostgreSQL's "fast" shutdown: it does not wait for clients to leave.
             os.killpg(self.proc.pid, signal.SIGINT)
@@ -177,6 +185,11 @@ class PostgresServer:
             except subprocess.TimeoutExpired:
                 stop_process(self.proc)
             self.proc = None
+        if discard and self._created is not None:
+            shutil.rmtree(self._created)
+            if self.datadir.is_symlink() and self.datadir.resolve() == self._created.resolve():
+                self.datadir.unlink()
+            self._created = None
 
     def kill(self) -> None:
         """SIGKILL the postmaster, as a crash would."""

@@ -56,3 +56,37 @@ def test_cluster_starts_when_the_clone_is_under_a_0700_directory(tmp_path: Path)
         server.stop()
         if server.datadir.is_symlink():
             shutil.rmtree(server.datadir.resolve(), ignore_errors=True)
+
+
+def test_discard_removes_the_cluster_it_created_and_keeps_a_reused_one(tmp_path: Path) -> None:
+    datadir = tmp_path / "pg"
+    first = PostgresServer(datadir).start()
+    first.stop()  # a plain stop keeps the cluster: a test may start it again
+    assert (datadir / "PG_VERSION").exists()
+    reuser = PostgresServer(datadir).start()  # found it there: not its to remove
+    reuser.stop(discard=True)
+    assert (datadir / "PG_VERSION").exists()
+    first.start()
+    first.stop(discard=True)
+    assert not datadir.exists()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the cluster is relocated only when it runs as another user")
+def test_discard_removes_the_relocated_temp_directory_and_its_symlink(tmp_path: Path) -> None:
+    home = tmp_path / "root-like-home"
+    home.mkdir(mode=0o700)
+    home.chmod(0o700)  # like /root: the cluster moves to $TMPDIR/gridx-pg-<hash>
+    server = PostgresServer(home / "clone" / ".run" / "pg")
+    server.start()
+    real = server.datadir.resolve()
+    try:
+        assert real.parent == Path(tempfile.gettempdir()).resolve() and real.name.startswith("gridx-pg-")
+        neighbour = Path(tempfile.mkdtemp(prefix="gridx-pg-", dir=real.parent))  # another session's
+        server.stop(discard=True)
+        assert not real.exists() and not server.datadir.is_symlink() and not server.datadir.exists()
+        assert neighbour.is_dir()
+        neighbour.rmdir()
+    finally:
+        server.stop()
+        if real.exists():
+            shutil.rmtree(real, ignore_errors=True)
