@@ -90,3 +90,46 @@ def test_discard_removes_the_relocated_temp_directory_and_its_symlink(tmp_path: 
         server.stop()
         if real.exists():
             shutil.rmtree(real, ignore_errors=True)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the cluster runs as another user only when we are root")
+@pytest.mark.parametrize("clone_mode", [0o755, 0o700], ids=["clone-0755", "clone-0700"])
+def test_clone_in_a_sticky_world_writable_directory_like_tmp(clone_mode: int) -> None:
+    """A clone under /tmp (1777, sticky): a 0755 clone keeps its cluster in .run, a 0700 one
+    (umask 077) has it relocated; either way the cluster starts and discard leaves nothing."""
+    shared = Path(tempfile.mkdtemp(prefix="gridx-sticky-"))  # directly under the real temp dir
+    shared.chmod(0o1777)
+    clone = shared / "ci"
+    clone.mkdir()
+    clone.chmod(clone_mode)
+    server = PostgresServer(clone / ".run" / "pytest" / "pg-1")
+    try:
+        server.start()
+        with psycopg.connect(server.dsn) as conn:
+            assert conn.execute("SELECT 1").fetchone() == (1,)
+        assert server.datadir.is_symlink() == (clone_mode == 0o700)
+        real = server.datadir.resolve()
+        server.stop(discard=True)
+        assert not real.exists() and not server.datadir.exists() and not server.datadir.is_symlink()
+    finally:
+        server.stop()
+        shutil.rmtree(shared, ignore_errors=True)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the cluster runs as another user only when we are root")
+def test_a_relocated_directory_that_is_not_ours_is_refused(tmp_path: Path) -> None:
+    """The link points at a directory another user owns (made or swapped in by them): refused,
+    by name, before anything is chowned or started there."""
+    home = tmp_path / "home"
+    home.mkdir(mode=0o700)
+    foreign = Path(tempfile.mkdtemp(prefix="gridx-pg-"))
+    os.chown(foreign, 65534, 65534)  # nobody
+    datadir = home / ".run" / "pg"
+    datadir.parent.mkdir(parents=True)
+    datadir.symlink_to(foreign, target_is_directory=True)
+    try:
+        with pytest.raises(ServiceError, match=r"is not ours \(uid 65534\)"):
+            PostgresServer(datadir).init()
+        assert foreign.stat().st_uid == 65534 and not any(foreign.iterdir())
+    finally:
+        shutil.rmtree(foreign)
