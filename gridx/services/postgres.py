@@ -27,7 +27,7 @@ from pathlib import Path
 from gridx.errors import ServiceError
 from gridx.services._proc import free_port, run_tool, stop_process, wait_for_port
 
-__all__ = ["PostgresServer", "pg_bindir", "pg_flavor"]
+__all__ = ["PostgresServer", "pg_bindir", "pg_flavor", "remove_run_tree"]
 
 DB_USER = "gridx"
 DB_NAME = "gridx"
@@ -112,6 +112,23 @@ def _check_relocated(real: Path) -> None:
     owners = {0, pwd.getpwnam("postgres").pw_uid} if os.geteuid() == 0 else {os.geteuid()}
     if not real.is_dir() or st.st_uid not in owners:
         raise ServiceError(f"{real} (the cluster's relocated data) is not ours (uid {st.st_uid}); remove the link")
+
+
+def remove_run_tree(path: Path) -> None:
+    """``shutil.rmtree`` for a run directory (a demo's, a bench's) that may hold a relocated
+    cluster: its ``gridx-pg-*`` temp directory goes too, where rmtree alone would drop only the
+    link and leave ~48 MB behind in the temp dir on every run. Stop the cluster first."""
+    if not path.exists():
+        return
+    tmp = Path(tempfile.gettempdir()).resolve()
+    for top, dirs, files in os.walk(path):  # links are listed, never followed
+        for name in dirs + files:
+            link = Path(top, name)
+            if link.is_symlink():
+                real = link.resolve()
+                if real.parent == tmp and real.name.startswith("gridx-pg-") and real.is_dir():
+                    shutil.rmtree(real)
+    shutil.rmtree(path)
 
 
 _TIMESCALEDB_CONF = {

@@ -133,3 +133,26 @@ def test_a_relocated_directory_that_is_not_ours_is_refused(tmp_path: Path) -> No
         assert foreign.stat().st_uid == 65534 and not any(foreign.iterdir())
     finally:
         shutil.rmtree(foreign)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the cluster is relocated only when it runs as another user")
+def test_removing_a_run_directory_removes_its_relocated_cluster_only(tmp_path: Path) -> None:
+    """What the demo and the benches do before a fresh run: the old relocated cluster goes with
+    the run directory (rmtree alone drops only the link); what other links point at stays."""
+    from gridx.services import remove_run_tree
+
+    home = tmp_path / "home"
+    home.mkdir(mode=0o700)
+    run = home / "clone" / ".run" / "demo"
+    server = PostgresServer(run / "pg").start()
+    server.stop()
+    real = (run / "pg").resolve()
+    keep = Path(tempfile.mkdtemp(prefix="gridx-keep-"))  # a link to something that is not a cluster
+    (run / "elsewhere").symlink_to(keep, target_is_directory=True)
+    try:
+        remove_run_tree(run)
+        assert not run.exists() and not real.exists() and keep.is_dir()
+        remove_run_tree(run)  # nothing there: nothing to do
+    finally:
+        shutil.rmtree(real, ignore_errors=True)
+        shutil.rmtree(keep)
