@@ -12,12 +12,12 @@ from litestar.di import Provide
 from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
-from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from pydantic import BaseModel
 
 from ._config import ApiSettings
 from ._deps import provide_services, provide_wallet
 from ._errors import exception_handlers
+from ._metrics import REGISTRY, http_metrics
 from ._state import Services
 
 __all__ = ["create_app"]
@@ -47,11 +47,6 @@ async def health(services: Services) -> Health:
     except ChainError:
         chain = False
     return Health(status="ok" if db and chain else "degraded", database=db, chain=chain)
-
-
-class _Metrics(PrometheusController):
-    path = "/metrics"
-    include_in_schema = False
 
 
 async def _start(app: Litestar, settings: ApiSettings) -> Services:
@@ -112,13 +107,19 @@ def create_app(settings: ApiSettings | None = None) -> Litestar:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        from gridx.metrics import serve_metrics
+
         services = await _start(app, cfg)
         app.state.services = services
+        # /metrics on its own listener, off the public API port (gridx.metrics convention)
+        metrics = None if cfg.metrics_port is None else serve_metrics(REGISTRY, cfg.metrics_host, cfg.metrics_port)
         stop = asyncio.Event()
         tasks = _background(services, stop)
         try:
             yield
         finally:
+            if metrics is not None:
+                metrics.close()
             stop.set()
             for t in tasks:
                 t.cancel()
@@ -131,7 +132,6 @@ def create_app(settings: ApiSettings | None = None) -> Litestar:
     return Litestar(
         route_handlers=[
             health,
-            _Metrics,
             AuthController,
             AccountController,
             EnergyController,
@@ -144,10 +144,8 @@ def create_app(settings: ApiSettings | None = None) -> Litestar:
         dependencies={"services": Provide(provide_services), "wallet": Provide(provide_wallet)},
         exception_handlers=exception_handlers(),
         middleware=[
-            RateLimitConfig(
-                rate_limit=("minute", cfg.rate_limit_per_minute), exclude=["/health", "/metrics"]
-            ).middleware,
-            PrometheusConfig(app_name="gridx_api", prefix="gridx_api_http", group_path=True).middleware,
+            RateLimitConfig(rate_limit=("minute", cfg.rate_limit_per_minute), exclude=["/health"]).middleware,
+            http_metrics,
         ],
         openapi_config=OpenAPIConfig(
             title="GridTokenX trading API",

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
 import subprocess
 import time
 import uuid
@@ -238,9 +237,10 @@ def _delta_phase(
 
 def run_bench(users: int = 20, rate: float = 200.0, seconds: float = 5.0, trades: int = 200) -> dict[str, Any]:
     from gridx.paths import run_dir
+    from gridx.services import remove_run_tree
 
     base = run_dir() / "bench-api"
-    shutil.rmtree(base, ignore_errors=True)
+    remove_run_tree(base)  # a relocated cluster of the last run too
     base.mkdir(parents=True)
     s = _Stack(base)
     try:

@@ -9,6 +9,8 @@ from pathlib import Path
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from gridx.metrics import metrics_host_field, metrics_port_field
+
 __all__ = ["ApiSettings"]
 
 
@@ -26,6 +28,9 @@ class ApiSettings(BaseSettings):
     keys_dir: Path | None = None
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
+    # /metrics (the API's registry, matcher and indexer included) on its own listener; None: off
+    metrics_host: str = metrics_host_field()
+    metrics_port: int | None = metrics_port_field(None)
     # Sign-In-With-Solana: the domain and URI a message must name, and the chain id
     domain: str = "127.0.0.1:8000"
     uri: str = "http://127.0.0.1:8000"

@@ -9,6 +9,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from gateway._checks import Policy
 from gridx.config import dsn_field
+from gridx.metrics import metrics_host_field, metrics_port_field
 from gridx.wire import GATEWAY_USER
 
 __all__ = ["GatewayConfig"]
@@ -35,8 +36,8 @@ class GatewayConfig(BaseSettings):
     # unacknowledged messages the broker may have in flight to us: bounds memory, and is the
     # backpressure when the database is slow or down
     receive_max: int = Field(200, ge=1, le=65535)
-    metrics_host: str = "127.0.0.1"
-    metrics_port: int | None = Field(9464, ge=0, le=65535)  # 0: any free port; None: off
+    metrics_host: str = metrics_host_field()
+    metrics_port: int | None = metrics_port_field(9464)  # 0: any free port; None: off
     max_age_s: int = Field(86_400, ge=1)
     max_future_s: int = Field(120, ge=0)
     batch_size: int = Field(2000, ge=1)  # readings per database transaction

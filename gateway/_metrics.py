@@ -1,20 +1,21 @@
-"""Prometheus metrics of one gateway, in its own registry (several gateways may share a process)."""
+"""Prometheus metrics of one gateway, in its own registry (several gateways may share a process;
+the convention is ``gridx.metrics``)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from wsgiref.simple_server import WSGIServer
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from gridx.errors import Reason
+from gridx.metrics import MetricsServer, new_registry, serve_metrics
 
 __all__ = ["Metrics"]
 
 
 @dataclass
 class Metrics:
-    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+    registry: CollectorRegistry = field(default_factory=new_registry)
 
     def __post_init__(self) -> None:
         r = self.registry
@@ -49,7 +50,6 @@ class Metrics:
         self.subscribed = Gauge("gridx_gateway_subscribed", "1 while subscribed to the readings", registry=r)
         self.messages = Counter("gridx_gateway_messages_acked", "MQTT messages acknowledged", registry=r)
 
-    def serve(self, host: str, port: int) -> WSGIServer:
-        """Serve /metrics in a daemon thread (``port`` 0 picks a free one: see ``server_port``)."""
-        server, _thread = start_http_server(port, addr=host, registry=self.registry)
-        return server
+    def serve(self, host: str, port: int) -> MetricsServer:
+        """Serve /metrics in a daemon thread (``port`` 0 picks a free one: see ``MetricsServer.port``)."""
+        return serve_metrics(self.registry, host, port)

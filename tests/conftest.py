@@ -22,7 +22,9 @@ def pg_server() -> Iterator[PostgresServer]:
     RUN.mkdir(parents=True, exist_ok=True)
     server = PostgresServer(RUN / f"pg-{os.getpid()}").start()
     yield server
-    server.stop()
+    # a new cluster per session (its name has our pid): nothing may stay behind, under /tmp
+    # either, where a clone under /root keeps it (~48 MB a session)
+    server.stop(discard=True)
 
 
 @pytest.fixture

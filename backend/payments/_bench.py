@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import time
 import uuid
 from decimal import Decimal
@@ -29,7 +28,7 @@ from backend.payments._store import SwapRecord, insert_swap, load_swap, set_buye
 from backend.payments._swap import SwapParams, SwapStatus, hashlock_of, plan_swap
 from gridx.db import connect, migrate
 from gridx.paths import run_dir
-from gridx.services import AnvilNode, LocalStack
+from gridx.services import AnvilNode, LocalStack, remove_run_tree
 
 __all__ = ["run_swap_bench"]
 
@@ -141,7 +140,7 @@ async def _run(n: int, stack: LocalStack, anvil: AnvilNode) -> dict[str, Any]:
 
 def run_swap_bench(n: int) -> dict[str, Any]:
     work = run_dir() / "bench-swap"
-    shutil.rmtree(work, ignore_errors=True)
+    remove_run_tree(work)  # a relocated cluster of the last run too
     with LocalStack(work, broker=False, chain=True) as stack:
         anvil = AnvilNode(work / "anvil").start()
         try:

@@ -22,15 +22,24 @@ from backend.payments._errors import EvmReverted, EvmTimeout, EvmUnreachable
 from backend.payments._store import SwapRecord, open_swaps, record_step, save_legs
 from backend.payments._swap import Action, Observation, SwapStatus, relayer_actions, swap_status
 from gridx.errors import ChainError
+from gridx.metrics import metrics_host_field, metrics_port_field, new_registry, serve_metrics
 
-__all__ = ["RelayerSettings", "relay_once", "relay_swap", "run_relayer"]
+__all__ = ["REGISTRY", "RelayerSettings", "relay_once", "relay_swap", "run_relayer"]
 
 log = logging.getLogger("gridx.payments.relayer")
 
-# every relayer outcome is counted: submitted or refused per action, and observed status changes
-SUBMISSIONS = Counter("gridx_swap_submissions_total", "Relayer claims/refunds", ["action", "outcome"])
-TRANSITIONS = Counter("gridx_swap_transitions_total", "Swap status changes the relayer observed", ["status"])
-UNREACHABLE = Counter("gridx_swap_chain_unreachable_total", "Relayer rounds skipped: a chain did not answer")
+# every relayer outcome is counted, in the relayer's own registry (gridx.metrics): submitted or
+# refused per action, and observed status changes
+REGISTRY = new_registry()
+SUBMISSIONS = Counter(
+    "gridx_swap_submissions_total", "Relayer claims/refunds", ["action", "outcome"], registry=REGISTRY
+)
+TRANSITIONS = Counter(
+    "gridx_swap_transitions_total", "Swap status changes the relayer observed", ["status"], registry=REGISTRY
+)
+UNREACHABLE = Counter(
+    "gridx_swap_chain_unreachable_total", "Relayer rounds skipped: a chain did not answer", registry=REGISTRY
+)
 
 
 class RelayerSettings(BaseModel):
@@ -49,6 +58,8 @@ class RelayerSettings(BaseModel):
     relayer_evm_key: Path
     relayer_sol_key: Path
     interval_s: float = 0.2
+    metrics_host: str = metrics_host_field()
+    metrics_port: int | None = metrics_port_field(None)  # /metrics of REGISTRY; None: off
 
 
 class Chains(Protocol):
@@ -135,10 +146,17 @@ async def run_relayer(settings: RelayerSettings, stop: asyncio.Event) -> None:
     )
     relayer_evm = Account.from_key(settings.relayer_evm_key.read_text().strip())
     relayer_sol = c.load_keypair(settings.relayer_sol_key)
-    with connect(settings.dsn, autocommit=True, app="gridx-relayer") as conn:
-        async with AsyncClient(settings.sol_url) as sol:
-            chains = LiveChains(contracts, sol, market, relayer_evm, relayer_sol)
-            while not stop.is_set():
-                await relay_once(conn, chains)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), settings.interval_s)
+    server = (
+        None if settings.metrics_port is None else serve_metrics(REGISTRY, settings.metrics_host, settings.metrics_port)
+    )
+    try:
+        with connect(settings.dsn, autocommit=True, app="gridx-relayer") as conn:
+            async with AsyncClient(settings.sol_url) as sol:
+                chains = LiveChains(contracts, sol, market, relayer_evm, relayer_sol)
+                while not stop.is_set():
+                    await relay_once(conn, chains)
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), settings.interval_s)
+    finally:
+        if server is not None:
+            server.close()

@@ -251,4 +251,4 @@ def run_bench(readings: int, meters: int, per_tx: int, rate: float = 1000.0) -> 
         for p in reversed(procs):
             stop_process(p)
         broker.stop()
-        pg.stop()
+        pg.stop(discard=True)  # a new cluster per run (pid): leave no relocated copy in the temp dir

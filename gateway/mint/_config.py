@@ -11,6 +11,7 @@ from gateway.mint._limits import MintLimits
 from gateway.mint._worker import MintWorkerConfig
 from gridx.chain import chain_secrets_dir
 from gridx.config import dsn_field, rpc_url_field
+from gridx.metrics import metrics_host_field, metrics_port_field
 
 __all__ = ["MintSettings"]
 
@@ -30,7 +31,9 @@ class MintSettings(BaseSettings):
     global_per_s: float = Field(5000.0, gt=0)
     global_burst: int = Field(5000, ge=1)
     mirror_interval_s: float = Field(1.0, gt=0)  # how soon an on-chain revocation reaches the mirror
-    metrics_port: int | None = Field(None, ge=0, le=65535)
+    # /metrics of this worker's registry (gridx.metrics); a container sets host 0.0.0.0
+    metrics_host: str = metrics_host_field()
+    metrics_port: int | None = metrics_port_field(None)
     # fault injection for tests: "after_send" kills the process once transactions are
     # confirmed but before their outcome is recorded (the crash window exactly-once must survive)
     failpoint: str | None = None

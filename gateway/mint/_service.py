@@ -8,18 +8,20 @@ import contextlib
 from gateway.mint._config import MintSettings
 from gateway.mint._worker import MintWorker
 from gridx.errors import ServiceError
+from gridx.metrics import serve_metrics
 from gridx.registry import mirror_loop
 
 __all__ = ["run_mint_service"]
 
 
 async def run_mint_service(settings: MintSettings, stop: asyncio.Event, worker: MintWorker | None = None) -> None:
-    from prometheus_client import start_http_server
     from solana.rpc.async_api import AsyncClient
 
-    if settings.metrics_port is not None:
-        start_http_server(settings.metrics_port, addr="127.0.0.1")
     worker = worker or MintWorker(settings.worker())
+    server = None
+    if settings.metrics_port is not None:
+        server = serve_metrics(worker.metrics.registry, settings.metrics_host, settings.metrics_port)
+        worker.metrics_port = server.port
     client = AsyncClient(settings.rpc_url, timeout=30)
     tasks = [
         asyncio.create_task(worker.run(), name="mint-worker"),
@@ -39,3 +41,5 @@ async def run_mint_service(settings: MintSettings, stop: asyncio.Event, worker: 
         await asyncio.gather(*tasks, return_exceptions=True)
         with contextlib.suppress(Exception):
             await client.close()
+        if server is not None:
+            server.close()

@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING
 
 import psycopg
 import structlog
-from prometheus_client import Counter, Gauge, Histogram
 from solders.pubkey import Pubkey
 
 from gateway.mint._limits import MintLimits, RateLimiter
+from gateway.mint._metrics import MintMetrics
 from gateway.mint._plan import MintJob, Outcome, Verdict, group_by_meter, job_reading
 from gateway.mint._store import MintRecorded, claim_jobs, note_signatures, record_verdicts
 from gridx.chain import SignedReading
@@ -33,17 +33,9 @@ if TYPE_CHECKING:
     from solana.rpc.async_api import AsyncClient
     from solders.keypair import Keypair
 
-__all__ = ["MINTS", "MintWorker", "MintWorkerConfig"]
+__all__ = ["MintWorker", "MintWorkerConfig"]
 
 log = structlog.get_logger("gridx.mint")
-
-MINTS_PENDING = Gauge("gridx_mints_pending", "Mint outbox rows not yet confirmed or refused")
-MINTS = Counter("gridx_mints_total", "Mint outcomes", ["outcome", "reason"])
-MINT_LATENCY = Histogram(
-    "gridx_mint_latency_seconds",
-    "Reading accepted to mint confirmed",
-    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
-)
 
 
 @dataclass(frozen=True)
@@ -66,6 +58,8 @@ class MintWorker:
     def __init__(self, cfg: MintWorkerConfig) -> None:
         self.cfg = cfg
         self.limiter = RateLimiter(cfg.limits)
+        self.metrics = MintMetrics()
+        self.metrics_port: int | None = None  # set by run_mint_service once /metrics is served
         self._stop = asyncio.Event()
         self._pending_at = float("-inf")
         self._solo: set[int] = set()  # rows of a refused multi-window mint: next time alone
@@ -192,16 +186,15 @@ class MintWorker:
                 row = conn.execute("SELECT count(*) FROM mint_outbox WHERE status IN ('pending', 'sent')").fetchone()
             return int(row[0]) if row else 0
 
-        MINTS_PENDING.set(await asyncio.to_thread(count))
+        self.metrics.pending.set(await asyncio.to_thread(count))
 
-    @staticmethod
-    def _observe(results: list[MintRecorded]) -> None:
+    def _observe(self, results: list[MintRecorded]) -> None:
         wall = time.time()
         for res in results:
             v = res.verdict
-            MINTS.labels(v.outcome.value, v.reason).inc()
+            self.metrics.outcomes.labels(v.outcome.value, v.reason).inc()
             if v.outcome in (Outcome.CONFIRMED, Outcome.ALREADY_DONE) and v.job.accepted_at:
-                MINT_LATENCY.observe(max(0.0, wall - v.job.accepted_at))
+                self.metrics.latency.observe(max(0.0, wall - v.job.accepted_at))
             if v.outcome is not Outcome.CONFIRMED:
                 log.info(
                     "mint_outcome",

@@ -19,7 +19,10 @@ DEFAULT_URL = DEFAULT_RPC_URL
 
 @app.command()
 def node(
-    port: Annotated[int, typer.Option(help="TCP port on 127.0.0.1")] = 8899,
+    port: Annotated[int, typer.Option(help="TCP port (the PubSub WebSocket listens on port + 1)")] = 8899,
+    # a container sets 0.0.0.0 so the other services reach it over the compose network; the node
+    # has no authentication, so never publish it beyond a private network
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     journal: Annotated[Path | None, typer.Option(help="account journal (default .run/chain/ledger.bin)")] = None,
     memory: Annotated[bool, typer.Option("--memory", help="keep state in memory only (lost on stop)")] = False,
 ) -> None:
@@ -29,7 +32,7 @@ def node(
     from ._node import LocalNode, NodeConfig
 
     path = None if memory else (journal or run_dir() / "chain" / "ledger.bin")
-    n = LocalNode(NodeConfig(port=port, journal=path))
+    n = LocalNode(NodeConfig(host=host, port=port, journal=path))
     typer.echo(f"chain node on {n.url} (pubsub {n.ws_url}, state: {path or 'memory'})", err=True)
     try:
         n.serve_forever()

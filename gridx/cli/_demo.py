@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -19,7 +18,7 @@ from typing import Any
 import typer
 
 from gridx.paths import ensure_private_dir, run_dir, secrets_dir, write_private
-from gridx.services import LocalStack, free_port, gridx_command, settings_env, wait_for_port
+from gridx.services import LocalStack, free_port, gridx_command, remove_run_tree, settings_env, wait_for_port
 
 __all__ = ["register"]
 
@@ -224,7 +223,7 @@ def _run(meters: int, seconds: int, speed: float, interval_s: int) -> dict[str, 
 
     console = Console()
     base = run_dir() / "demo"
-    shutil.rmtree(base, ignore_errors=True)  # a demo starts from nothing; keys are kept
+    remove_run_tree(base)  # a demo starts from nothing (a relocated cluster too); keys are kept
     keys = ensure_private_dir(secrets_dir() / "demo")
     console.rule("[bold]GridTokenX demo")
     with LocalStack(base, chain=True, broker_users=("gateway", EDGE_ID)) as stack:

@@ -5,7 +5,7 @@ from gridx.services._proc import cpu_seconds, free_port, gridx_command, run_tool
 from gridx.services._stack import LocalStack, settings_env
 from gridx.services.anvil import AnvilNode
 from gridx.services.mosquitto import MosquittoBroker, ensure_pki
-from gridx.services.postgres import PostgresServer, pg_flavor
+from gridx.services.postgres import PostgresServer, pg_flavor, remove_run_tree
 
 __all__ = [
     "AnvilNode",
@@ -17,6 +17,7 @@ __all__ = [
     "free_port",
     "gridx_command",
     "pg_flavor",
+    "remove_run_tree",
     "run_tool",
     "settings_env",
     "stop_process",

@@ -111,3 +111,23 @@ def test_bench_chain_reports_zero_double_mints() -> None:
     out = json.loads(r.stdout.strip().splitlines()[-1])
     assert out["outcomes"] == {"minted": 60} and out["supply_matches"] is True
     assert out["double_mint_attempts"] == 60 and out["double_mints"] == 0
+
+
+def test_node_listens_on_the_host_it_is_given() -> None:
+    """``--host`` (compose: 0.0.0.0, so other containers reach it) is where both listeners bind."""
+    import httpx
+
+    port = _free_port()
+    cmd = [*_GRIDX, "chain", "node", "--host", "127.0.0.2", "--port", str(port), "--memory"]
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stderr is not None
+        line = proc.stderr.readline()  # printed once the socket listens
+        assert f"chain node on http://127.0.0.2:{port}" in line, line
+        body = {"jsonrpc": "2.0", "id": 1, "method": "getSlot"}
+        assert isinstance(httpx.post(f"http://127.0.0.2:{port}", json=body, timeout=10).json()["result"], int)
+        with pytest.raises(httpx.ConnectError):  # not on 127.0.0.1, the default
+            httpx.post(f"http://127.0.0.1:{port}", json=body, timeout=10)
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)

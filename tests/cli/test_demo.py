@@ -10,21 +10,24 @@ from pathlib import Path
 import pytest
 
 from gridx.paths import ROOT
-from gridx.services import gridx_command
+from gridx.services import gridx_command, remove_run_tree
 
 
 @pytest.mark.slow
 def test_demo_runs_the_whole_spine(tmp_path: Path) -> None:
     run = ROOT / ".run" / "pytest" / f"demo-{os.getpid()}"
     env = {**os.environ, "GRIDX_RUN_DIR": str(run), "GRIDX_SECRETS_DIR": str(tmp_path / "secrets")}
-    res = subprocess.run(
-        gridx_command("demo", "--meters", "6", "--seconds", "25"),
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        cwd=ROOT,
-    )
+    try:
+        res = subprocess.run(
+            gridx_command("demo", "--meters", "6", "--seconds", "25"),
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=240,
+            cwd=ROOT,
+        )
+    finally:
+        remove_run_tree(run)  # its cluster too, which a clone under /root keeps in the temp dir
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     out = json.loads(res.stdout.strip().splitlines()[-1])
     assert out["readings"] > 0 and out["quarantined"] == 0

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from pydantic_settings import BaseSettings
 
+from backend._config import ApiSettings
 from edge.config import EdgeConfig
 from gateway._config import GatewayConfig
 from gateway.mint._config import MintSettings
@@ -25,7 +26,7 @@ from tests.deploy._files import (
 
 # variables read outside the settings models (gridx.paths, gridx.chain._svm)
 PROCESS_WIDE = {"GRIDX_DSN", "GRIDX_RPC_URL", "GRIDX_SECRETS_DIR", "GRIDX_RUN_DIR", "GRIDX_PROGRAM_DIR"}
-MODELS: tuple[type[BaseSettings], ...] = (GatewayConfig, MintSettings, EdgeConfig)
+MODELS: tuple[type[BaseSettings], ...] = (GatewayConfig, MintSettings, EdgeConfig, ApiSettings)
 PINNED = re.compile(r"^[\w.\-/]+:v?\d+\.\d+\.\d+[\w.\-]*$")
 SERVICE_KEYS = {"image", "build", "command", "environment", "env_file", "secrets", "volumes", "ports", "expose"}
 SERVICE_KEYS |= {"depends_on", "restart", "healthcheck", "network_mode"}
@@ -123,7 +124,9 @@ def test_no_secret_values_inline() -> None:
         assert ":" not in env_of(svc).get("GRIDX_DSN", "x@").split("@")[0].removeprefix("postgresql://")
 
 
-@pytest.mark.parametrize(("service", "model"), [("gateway", GatewayConfig), ("mint", MintSettings)])
+@pytest.mark.parametrize(
+    ("service", "model"), [("gateway", GatewayConfig), ("mint", MintSettings), ("api", ApiSettings)]
+)
 def test_the_parts_load_their_settings_from_the_compose_env(
     service: str, model: type[BaseSettings], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -136,6 +139,9 @@ def test_the_parts_load_their_settings_from_the_compose_env(
         monkeypatch.setenv("GRIDX_GATEWAY_MQTT_PASSWORD", "from-the-env-file")  # what env_file supplies
     settings = model()
     assert settings.dsn.startswith("postgresql://gridx@db:5432/")  # type: ignore[attr-defined]
+    assert settings.metrics_host == "0.0.0.0"  # type: ignore[attr-defined]  # scraped from another container
+    if service != "gateway":  # the gateway talks to no chain
+        assert settings.rpc_url == "http://chain:8899"  # type: ignore[attr-defined]
 
 
 def test_relayer_example_config_is_what_the_relayer_reads() -> None:
@@ -145,28 +151,31 @@ def test_relayer_example_config_is_what_the_relayer_reads() -> None:
     assert example.dsn == env_of(services()["gateway"])["GRIDX_DSN"]
     relayer = services()["relayer"]
     assert any(v.endswith(":/etc/gridx/relayer.json:ro") for v in relayer["volumes"])
-    # its Solana URL is the loopback chain node, so it must share the node's network namespace
-    assert example.sol_url.startswith("http://127.0.0.1:") and relayer["network_mode"] == "service:chain"
+    # the chain node as the other services reach it, and /metrics where Prometheus scrapes it
+    assert example.sol_url == env_of(services()["mint"])["GRIDX_RPC_URL"]
+    assert example.metrics_host == "0.0.0.0" and relayer["expose"] == [str(example.metrics_port)]
+    assert "network_mode" not in relayer
 
 
-def test_ports_agree_between_compose_containerfile_and_settings() -> None:
-    gw = services()["gateway"]
-    env = env_of(gw)
-    port = env["GRIDX_GATEWAY_METRICS_PORT"]
-    assert env["GRIDX_GATEWAY_METRICS_HOST"] == "0.0.0.0", "scraped from another container"
-    assert gw["expose"] == [port]
-    exposes = [i.args for i in containerfile(CONTAINERS / "gateway.Containerfile") if i.op == "EXPOSE"]
-    assert exposes == [port]
-    assert containerfile_env(CONTAINERS / "gateway.Containerfile")["GRIDX_GATEWAY_METRICS_PORT"] == port
-    mint = env_of(services()["mint"])
-    assert (
-        containerfile_env(CONTAINERS / "mint.Containerfile")["GRIDX_MINT_METRICS_PORT"]
-        == mint["GRIDX_MINT_METRICS_PORT"]
-    )
-    # the chain node binds loopback: whoever talks to it shares its network namespace
+@pytest.mark.parametrize("part", ["gateway", "mint", "api"])
+def test_ports_agree_between_compose_containerfile_and_settings(part: str) -> None:
+    svc = services()[part]
+    env, prefix = env_of(svc), f"GRIDX_{part.upper()}_"
+    port = env[f"{prefix}METRICS_PORT"]
+    assert env[f"{prefix}METRICS_HOST"] == "0.0.0.0", "scraped from another container"
+    assert port in svc["expose"]
+    exposes = " ".join(i.args for i in containerfile(CONTAINERS / f"{part}.Containerfile") if i.op == "EXPOSE")
+    assert port in exposes.split()
+    image_env = containerfile_env(CONTAINERS / f"{part}.Containerfile")
+    assert image_env[f"{prefix}METRICS_PORT"] == port and image_env[f"{prefix}METRICS_HOST"] == "0.0.0.0"
+
+
+def test_the_chain_node_is_reached_over_the_compose_network() -> None:
+    chain = services()["chain"]
+    assert chain["command"][-2:] == ["--host", "0.0.0.0"] and "ports" not in chain, "never published"
     for name, svc in services().items():
-        if env_of(svc).get("GRIDX_RPC_URL", "").startswith("http://127.0.0.1") and name != "chain":
-            assert svc.get("network_mode") == "service:chain", name
+        assert "network_mode" not in svc, name
+        assert not env_of(svc).get("GRIDX_RPC_URL", "").startswith("http://127.0.0.1"), name
 
 
 def test_broker_config_matches_the_production_one() -> None:

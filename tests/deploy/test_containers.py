@@ -16,7 +16,7 @@ PINNED = re.compile(r"^[\w.\-/]+(:\d+\.\d+\.\d+[\w.\-]*|@sha256:[0-9a-f]{64})$")
 
 
 def test_one_containerfile_per_service_part() -> None:
-    assert {p.name.split(".")[0] for p in FILES} == {"gateway", "mint", "edge", "chain", "relayer"}
+    assert {p.name.split(".")[0] for p in FILES} == {"gateway", "mint", "edge", "chain", "relayer", "api"}
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
@@ -40,7 +40,12 @@ def test_containerfile_rules(path: Path) -> None:
             assert "apt-get upgrade" not in i.args and "curl " not in i.args, f"line {i.line}: unpinned fetch"
             if "pip install" in i.args:
                 assert "--no-cache-dir" in i.args
-        if i.op == "COPY":
+        if i.op == "COPY" and i.args.startswith("--from="):
+            # from an earlier stage of this file, or from a pinned image
+            origin = i.args.split()[0].removeprefix("--from=")
+            stages = [f.args.split()[-1] for f in froms if " AS " in f.args.upper()]
+            assert origin in stages or PINNED.match(origin), f"line {i.line}: COPY --from={origin}"
+        elif i.op == "COPY":
             for src in i.args.split()[:-1]:
                 assert (ROOT / src).exists(), f"line {i.line}: COPY source {src} missing"
                 assert not src.startswith((".secrets", ".run", "deploy/.secrets")), "secrets are mounted, not built"

@@ -9,7 +9,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from gateway import _metrics
+from gridx.metrics import exported_names
 from tests.deploy._files import DEPLOY, compose, env_of
 
 PROM = DEPLOY / "prometheus" / "prometheus.yml"
@@ -70,12 +70,28 @@ DASHBOARD_SCHEMA: dict[str, Any] = {
 }
 
 
-def exported_samples() -> set[str]:
-    """Every sample name the gateway's /metrics serves (counters as _total, histograms as _bucket…)."""
-    registry = _metrics.Metrics().registry
-    families = list(registry.collect())
-    # a labelled metric with no label values yet has no samples: its family name still counts
-    return {s.name for family in families for s in family.samples} | {f.name for f in families if f.type == "gauge"}
+def exported_samples() -> dict[str, set[str]]:
+    """Every sample name each service's /metrics serves (counters as _total, histograms as
+    _bucket…), read from the very registries the services serve (gridx.metrics)."""
+    from backend._metrics import REGISTRY as API
+    from backend.payments._relayer import REGISTRY as RELAYER
+    from gateway._metrics import Metrics
+    from gateway.mint._metrics import MintMetrics
+
+    registries = {"gateway": Metrics().registry, "mint": MintMetrics().registry, "api": API, "relayer": RELAYER}
+    return {part: exported_names(registry) for part, registry in registries.items()}
+
+
+def metrics_listener(service: str) -> tuple[str, str]:
+    """(host, port) the compose service serves /metrics on, from the configuration it reads."""
+    if service == "relayer":  # its settings are a JSON file (deploy/relayer.example.json)
+        from backend.payments._relayer import RelayerSettings
+
+        cfg = RelayerSettings.model_validate_json((DEPLOY / "relayer.example.json").read_text())
+        return cfg.metrics_host, str(cfg.metrics_port)
+    env = env_of(compose()["services"][service])
+    prefix = f"GRIDX_{service.upper()}_"
+    return env[f"{prefix}METRICS_HOST"], env[f"{prefix}METRICS_PORT"]
 
 
 def prom_config() -> dict[str, Any]:
@@ -101,22 +117,24 @@ def test_prometheus_config_is_well_formed() -> None:
 
 def test_scrape_targets_are_compose_services_serving_metrics_there() -> None:
     services = compose()["services"]
+    scraped: set[str] = set()
     for job in prom_config()["scrape_configs"]:
         for sc in job["static_configs"]:
             for target in sc["targets"]:
                 host, port = target.split(":")
                 assert host in services, f"{target}: no such compose service"
-                env = env_of(services[host])
-                prefix = f"GRIDX_{host.upper()}_"
-                assert env[f"{prefix}METRICS_PORT"] == port
-                assert env[f"{prefix}METRICS_HOST"] == "0.0.0.0", "a loopback endpoint cannot be scraped"
+                assert metrics_listener(host) == ("0.0.0.0", port), f"{target}: not where the service listens"
+                assert port in services[host].get("expose", []), f"{target}: port not exposed"
                 assert "network_mode" not in services[host]
+                scraped.add(host)
+    assert {"gateway", "mint", "api", "relayer"} <= scraped, "every service that serves metrics is scraped"
     assert "prometheus" in services and "./prometheus/prometheus.yml" in services["prometheus"]["volumes"][0]
 
 
 def test_dashboards_validate_and_use_only_exported_metrics() -> None:
     assert DASHBOARDS, "one dashboard ships"
-    exported = exported_samples()
+    by_part = exported_samples()
+    exported = set().union(*by_part.values())
     for path in DASHBOARDS:
         dash = json.loads(path.read_text())
         jsonschema.validate(dash, DASHBOARD_SCHEMA)
@@ -131,6 +149,10 @@ def test_dashboards_validate_and_use_only_exported_metrics() -> None:
                 assert not unknown, f"{panel['title']}: {unknown} are not exported"
                 used |= names
         assert {"gridx_gateway_readings_accepted_total", "gridx_gateway_readings_rejected_total"} <= used
+        # every service that serves metrics has panels on the one dashboard
+        for part, names in by_part.items():
+            assert used & names, f"no panel shows the {part}'s metrics"
+        assert {"gridx_mints_total", "gridx_mints_pending", "gridx_api_http_requests_total"} <= used
 
 
 def test_grafana_provisioning_points_at_the_dashboards_and_prometheus() -> None:

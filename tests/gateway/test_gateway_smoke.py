@@ -1,12 +1,15 @@
 from __future__ import annotations
 
+import re
+
 from tests.helpers.gateway import GatewayThread, Meter, Publisher, gateway_config, scalar, setup_db, wait_until
 
 
 def test_readings_flow_end_to_end(broker, pg_dsn):
     setup_db(pg_dsn)
     meters = [Meter(f"m{i}", "edge-a").enroll(pg_dsn) for i in range(3)]
-    gw = GatewayThread(gateway_config(broker, pg_dsn)).start()
+    # a non-default loopback address: /metrics must be served where the settings say
+    gw = GatewayThread(gateway_config(broker, pg_dsn, metrics_host="127.0.0.2")).start()
     pub = Publisher(broker, "edge-a")
     try:
         for _ in range(4):
@@ -18,8 +21,10 @@ def test_readings_flow_end_to_end(broker, pg_dsn):
         assert scalar(pg_dsn, "SELECT count(*) FROM quarantine") == 0
         import urllib.request
 
-        with urllib.request.urlopen(f"http://127.0.0.1:{gw.gw.metrics_port}/metrics", timeout=5) as resp:
+        with urllib.request.urlopen(f"http://127.0.0.2:{gw.gw.metrics_port}/metrics", timeout=5) as resp:
             text = resp.read().decode()
+        names = set(re.findall(r"^(gridx_[a-z0-9_]+)", text, re.M))
+        assert names and all(n.startswith("gridx_gateway_") for n in names), names  # its own registry only
         assert "gridx_gateway_readings_accepted_total 12.0" in text
         assert 'gridx_gateway_readings_rejected_total{reason="bad_signature"} 0.0' in text
         assert "gridx_gateway_e2e_latency_seconds_count 4.0" in text

@@ -269,7 +269,7 @@ class GatewayProcess:
     def metrics(self) -> str:
         import urllib.request
 
-        url = f"http://127.0.0.1:{self.cfg.metrics_port}/metrics"
+        url = f"http://{self.cfg.metrics_host}:{self.cfg.metrics_port}/metrics"
         with urllib.request.urlopen(url, timeout=2) as resp:
             return resp.read().decode()
 

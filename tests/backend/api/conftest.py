@@ -8,7 +8,7 @@ import os
 import subprocess
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
@@ -37,6 +37,12 @@ class Stack:
     proc: subprocess.Popen[bytes]
     log: Path
     token_secret: str
+    metrics_env: dict[str, str] = field(default_factory=dict)  # GRIDX_API_METRICS_HOST / _PORT
+
+    @property
+    def metrics_url(self) -> str:
+        host, port = self.metrics_env["GRIDX_API_METRICS_HOST"], self.metrics_env["GRIDX_API_METRICS_PORT"]
+        return f"http://{host}:{port}/metrics"
 
     def client(self, kp: Keypair | None = None) -> TradingClient:
         kp = kp or Keypair()
@@ -71,6 +77,7 @@ class Stack:
     def restart(self, **env: str) -> None:
         """Start the API again on the same database and chain (after it died or was stopped)."""
         stop_process(self.proc)
+        env = {**self.metrics_env, **env}
         self.proc, self.url, self.log = start_api(self.dsn, self.rpc_url, self.keys, self.log.parent, **env)
         # serving, though maybe "degraded" (the chain may be down on purpose)
         wait_until(lambda: TradingClient(self.url, Keypair()).request("GET", "/health")["database"], 30, "API")
@@ -128,8 +135,11 @@ def api_stack(pg_server: object, node: c.LocalNode, run: Path, **env: str) -> It
         conn.execute(f'CREATE DATABASE "{name}"')
     dsn = f"{base}/{name}"
     migrate(dsn)
+    # /metrics on its own listener at a non-default loopback address, as the settings say
+    metrics_env = {"GRIDX_API_METRICS_HOST": "127.0.0.2", "GRIDX_API_METRICS_PORT": str(free_port())}
+    env = {**metrics_env, **env}
     proc, url, log = start_api(dsn, node.url, keys, run, **env)
-    s = Stack(url, node.url, keys, dsn, proc, log, "test-token-secret")
+    s = Stack(url, node.url, keys, dsn, proc, log, "test-token-secret", metrics_env)
     try:
         wait_until(lambda: TradingClient(url, Keypair()).request("GET", "/health")["status"] == "ok", 30, "API healthy")
         yield s

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -114,5 +115,9 @@ def test_unknown_route_and_bad_input_are_problem_documents(stack: Stack) -> None
     ops = [op.get("operationId") for path in schema["paths"].values() for op in path.values()]
     assert all(ops) and len(set(ops)) == len(ops)
     assert schema["openapi"].startswith("3.1")
-    metrics = httpx.get(stack.url + "/metrics").text
-    assert 'gridx_api_problems_total{code="not_found"}' in metrics
+    _problem(httpx.get(stack.url + "/metrics"), 404, "not_found")  # not on the public API port
+    metrics = httpx.get(stack.metrics_url).text
+    assert 'gridx_api_problems_total{code="not_found"} ' in metrics
+    assert 'gridx_api_http_requests_total{method="GET",path="/auth/challenge",status_code="400"}' in metrics
+    names = set(re.findall(r"^(gridx_[a-z0-9_]+)", metrics, re.M))
+    assert all(n.startswith("gridx_api_") for n in names), names  # the API's registry only

@@ -3,8 +3,10 @@ the swap finishes (or refunds), never half."""
 
 from __future__ import annotations
 
+import re
 import signal
 import subprocess
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,7 +14,7 @@ import pytest
 
 from backend.payments import SwapRecord, SwapStatus, load_swap, set_buyer_secret
 from gridx.db import connect
-from gridx.services import gridx_command
+from gridx.services import free_port, gridx_command
 from tests.helpers.gateway import wait_until
 
 from .stack import FAST, GRXE, MovableClock, Stack, build_stack, secret, steps
@@ -32,7 +34,11 @@ def stack(tmp_path: Path, pg_dsn: str, monkeypatch: pytest.MonkeyPatch) -> Itera
 class Relayer:
     def __init__(self, stack: Stack, tmp: Path) -> None:
         self.config = tmp / "relayer.json"
-        self.config.write_text(stack.relayer_settings(tmp).model_dump_json())
+        self.metrics_port = free_port()
+        settings = stack.relayer_settings(tmp).model_copy(
+            update={"metrics_host": "127.0.0.2", "metrics_port": self.metrics_port}
+        )
+        self.config.write_text(settings.model_dump_json())
         self.log = tmp / "relayer.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -41,6 +47,14 @@ class Relayer:
         self.proc = subprocess.Popen(
             gridx_command("payments", "relay", "--config", str(self.config)), stdout=out, stderr=out
         )
+
+    def metrics(self) -> str:
+        """The relayer's /metrics, where its settings put it (empty while not yet served)."""
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.2:{self.metrics_port}/metrics", timeout=2) as resp:
+                return str(resp.read().decode())
+        except OSError:
+            return ""
 
     def kill(self) -> None:
         assert self.proc is not None
@@ -77,6 +91,9 @@ def test_relayer_killed_and_anvil_restarted_mid_swap_completes(stack: Stack, tmp
         relayer.kill()  # between the two claims
         relayer.start()
         wait_until(lambda: swap(stack, rec).status is SwapStatus.COMPLETED, 60, "swap completed")
+        wait_until(lambda: "# TYPE gridx_swap_transitions_total counter" in relayer.metrics(), 10, "relayer /metrics")
+        names = set(re.findall(r"^(gridx_[a-z0-9_]+)", relayer.metrics(), re.M))
+        assert names and all(n.startswith("gridx_swap_") for n in names), names  # its own registry only
     finally:
         relayer.stop()
     assert stack.thbc(stack.seller_evm) == 450 * THBC

@@ -46,9 +46,9 @@ def test_seed_scenarios_mint_exact_amounts(chain: ChainSetup, broker: MosquittoB
     """15 - 8 kWh mints 7,000,000; 25.5 - 10.2 kWh mints 15,300,000; deficit and balance mint nothing."""
     a, b, c, d = (hourly(f"seed-{x}") for x in "abcd")
     owners = {m.meter_id: chain.enroll(m) for m in (a, b, c, d)}
-    before = _metrics()
     gw = GatewayThread(gateway_config(broker, chain.dsn)).start()
-    worker = MintThread(chain.settings()).start()
+    # /metrics where the settings say (not the hard-coded 127.0.0.1 it once was)
+    worker = MintThread(chain.settings(metrics_host="127.0.0.2", metrics_port=0)).start()
     pub = Publisher(broker, EDGE)
     try:
         pub.publish(
@@ -56,10 +56,18 @@ def test_seed_scenarios_mint_exact_amounts(chain: ChainSetup, broker: MosquittoB
         )
         wait_until(lambda: scalar(chain.dsn, "SELECT count(*) FROM readings") == 4, 30, "4 readings stored")
         wait_until(lambda: outbox_counts(chain.dsn) == {"confirmed": 2}, 30, "2 mints confirmed")
+        wait_until(lambda: worker.worker.metrics_port is not None, 10, "mint /metrics served")
+        url = f"http://127.0.0.2:{worker.worker.metrics_port}/metrics"
+        # the counters move just after the outbox commit: wait for them, then read them once
+        wait_until(lambda: _metrics(url).get(("gridx_mints_total", "confirmed")) == 2, 10, "mints counted")
+        metrics = _metrics(url)
     finally:
         pub.close()
         worker.stop()
         gw.stop()
+    assert metrics[("gridx_mints_total", "confirmed")] == 2
+    assert metrics[("gridx_mint_latency_seconds_count", "")] == 2
+    assert all(name.startswith("gridx_mint") for name, _ in metrics), metrics  # its own registry only
     assert chain.grxe_balance(str(owners["seed-a"].pubkey())) == 7_000_000
     assert chain.grxe_balance(str(owners["seed-b"].pubkey())) == 15_300_000
     assert chain.grxe_balance(str(owners["seed-c"].pubkey())) == 0
@@ -70,11 +78,6 @@ def test_seed_scenarios_mint_exact_amounts(chain: ChainSetup, broker: MosquittoB
     assert rep.drift == 0, rep
     assert rep.supply == 22_300_000
     _prove_and_tamper(chain, a)
-    metrics = _metrics()
-    assert metrics[("gridx_mints_total", "confirmed")] - before.get(("gridx_mints_total", "confirmed"), 0) == 2
-    assert (
-        metrics[("gridx_mint_latency_seconds_count", "")] - before.get(("gridx_mint_latency_seconds_count", ""), 0) == 2
-    )
 
 
 def _prove_and_tamper(chain: ChainSetup, meter: Meter) -> None:
@@ -107,14 +110,18 @@ def _prove_and_tamper(chain: ChainSetup, meter: Meter) -> None:
     assert res.returncode == 1 and bad["failed"] == ["seq 1 stored with the same bytes and signature"], res.stdout
 
 
-def _metrics() -> dict[tuple[str, str], float]:
-    """The mint counters as /metrics exposes them: (name, outcome) -> value."""
-    from prometheus_client import REGISTRY
+def _metrics(url: str) -> dict[tuple[str, str], float]:
+    """Every gridx sample the worker's /metrics serves, summed per (name, outcome)."""
+    import urllib.request
 
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with urllib.request.urlopen(url, timeout=5) as resp:
+        text = resp.read().decode()
     out: dict[tuple[str, str], float] = {}
-    for family in REGISTRY.collect():
+    for family in text_string_to_metric_families(text):
         for sample in family.samples:
-            if sample.name in ("gridx_mints_total", "gridx_mint_latency_seconds_count"):
+            if sample.name.startswith("gridx_"):
                 key = (sample.name, sample.labels.get("outcome", ""))
                 out[key] = out.get(key, 0.0) + sample.value
     return out
