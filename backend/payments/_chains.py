@@ -92,6 +92,10 @@ class SwapChains:
         seller = Pubkey.from_string(s.seller_wallet)
         data = await c.fetch_account(self.sol, c.hash_lock_pda(seller, s.hashlock))
         if data is None:
+            if s.sol_leg in (Leg.CLAIMED, Leg.REFUNDED):
+                # the seller closed a finished lock (hashlock_close) to take back its rent: what
+                # we recorded from it (state, deadline, the revealed secret) is still the truth
+                return LegView(s.sol_leg, s.sol_deadline, s.preimage)
             return LegView(Leg.NONE)
         lock = c.decode_hash_lock(data)
         if str(lock.buyer) != s.buyer_wallet or lock.amount != s.grxe:
