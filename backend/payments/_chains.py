@@ -115,6 +115,8 @@ class SwapChains:
         """The Solana lock for the seller to sign and its deadline (Solana clock), refused unless
         the buyer's EVM lock is final with this swap's terms and leaves the deadline rule satisfied."""
         obs = await self.observe(s)
+        if obs.sol.state is not Leg.NONE:
+            raise SwapRefused("seller_already_locked", f"Solana leg is {obs.sol.state}")
         if obs.evm.state is not Leg.LOCKED or obs.evm.deadline is None:
             raise SwapRefused("buyer_not_locked", f"EVM leg is {obs.evm.state}")
         sol_deadline = obs.now_sol + p.sol_lead_s

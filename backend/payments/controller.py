@@ -58,6 +58,7 @@ _REFUSED = {
     "bad_secret_length": Problem.SWAP_BAD_SECRET_LENGTH,
     "wrong_secret": Problem.SWAP_WRONG_SECRET,
     "buyer_not_locked": Problem.SWAP_BUYER_NOT_LOCKED,
+    "seller_already_locked": Problem.SWAP_SELLER_ALREADY_LOCKED,
 }
 
 
@@ -231,13 +232,13 @@ async def _prepare_seller_lock(services: Services, wallet: str, rec: SwapRecord)
     if row is None:
         raise ApiError(Problem.SELL_ORDER_UNKNOWN, f"no sell order {rec.sell_order_id}")
     market, status, remaining = row
+    chains = SwapChains(contracts, services.chain, services.market_by_id(market).keys)
+    with refusals():  # both chains first: a lock already made is the answer, whatever the order
+        ix, sol_deadline = await chains.seller_lock(rec, SwapParams())
     if status != "open":
         raise ApiError(Problem.ORDER_NOT_OPEN, f"order {rec.sell_order_id} is {status}")
     if remaining < rec.grxe:
         raise ApiError(Problem.AMOUNT_EXCEEDS_ORDER, f"{rec.grxe} > {remaining} remaining", remaining=remaining)
-    chains = SwapChains(contracts, services.chain, services.market_by_id(market).keys)
-    with refusals():
-        ix, sol_deadline = await chains.seller_lock(rec, SwapParams())
     async with services.pool.connection() as conn, conn.transaction():
         prepared = await prepare_tx(services, conn, wallet, "swap_lock", [ix], order_id=rec.sell_order_id)
         await conn.execute(
@@ -303,7 +304,8 @@ class ThbPaymentController(Controller):
         """The seller's Solana lock (GRXE from its sell order into a hash lock for the buyer) as an
         unsigned transaction to sign and submit with ``POST /transactions/{tx_id}``. Refused
         unless the buyer's THBC lock is final with the swap's terms (``swap_buyer_not_locked``)
-        and outlives the Solana lock by delta (``swap_too_late``)."""
+        and outlives the Solana lock by delta (``swap_too_late``), or when the seller's lock is
+        already there (``swap_seller_already_locked``)."""
         configured_contracts(services.settings)
         rec = await _in_thread(services, lambda conn: _seller_swap(conn, wallet, swap_id))
         return await _prepare_seller_lock(services, wallet, rec)

@@ -83,7 +83,8 @@ def test_thb_buy_over_http(thb_stack: Stack, contracts: HtlcContracts, anvil: An
         assert refused(lambda: who.request("POST", claim, json={"secret": "0x" + sec.hex()})) == want  # noqa: B023
     assert b.request("POST", claim, json={"secret": "0x" + s.hex()})["status"] == "claim_requested"
     with connect(thb_stack.dsn, autocommit=True) as conn:
-        assert conn.execute("SELECT buyer_secret FROM payment_swaps").fetchall() == [(s,)]
+        rows = conn.execute("SELECT buyer_secret FROM payment_swaps WHERE swap_id = %s", [opened["swap_id"]])
+        assert rows.fetchall() == [(s,)]
 
 
 def test_thb_refusals(thb_stack: Stack) -> None:

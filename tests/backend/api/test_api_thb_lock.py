@@ -137,6 +137,7 @@ def test_seller_lock_over_http(
     assert lock.state is c.HashLockState.LOCKED
     # the order is back in the matcher's book with what the lock left
     wait_until(lambda: _order_row(thb_stack, order_id) == ("open", 5 * UNIT, True), 20, "the order reopened")
+    assert refused(lambda: a.request("POST", lock_path)) == (409, "swap_seller_already_locked")
 
     assert b.request("POST", f"/payments/thb/swaps/{opened['swap_id']}/claim", json={"secret": "0x" + s.hex()})
     _relay(thb_stack, contracts, anvil)
