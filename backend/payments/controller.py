@@ -22,7 +22,9 @@ from litestar import Controller, get, post
 from litestar.params import Parameter
 from psycopg.types.json import Jsonb
 from pydantic import BaseModel, ConfigDict, Field
+from solders.pubkey import Pubkey
 
+import gridx.chain as c
 from backend._config import ApiSettings
 from backend._errors import ApiError, Problem
 from backend._state import Services
@@ -42,7 +44,7 @@ from backend.payments._service import (
     swap_view,
 )
 from backend.payments._store import SwapRecord, load_swap
-from backend.payments._swap import SwapParams
+from backend.payments._swap import SwapParams, SwapStatus
 from gridx.db import connect
 
 __all__ = ["ThbPaymentController", "configured_contracts", "refusals"]
@@ -255,6 +257,18 @@ async def _prepare_seller_lock(services: Services, wallet: str, rec: SwapRecord)
     )
 
 
+async def _prepare_seller_close(services: Services, wallet: str, rec: SwapRecord) -> PreparedTx:
+    """Only a finished swap's lock: while the THBC claim is pending, the lock account is where the
+    seller's side reads the secret (the relayer records it too, but the seller may run its own)."""
+    if rec.status not in (SwapStatus.COMPLETED, SwapStatus.REFUNDED):
+        raise ApiError(Problem.SWAP_NOT_FINAL, f"swap {rec.swap_id} is {rec.status.value}")
+    async with services.pool.connection() as conn, conn.transaction():
+        row = await (await conn.execute("SELECT market FROM orders WHERE id = %s", (rec.sell_order_id,))).fetchone()
+        market = services.market_by_id(row[0]).keys if row else services.market.keys
+        ix = c.build_hashlock_close_ix(market, Pubkey.from_string(wallet), rec.hashlock)
+        return await prepare_tx(services, conn, wallet, "swap_close", [ix])
+
+
 class ThbPaymentController(Controller):
     path = "/payments/thb"
     tags = ["payments"]
@@ -309,3 +323,11 @@ class ThbPaymentController(Controller):
         configured_contracts(services.settings)
         rec = await _in_thread(services, lambda conn: _seller_swap(conn, wallet, swap_id))
         return await _prepare_seller_lock(services, wallet, rec)
+
+    @post("/swaps/{swap_id:uuid}/close", operation_id="prepareThbSellerClose", status_code=201)
+    async def seller_close(self, services: Services, wallet: str, swap_id: uuid.UUID) -> PreparedTx:
+        """Once the swap is completed or refunded, the seller's unsigned ``hashlock_close``: the
+        lock account's rent goes back to the seller (submit with ``POST /transactions/{tx_id}``)."""
+        configured_contracts(services.settings)
+        rec = await _in_thread(services, lambda conn: _seller_swap(conn, wallet, swap_id))
+        return await _prepare_seller_close(services, wallet, rec)

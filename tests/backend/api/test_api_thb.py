@@ -129,6 +129,7 @@ def test_thb_operations_conform(thb_stack: Stack) -> None:
         "challengeEvmLink",
         "linkEvmAddress",
         "getMyEvmLink",
+        "prepareThbSellerClose",
     }
     for op in ops:
 

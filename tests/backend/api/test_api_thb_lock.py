@@ -88,6 +88,13 @@ def _open_locked_swap(
     return opened, s
 
 
+FEE = 5_000  # lamports per signature
+
+
+async def _lamports(cl: AsyncClient, key: Pubkey) -> int:
+    return int((await cl.get_balance(key)).value)
+
+
 def _order_row(stack: Stack, order_id: int) -> tuple[Any, ...]:
     return stack.sql("SELECT status, remaining, in_engine FROM orders WHERE id = %s", order_id)[0]
 
@@ -146,9 +153,20 @@ def test_seller_lock_over_http(
     assert thb_stack.chain_balance(b.wallet, "grxe") == grxe_b + 10 * UNIT
     assert thb_stack.chain_balance(a.wallet, "grxe") == grxe_a  # the 10 came out of the order's escrow
 
+    # A takes back the lock's rent once the swap is over
+    rent = c.run_on_chain(thb_stack.rpc_url, lambda cl: _lamports(cl, pda))
+    sol0 = c.run_on_chain(thb_stack.rpc_url, lambda cl: _lamports(cl, Pubkey.from_string(a.wallet)))
+    closed = a.sign_and_submit(a.request("POST", f"/payments/thb/swaps/{opened['swap_id']}/close"))
+    assert (closed["status"], closed["kind"]) == ("confirmed", "swap_close")
+    sol1 = c.run_on_chain(thb_stack.rpc_url, lambda cl: _lamports(cl, Pubkey.from_string(a.wallet)))
+    assert rent > 0 and sol1 == sol0 + rent - FEE  # A paid the fee of its own transaction
+    assert c.run_on_chain(thb_stack.rpc_url, lambda cl: c.fetch_account(cl, pda)) is None
+
     # a second swap on the rest; A asks for its lock after the window: the EVM lock would no
     # longer outlive the Solana lock by delta
     late, _ = _open_locked_swap(thb_stack, contracts, anvil, issuer, parties, 5 * UNIT)
+    close_late = f"/payments/thb/swaps/{late['swap_id']}/close"
+    assert refused(lambda: a.request("POST", close_late)) == (409, "swap_not_final")
     anvil.rpc("evm_increaseTime", [late["quote"]["lock_by_evm"] - contracts.evm.now() + 1])
     anvil.rpc("evm_mine")
     assert refused(lambda: a.request("POST", f"/payments/thb/swaps/{late['swap_id']}/lock")) == (409, "swap_too_late")
