@@ -102,6 +102,7 @@ def create_app(settings: ApiSettings | None = None) -> Litestar:
     from .markets import MarketController
     from .orders.controller import OrderController, TransactionController
     from .payments.controller import ThbPaymentController
+    from .payments.links_controller import EvmLinkController
 
     cfg = settings or ApiSettings()
 
@@ -128,7 +129,7 @@ def create_app(settings: ApiSettings | None = None) -> Litestar:
             await services.chain.close()
 
     # THB payments only where an EVM chain is configured: the schema lists what this deployment offers
-    payments = [ThbPaymentController] if cfg.evm_rpc_url and cfg.evm_thbc and cfg.evm_htlc else []
+    payments = [ThbPaymentController, EvmLinkController] if cfg.evm_rpc_url and cfg.evm_thbc and cfg.evm_htlc else []
     return Litestar(
         route_handlers=[
             health,

@@ -76,6 +76,17 @@ class Problem(enum.StrEnum):
     SWAP_BAD_SECRET_LENGTH = "swap_bad_secret_length"  # noqa: S105 - a problem code, not a secret
     SWAP_WRONG_SECRET = "swap_wrong_secret"  # noqa: S105 - a problem code, not a secret
     SWAP_REFUSED = "swap_refused"
+    SWAP_BUYER_NOT_LOCKED = "swap_buyer_not_locked"
+    SWAP_SELLER_ALREADY_LOCKED = "swap_seller_already_locked"
+    SWAP_NOT_FINAL = "swap_not_final"
+    # linking an EVM address by Sign-In-With-Ethereum (issue 12); not sign-in: the caller is
+    # signed in already, so these are 422s, never 401s
+    EVM_LINK_NONCE_UNKNOWN = "evm_link_nonce_unknown"
+    EVM_LINK_ALTERED_MESSAGE = "evm_link_altered_message"
+    EVM_LINK_WRONG_SIGNER = "evm_link_wrong_signer"
+    EVM_LINK_MALFORMED_SIGNATURE = "evm_link_malformed_signature"
+    EVM_LINK_EXPIRED = "evm_link_expired"
+    EVM_LINK_NOT_YET_VALID = "evm_link_not_yet_valid"
 
 
 _STATUS: dict[Problem, int] = {
@@ -103,6 +114,9 @@ _STATUS: dict[Problem, int] = {
     Problem.NOT_SWAP_PARTY: 403,
     Problem.QUOTE_CHANGED: 409,
     Problem.SWAP_TOO_LATE: 409,
+    Problem.SWAP_BUYER_NOT_LOCKED: 409,
+    Problem.SWAP_SELLER_ALREADY_LOCKED: 409,
+    Problem.SWAP_NOT_FINAL: 409,
 }
 _AUTH = {p for p in Problem if p.value.startswith(("siws_", "nonce_", "token_"))} - {Problem.SIWS_MALFORMED}
 

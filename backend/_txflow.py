@@ -26,7 +26,7 @@ from ._metrics import TX_SUBMITTED
 from ._state import Services
 from .indexer import apply_tx_events
 
-__all__ = ["PreparedTx", "SubmitResult", "begin_cancel", "prepare_tx", "submit_tx"]
+__all__ = ["PreparedTx", "SubmitResult", "begin_cancel", "begin_swap_lock", "prepare_tx", "submit_tx"]
 
 _CHECKS = {"TxMalformed": Problem.TX_MALFORMED, "TxAltered": Problem.TX_ALTERED}
 
@@ -91,6 +91,8 @@ async def _claim(services: Services, wallet: str, tx_id: int, signed_b64: str) -
             raise ApiError(Problem.TX_EXPIRED, "its blockhash expired: prepare it again")
         if kind == "cancel" and order_id is not None:
             await begin_cancel(conn, order_id)
+        elif kind == "swap_lock" and order_id is not None:
+            await begin_swap_lock(conn, order_id)
         await conn.execute(
             "UPDATE prepared_txs SET status = 'submitted', tx_signature = %s, updated_at = now() WHERE id = %s",
             (sig, tx_id),
@@ -98,15 +100,15 @@ async def _claim(services: Services, wallet: str, tx_id: int, signed_b64: str) -
     return kind, bytes(tx), sig, order_id
 
 
-async def begin_cancel(conn: object, order_id: int) -> None:
-    """Take the order out of matching before its cancel can land: under the market's matching
-    lock (the matcher holds it while it matches), refuse if a trade on it is not settled yet,
-    else mark it 'cancelling' (the matcher removes it from the engine first thing next round)."""
+async def _hold_order(conn: object, order_id: int) -> str:
+    """Under the market's matching lock (the matcher holds it while it matches): refuse if a
+    trade on the order is not settled yet; returns the order's status."""
     import psycopg
 
     assert isinstance(conn, psycopg.AsyncConnection)
-    row = await (await conn.execute("SELECT market, status FROM orders WHERE id = %s", (order_id,))).fetchone()
-    assert row is not None
+    row = await (await conn.execute("SELECT market FROM orders WHERE id = %s", (order_id,))).fetchone()
+    if row is None:
+        raise ApiError(Problem.NOT_FOUND, f"no order {order_id}")
     await conn.execute("SELECT pg_advisory_xact_lock(hashtext('gridx-match:' || %s))", (row[0],))
     busy = await (
         await conn.execute(
@@ -116,8 +118,32 @@ async def begin_cancel(conn: object, order_id: int) -> None:
         )
     ).fetchone()
     if busy is not None and busy[0]:
-        raise ApiError(Problem.SETTLEMENT_PENDING, "a trade on this order is settling; cancel after it confirms")
-    status = (await (await conn.execute("SELECT status FROM orders WHERE id = %s", (order_id,))).fetchone() or ("",))[0]
+        raise ApiError(Problem.SETTLEMENT_PENDING, "a trade on this order is settling; try again after it confirms")
+    status = await (await conn.execute("SELECT status FROM orders WHERE id = %s", (order_id,))).fetchone()
+    return str(status[0]) if status else ""
+
+
+async def begin_swap_lock(conn: object, order_id: int) -> None:
+    """Take a sell order out of matching before the seller's hash lock can land, so no trade
+    takes the GRXE the lock moves: 'swap_locking' until the lock's HashLocked event (or its
+    failure) puts it back. The lock is refused on chain if it exceeds what remains."""
+    import psycopg
+
+    assert isinstance(conn, psycopg.AsyncConnection)
+    status = await _hold_order(conn, order_id)
+    if status != "open":
+        raise ApiError(Problem.ORDER_NOT_OPEN, f"order {order_id} is {status}")
+    await conn.execute("UPDATE orders SET status = 'swap_locking', updated_at = now() WHERE id = %s", (order_id,))
+
+
+async def begin_cancel(conn: object, order_id: int) -> None:
+    """Take the order out of matching before its cancel can land: refuse if a trade on it is
+    not settled yet, else mark it 'cancelling' (the matcher removes it from the engine first
+    thing next round)."""
+    import psycopg
+
+    assert isinstance(conn, psycopg.AsyncConnection)
+    status = await _hold_order(conn, order_id)
     if status not in ("open", "removed", "cancelling"):
         raise ApiError(Problem.ORDER_NOT_OPEN, f"order {order_id} is {status}")
     await conn.execute("UPDATE orders SET status = 'cancelling', updated_at = now() WHERE id = %s", (order_id,))
@@ -132,6 +158,12 @@ async def _fail(services: Services, tx_id: int, kind: str, order_id: int | None,
             await conn.execute(
                 "UPDATE orders SET status = 'failed', reason = %s WHERE id = %s AND status = 'prepared'",
                 (reason, order_id),
+            )
+        elif kind == "swap_lock" and order_id is not None:
+            # the lock did not land: the order goes back to the book as it was
+            await conn.execute(
+                "UPDATE orders SET status = 'open', updated_at = now() WHERE id = %s AND status = 'swap_locking'",
+                (order_id,),
             )
 
 

@@ -44,6 +44,23 @@ async def _order_by_pda(conn: psycopg.AsyncConnection, owner: str, pda: str) -> 
     return None
 
 
+async def _hash_locked(conn: psycopg.AsyncConnection, d: dict[str, Any]) -> None:
+    """Part of a sell order moved into a hash lock (a THB swap's seller lock): lower what
+    remains. An order the matcher still holds becomes 'swap_locked' (the matcher takes it out
+    and reopens it with the new remaining); otherwise it is back in the book, or filled."""
+    oid = await _order_by_pda(conn, d["seller"], d["sell_order"])
+    if oid is None:
+        return
+    await conn.execute(
+        """UPDATE orders SET remaining = greatest(remaining - %(amount)s, 0), updated_at = now(),
+                  status = CASE WHEN status NOT IN ('open', 'swap_locking', 'swap_locked') THEN status
+                                WHEN in_engine THEN 'swap_locked'
+                                WHEN remaining <= %(amount)s THEN 'filled' ELSE 'open' END
+            WHERE id = %(oid)s""",
+        {"amount": d["amount"], "oid": oid},
+    )
+
+
 async def _apply(conn: psycopg.AsyncConnection, sig: str, slot: int, name: str, d: dict[str, Any]) -> None:
     if name == "UserRegistered":
         await conn.execute(
@@ -81,6 +98,8 @@ async def _apply(conn: psycopg.AsyncConnection, sig: str, slot: int, name: str, 
                 d["amount"],
             ),
         )
+    elif name == "HashLocked":
+        await _hash_locked(conn, d)
     elif name == "TradeExecuted":
         await conn.execute(
             """UPDATE trades SET status = 'confirmed', reason = NULL, confirmed_at = coalesce(confirmed_at, now())

@@ -77,15 +77,27 @@ class Matcher:
     async def _commands(self, conn: psycopg.AsyncConnection) -> list[Cancel | NewOrder]:
         m = self.market.id
         cmds: list[Cancel | NewOrder] = []
+        removed: set[int] = set()
+        # out of the book: cancels, and sell orders a THB swap's hash lock takes from (see
+        # sql/075); one whose lock already landed ('swap_locked') reopens with what remains,
+        # and is fed to the engine again next round, not in the batch that removes it
         for oid, owner in await (
             await conn.execute(
-                "SELECT id, owner FROM orders WHERE market = %s AND status = 'cancelling' AND in_engine ORDER BY id",
+                """SELECT id, owner FROM orders WHERE market = %s AND in_engine
+                      AND status IN ('cancelling', 'swap_locking', 'swap_locked') ORDER BY id""",
                 (m,),
             )
         ).fetchall():
             if self.engine.order(oid) is not None:
                 cmds.append(Cancel(oid, owner))
-            await conn.execute("UPDATE orders SET in_engine = false WHERE id = %s", (oid,))
+            removed.add(oid)
+            await conn.execute(
+                """UPDATE orders SET in_engine = false,
+                          status = CASE WHEN status <> 'swap_locked' THEN status
+                                        WHEN remaining = 0 THEN 'filled' ELSE 'open' END
+                    WHERE id = %s""",
+                (oid,),
+            )
         for oid, owner, side, price, remaining, tif, stp in await (
             await conn.execute(
                 """SELECT id, owner, side, price, remaining, time_in_force, stp_mode FROM orders
@@ -93,6 +105,8 @@ class Matcher:
                 (m, _BATCH),
             )
         ).fetchall():
+            if oid in removed:
+                continue
             s = Side.SELL if side == "sell" else Side.BUY
             mode = None if stp == "market" else StpMode(stp)
             cmds.append(NewOrder(oid, owner, s, price, remaining, TimeInForce(tif), mode))

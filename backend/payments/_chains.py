@@ -23,7 +23,7 @@ from backend.payments._evm_htlc import EvmLockState, HtlcContracts, evm_lock_id
 from backend.payments._store import SwapRecord
 from backend.payments._swap import Action, Leg, LegView, Observation, SwapParams, check_second_lock
 
-__all__ = ["LiveChains"]
+__all__ = ["LiveChains", "SwapChains"]
 
 T = TypeVar("T")
 
@@ -52,14 +52,12 @@ async def _evm(fn: Callable[..., T], *args: Any) -> T:
 
 
 @dataclass
-class LiveChains:
-    """``relayer_evm`` and ``relayer_sol`` only pay gas and fees: no lock pays them anything."""
+class SwapChains:
+    """Both chains read-only: what the API needs (observe, the seller's lock) without any key."""
 
     contracts: HtlcContracts
     sol: AsyncClient
     market: c.MarketKeys
-    relayer_evm: LocalAccount
-    relayer_sol: Keypair
 
     # ------------------------------------------------------------------ clocks
     async def now_sol(self) -> int:
@@ -94,6 +92,10 @@ class LiveChains:
         seller = Pubkey.from_string(s.seller_wallet)
         data = await c.fetch_account(self.sol, c.hash_lock_pda(seller, s.hashlock))
         if data is None:
+            if s.sol_leg in (Leg.CLAIMED, Leg.REFUNDED):
+                # the seller closed a finished lock (hashlock_close) to take back its rent: what
+                # we recorded from it (state, deadline, the revealed secret) is still the truth
+                return LegView(s.sol_leg, s.sol_deadline, s.preimage)
             return LegView(Leg.NONE)
         lock = c.decode_hash_lock(data)
         if str(lock.buyer) != s.buyer_wallet or lock.amount != s.grxe:
@@ -104,6 +106,32 @@ class LiveChains:
         (evm, lock_id), now_evm = await asyncio.gather(_evm(self._evm_view, s), self.now_evm())
         sol, now_sol = await asyncio.gather(self._sol_view(s), self.now_sol())
         return Observation(evm, sol, now_evm, now_sol, lock_id)
+
+    # ------------------------------------------------------------------ the seller's lock
+    async def seller_lock_ix(self, s: SwapRecord, p: SwapParams) -> Instruction:
+        return (await self.seller_lock(s, p))[0]
+
+    async def seller_lock(self, s: SwapRecord, p: SwapParams) -> tuple[Instruction, int]:
+        """The Solana lock for the seller to sign and its deadline (Solana clock), refused unless
+        the buyer's EVM lock is final with this swap's terms and leaves the deadline rule satisfied."""
+        obs = await self.observe(s)
+        if obs.sol.state is not Leg.NONE:
+            raise SwapRefused("seller_already_locked", f"Solana leg is {obs.sol.state}")
+        if obs.evm.state is not Leg.LOCKED or obs.evm.deadline is None:
+            raise SwapRefused("buyer_not_locked", f"EVM leg is {obs.evm.state}")
+        sol_deadline = obs.now_sol + p.sol_lead_s
+        check_second_lock(obs.evm.deadline, obs.now_evm, sol_deadline, obs.now_sol, p)
+        seller, buyer = Pubkey.from_string(s.seller_wallet), Pubkey.from_string(s.buyer_wallet)
+        ix = c.build_hashlock_fill_ix(seller, self.market, s.sell_order_id, buyer, s.grxe, s.hashlock, sol_deadline)
+        return ix, sol_deadline
+
+
+@dataclass
+class LiveChains(SwapChains):
+    """``relayer_evm`` and ``relayer_sol`` only pay gas and fees: no lock pays them anything."""
+
+    relayer_evm: LocalAccount
+    relayer_sol: Keypair
 
     # ------------------------------------------------------------------ actions
     async def submit(self, s: SwapRecord, action: Action, secret: bytes | None) -> str:
@@ -124,15 +152,3 @@ class LiveChains:
             ix = c.build_hashlock_refund_ix(self.market, seller, s.hashlock)
         sig = await c.send_and_confirm(self.sol, [ix], [self.relayer_sol])
         return str(sig)
-
-    # ------------------------------------------------------------------ the seller's lock
-    async def seller_lock_ix(self, s: SwapRecord, p: SwapParams) -> Instruction:
-        """The Solana lock for the seller to sign, refused unless the buyer's EVM lock is final
-        with this swap's terms and leaves the deadline rule satisfied."""
-        obs = await self.observe(s)
-        if obs.evm.state is not Leg.LOCKED or obs.evm.deadline is None:
-            raise SwapRefused("buyer_not_locked", f"EVM leg is {obs.evm.state}")
-        sol_deadline = obs.now_sol + p.sol_lead_s
-        check_second_lock(obs.evm.deadline, obs.now_evm, sol_deadline, obs.now_sol, p)
-        seller, buyer = Pubkey.from_string(s.seller_wallet), Pubkey.from_string(s.buyer_wallet)
-        return c.build_hashlock_fill_ix(seller, self.market, s.sell_order_id, buyer, s.grxe, s.hashlock, sol_deadline)

@@ -40,13 +40,16 @@ def link_evm_address(
     message: str,
     signature: str,
     now: datetime,
+    *,
+    wallet: str | None = None,
 ) -> str:
-    """Verify and link; the nonce is consumed in the same transaction (a replay finds it used)."""
+    """Verify and link; the nonce is consumed in the same transaction (a replay finds it used).
+    With ``wallet`` (the API's signed-in caller), only that wallet's own nonce is accepted."""
     with conn.transaction():
         row = conn.execute(
             "UPDATE evm_link_nonces SET used_at = %s WHERE nonce = %s AND used_at IS NULL"
-            " RETURNING wallet, evm_address, issued_at, expires_at",
-            [now, nonce],
+            " AND (%s::text IS NULL OR wallet = %s) RETURNING wallet, evm_address, issued_at, expires_at",
+            [now, nonce, wallet, wallet],
         ).fetchone()
         if row is None:
             raise SiweRefused(SiweVerdict.UNKNOWN_NONCE, nonce)

@@ -40,6 +40,13 @@ TRANSITIONS = Counter(
 UNREACHABLE = Counter(
     "gridx_swap_chain_unreachable_total", "Relayer rounds skipped: a chain did not answer", registry=REGISTRY
 )
+DB_LOST = Counter(
+    "gridx_swap_db_reconnects_total", "Relayer connections to PostgreSQL lost or refused", registry=REGISTRY
+)
+
+# waits between reconnects to PostgreSQL: doubling from the first to the longest, so a restart
+# is picked up within a second or two and a long outage costs one attempt every few seconds
+RECONNECT_FIRST_S, RECONNECT_MAX_S = 0.2, 5.0
 
 
 class RelayerSettings(BaseModel):
@@ -150,13 +157,32 @@ async def run_relayer(settings: RelayerSettings, stop: asyncio.Event) -> None:
         None if settings.metrics_port is None else serve_metrics(REGISTRY, settings.metrics_host, settings.metrics_port)
     )
     try:
-        with connect(settings.dsn, autocommit=True, app="gridx-relayer") as conn:
-            async with AsyncClient(settings.sol_url) as sol:
-                chains = LiveChains(contracts, sol, market, relayer_evm, relayer_sol)
-                while not stop.is_set():
-                    await relay_once(conn, chains)
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(stop.wait(), settings.interval_s)
+        async with AsyncClient(settings.sol_url) as sol:
+            chains = LiveChains(contracts, sol, market, relayer_evm, relayer_sol)
+            wait_s = RECONNECT_FIRST_S
+            while not stop.is_set():
+                try:
+                    with connect(settings.dsn, autocommit=True, app="gridx-relayer") as conn:
+                        wait_s = RECONNECT_FIRST_S
+                        await _rounds(conn, chains, settings.interval_s, stop)
+                except psycopg.OperationalError as exc:
+                    # PostgreSQL restarting or unreachable: nothing is lost, the records are where we
+                    # resume (a submission not yet recorded is observed on its chain next round)
+                    DB_LOST.inc()
+                    log.warning("database unreachable, reconnecting in %.1fs: %s", wait_s, exc)
+                    await _pause(stop, wait_s)
+                    wait_s = min(wait_s * 2, RECONNECT_MAX_S)
     finally:
         if server is not None:
             server.close()
+
+
+async def _pause(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
+
+
+async def _rounds(conn: psycopg.Connection, chains: Chains, interval_s: float, stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        await relay_once(conn, chains)
+        await _pause(stop, interval_s)

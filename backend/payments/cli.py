@@ -36,10 +36,13 @@ def register_bench(bench_app: typer.Typer) -> None:
     @bench_app.command("swap")
     def bench_swap(
         swaps: Annotated[int, typer.Option(help="swaps to run one after another")] = 20,
+        restart_db_at: Annotated[
+            int | None, typer.Option(help="fault: restart PostgreSQL while swap K (0-based) is in flight")
+        ] = None,
     ) -> None:
         """THB swaps on the local stack (anvil + local Solana node + PostgreSQL + relayer)."""
         import json
 
         from backend.payments._bench import run_swap_bench
 
-        typer.echo(json.dumps(run_swap_bench(swaps)))
+        typer.echo(json.dumps(run_swap_bench(swaps, restart_db_at)))

@@ -20,6 +20,7 @@ __all__ = [
     "HashLockInfo",
     "HashLockState",
     "build_hashlock_claim_ix",
+    "build_hashlock_close_ix",
     "build_hashlock_fill_ix",
     "build_hashlock_refund_ix",
     "decode_hash_lock",
@@ -95,6 +96,15 @@ def build_hashlock_refund_ix(market: MarketKeys, seller: Pubkey, hashlock: bytes
             "seller_energy_account": ata_address(seller, market.energy_mint),
             "energy_vault": market.energy_vault,
         },
+    )
+
+
+def build_hashlock_close_ix(market: MarketKeys, seller: Pubkey, hashlock: bytes) -> Instruction:
+    """Seller signs: a claimed or refunded lock is closed and its rent returns to the seller."""
+    return idl_program("trading").build(
+        "hashlock_close",
+        {},
+        {"seller": seller, "market": market.address, "hash_lock": hash_lock_pda(seller, hashlock)},
     )
 
 

@@ -143,6 +143,19 @@ HTLC_INSTRUCTIONS = [
         ],
         "args": [],
     },
+    {
+        "name": "hashlock_close",
+        "docs": (
+            "The lock's seller closes a claimed or refunded lock: its rent goes back to the seller, who paid it. Only the "
+            "seller signs, because a claimed lock's account is where the seller reads the secret it claims THBC with."
+        ),
+        "accounts": [
+            acc("seller", True, True, "The lock's seller; receives the account's lamports"),
+            acc("market"),
+            acc("hash_lock", True),
+        ],
+        "args": [],
+    },
 ]
 
 HTLC_ACCOUNT = {
@@ -180,6 +193,7 @@ HTLC_EVENTS = [
         "fields": [("hash_lock", PK), ("buyer", PK), ("amount", "u64"), ("hashlock", ARR32), ("preimage", ARR32)],
     },
     {"name": "HashRefunded", "fields": [("hash_lock", PK), ("seller", PK), ("amount", "u64"), ("hashlock", ARR32)]},
+    {"name": "HashLockClosed", "fields": [("hash_lock", PK), ("seller", PK), ("hashlock", ARR32), ("lamports", "u64")]},
 ]
 
 HTLC_ERRORS = [
@@ -190,6 +204,7 @@ HTLC_ERRORS = [
     ("WrongPreimage", "SHA-256 of the preimage is not the hash lock"),
     ("DeadlineOutOfRange", "Hash lock deadline leaves too little or too much time"),
     ("NotDeployer", "Only the compiled-in deployer key may initialise a market"),
+    ("HashLockStillOpen", "Hash lock is still open: it is closed only once claimed or refunded"),
 ]
 
 SPECS = {

@@ -15,6 +15,7 @@ pub const IX_MATCH_ORDER: [u8; 8] = [95, 230, 21, 6, 114, 23, 41, 111];
 pub const IX_HASHLOCK_FILL: [u8; 8] = [107, 233, 26, 89, 59, 120, 185, 208];
 pub const IX_HASHLOCK_CLAIM: [u8; 8] = [173, 192, 94, 55, 70, 208, 164, 158];
 pub const IX_HASHLOCK_REFUND: [u8; 8] = [28, 162, 186, 190, 156, 237, 227, 48];
+pub const IX_HASHLOCK_CLOSE: [u8; 8] = [202, 210, 189, 212, 69, 6, 2, 201];
 
 pub const DISC_MARKET: [u8; 8] = [219, 190, 213, 55, 0, 227, 198, 154];
 pub const MARKET_AUTHORITY: usize = 8;
@@ -70,6 +71,8 @@ pub const EV_HASH_CLAIMED: [u8; 8] = [183, 90, 245, 194, 98, 204, 253, 19];
 pub const EV_HASH_CLAIMED_LEN: usize = 144;
 pub const EV_HASH_REFUNDED: [u8; 8] = [108, 72, 244, 139, 7, 220, 240, 237];
 pub const EV_HASH_REFUNDED_LEN: usize = 112;
+pub const EV_HASH_LOCK_CLOSED: [u8; 8] = [157, 163, 117, 116, 229, 118, 7, 227];
+pub const EV_HASH_LOCK_CLOSED_LEN: usize = 112;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u32)]
@@ -134,6 +137,8 @@ pub enum Error {
     DeadlineOutOfRange = 6028,
     /// Only the compiled-in deployer key may initialise a market
     NotDeployer = 6029,
+    /// Hash lock is still open: it is closed only once claimed or refunded
+    HashLockStillOpen = 6030,
 }
 
 impl From<Error> for pinocchio::error::ProgramError {

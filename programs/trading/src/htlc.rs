@@ -5,7 +5,8 @@
 //! The GRXE never leaves the market's energy vault: the order's remaining amount shrinks and the
 //! lock account records what the vault owes to the buyer (claim) or back to the seller (refund).
 //! Claims and refunds take no signer: they pay only the stored receiver, so anyone (the buyer,
-//! the seller, a relayer) may submit them.
+//! the seller, a relayer) may submit them. Once claimed or refunded, the seller closes the lock
+//! (`hashlock_close`) and gets back the rent it paid; a closed lock answers no claim or refund.
 use crate::common::*;
 use crate::generated::*;
 use crate::{load_market, load_order, require_token_account, write_fill, SIDE_SELL};
@@ -228,6 +229,34 @@ pub fn hashlock_refund(program_id: &Address, accounts: &mut [AccountView], args:
     pay_out(program_id, market, energy_vault, seller_energy_account, &l.seller, l.amount)?;
     let mut ev = Buf::<{ EV_HASH_REFUNDED_LEN }>::new(&EV_HASH_REFUNDED);
     ev.put(hash_lock.address().as_ref()).put(l.seller.as_ref()).u64(l.amount).put(&l.hashlock);
+    ev.emit();
+    Ok(())
+}
+
+/// The seller takes back the rent of a lock that is over (claimed or refunded). Seller-signed
+/// only: a claimed lock holds the secret the seller needs for its THBC claim, so nobody else may
+/// remove it first. Closing zeroes the data and hands the account back to the system program,
+/// so any later claim, refund or close of it fails the owner/discriminator check.
+#[inline(never)]
+pub fn hashlock_close(program_id: &Address, accounts: &mut [AccountView], args: &mut Args) -> ProgramResult {
+    args.finish()?;
+    let [seller, market, hash_lock, ..] = accounts else {
+        return Err(ProgramError::NotEnoughAccountKeys);
+    };
+    require_signer(seller)?;
+    require_writable(seller)?;
+    require_writable(hash_lock)?;
+    let l = load_lock(program_id, market, hash_lock)?;
+    if !key_eq(seller.address(), &l.seller) {
+        return fail(Error::Unauthorized);
+    }
+    if l.state != HL_CLAIMED && l.state != HL_REFUNDED {
+        return fail(Error::HashLockStillOpen);
+    }
+    let lamports = hash_lock.lamports();
+    close_account(hash_lock, seller)?;
+    let mut ev = Buf::<{ EV_HASH_LOCK_CLOSED_LEN }>::new(&EV_HASH_LOCK_CLOSED);
+    ev.put(hash_lock.address().as_ref()).put(l.seller.as_ref()).put(&l.hashlock).u64(lamports);
     ev.emit();
     Ok(())
 }

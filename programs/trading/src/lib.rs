@@ -48,6 +48,7 @@ pub fn process_instruction(program_id: &Address, accounts: &mut [AccountView], d
         IX_HASHLOCK_FILL => htlc::hashlock_fill(program_id, accounts, &mut args),
         IX_HASHLOCK_CLAIM => htlc::hashlock_claim(program_id, accounts, &mut args),
         IX_HASHLOCK_REFUND => htlc::hashlock_refund(program_id, accounts, &mut args),
+        IX_HASHLOCK_CLOSE => htlc::hashlock_close(program_id, accounts, &mut args),
         _ => fail(Error::InvalidInstruction),
     }
 }

@@ -4,6 +4,7 @@ PostgreSQL and the local chain node running our SBF programs, bootstrapped from 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import subprocess
 import uuid
@@ -13,14 +14,18 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
 import gridx.chain as c
+from backend.payments import Evm, EvmSettings, HtlcContracts, deploy_contracts
 from gridx.chain._bootstrap import bootstrap
 from gridx.client import TradingClient
 from gridx.db import migrate
 from gridx.paths import ROOT
+from gridx.services import AnvilNode
 from gridx.services._proc import free_port, gridx_command, stop_process, wait_for_port
 from tests.helpers.gateway import wait_until
 
@@ -152,3 +157,45 @@ def stack(pg_server: object, chain_node: c.LocalNode, tmp_path_factory: pytest.T
     """One API process for the package's tests (each test uses fresh wallets)."""
     with api_stack(pg_server, chain_node, tmp_path_factory.mktemp("api")) as s:
         yield s
+
+
+# ---------------------------------------------------------------- THB payments (issue 12)
+ETH = 10**18
+
+
+@pytest.fixture(scope="package")
+def anvil(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AnvilNode]:
+    node = AnvilNode(tmp_path_factory.mktemp("anvil")).start()
+    yield node
+    node.stop()
+
+
+@pytest.fixture(scope="package")
+def issuer(anvil: AnvilNode) -> LocalAccount:
+    acct: LocalAccount = Account.create()
+    anvil.fund(acct.address, 10 * ETH)
+    return acct
+
+
+@pytest.fixture(scope="package")
+def contracts(anvil: AnvilNode, issuer: LocalAccount) -> HtlcContracts:
+    return deploy_contracts(Evm(EvmSettings(anvil.url)), issuer, min_duration_s=60, max_duration_s=86_400)
+
+
+@pytest.fixture(scope="package")
+def thb_stack(stack: Stack, tmp_path_factory: pytest.TempPathFactory, contracts: HtlcContracts) -> Iterator[Stack]:
+    """A second API process on the package's chain and database, with THB payments configured
+    (the package's own API has none: its routes answer 503). The first one matches and indexes."""
+    env = {
+        "GRIDX_API_EVM_RPC_URL": contracts.evm.settings.rpc_url,
+        "GRIDX_API_EVM_THBC": contracts.thbc.address,
+        "GRIDX_API_EVM_HTLC": contracts.htlc.address,
+        "GRIDX_API_MATCHER": "false",
+        "GRIDX_API_INDEXER": "false",
+    }
+    proc, url, log = start_api(stack.dsn, stack.rpc_url, stack.keys, tmp_path_factory.mktemp("api_thb"), **env)
+    try:
+        wait_until(lambda: TradingClient(url, Keypair()).request("GET", "/health")["status"] == "ok", 30, "API")
+        yield dataclasses.replace(stack, url=url, proc=proc, log=log)
+    finally:
+        stop_process(proc)

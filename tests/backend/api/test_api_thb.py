@@ -6,112 +6,22 @@ history show it. Every refusal is a problem document with a stable code."""
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import secrets
-from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 
-import pytest
 import schemathesis
 from eth_account import Account
-from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
 from hypothesis import HealthCheck, given, settings
-from solders.keypair import Keypair
 
-from backend.payments import (
-    Evm,
-    EvmLockState,
-    EvmSettings,
-    HtlcContracts,
-    deploy_contracts,
-    evm_lock_id,
-    issue_link,
-    link_evm_address,
-)
-from gridx.client import ApiProblem, TradingClient
+from backend.payments import EvmLockState, HtlcContracts, evm_lock_id
+from gridx.client import TradingClient
 from gridx.db import connect
 from gridx.services import AnvilNode
-from gridx.services._proc import stop_process
-from tests.backend.api.conftest import UNIT, Stack, mint_grxe, start_api
+from tests.backend.api.conftest import UNIT, Stack, mint_grxe
 from tests.backend.api.test_api_schema import _conforms
-from tests.helpers.gateway import wait_until
-
-ETH, THBC = 10**18, 10**6
-
-
-@pytest.fixture(scope="module")
-def anvil(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AnvilNode]:
-    node = AnvilNode(tmp_path_factory.mktemp("anvil")).start()
-    yield node
-    node.stop()
-
-
-@pytest.fixture(scope="module")
-def issuer(anvil: AnvilNode) -> LocalAccount:
-    acct: LocalAccount = Account.create()
-    anvil.fund(acct.address, 10 * ETH)
-    return acct
-
-
-@pytest.fixture(scope="module")
-def contracts(anvil: AnvilNode, issuer: LocalAccount) -> HtlcContracts:
-    return deploy_contracts(Evm(EvmSettings(anvil.url)), issuer, min_duration_s=60, max_duration_s=86_400)
-
-
-@pytest.fixture(scope="module")
-def thb_stack(stack: Stack, tmp_path_factory: pytest.TempPathFactory, contracts: HtlcContracts) -> Iterator[Stack]:
-    """A second API process on the package's chain and database, with THB payments configured
-    (the package's own API has none: its routes answer 503). The first one matches and indexes."""
-    env = {
-        "GRIDX_API_EVM_RPC_URL": contracts.evm.settings.rpc_url,
-        "GRIDX_API_EVM_THBC": contracts.thbc.address,
-        "GRIDX_API_EVM_HTLC": contracts.htlc.address,
-        "GRIDX_API_MATCHER": "false",
-        "GRIDX_API_INDEXER": "false",
-    }
-    proc, url, log = start_api(stack.dsn, stack.rpc_url, stack.keys, tmp_path_factory.mktemp("api_thb"), **env)
-    try:
-        wait_until(lambda: TradingClient(url, Keypair()).request("GET", "/health")["status"] == "ok", 30, "API")
-        yield dataclasses.replace(stack, url=url, proc=proc, log=log)
-    finally:
-        stop_process(proc)
-
-
-def link(stack: Stack, wallet: str, acct: LocalAccount) -> None:
-    """B's EVM wallet signs the Sign-In-With-Ethereum message (the key never leaves the client)."""
-    now = datetime.now(UTC)
-    with connect(stack.dsn, autocommit=True) as conn:
-        msg = issue_link(conn, "gridx.test", "http://gridx.test", wallet, acct.address, 31337, now)
-        nonce = next(line.split(": ", 1)[1] for line in msg.splitlines() if line.startswith("Nonce: "))
-        sig = "0x" + acct.sign_message(encode_defunct(text=msg)).signature.hex()
-        link_evm_address(conn, "gridx.test", "http://gridx.test", 31337, nonce, msg, sig, now)
-
-
-def open_sell(seller: TradingClient, grxe: int, price: int) -> int:
-    order_id = int(seller.sell(grxe, price)["order_id"])
-    wait_until(lambda: seller.get_order(order_id)["status"] == "open", 20, "the indexer opened the order")
-    return order_id
-
-
-def refused(call: Any) -> tuple[int, str]:
-    with pytest.raises(ApiProblem) as exc:
-        call()
-    assert exc.value.body["type"].endswith(exc.value.code)
-    return exc.value.status, exc.value.code
-
-
-def send(contracts: HtlcContracts, acct: LocalAccount, tx: dict[str, Any]) -> None:
-    """What B's EVM wallet does with an unsigned transaction: nonce, gas, fees, sign, send."""
-    w3 = contracts.evm.w3
-    tx = {**tx, "nonce": w3.eth.get_transaction_count(acct.address), "gas": 300_000}
-    tx |= {"maxFeePerGas": 10**10, "maxPriorityFeePerGas": 10**9}
-    receipt = w3.eth.wait_for_transaction_receipt(
-        w3.eth.send_raw_transaction(acct.sign_transaction(tx).raw_transaction)
-    )
-    assert receipt["status"] == 1
+from tests.backend.api.thb import ETH, THBC, link, open_sell, refused, send
 
 
 def test_thb_buy_over_http(thb_stack: Stack, contracts: HtlcContracts, anvil: AnvilNode, issuer: LocalAccount) -> None:
@@ -173,7 +83,8 @@ def test_thb_buy_over_http(thb_stack: Stack, contracts: HtlcContracts, anvil: An
         assert refused(lambda: who.request("POST", claim, json={"secret": "0x" + sec.hex()})) == want  # noqa: B023
     assert b.request("POST", claim, json={"secret": "0x" + s.hex()})["status"] == "claim_requested"
     with connect(thb_stack.dsn, autocommit=True) as conn:
-        assert conn.execute("SELECT buyer_secret FROM payment_swaps").fetchall() == [(s,)]
+        rows = conn.execute("SELECT buyer_secret FROM payment_swaps WHERE swap_id = %s", [opened["swap_id"]])
+        assert rows.fetchall() == [(s,)]
 
 
 def test_thb_refusals(thb_stack: Stack) -> None:
@@ -203,17 +114,22 @@ def test_thb_routes_only_where_configured(stack: Stack) -> None:
 
 
 def test_thb_operations_conform(thb_stack: Stack) -> None:
-    """schemathesis on the THB operations (the package's schema test runs where they are absent)."""
+    """schemathesis on the payment operations (the package's schema test runs where they are absent)."""
     token = thb_stack.user("consumer").token or ""
     schema = schemathesis.openapi.from_url(thb_stack.url + "/schema/openapi.json")
     ops = [r.ok() for r in schema.get_all_operations()]
-    ops = [op for op in ops if op.path.startswith("/payments/thb")]
+    ops = [op for op in ops if op.path.startswith("/payments/")]
     assert {op.definition.raw["operationId"] for op in ops} == {
         "quoteThb",
         "openThbSwap",
         "getThbSwap",
         "listMyThbSwaps",
         "requestThbSwapClaim",
+        "prepareThbSellerLock",
+        "challengeEvmLink",
+        "linkEvmAddress",
+        "getMyEvmLink",
+        "prepareThbSellerClose",
     }
     for op in ops:
 

@@ -14,7 +14,7 @@ import pytest
 
 from backend.payments import SwapRecord, SwapStatus, load_swap, set_buyer_secret
 from gridx.db import connect
-from gridx.services import free_port, gridx_command
+from gridx.services import PostgresServer, free_port, gridx_command
 from tests.helpers.gateway import wait_until
 
 from .stack import FAST, GRXE, MovableClock, Stack, build_stack, secret, steps
@@ -123,3 +123,32 @@ def test_relayer_restart_while_refunding_refunds_both(stack: Stack, tmp_path: Pa
         relayer.stop()
     assert stack.thbc(stack.buyer_evm) == 450 * THBC
     assert stack.thbc(stack.seller_evm) == 0
+
+
+def test_postgres_restarted_mid_swap_relayer_reconnects_and_completes(
+    stack: Stack, tmp_path: Path, pg_server: PostgresServer
+) -> None:
+    """PostgreSQL goes away while both locks are in place and the buyer's claim is asked for: the
+    same relayer process keeps running, reconnects once it is back and finishes the swap."""
+    s = secret()
+    b_grxe0 = stack.grxe(stack.buyer)
+    rec = stack.quote(s)
+    relayer = Relayer(stack, tmp_path)
+    relayer.start()
+    try:
+        stack.buyer_locks(rec)
+        wait_until(lambda: swap(stack, rec).status is SwapStatus.BUYER_LOCKED, 60, "relayer saw the buyer's lock")
+        with connect(stack.dsn, autocommit=True) as conn:
+            set_buyer_secret(conn, rec.swap_id, s)
+        pg_server.stop()
+        try:
+            stack.seller_locks(rec)  # on chain only: the relayer cannot record (so not act on) it
+            wait_until(lambda: b"database unreachable" in relayer.log.read_bytes(), 60, "relayer lost the database")
+        finally:
+            pg_server.start()
+        wait_until(lambda: swap(stack, rec).status is SwapStatus.COMPLETED, 60, "swap completed")
+        assert relayer.proc is not None and relayer.proc.poll() is None  # the same process throughout
+    finally:
+        relayer.stop()
+    assert stack.thbc(stack.seller_evm) == 450 * THBC
+    assert stack.grxe(stack.buyer) == b_grxe0 + 15 * GRXE

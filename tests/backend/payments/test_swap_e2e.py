@@ -10,7 +10,18 @@ from pathlib import Path
 import pytest
 from solana.rpc.async_api import AsyncClient
 
-from backend.payments import SwapRecord, SwapRefused, SwapStatus, load_swap, relay_once, set_buyer_secret
+import gridx.chain as c
+from backend.payments import (
+    Leg,
+    Observation,
+    SwapRecord,
+    SwapRefused,
+    SwapStatus,
+    load_swap,
+    relay_once,
+    set_buyer_secret,
+    swap_status,
+)
 from backend.payments._chains import LiveChains
 from gridx.db import connect
 
@@ -111,3 +122,36 @@ def test_seller_lock_refused_before_the_buyer_locked(stack: Stack) -> None:
     rec = stack.quote(secret())
     with pytest.raises(SwapRefused, match="buyer_not_locked"):
         stack.seller_locks(rec)
+
+
+def test_seller_closes_the_claimed_lock_and_the_record_keeps_its_secret(stack: Stack) -> None:
+    """After the swap, the seller takes back its lock's rent (hashlock_close): the account is
+    gone, and observing the swap still shows the Solana leg claimed with its secret (kept in the
+    record), never a leg that was never locked."""
+    s = secret()
+    rec = stack.quote(s)
+    stack.buyer_locks(rec)
+    stack.seller_locks(rec)
+    with connect(stack.dsn, autocommit=True) as conn:
+        set_buyer_secret(conn, rec.swap_id, s)
+    relay(stack, rounds=3)
+    done = status(stack, rec)
+    assert done.status is SwapStatus.COMPLETED and done.preimage == s
+    lamports0 = stack.world.svm.chain.svm.get_account(stack.seller.pubkey()).lamports  # type: ignore[union-attr]
+    pda = c.hash_lock_pda(stack.seller.pubkey(), rec.hashlock)
+    rent = stack.world.svm.chain.svm.get_account(pda).lamports  # type: ignore[union-attr]
+    payer = stack.world.svm.funded()
+    stack.world.svm.send(
+        [c.build_hashlock_close_ix(stack.world.market, stack.seller.pubkey(), rec.hashlock)], [payer, stack.seller]
+    )  # type: ignore[list-item]
+    assert stack.world.svm.data(pda) is None
+    assert stack.world.svm.chain.svm.get_account(stack.seller.pubkey()).lamports == lamports0 + rent  # type: ignore[union-attr]
+
+    async def observe() -> Observation:
+        async with AsyncClient(stack.node.url) as client:
+            chains = LiveChains(stack.contracts, client, stack.world.market, stack.relayer_evm, stack.relayer_sol)
+            return await chains.observe(done)
+
+    obs = asyncio.run(observe())
+    assert (obs.sol.state, obs.sol.preimage) == (Leg.CLAIMED, s)
+    assert swap_status(obs.evm.state, obs.sol.state) is SwapStatus.COMPLETED
