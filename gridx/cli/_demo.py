@@ -151,7 +151,7 @@ def _settle(stack: LocalStack, keys: Path, console: Any) -> dict[str, Any]:
     """Reconcile the chain against the database, then the market step through the API (A sells
     half the top prosumer's GRXE, B buys it) and ``gridx prove`` of one of A's mints."""
     from gridx.chain import run_on_chain
-    from gridx.cli._demo_trade import prove_one, trade_over_api
+    from gridx.cli._demo_trade import dashboard_view, prove_one, trade_over_api
     from gridx.db import connect
     from gridx.registry import reconcile
 
@@ -165,15 +165,16 @@ def _settle(stack: LocalStack, keys: Path, console: Any) -> dict[str, Any]:
     snap = _snapshot(stack.dsn)
     out: dict[str, Any] = {**snap, "minted_grxe": snap["grxe_minted"], "grxe_supply": rep.supply}
     market: dict[str, Any] = {"sold_grxe": 0, "trades": 0, "grx_paid": 0, "thbc_paid": 0, "trading_drift": 0}
-    verified = False
+    verified, signature = False, None
     if top is not None:
         # reconcile first: a trade moves tokens between owners on purpose
         market = trade_over_api(api, url, stack.dsn, keys, str(top[0]), console)
-        verified, lines = prove_one(stack.dsn, url, str(top[0]))
+        verified, lines, signature = prove_one(stack.dsn, url, str(top[0]))
         console.rule("gridx prove (one of A's mints)")
         for line in lines:
             console.print(line, markup=False, highlight=False, soft_wrap=True)
-    return {**out, **market, "proof_verified": verified, "reconcile_drift": rep.drift + market["trading_drift"]}
+    dash = dashboard_view(api, signature)
+    return {**out, **market, **dash, "proof_verified": verified, "reconcile_drift": rep.drift + market["trading_drift"]}
 
 
 def _run(meters: int, seconds: int, speed: float, interval_s: int) -> dict[str, Any]:
@@ -181,6 +182,7 @@ def _run(meters: int, seconds: int, speed: float, interval_s: int) -> dict[str, 
     from rich.table import Table
 
     from gridx.chain import bootstrap, run_on_chain
+    from gridx.cli._demo_evm import start_payments
     from gridx.cli._demo_trade import register_over_api
     from gridx.db import migrate
 
@@ -195,7 +197,9 @@ def _run(meters: int, seconds: int, speed: float, interval_s: int) -> dict[str, 
         console.print(f"PostgreSQL {stack.dsn}   mosquitto mqtts://127.0.0.1:{stack.mqtt.port}")
         dep = run_on_chain(stack.chain_url, lambda c: bootstrap(c, keys / "chain"))
         console.print(f"chain node {stack.chain_url}: GRXE mint {dep.grxe_mint}, gateway minter {dep.gateway_minter}")
-        api = stack.start_api(keys / "chain", GRIDX_API_DASHBOARD="true", GRIDX_API_FAUCET="true")
+        evm = start_payments(stack, keys)
+        console.print(f"anvil {evm['GRIDX_API_EVM_RPC_URL']}: THBC {evm['GRIDX_API_EVM_THBC']}, relayer running")
+        api = stack.start_api(keys / "chain", GRIDX_API_DASHBOARD="true", GRIDX_API_FAUCET="true", **evm)
         console.print(f"API {api}   dashboard {api}/dashboard/")
         modbus_port = free_port()
         enrolled = _provision(stack, keys, meters, speed, interval_s, modbus_port)
@@ -215,7 +219,7 @@ def _run(meters: int, seconds: int, speed: float, interval_s: int) -> dict[str, 
         _watch(stack, seconds, console)
         # edge first: what it published is drained before the consumers stop; the chain stays
         # up for the reconciliation
-        stack.stop_children(keep=("chain-node", "api"))
+        stack.stop_children(keep=("chain-node", "relayer", "api"))
         result = _settle(stack, keys, console)
     table = Table(title="GridTokenX demo result", show_header=False)
     for key, value in result.items():

@@ -20,7 +20,7 @@ from typing import Any
 from gridx.chain import airdrop, load_deployment, load_or_create_keypair, run_on_chain
 from gridx.client import TradingClient
 
-__all__ = ["PRICE", "prove_one", "register_over_api", "trade_over_api"]
+__all__ = ["PRICE", "dashboard_view", "prove_one", "register_over_api", "trade_over_api"]
 
 UNIT = 1_000_000  # base units per GRXE (kWh) and per GRX
 PRICE = 3 * UNIT  # 3 GRX per kWh, as in the seed's Flow 4
@@ -115,9 +115,16 @@ def trade_over_api(api_url: str, rpc_url: str, dsn: str, keys: Path, seller_mete
         trades, took = _buy(a, b, amount, console)
         console.print(f"B bought {amount / UNIT:,.6f} GRXE, settled on chain {took:.2f} s after its order")
         rest = (held - amount) // LOT * LOT
-        offer = a.sell(rest, SECOND_PRICE) if rest else None
-        if offer is not None:
-            console.print(f"A offers its remaining {rest / UNIT:,.6f} GRXE at 3.5 GRX/kWh (order {offer['order_id']})")
+        thb_quote = 0
+        if rest:
+            offer = a.sell(rest, SECOND_PRICE)
+            _wait(lambda: a.get_order(offer["order_id"])["status"] == "open", 30, "A's second offer open")
+            # what B would pay in THB for it (the THB purchase itself: see the module docstring)
+            q = b.request("GET", "/payments/thb/quote", params={"order_id": offer["order_id"]})
+            thb_quote = int(q["thbc"])
+            console.print(
+                f"A offers its remaining {rest / UNIT:,.6f} GRXE at 3.5 GRX/kWh; in THB: {thb_quote / UNIT:,.6f} THBC"
+            )
         result = {
             "sold_grxe": sum(t["amount"] for t in trades),
             "trades": len(trades),
@@ -125,6 +132,7 @@ def trade_over_api(api_url: str, rpc_url: str, dsn: str, keys: Path, seller_mete
             "thbc_paid": 0,  # TODO: the THB purchase (see the module docstring)
             "trade_seconds": [round(took, 3)],
             "open_offer_grxe": rest,
+            "open_offer_thbc_quote": thb_quote,
             "seller_minted_grxe": held,  # A received GRXE only from its meter's mints
             "buyer_grxe": int(b.balances()["grxe"]),
             "buyer_grx_spent": grx_before - int(b.balances()["grx"]),
@@ -134,7 +142,23 @@ def trade_over_api(api_url: str, rpc_url: str, dsn: str, keys: Path, seller_mete
     return result
 
 
-def prove_one(dsn: str, rpc_url: str, seller_meter: str) -> tuple[bool, list[str]]:
+def dashboard_view(api_url: str, signature: str | None) -> dict[str, Any]:
+    """What the dashboard shows at the end of the day (its overview and one mint's proof), read
+    the way the page reads it."""
+    import httpx
+
+    with httpx.Client(base_url=api_url, timeout=120) as http:
+        o = http.get("/dashboard/overview").raise_for_status().json()
+        proof = http.get(f"/dashboard/proofs/{signature}").raise_for_status().json() if signature else {}
+    return {
+        "dashboard_accepted": int(o["gateway"]["accepted"]),
+        "dashboard_meters": len(o["meters"]),
+        "dashboard_mints": len(o["mints"]),
+        "dashboard_proof_verified": bool(proof.get("verified")),
+    }
+
+
+def prove_one(dsn: str, rpc_url: str, seller_meter: str) -> tuple[bool, list[str], str | None]:
     """``gridx prove`` (the operator's command, as its own process) for A's first mint:
     (verified, the lines it printed)."""
     from gridx.db import connect
@@ -145,9 +169,9 @@ def prove_one(dsn: str, rpc_url: str, seller_meter: str) -> tuple[bool, list[str
             "SELECT tx_signature FROM token_mints WHERE meter_id = %s ORDER BY window_start LIMIT 1", (seller_meter,)
         ).fetchone()
     if row is None:
-        return False, ["no mint of A to prove"]
+        return False, ["no mint of A to prove"], None
     env = {"GRIDX_MINT_DSN": dsn, "GRIDX_MINT_RPC_URL": rpc_url}
     out = subprocess.run(gridx_command("prove", str(row[0])), env={**os.environ, **env}, capture_output=True, text=True)
     lines = out.stdout.strip().splitlines()
     verified = out.returncode == 0 and bool(lines) and json.loads(lines[-1]).get("verified") is True
-    return verified, lines or out.stderr.strip().splitlines()[-5:]
+    return verified, lines or out.stderr.strip().splitlines()[-5:], str(row[0])

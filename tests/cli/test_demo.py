@@ -75,12 +75,17 @@ def _check_figures(out: dict[str, Any], stdout: str) -> None:
     assert out["thbc_paid"] == 0  # the THB purchase waits for the seller-lock route (issue 12)
     # then offers the rest at 3.5 GRX/kWh: escrowed, so A's account keeps only what is below a lot
     assert out["open_offer_grxe"] == (minted - sold) // LOT * LOT
+    # its THB quote from the API: 3.5 GRX/kWh x 10 THB/GRX, in THBC base units (6 decimals)
+    assert out["open_offer_thbc_quote"] == out["open_offer_grxe"] * 35
     assert out["a_grxe"] == minted - sold - out["open_offer_grxe"] and out["a_grx"] == out["grx_paid"]
     # A's day from the API: every window with surplus was minted, 1 Wh = 1,000 base units
     assert out["a_minted_grxe"] == minted == out["a_surplus_wh"] * 1000
     assert out["a_produced_wh"] - out["a_consumed_wh"] <= out["a_surplus_wh"]
     assert out["proof_verified"] is True and out["trading_drift"] == 0
     assert "ok   hash chain unbroken up to the committed hash" in stdout
+    # the dashboard's reads on the same day: every stored reading, the mints, the proof verified
+    assert out["dashboard_accepted"] == out["readings"] and out["dashboard_meters"] > 0
+    assert out["dashboard_mints"] == min(20, out["mints_confirmed"]) and out["dashboard_proof_verified"] is True
 
 
 @pytest.mark.slow
