@@ -1,15 +1,19 @@
 """``gridx demo``: the whole spine on embedded defaults, on loopback, in about three minutes.
 
 Simulated meters (Modbus TCP) → edge agent (signs, outbox) → mosquitto (TLS, ACL) → gateway
-(validates, stores) → mint worker → the local Solana node running our SBF programs. Every part
-is its own process, started the way an operator would start it; state lives in .run/demo/ and
-keys in .secrets/demo/ (0600).
+(validates, stores) → mint worker → the local Solana node running our SBF programs; beside them
+anvil with THBC and the HTLC escrow, the swap relayer, and the trading API (matcher, indexer,
+live feed, dashboard). Every part is its own process, started the way an operator would start
+it; state lives in .run/demo/ and keys in .secrets/demo/ (0600). Every user action goes through
+the HTTP API with ``TradingClient`` signed by the user's own key (``_demo_trade``). Ctrl-C stops
+every process; a second run needs no cleanup.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import math
 import shutil
 import subprocess
 import time
@@ -223,7 +227,8 @@ def _run(meters: int, seconds: int, speed: float, interval_s: int) -> dict[str, 
         result = _settle(stack, keys, console)
     table = Table(title="GridTokenX demo result", show_header=False)
     for key, value in result.items():
-        table.add_row(key.replace("_", " "), f"{value:,}" if isinstance(value, int) else str(value))
+        number = isinstance(value, int) and not isinstance(value, bool)
+        table.add_row(key.replace("_", " "), f"{value:,}" if number else str(value))
     console.print(table)
     return result
 
@@ -235,8 +240,12 @@ def register(app: typer.Typer) -> None:
         seconds: int = typer.Option(120, min=10, help="how long to watch the system run"),
         speed: float = typer.Option(60.0, min=1.0, help="sim seconds per wall second"),
         interval_s: int = typer.Option(10, min=1, help="reading window length (wall seconds)"),
+        hours: float | None = typer.Option(None, min=0.1, help="simulated hours to run (sets --seconds)"),
     ) -> None:
-        """Run meters → edge → broker → gateway → mint on the local chain; last line is JSON."""
+        """Meters → edge → broker → gateway → mint on the local chain, then the market through the
+        API; the dashboard is served while it runs; last line is JSON."""
+        if hours is not None:
+            seconds = max(10, math.ceil(hours * 3600 / speed))
         try:
             result = _run(meters, seconds, speed, interval_s)
         except KeyboardInterrupt:

@@ -95,7 +95,7 @@ function connect(delay) {
 
 function chart(m) {
   // one bar pair per hour: produced up (green), consumed down (red), a shared scale per meter
-  const W = 360, H = 90, mid = H / 2, n = Math.max(m.hours.length, 1), bw = Math.max(2, Math.floor((W - 40) / n) - 2);
+  const W = 360, H = 90, mid = H / 2, n = Math.max(m.hours.length, 1), bw = Math.min(24, Math.max(2, Math.floor((W - 40) / n) - 2));
   const max = Math.max(1, ...m.hours.map((h) => Math.max(h.produced_wh, h.consumed_wh)));
   const ns = "http://www.w3.org/2000/svg";
   const svg = document.createElementNS(ns, "svg");
