@@ -149,8 +149,10 @@ def test_dashboard_live_in_headless_chromium(stack: Stack, dashboard_url: str, t
         shot = page.screenshot(ARTIFACTS / f"dashboard-{os.getpid()}.png")
         assert shot.stat().st_size > 10_000
     for order in (low, high):
-        a.cancel(order["order_id"])  # the package's later tests expect an empty book
+        a.cancel(order["order_id"])  # the package's other tests expect an empty book
     wait_until(lambda: a.book()["asks"] == [], 30, "book empty again")
+    # and no swap but their own (test_api_thb reads every payment_swaps row)
+    stack.sql("DELETE FROM payment_swaps WHERE swap_id = %s", uuid.UUID(seeded["swap"]))
 
 
 def test_dashboard_proof_and_refusals(stack: Stack, dashboard_url: str) -> None:
