@@ -137,9 +137,10 @@ def _start_parts(stack: LocalStack, keys: Path, meters: int, speed: float, modbu
     stack.spawn("edge", "edge", "run", "--config", str(stack.workdir / "edge.toml"), env=edge_env)
 
 
-def _watch(stack: LocalStack, seconds: int, console: Any, patience_s: int = 300) -> None:
+def _watch(stack: LocalStack, seconds: int, console: Any, ready: Any = None, patience_s: int = 300) -> None:
     """Show progress every few seconds for ``seconds``, and longer (up to ``patience_s``) until
-    the first mint is confirmed: on a busy machine the parts take a while to start."""
+    the first mint is confirmed and ``ready()`` holds: on a busy machine the parts take a while
+    to start."""
     started = time.monotonic()
     while True:
         time.sleep(5.0)
@@ -147,11 +148,12 @@ def _watch(stack: LocalStack, seconds: int, console: Any, patience_s: int = 300)
         snap = _snapshot(stack.dsn)
         console.print(" ".join(f"{k}={v:,}" for k, v in snap.items()))
         elapsed = time.monotonic() - started
-        if elapsed >= seconds and (snap["mints_confirmed"] > 0 or elapsed >= patience_s):
+        done = snap["mints_confirmed"] > 0 and (ready is None or ready())
+        if elapsed >= seconds and (done or elapsed >= patience_s):
             return
 
 
-def _settle(stack: LocalStack, keys: Path, console: Any) -> dict[str, Any]:
+def _settle(stack: LocalStack, keys: Path, console: Any, traded: bool = False) -> dict[str, Any]:
     """Reconcile the chain against the database, then the market step through the API (A sells
     half the top prosumer's GRXE, B buys it) and ``gridx prove`` of one of A's mints."""
     from gridx.chain import run_on_chain
@@ -162,7 +164,9 @@ def _settle(stack: LocalStack, keys: Path, console: Any) -> dict[str, Any]:
     url, api = stack.chain_url, stack.api_url
     assert url is not None and api is not None
     with connect(stack.dsn) as conn:
-        rep = run_on_chain(url, lambda c: reconcile(c, conn))
+        # per-owner balances equal their mints only if nobody traded yet (--load trades meanwhile;
+        # the trading reconciliation checks those)
+        rep = run_on_chain(url, lambda c: reconcile(c, conn, strict_balances=not traded))
         top = conn.execute(
             "SELECT meter_id, sum(amount)::bigint FROM token_mints GROUP BY meter_id ORDER BY 2 DESC LIMIT 1"
         ).fetchone()
@@ -181,7 +185,17 @@ def _settle(stack: LocalStack, keys: Path, console: Any) -> dict[str, Any]:
     return {**out, **market, **dash, "proof_verified": verified, "reconcile_drift": rep.drift + market["trading_drift"]}
 
 
-def _run(meters: int, seconds: int, speed: float, interval_s: int) -> dict[str, Any]:
+def _start_load(stack: LocalStack, keys: Path, owners: list[tuple[str, str]]) -> Any:
+    from gridx.cli._demo_load import LoadTrader
+
+    assert stack.api_url is not None and stack.chain_url is not None
+    prosumers = [m for m, kind in owners if kind == "prosumer"]
+    trader = LoadTrader(stack.api_url, stack.chain_url, keys / "wallets", prosumers)
+    trader.start()
+    return trader
+
+
+def _run(meters: int, seconds: int, speed: float, interval_s: int, load: bool = False) -> dict[str, Any]:
     from rich.console import Console
     from rich.table import Table
 
@@ -220,11 +234,13 @@ def _run(meters: int, seconds: int, speed: float, interval_s: int) -> dict[str, 
         console.print(
             f"sim (x{speed:g}), edge, gateway and mint worker running; watching for {seconds} s (logs in {base})"
         )
-        _watch(stack, seconds, console)
+        trader = _start_load(stack, keys, owners) if load else None
+        _watch(stack, seconds, console, ready=(lambda: trader.trades > 0) if trader is not None else None)
+        load_figures = trader.stop() if trader is not None else {}
         # edge first: what it published is drained before the consumers stop; the chain stays
         # up for the reconciliation
         stack.stop_children(keep=("chain-node", "relayer", "api"))
-        result = _settle(stack, keys, console)
+        result = {**_settle(stack, keys, console, traded=load), **load_figures}
     table = Table(title="GridTokenX demo result", show_header=False)
     for key, value in result.items():
         number = isinstance(value, int) and not isinstance(value, bool)
@@ -241,13 +257,14 @@ def register(app: typer.Typer) -> None:
         speed: float = typer.Option(60.0, min=1.0, help="sim seconds per wall second"),
         interval_s: int = typer.Option(10, min=1, help="reading window length (wall seconds)"),
         hours: float | None = typer.Option(None, min=0.1, help="simulated hours to run (sets --seconds)"),
+        load: bool = typer.Option(False, help="background trading through the API while the fleet runs"),
     ) -> None:
         """Meters → edge → broker → gateway → mint on the local chain, then the market through the
         API; the dashboard is served while it runs; last line is JSON."""
         if hours is not None:
             seconds = max(10, math.ceil(hours * 3600 / speed))
         try:
-            result = _run(meters, seconds, speed, interval_s)
+            result = _run(meters, seconds, speed, interval_s, load)
         except KeyboardInterrupt:
             # the stack's context manager has stopped every process by the time we get here
             typer.echo("demo: interrupted; every process it started is stopped", err=True)

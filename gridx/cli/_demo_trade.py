@@ -133,7 +133,7 @@ def trade_over_api(api_url: str, rpc_url: str, dsn: str, keys: Path, seller_mete
             "trade_seconds": [round(took, 3)],
             "open_offer_grxe": rest,
             "open_offer_thbc_quote": thb_quote,
-            "seller_minted_grxe": held,  # A received GRXE only from its meter's mints
+            "seller_held_grxe": held,  # = A's minted GRXE unless --load traded some of it
             "buyer_grxe": int(b.balances()["grxe"]),
             "buyer_grx_spent": grx_before - int(b.balances()["grx"]),
             **_a_day(a, seller_meter),
