@@ -97,6 +97,7 @@ def create_app(settings: ApiSettings | None = None) -> Litestar:
     """The trading API from ``settings`` (default: ``GRIDX_API_*`` from the environment)."""
     from .accounts import AccountController
     from .auth.controller import AuthController
+    from .dashboard import DashboardController
     from .energy import EnergyController
     from .feed import market_feed
     from .markets import MarketController
@@ -130,6 +131,7 @@ def create_app(settings: ApiSettings | None = None) -> Litestar:
 
     # THB payments only where an EVM chain is configured: the schema lists what this deployment offers
     payments = [ThbPaymentController, EvmLinkController] if cfg.evm_rpc_url and cfg.evm_thbc and cfg.evm_htlc else []
+    dashboard = [DashboardController] if cfg.dashboard else []
     return Litestar(
         route_handlers=[
             health,
@@ -141,6 +143,7 @@ def create_app(settings: ApiSettings | None = None) -> Litestar:
             MarketController,
             market_feed,
             *payments,
+            *dashboard,
         ],
         dependencies={"services": Provide(provide_services), "wallet": Provide(provide_wallet)},
         exception_handlers=exception_handlers(),

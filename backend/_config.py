@@ -58,6 +58,8 @@ class ApiSettings(BaseSettings):
     failpoint: str | None = None
     # test GRX for local and dev clusters only
     faucet: bool = False
+    # the operator's dashboard (/dashboard): shows every meter's production, so off unless asked for
+    dashboard: bool = False
     # THB payments (issue 12): the EVM chain's JSON-RPC URL and our THBC and HTLC contracts;
     # without all three the /payments/thb routes answer 503 payments_unavailable
     evm_rpc_url: str | None = None

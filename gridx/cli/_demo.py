@@ -1,15 +1,19 @@
 """``gridx demo``: the whole spine on embedded defaults, on loopback, in about three minutes.
 
 Simulated meters (Modbus TCP) → edge agent (signs, outbox) → mosquitto (TLS, ACL) → gateway
-(validates, stores) → mint worker → the local Solana node running our SBF programs. Every part
-is its own process, started the way an operator would start it; state lives in .run/demo/ and
-keys in .secrets/demo/ (0600).
+(validates, stores) → mint worker → the local Solana node running our SBF programs; beside them
+anvil with THBC and the HTLC escrow, the swap relayer, and the trading API (matcher, indexer,
+live feed, dashboard). Every part is its own process, started the way an operator would start
+it; state lives in .run/demo/ and keys in .secrets/demo/ (0600). Every user action goes through
+the HTTP API with ``TradingClient`` signed by the user's own key (``_demo_trade``). Ctrl-C stops
+every process; a second run needs no cleanup.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import math
 import subprocess
 import time
 from pathlib import Path
@@ -52,7 +56,7 @@ async def _enroll(url: str, dsn: str, keys: Path, interval_s: int, meters: list[
     from solders.pubkey import Pubkey
 
     from edge.keys import load_key
-    from gridx.chain import airdrop, authorize_edge, load_keypair, load_or_create_keypair, sign_enrolment
+    from gridx.chain import authorize_edge, load_keypair, sign_enrolment
     from gridx.db import connect
     from gridx.registry import enroll_on_chain
 
@@ -63,8 +67,7 @@ async def _enroll(url: str, dsn: str, keys: Path, interval_s: int, meters: list[
             await authorize_edge(client, edge_id, keys / "chain")
         with connect(dsn) as conn:
             for m in meters:
-                owner = load_or_create_keypair(keys / "wallets" / f"{m['meter_id']}.json")
-                await airdrop(client, owner.pubkey(), 10**9)
+                owner = load_keypair(keys / "wallets" / f"{m['meter_id']}.json")  # registered through the API
                 # the meter proves it holds its key (in the field the edge signs this)
                 proof = sign_enrolment(load_key(keys / "meters", m["meter_id"]), owner.pubkey(), m["edge_id"])
                 await enroll_on_chain(
@@ -82,58 +85,6 @@ async def _enroll(url: str, dsn: str, keys: Path, interval_s: int, meters: list[
                 )
     finally:
         await client.close()
-
-
-async def _trade(client: Any, chain_keys: Path, wallets: Path, seller_meter: str, amount: int) -> dict[str, int]:
-    """A consumer buys ``amount`` GRXE base units from a prosumer, settled atomically on chain
-    through the trading program's escrow, paid in the market's THB-pegged test token."""
-    from solders.keypair import Keypair
-
-    from gridx.chain import (
-        airdrop,
-        ata_address,
-        build_create_buy_order_ix,
-        build_create_sell_order_ix,
-        build_match_order_ix,
-        create_ata_ix,
-        load_deployment,
-        load_keypair,
-        mint_to_ix,
-        send_and_confirm,
-        token_balance,
-    )
-    from gridx.registry import register_wallet
-
-    dep = load_deployment(chain_keys)
-    market = dep.market_keys()
-    seller = load_keypair(wallets / f"{seller_meter}.json")
-    authority = load_keypair(chain_keys / "market_authority.json")
-    buyer = Keypair()
-    await airdrop(client, buyer.pubkey(), 10**9)
-    await register_wallet(client, buyer, "consumer")
-    pay = market.payment_mint
-    await send_and_confirm(
-        client,
-        [create_ata_ix(buyer.pubkey(), buyer.pubkey(), pay), create_ata_ix(buyer.pubkey(), seller.pubkey(), pay)],
-        [buyer],
-    )
-    price = 4_000_000  # 4.000000 THBC per GRXE (1 kWh)
-    await send_and_confirm(
-        client, [mint_to_ix(pay, ata_address(buyer.pubkey(), pay), authority.pubkey(), 1_000_000_000)], [authority]
-    )
-    await send_and_confirm(client, [build_create_sell_order_ix(seller.pubkey(), market, 1, amount, price)], [seller])
-    await send_and_confirm(client, [build_create_buy_order_ix(buyer.pubkey(), market, 1, amount, price)], [buyer])
-    await send_and_confirm(
-        client,
-        [build_match_order_ix(authority.pubkey(), market, seller.pubkey(), 1, buyer.pubkey(), 1, amount)],
-        [authority],
-    )
-    return {
-        "traded_grxe": amount,
-        "buyer_grxe": await token_balance(client, ata_address(buyer.pubkey(), market.energy_mint)),
-        "seller_thbc": await token_balance(client, ata_address(seller.pubkey(), pay)),
-        "fee_thbc": await token_balance(client, market.fee_account),
-    }
 
 
 def _provision(stack: LocalStack, keys: Path, meters: int, speed: float, interval_s: int, modbus_port: int) -> Any:
@@ -185,40 +136,71 @@ def _start_parts(stack: LocalStack, keys: Path, meters: int, speed: float, modbu
     stack.spawn("edge", "edge", "run", "--config", str(stack.workdir / "edge.toml"), env=edge_env)
 
 
-def _watch(stack: LocalStack, seconds: int, console: Any) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        time.sleep(min(10.0, max(0.0, deadline - time.monotonic())))
+def _watch(stack: LocalStack, seconds: int, console: Any, ready: Any = None, patience_s: int = 300) -> None:
+    """Show progress every few seconds for ``seconds``, and longer (up to ``patience_s``) until
+    the first mint is confirmed and ``ready()`` holds: on a busy machine the parts take a while
+    to start."""
+    started = time.monotonic()
+    while True:
+        time.sleep(5.0)
         stack.check_alive()
-        console.print(" ".join(f"{k}={v:,}" for k, v in _snapshot(stack.dsn).items()))
+        snap = _snapshot(stack.dsn)
+        console.print(" ".join(f"{k}={v:,}" for k, v in snap.items()))
+        elapsed = time.monotonic() - started
+        done = snap["mints_confirmed"] > 0 and (ready is None or ready())
+        if elapsed >= seconds and (done or elapsed >= patience_s):
+            return
 
 
-def _settle(stack: LocalStack, keys: Path) -> dict[str, Any]:
-    """Reconcile the chain against the database, then one trade of the top prosumer's GRXE."""
+def _settle(stack: LocalStack, keys: Path, console: Any, traded: bool = False) -> dict[str, Any]:
+    """Reconcile the chain against the database, then the market step through the API (A sells
+    half the top prosumer's GRXE, B buys it) and ``gridx prove`` of one of A's mints."""
     from gridx.chain import run_on_chain
+    from gridx.cli._demo_trade import dashboard_view, prove_one, trade_over_api
     from gridx.db import connect
     from gridx.registry import reconcile
 
-    url = stack.chain_url
-    assert url is not None
+    url, api = stack.chain_url, stack.api_url
+    assert url is not None and api is not None
     with connect(stack.dsn) as conn:
-        rep = run_on_chain(url, lambda c: reconcile(c, conn))
+        # per-owner balances equal their mints only if nobody traded yet (--load trades meanwhile;
+        # the trading reconciliation checks those)
+        rep = run_on_chain(url, lambda c: reconcile(c, conn, strict_balances=not traded))
         top = conn.execute(
             "SELECT meter_id, sum(amount)::bigint FROM token_mints GROUP BY meter_id ORDER BY 2 DESC LIMIT 1"
         ).fetchone()
     snap = _snapshot(stack.dsn)
-    trade: dict[str, int] = {}
+    out: dict[str, Any] = {**snap, "minted_grxe": snap["grxe_minted"], "grxe_supply": rep.supply}
+    market: dict[str, Any] = {"sold_grxe": 0, "trades": 0, "grx_paid": 0, "thbc_paid": 0, "trading_drift": 0}
+    verified, signature = False, None
     if top is not None:
         # reconcile first: a trade moves tokens between owners on purpose
-        trade = run_on_chain(url, lambda c: _trade(c, keys / "chain", keys / "wallets", top[0], int(top[1]) // 2))
-    return {**snap, "grxe_supply": rep.supply, "reconcile_drift": rep.drift, **trade}
+        market = trade_over_api(api, url, stack.dsn, keys, str(top[0]), console)
+        verified, lines, signature = prove_one(stack.dsn, url, str(top[0]))
+        console.rule("gridx prove (one of A's mints)")
+        for line in lines:
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
+    dash = dashboard_view(api, signature)
+    return {**out, **market, **dash, "proof_verified": verified, "reconcile_drift": rep.drift + market["trading_drift"]}
 
 
-def _run(meters: int, seconds: int, speed: float, interval_s: int) -> dict[str, Any]:
+def _start_load(stack: LocalStack, keys: Path, owners: list[tuple[str, str]]) -> Any:
+    from gridx.cli._demo_load import LoadTrader
+
+    assert stack.api_url is not None and stack.chain_url is not None
+    prosumers = [m for m, kind in owners if kind == "prosumer"]
+    trader = LoadTrader(stack.api_url, stack.chain_url, keys / "wallets", prosumers)
+    trader.start()
+    return trader
+
+
+def _run(meters: int, seconds: int, speed: float, interval_s: int, load: bool = False) -> dict[str, Any]:
     from rich.console import Console
     from rich.table import Table
 
     from gridx.chain import bootstrap, run_on_chain
+    from gridx.cli._demo_evm import start_payments
+    from gridx.cli._demo_trade import register_over_api
     from gridx.db import migrate
 
     console = Console()
@@ -232,8 +214,15 @@ def _run(meters: int, seconds: int, speed: float, interval_s: int) -> dict[str, 
         console.print(f"PostgreSQL {stack.dsn}   mosquitto mqtts://127.0.0.1:{stack.mqtt.port}")
         dep = run_on_chain(stack.chain_url, lambda c: bootstrap(c, keys / "chain"))
         console.print(f"chain node {stack.chain_url}: GRXE mint {dep.grxe_mint}, gateway minter {dep.gateway_minter}")
+        evm = start_payments(stack, keys)
+        console.print(f"anvil {evm['GRIDX_API_EVM_RPC_URL']}: THBC {evm['GRIDX_API_EVM_THBC']}, relayer running")
+        api = stack.start_api(keys / "chain", GRIDX_API_DASHBOARD="true", GRIDX_API_FAUCET="true", **evm)
+        console.print(f"API {api}   dashboard {api}/dashboard/")
         modbus_port = free_port()
         enrolled = _provision(stack, keys, meters, speed, interval_s, modbus_port)
+        owners = [(str(m["meter_id"]), str(m["owner_type"])) for m in enrolled]
+        register_over_api(api, stack.chain_url, ensure_private_dir(keys / "wallets"), owners)
+        console.print(f"{len(owners)} meter owners signed in and registered through the API")
         asyncio.run(_enroll(stack.chain_url, stack.dsn, keys, interval_s, enrolled))
         kinds = [m["owner_type"] for m in enrolled]
         console.print(
@@ -244,14 +233,17 @@ def _run(meters: int, seconds: int, speed: float, interval_s: int) -> dict[str, 
         console.print(
             f"sim (x{speed:g}), edge, gateway and mint worker running; watching for {seconds} s (logs in {base})"
         )
-        _watch(stack, seconds, console)
+        trader = _start_load(stack, keys, owners) if load else None
+        _watch(stack, seconds, console, ready=(lambda: trader.trades > 0) if trader is not None else None)
+        load_figures = trader.stop() if trader is not None else {}
         # edge first: what it published is drained before the consumers stop; the chain stays
         # up for the reconciliation
-        stack.stop_children(keep=("chain-node",))
-        result = _settle(stack, keys)
+        stack.stop_children(keep=("chain-node", "relayer", "api"))
+        result = {**_settle(stack, keys, console, traded=load), **load_figures}
     table = Table(title="GridTokenX demo result", show_header=False)
     for key, value in result.items():
-        table.add_row(key.replace("_", " "), f"{value:,}")
+        number = isinstance(value, int) and not isinstance(value, bool)
+        table.add_row(key.replace("_", " "), f"{value:,}" if number else str(value))
     console.print(table)
     return result
 
@@ -263,9 +255,19 @@ def register(app: typer.Typer) -> None:
         seconds: int = typer.Option(120, min=10, help="how long to watch the system run"),
         speed: float = typer.Option(60.0, min=1.0, help="sim seconds per wall second"),
         interval_s: int = typer.Option(10, min=1, help="reading window length (wall seconds)"),
+        hours: float | None = typer.Option(None, min=0.1, help="simulated hours to run (sets --seconds)"),
+        load: bool = typer.Option(False, help="background trading through the API while the fleet runs"),
     ) -> None:
-        """Run meters → edge → broker → gateway → mint on the local chain; last line is JSON."""
-        result = _run(meters, seconds, speed, interval_s)
+        """Meters → edge → broker → gateway → mint on the local chain, then the market through the
+        API; the dashboard is served while it runs; last line is JSON."""
+        if hours is not None:
+            seconds = max(10, math.ceil(hours * 3600 / speed))
+        try:
+            result = _run(meters, seconds, speed, interval_s, load)
+        except KeyboardInterrupt:
+            # the stack's context manager has stopped every process by the time we get here
+            typer.echo("demo: interrupted; every process it started is stopped", err=True)
+            raise typer.Exit(130) from None
         typer.echo(json.dumps(result))
-        if result["readings"] == 0 or result["reconcile_drift"] != 0:
+        if result["readings"] == 0 or result["reconcile_drift"] != 0 or not result["proof_verified"]:
             raise typer.Exit(1)

@@ -22,6 +22,7 @@ from pydantic_settings import BaseSettings
 from gridx.errors import ServiceError
 from gridx.paths import ROOT
 from gridx.services._proc import free_port, gridx_command, stop_process, wait_for_port
+from gridx.services.anvil import AnvilNode
 from gridx.services.mosquitto import MosquittoBroker
 from gridx.services.postgres import PostgresServer
 
@@ -66,6 +67,8 @@ class LocalStack:
     pg: PostgresServer | None = None
     mqtt: MosquittoBroker | None = None
     chain_url: str | None = None
+    api_url: str | None = None
+    anvil: AnvilNode | None = None
     passwords: dict[str, str] = field(default_factory=dict)
     children: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
 
@@ -105,6 +108,31 @@ class LocalStack:
         self.children.append((name, proc))
         return proc
 
+    def start_api(self, keys_dir: Path, **env: str) -> str:
+        """``gridx api run`` (uvicorn, with its matcher and indexer) on this stack's database and
+        chain, with the chain keys a bootstrap wrote to ``keys_dir``; ``env`` adds ``GRIDX_API_*``
+        settings. Returns its base URL once it listens."""
+        if self.chain_url is None:
+            raise ServiceError("the API needs the stack's chain node (chain=True)")
+        port = free_port()
+        base = {
+            "GRIDX_API_DSN": self.dsn,
+            "GRIDX_API_RPC_URL": self.chain_url,
+            "GRIDX_API_KEYS_DIR": str(keys_dir),
+            "GRIDX_API_PORT": str(port),
+            "GRIDX_API_DOMAIN": f"127.0.0.1:{port}",
+            "GRIDX_API_URI": f"http://127.0.0.1:{port}",
+        }
+        proc = self.spawn("api", "api", "run", env={**base, **env})
+        wait_for_port(port, proc, 60, self.workdir / "api.log")
+        self.api_url = f"http://127.0.0.1:{port}"
+        return self.api_url
+
+    def start_anvil(self) -> AnvilNode:
+        """The EVM node (anvil) in ``<workdir>/anvil``; stopped with the stack."""
+        self.anvil = AnvilNode(self.workdir / "anvil").start()
+        return self.anvil
+
     def check_alive(self) -> None:
         for name, proc in self.children:
             if proc.poll() is not None:
@@ -117,6 +145,8 @@ class LocalStack:
 
     def stop(self) -> None:
         self.stop_children()
+        if self.anvil is not None:
+            self.anvil.stop()
         if self.mqtt is not None:
             self.mqtt.stop()
         if self.pg is not None:
