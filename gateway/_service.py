@@ -29,6 +29,8 @@ from gateway._config import GatewayConfig
 from gateway._intake import Msg, count_down, readmit, take_in, unexpected
 from gateway._judge import Candidate, Rejection
 from gateway._metrics import Metrics
+from gateway._mqtt import disconnect_props, poll_until
+from gateway._parking import Parking
 from gateway._quarantine import due_holes, prune_quarantine, stalled_meters
 from gateway._registry import Registry
 from gateway._store import FlushOutcome, flush, flush_one_by_one, is_outage
@@ -69,7 +71,8 @@ class Gateway:
         self._generation = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pool = ThreadPoolExecutor(cfg.verify_threads, thread_name_prefix="verify")
-        self._registry = Registry(cfg.dsn, cfg.registry_ttl_s)
+        self._parking: Parking[Msg] = Parking(cfg.park_s, max(1, cfg.receive_max // 4))
+        self._registry = Registry(cfg.dsn, cfg.registry_ttl_s, on_progress=lambda: self._release(None))
         self._client = self._make_client()
         self._latency_fh = cfg.latency_log.open("a", buffering=1) if cfg.latency_log else None
 
@@ -165,8 +168,8 @@ class Gateway:
             await asyncio.get_running_loop().run_in_executor(None, self._sync_acks, 5.0)
             # PUBACKs and then DISCONNECT leave in queue order; stopping the network thread
             # before on_disconnect would drop acknowledgements of committed readings
-            self._client.disconnect(properties=self._disconnect_props())
-            await asyncio.get_running_loop().run_in_executor(None, self._wait_disconnected, 10.0)
+            self._client.disconnect(properties=disconnect_props(self.retiring))
+            await asyncio.get_running_loop().run_in_executor(None, poll_until, lambda: not self.connected, 10.0)
             self._client.loop_stop()
             await self._registry.close()
             self._pool.shutdown(wait=False, cancel_futures=True)
@@ -189,22 +192,7 @@ class Gateway:
         rc, mid = self._client.subscribe(f"$share/{self.cfg.share_group}/{READINGS_FILTER}", qos=1)
         if rc != mqtt.MQTT_ERR_SUCCESS or mid is None:
             return
-        deadline = time.monotonic() + timeout
-        while mid not in self._subacks and time.monotonic() < deadline:
-            time.sleep(0.01)
-
-    def _wait_disconnected(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while self._connected.is_set() and time.monotonic() < deadline:
-            time.sleep(0.01)
-
-    def _disconnect_props(self) -> Properties | None:
-        if not self.retiring:
-            return None
-        # session expiry 0 at DISCONNECT: the broker drops this gateway's session for good
-        props = Properties(PacketTypes.DISCONNECT)
-        props.SessionExpiryInterval = 0
-        return props
+        poll_until(lambda: mid in self._subacks, timeout)
 
     @property
     def idle_s(self) -> float:
@@ -279,6 +267,7 @@ class Gateway:
         next_sweep = time.monotonic() + sweep_every
         try:
             while True:
+                self._release(set(), closing=self._stopping.is_set())  # parked too long, or stopping
                 if not (self._cands or self._rejs):
                     if self._stopping.is_set():
                         return
@@ -308,6 +297,8 @@ class Gateway:
                 delay = 0.1
                 self.metrics.flush_seconds.observe(time.perf_counter() - t0)
                 self._settle(out.judgement.accepted, out.judgement.rejected, out.committed_at, started)
+                self._release(set(out.judgement.states) | out.judgement.backfilled)  # parked before this flush
+                self._parking.hold(out.judgement.parked, time.monotonic())
                 if out.readmit:
                     await self._readmit(out.readmit)
         finally:
@@ -318,7 +309,17 @@ class Gateway:
         """Nothing to flush: wait for the intake's wake-up, at most until the next sweep."""
         self._wake.clear()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), max(0.0, next_sweep - time.monotonic()))
+            until = min(next_sweep, self._parking.next_due() or next_sweep)  # or a parked reading's time
+            await asyncio.wait_for(self._wake.wait(), max(0.0, until - time.monotonic()))
+
+    def _release(self, meters: set[str] | None, *, closing: bool = False) -> None:
+        """Parked readings to judge again, first: those of ``meters`` (None: all, another gateway
+        committed) and those whose time is up; ``closing``: every one, none parked again."""
+        back = self._parking.close() if closing else self._parking.release(meters, time.monotonic())
+        self._cands[:0] = back
+        self.metrics.parked.set(len(self._parking))
+        if back:
+            self._wake.set()
 
     async def _next_batch(self) -> tuple[list[Candidate[Msg]], list[Rejection[Msg]]]:
         """Take up to one batch (after lingering for a fuller one) and every pending rejection."""
@@ -350,7 +351,7 @@ class Gateway:
         retrying the same batch would loop forever, so the offender is isolated instead."""
         policy = self.cfg.policy
         try:
-            return await flush(conn, cands, rejs, policy=policy, budget=self._budget)
+            return await flush(conn, cands, rejs, policy=policy, budget=self._budget, parking=self._parking)
         except Exception as exc:
             if isinstance(exc, psycopg.Error) and is_outage(exc, conn):
                 raise
@@ -408,13 +409,4 @@ class Gateway:
         for m in done:
             self._ack(m)
             if m.accepted:
-                self._observe_latency(m, committed_at, flush_started)
-
-    def _observe_latency(self, m: Msg, committed_at: float, flush_started: float) -> None:
-        self.metrics.latency.observe(max(0.0, committed_at - m.sent_at_ms / 1000))
-        if self._latency_fh is not None:
-            # the stages of the latency: broker, intake, waiting for a flush, the flush
-            self._latency_fh.write(
-                f"{m.sent_at_ms} {int(committed_at * 1000)} {m.accepted}"
-                f" {m.received_ms} {m.taken_ms} {int(flush_started * 1000)}\n"
-            )
+                self.metrics.observe_latency(m, committed_at, flush_started, self._latency_fh)
