@@ -10,6 +10,15 @@ mid → row-range map stays valid across broker restarts. After a process restar
 starts at 0 and everything still in the outbox is sent again: at least once, identical bytes
 per reading, first copies in seq order per meter. A refused batch is retried from its first
 row after a backoff (capped at 60 s), so a misconfigured ACL delays data but never loses it.
+
+Order across a refusal: batches after a refused one that were already in flight may be
+delivered before its retry (seq 7 before seq 6). The typical refusal is PUBACK 0x10 while no
+gateway session exists yet (or after a broker restart); the gateway session may appear in
+the middle of a pipeline. So after every (re)connect and every refusal the publisher *probes*:
+one batch in flight until one is delivered, and only then pipelines ``inflight_max``. Gateway
+sessions are permanent, so once one batch is delivered a refusal in the pipeline needs an
+operator (a gateway retired, an ACL change); the gateway tolerates the reorder then (a reading
+that overtakes its predecessor waits for it), nothing is lost either way.
 """
 
 from __future__ import annotations
@@ -55,6 +64,7 @@ class PublisherStats:
 
 
 NO_MATCHING_SUBSCRIBERS = 0x10
+_Inflight = dict[int, tuple[int, int, int]]  # mid -> (first row id, last row id, readings)
 
 
 def delivered(reason_code: int) -> bool:
@@ -80,6 +90,7 @@ class Publisher:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._connected = threading.Event()
+        self._reprobe = threading.Event()  # a new connection: one batch in flight until delivered
         self._thread = threading.Thread(target=self._run, name="edge-publisher", daemon=True)
         self._client: Any = None
 
@@ -139,6 +150,7 @@ class Publisher:
             log.error("mqtt_connect_refused", reason=str(rc))
             return
         self.stats.connects += 1
+        self._reprobe.set()
         self._connected.set()
         self._wake.set()
         log.info("mqtt_connected", host=self.cfg.host, port=self.cfg.port)
@@ -164,6 +176,7 @@ class Publisher:
         cursor = 0
         retry_at = 0.0
         backoff = 1.0
+        probing = True  # see the module docstring: order across a refusal
         topic = readings_topic(self.cfg.edge_id)
         try:
             while not self._stop.is_set():
@@ -178,6 +191,7 @@ class Publisher:
                 for mid in [m for m in early if m in inflight]:
                     ok, reason = early.pop(mid)
                     lo, hi, n = inflight.pop(mid)
+                    probing = not ok
                     if ok:
                         outbox.delete_range(lo, hi)
                         self.stats.batches_acked += 1
@@ -189,22 +203,30 @@ class Publisher:
                         cursor = min(cursor, lo - 1)
                         retry_at = time.monotonic() + backoff
                         backoff = min(60.0, backoff * 2)
+                if self._reprobe.is_set():
+                    self._reprobe.clear()
+                    probing = True
                 if not self._connected.is_set() or time.monotonic() < retry_at:
                     continue
-                while len(inflight) < self.cfg.inflight_max and not self._stop.is_set():
-                    rows = _within_bytes(outbox.fetch_after(cursor, self.cfg.batch_max))
-                    if not rows:
-                        break
-                    readings = [Reading.model_validate_json(body) for _, body in rows]
-                    payload = encode_batch(self.cfg.edge_id, readings, int(time.time() * 1000))
-                    info = self._client.publish(topic, payload, qos=1)
-                    # NO_CONN still queues the QoS 1 message inside paho; it goes out on reconnect
-                    inflight[info.mid] = (rows[0][0], rows[-1][0], len(rows))
-                    cursor = rows[-1][0]
-                    if not self._connected.is_set():
-                        break
+                cursor = self._send(outbox, inflight, cursor, 1 if probing else self.cfg.inflight_max, topic)
         except Exception:
             log.exception("publisher_crashed")
             raise
         finally:
             outbox.close()
+
+    def _send(self, outbox: Outbox, inflight: _Inflight, cursor: int, limit: int, topic: str) -> int:
+        """Publish batches after ``cursor`` until ``limit`` are in flight; the new cursor."""
+        while len(inflight) < limit and not self._stop.is_set():
+            rows = _within_bytes(outbox.fetch_after(cursor, self.cfg.batch_max))
+            if not rows:
+                break
+            readings = [Reading.model_validate_json(body) for _, body in rows]
+            payload = encode_batch(self.cfg.edge_id, readings, int(time.time() * 1000))
+            info = self._client.publish(topic, payload, qos=1)
+            # NO_CONN still queues the QoS 1 message inside paho; it goes out on reconnect
+            inflight[info.mid] = (rows[0][0], rows[-1][0], len(rows))
+            cursor = rows[-1][0]
+            if not self._connected.is_set():
+                break
+        return cursor

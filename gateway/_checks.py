@@ -127,10 +127,7 @@ def parse_message(payload: bytes, edge_id: str) -> Batch:
     except ValidationError as exc:
         if any(e["type"] == "too_long" and e["loc"][:1] == ("readings",) for e in exc.errors()):
             raise ReadingRejected(Reason.OVERSIZED, "too many readings in one message") from None
-        version = _peek_version(payload)
-        if version is not None and version != SCHEMA_VERSION:
-            raise ReadingRejected(Reason.UNSUPPORTED_VERSION, f"message version {version!r:.40}") from None
-        raise ReadingRejected(Reason.MALFORMED, _first_error(exc)) from None
+        batch = _lenient(payload, exc)
     if batch.v != SCHEMA_VERSION:
         raise ReadingRejected(Reason.UNSUPPORTED_VERSION, f"message version {batch.v}")
     if batch.edge_id != edge_id:
@@ -138,15 +135,32 @@ def parse_message(payload: bytes, edge_id: str) -> Batch:
     return batch
 
 
-def _peek_version(payload: bytes) -> object:
-    """The ``v`` of an envelope that did not validate, for a clearer verdict. Never raises:
-    the stdlib parser also fails by RecursionError on deep nesting, or on huge numbers."""
+def _lenient(payload: bytes, exc: ValidationError) -> Batch:
+    """A message the strict parser refused. pydantic's JSON parser refuses a lone-surrogate
+    escape (``"\\ud800"``) wherever it is, so one such reading would sink its whole batch; the
+    stdlib parser takes it, and the envelope is validated again from that document: each item
+    that does not validate stays as it came and gets its own verdict (every string field of a
+    reading is ASCII by pattern and unknown keys are forbidden, so none can be credited).
+    Otherwise the verdict is the envelope's: an unsupported version, or malformed."""
+    doc = _loads(payload)
+    if isinstance(doc, dict) and any(e["type"] == "json_invalid" for e in exc.errors()):
+        try:
+            return Batch.model_validate(doc)
+        except ValidationError as again:
+            exc = again
+    version = doc.get("v") if isinstance(doc, dict) else None
+    if isinstance(version, int) and not isinstance(version, bool) and version != SCHEMA_VERSION:
+        raise ReadingRejected(Reason.UNSUPPORTED_VERSION, f"message version {version!r:.40}") from None
+    raise ReadingRejected(Reason.MALFORMED, _first_error(exc)) from None
+
+
+def _loads(payload: bytes) -> object:
+    """The stdlib's reading of a payload, None when it has none. Never raises: it also fails
+    by RecursionError on deep nesting, or on huge numbers."""
     try:
-        doc = json.loads(payload)
+        return json.loads(payload)
     except (ValueError, RecursionError):
         return None
-    v = doc.get("v") if isinstance(doc, dict) else None
-    return v if isinstance(v, int) and not isinstance(v, bool) else None
 
 
 def _first_error(exc: ValidationError) -> str:

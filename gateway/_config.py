@@ -43,6 +43,9 @@ class GatewayConfig(BaseSettings):
     batch_size: int = Field(2000, ge=1)  # readings per database transaction
     linger_ms: int = Field(50, ge=0)  # how long a partial batch may wait for more
     gap_grace_s: float = Field(10.0, ge=0)  # how long a reading may wait for missing predecessors
+    # a reading whose predecessor is in another gateway's flush waits this long in memory (its
+    # message unacknowledged; at most receive_max/4 such messages) before the quarantine; 0: never
+    park_s: float = Field(2.0, ge=0)
     registry_ttl_s: float = Field(5.0, ge=0)
     verify_threads: int = Field(2, ge=1, le=64)  # PyNaCl releases the GIL while verifying
     db_retry_max_s: float = Field(2.0, gt=0)

@@ -1,21 +1,24 @@
 """Pure judgement of one flush: the stateful checks over many readings of many meters.
 
 Readings of one meter are judged in seq order, each against the state the previous one left,
-so a batch can carry a meter's whole backlog. Nothing waits in memory: a reading whose
-predecessors are missing (:class:`ChainHole`) is quarantined as ``chain_gap`` at once and its
-message acknowledged, so one edge's holes never hold up another edge's readings (the broker
-sends at most ``receive_max`` unacknowledged messages). The quarantined reading is judged
-again when its meter's chain advances, and after the gap grace its hole is skipped.
+so a batch can carry a meter's whole backlog. A reading whose predecessors are missing
+(:class:`ChainHole`) waits in memory only briefly and within bounds (``park``, see
+:mod:`gateway._parking`: its predecessor is usually in another gateway's flush); otherwise
+it is quarantined as ``chain_gap`` at once and its message acknowledged, so one edge's holes
+never hold up another edge's readings (the broker sends at most ``receive_max``
+unacknowledged messages). The quarantined reading is judged again when its meter's chain
+advances, and after the gap grace its hole is skipped.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from gateway._checks import (
     Backfill,
+    ChainHole,
     ContentRejected,
     MeterState,
     Policy,
@@ -43,6 +46,10 @@ class Candidate(Generic[Ref]):
     sent_at_ms: int  # the message's publish time, kept with the reading
     quarantine_id: int | None = None  # set when re-admitted from the quarantine (chain_gap)
     skip_hole: bool = False  # the gap grace is over: accept it across the missing readings
+    park_until: float | None = None  # monotonic: parked (hole) no longer than this (_parking)
+
+
+Admit = Callable[[Candidate[Ref]], bool]  # may this candidate with a hole wait in memory?
 
 
 @dataclass(eq=False, slots=True)
@@ -65,6 +72,7 @@ class Judgement(Generic[Ref]):
     states: dict[str, MeterState] = field(default_factory=dict)  # only meters whose chain advanced
     holes: list[tuple[str, int, int, str]] = field(default_factory=list)  # (meter, after_seq, before_seq, after_hash)
     backfilled: set[str] = field(default_factory=set)  # meters with a late reading credited in a hole
+    parked: list[Candidate[Ref]] = field(default_factory=list)  # a hole, waiting in memory (_parking)
 
 
 def judge(
@@ -78,7 +86,9 @@ def judge(
     stored: Mapping[str, set[int]] | None = None,
     stored_hashes: Mapping[tuple[str, int], str] | None = None,
     backfill: Mapping[str, Backfill] | None = None,
+    park: Admit[Ref] | None = None,
 ) -> Judgement[Ref]:
+    """``park``: may a candidate with a hole wait in memory (else it is quarantined)?"""
     out: Judgement[Ref] = Judgement()
     current = dict(states)
     late: list[Candidate[Ref]] = []
@@ -98,13 +108,23 @@ def judge(
             _advance(out, current, state, exc.state)
             out.rejected.append(_reject(c, exc, advanced=True))
             continue
+        except ChainHole as exc:
+            _hole(out, c, exc, park)
+            continue
         except ReadingRejected as exc:
             out.rejected.append(_reject(c, exc))
             continue
         _advance(out, current, state, new)
         out.accepted.append(c)
-    _judge_late(out, late, now_s, policy, stored or {}, backfill or {})
+    _judge_late(out, late, now_s, policy, stored or {}, backfill or {}, park)
     return out
+
+
+def _hole(out: Judgement[Ref], c: Candidate[Ref], exc: ChainHole, park: Admit[Ref] | None) -> None:
+    if park is not None and park(c):
+        out.parked.append(c)
+    else:
+        out.rejected.append(_reject(c, exc))
 
 
 def _judge_late(
@@ -114,6 +134,7 @@ def _judge_late(
     policy: Policy,
     stored: Mapping[str, set[int]],
     backfill: Mapping[str, Backfill],
+    park: Admit[Ref] | None = None,
 ) -> None:
     """Backfills, highest seq first: each accepted one proves its predecessor."""
     proofs = {m: dict(b.successor_prev) for m, b in backfill.items()}
@@ -122,6 +143,9 @@ def _judge_late(
         proof = Backfill(backfill[r.meter_id].holes, proofs[r.meter_id])
         try:
             check_backfill(r, c.entry, now_s, policy, proof, stored.get(r.meter_id, set()), c.hash)
+        except ChainHole as exc:
+            _hole(out, c, exc, park)
+            continue
         except ReadingRejected as exc:
             out.rejected.append(_reject(c, exc))
             continue

@@ -4,9 +4,11 @@ the convention is ``gridx.metrics``)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TextIO
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from gateway._intake import Msg
 from gridx.errors import Reason
 from gridx.metrics import MetricsServer, new_registry, serve_metrics
 
@@ -49,6 +51,19 @@ class Metrics:
         )
         self.subscribed = Gauge("gridx_gateway_subscribed", "1 while subscribed to the readings", registry=r)
         self.messages = Counter("gridx_gateway_messages_acked", "MQTT messages acknowledged", registry=r)
+        self.parked = Gauge(
+            "gridx_gateway_parked_readings", "Readings waiting in memory for a predecessor in flight", registry=r
+        )
+
+    def observe_latency(self, m: Msg, committed_at: float, flush_started: float, log: TextIO | None) -> None:
+        """A message's readings are all committed: publish to commit, and for benchmarks its
+        stages (broker, intake, waiting for a flush, the flush) in ``log``."""
+        self.latency.observe(max(0.0, committed_at - m.sent_at_ms / 1000))
+        if log is not None:
+            log.write(
+                f"{m.sent_at_ms} {int(committed_at * 1000)} {m.accepted}"
+                f" {m.received_ms} {m.taken_ms} {int(flush_started * 1000)}\n"
+            )
 
     def serve(self, host: str, port: int) -> MetricsServer:
         """Serve /metrics in a daemon thread (``port`` 0 picks a free one: see ``MetricsServer.port``)."""

@@ -28,6 +28,7 @@ from gateway._intake import Msg, count_down, readmit, take_in, unexpected
 from gateway._judge import Candidate, Rejection
 from gateway._metrics import Metrics
 from gateway._mqtt_side import MqttSide
+from gateway._parking import Parking
 from gateway._quarantine import due_holes, prune_quarantine, stalled_meters
 from gateway._registry import Registry
 from gateway._store import FlushOutcome, flush, flush_one_by_one, is_outage
@@ -67,7 +68,8 @@ class Gateway(MqttSide):
         self._generation = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pool = ThreadPoolExecutor(cfg.verify_threads, thread_name_prefix="verify")
-        self._registry = Registry(cfg.dsn, cfg.registry_ttl_s)
+        self._parking: Parking[Msg] = Parking(cfg.park_s, max(1, cfg.receive_max // 4))
+        self._registry = Registry(cfg.dsn, cfg.registry_ttl_s, on_progress=lambda: self._release(None))
         self._client = self._make_client()
         self._latency_fh = cfg.latency_log.open("a", buffering=1) if cfg.latency_log else None
 
@@ -190,6 +192,7 @@ class Gateway(MqttSide):
         next_sweep = time.monotonic() + sweep_every
         try:
             while True:
+                self._release(set(), closing=self._stopping.is_set())  # parked too long, or stopping
                 if not (self._cands or self._rejs):
                     if self._stopping.is_set():
                         return
@@ -219,6 +222,8 @@ class Gateway(MqttSide):
                 delay = 0.1
                 self.metrics.flush_seconds.observe(time.perf_counter() - t0)
                 self._settle(out.judgement.accepted, out.judgement.rejected, out.committed_at, started)
+                self._release(set(out.judgement.states) | out.judgement.backfilled)  # parked before this flush
+                self._parking.hold(out.judgement.parked, time.monotonic())
                 if out.readmit:
                     await self._readmit(out.readmit)
         finally:
@@ -229,7 +234,17 @@ class Gateway(MqttSide):
         """Nothing to flush: wait for the intake's wake-up, at most until the next sweep."""
         self._wake.clear()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), max(0.0, next_sweep - time.monotonic()))
+            until = min(next_sweep, self._parking.next_due() or next_sweep)  # or a parked reading's time
+            await asyncio.wait_for(self._wake.wait(), max(0.0, until - time.monotonic()))
+
+    def _release(self, meters: set[str] | None, *, closing: bool = False) -> None:
+        """Parked readings to judge again, first: those of ``meters`` (None: all, another gateway
+        committed) and those whose time is up; ``closing``: every one, none parked again."""
+        back = self._parking.close() if closing else self._parking.release(meters, time.monotonic())
+        self._cands[:0] = back
+        self.metrics.parked.set(len(self._parking))
+        if back:
+            self._wake.set()
 
     async def _next_batch(self) -> tuple[list[Candidate[Msg]], list[Rejection[Msg]]]:
         """Take up to one batch (after lingering for a fuller one) and every pending rejection."""
@@ -261,7 +276,7 @@ class Gateway(MqttSide):
         retrying the same batch would loop forever, so the offender is isolated instead."""
         policy = self.cfg.policy
         try:
-            return await flush(conn, cands, rejs, policy=policy, budget=self._budget)
+            return await flush(conn, cands, rejs, policy=policy, budget=self._budget, parking=self._parking)
         except Exception as exc:
             if isinstance(exc, psycopg.Error) and is_outage(exc, conn):
                 raise
@@ -319,13 +334,4 @@ class Gateway(MqttSide):
         for m in done:
             self._ack(m)
             if m.accepted:
-                self._observe_latency(m, committed_at, flush_started)
-
-    def _observe_latency(self, m: Msg, committed_at: float, flush_started: float) -> None:
-        self.metrics.latency.observe(max(0.0, committed_at - m.sent_at_ms / 1000))
-        if self._latency_fh is not None:
-            # the stages of the latency: broker, intake, waiting for a flush, the flush
-            self._latency_fh.write(
-                f"{m.sent_at_ms} {int(committed_at * 1000)} {m.accepted}"
-                f" {m.received_ms} {m.taken_ms} {int(flush_started * 1000)}\n"
-            )
+                self.metrics.observe_latency(m, committed_at, flush_started, self._latency_fh)

@@ -16,6 +16,7 @@ import psycopg
 from gateway._budget import QuarantineBudget
 from gateway._checks import Backfill, MeterState, Policy
 from gateway._judge import Candidate, Judgement, Rejection, judge
+from gateway._parking import Parking
 from gateway._quarantine import write_quarantine
 from gridx.errors import Reason
 
@@ -267,7 +268,10 @@ async def flush(
     policy: Policy,
     grace_s: float = 0.0,
     budget: QuarantineBudget | None = None,
+    parking: Parking[Ref] | None = None,
 ) -> FlushOutcome[Ref]:
+    """``parking``: where a fresh reading with a hole may wait (``judgement.parked``) instead of
+    the quarantine; the caller holds them there once this has committed."""
     async with conn.transaction(), conn.cursor() as cur:
         readmit: list[tuple[int, str, str]] = []
         j: Judgement[Ref] = Judgement()
@@ -286,6 +290,7 @@ async def flush(
                     stored=stored,
                     stored_hashes=hashes,
                     backfill=backfill,
+                    park=None if parking is None else parking.admitter(time.monotonic()),
                 )
                 await cur.execute("SAVEPOINT gw_round")
                 if j.accepted:

@@ -9,13 +9,14 @@ windows.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from gridx.chain import SignedReading, signed_reading
 from gridx.wire import Reading
 
 __all__ = [
+    "BEHIND_CHAIN",
     "REFUSAL_CODES",
     "TRANSIENT_CODES",
     "MintJob",
@@ -24,6 +25,7 @@ __all__ = [
     "group_by_meter",
     "job_reading",
     "judge_mint",
+    "split_behind",
 ]
 
 # No retry can fix these: the row is refused and counted under this reason.
@@ -48,6 +50,8 @@ REFUSAL_CODES = frozenset(
         "WindowAlreadyMinted",
     }
 )
+# the reason of a BEHIND_CHAIN verdict (one constant: it is also a metric label)
+BEHIND_CHAIN = "WindowBehindHighWaterMark"
 # Not a verdict on the readings: the chain was unreachable or the outcome is unknown.
 TRANSIENT_CODES = frozenset({"Unreachable", "RpcError", "BlockhashNotFound", "Unconfirmed", "WindowInFuture"})
 
@@ -82,6 +86,7 @@ class Outcome(enum.StrEnum):
     ALREADY_DONE = "already_done"  # an earlier transaction of ours minted it
     REFUSED = "refused"  # the program says no, for good
     FAILED = "failed"  # cannot be sent (unpackable, or out of attempts): for the operator
+    BEHIND_CHAIN = "behind_chain"  # before the meter's on-chain high-water mark: never mintable
     RETRY = "retry"  # try again later (outage, unknown outcome, or another row's failure)
 
 
@@ -135,3 +140,25 @@ def judge_mint(group: Sequence[MintJob], code: str | None, earlier_landed: bool 
     if code == "WindowAlreadyMinted" and earlier_landed:
         return [Verdict(group[0], Outcome.ALREADY_DONE, code)]
     return [Verdict(group[0], Outcome.REFUSED, code)]
+
+
+def split_behind(
+    groups: Sequence[Sequence[MintJob]], marks: Mapping[bytes, int]
+) -> tuple[list[list[MintJob]], list[Verdict]]:
+    """Rows whose window starts before their meter's high-water mark (``marks``: by meter
+    pubkey, a value the chain has reached, so never above its mark) can never be minted: a
+    BEHIND_CHAIN verdict instead of a transaction that the chain refuses. Only rows never sent:
+    one that was sent may be this worker's own mint (settled by its signatures)."""
+    kept: list[list[MintJob]] = []
+    behind: list[Verdict] = []
+    for group in groups:
+        mark = marks.get(group[0].meter_pubkey, 0)
+        rest = []
+        for j in group:
+            if j.window_start < mark and not j.sent_signatures:
+                behind.append(Verdict(j, Outcome.BEHIND_CHAIN, BEHIND_CHAIN))
+            else:
+                rest.append(j)
+        if rest:
+            kept.append(rest)
+    return kept, behind

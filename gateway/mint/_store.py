@@ -147,7 +147,7 @@ def record_verdicts(conn: psycopg.Connection, results: Sequence[MintRecorded], r
             )
             reason = None if outcome is Outcome.CONFIRMED else outcome.value
             confirms.append((reason, res.signature, now, job.outbox_id))
-        elif outcome in (Outcome.REFUSED, Outcome.FAILED):
+        elif outcome in (Outcome.REFUSED, Outcome.FAILED, Outcome.BEHIND_CHAIN):
             closes.append((outcome.value, res.verdict.reason[:500], job.outbox_id))
         else:
             # a row split off a refused multi-window mint goes again at once, alone

@@ -6,12 +6,15 @@ carries it is noted before it leaves; a row sent before is settled by asking the
 those signatures. The program's per-meter high-water mark is the final guard: a window can be
 minted once, in time order, so each meter has one transaction in flight with its oldest windows.
 A row that cannot be packed, or is still unsent after ``max_attempts``, is marked 'failed'
-alone; nothing blocks the rows behind it.
+alone; nothing blocks the rows behind it. A never-sent row before its meter's on-chain
+high-water mark (a late backfill after later windows were minted) can never be minted: it is
+closed as 'behind_chain' without a transaction (unless a mint event commits to its reading).
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import signal
 import time
@@ -25,7 +28,7 @@ from solders.pubkey import Pubkey
 
 from gateway.mint._limits import MintLimits, RateLimiter
 from gateway.mint._metrics import MintMetrics
-from gateway.mint._plan import MintJob, Outcome, Verdict, group_by_meter, job_reading
+from gateway.mint._plan import MintJob, Outcome, Verdict, group_by_meter, job_reading, split_behind
 from gateway.mint._store import MintRecorded, claim_jobs, note_signatures, record_verdicts
 from gridx.chain import SignedReading
 
@@ -66,6 +69,9 @@ class MintWorker:
         self._groups: list[list[MintJob]] = []
         self._failed: list[MintRecorded] = []
         self._signed: dict[int, SignedReading] = {}  # this pass's rows as the chain takes them
+        # meter pubkey -> a high-water mark its chain state has reached (read once, then raised
+        # by our own mints): never above the real one, so "behind" is never said wrongly
+        self._marks: dict[bytes, int] = {}
 
     def stop(self) -> None:
         self._stop.set()
@@ -154,7 +160,7 @@ class MintWorker:
                 self._pending_at = now
                 await self._refresh_pending(conn)
             return False
-        results = list(self._failed)
+        results = list(self._failed) + await self._behind_chain(client)
         done, _ = await settle_earlier(client, [j for g in self._groups for j in g if j.sent_signatures])
         results += done
         settled = {r.verdict.job.outbox_id for r in done}
@@ -177,8 +183,42 @@ class MintWorker:
                 self._solo.add(job_id)
             elif res.verdict.outcome is not Outcome.RETRY:
                 self._solo.discard(job_id)
+        self._learn_marks(results)
         self._observe(results)
         return True
+
+    async def _behind_chain(self, client: AsyncClient) -> list[MintRecorded]:
+        """Never-sent rows before their meter's on-chain high-water mark (a late backfill after
+        later windows were minted) leave this pass's groups as BEHIND_CHAIN: no transaction."""
+        from gridx.chain import find_mint, next_window_starts
+
+        unknown = list({g[0].meter_pubkey for g in self._groups if g[0].meter_pubkey not in self._marks})
+        if unknown:
+            marks = await next_window_starts(client, [Pubkey.from_bytes(k) for k in unknown])
+            for key, mark in marks.items():
+                self._marks[bytes(key)] = max(mark, self._marks.get(bytes(key), 0))
+        self._groups, behind = split_behind(self._groups, self._marks)
+        out = []
+        for v in behind:
+            # minted by someone else with this very reading (its event commits to it): done
+            digest = hashlib.sha256(self._signed[v.job.outbox_id].canonical).hexdigest()
+            found = await find_mint(client, Pubkey.from_bytes(v.job.meter_pubkey), digest)
+            if found is not None:
+                done = Verdict(v.job, Outcome.ALREADY_DONE, "found_on_chain")
+                out.append(MintRecorded(done, str(found.signature), found.slot, digest))
+                continue
+            log.warning("mint_behind_chain", meter=v.job.meter_id, window=v.job.window_start)
+            out.append(MintRecorded(v))
+        return out
+
+    def _learn_marks(self, results: list[MintRecorded]) -> None:
+        for res in results:
+            v = res.verdict
+            key = v.job.meter_pubkey
+            if v.outcome in (Outcome.CONFIRMED, Outcome.ALREADY_DONE):
+                self._marks[key] = max(self._marks.get(key, 0), v.job.window_end)
+            elif v.reason.endswith("WindowAlreadyMinted"):
+                self._marks.pop(key, None)  # someone else minted past our mark: read it again
 
     async def _refresh_pending(self, conn: psycopg.Connection) -> None:
         def count() -> int:

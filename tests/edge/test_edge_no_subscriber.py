@@ -44,3 +44,46 @@ def test_readings_wait_in_the_outbox_until_a_gateway_session_exists(broker, tmp_
     finally:
         pub.stop()
         outbox.close()
+
+
+def test_a_gateway_session_appearing_mid_pipeline_keeps_seq_order(broker, tmp_path):
+    """Refused (0x10) while no gateway session exists, then the session appears: the batches
+    arrive in seq order. Before the fix the publisher kept ``inflight_max`` batches in flight
+    while they were refused, so a session that appeared in the middle of such a burst got the
+    later batches first and the refused ones on their retry (seq 7 before seq 6)."""
+    meters = [Meter(f"ord-{i}", "edge-o") for i in range(2)]
+    outbox = Outbox(tmp_path / "outbox.sqlite")
+    for _ in range(20):
+        for m in meters:
+            r = m.next()
+            state = MeterState(m.meter_id, m.seq, m.window_end, m.produced_total, m.consumed_total, m.last_hash)
+            outbox.commit_cycle([state], [(r.meter_id, r.seq, r.model_dump_json())])
+    cfg = PublisherConfig(
+        edge_id="edge-o",
+        host="127.0.0.1",
+        port=broker.port,
+        password=broker.add_user("edge-o"),
+        ca_file=broker.ca_file,
+        outbox_path=tmp_path / "outbox.sqlite",
+        batch_max=1,
+        inflight_max=8,
+    )
+    pub = Publisher(cfg)
+    pub.start()
+    try:
+        wait_until(lambda: pub.stats.batches_refused >= 1, 20, "a PUBACK 0x10")
+        collector = Collector(broker).start()
+        try:
+            wait_until(lambda: outbox.pending() == 0, 90, "the outbox drained once a session exists")
+            arrived = [(r.meter_id, r.seq) for r in collector.snapshot()]
+        finally:
+            collector.stop()
+    finally:
+        pub.stop()
+        outbox.close()
+    # the precondition of the reorder, deterministic: while refused, one batch at a time (a
+    # burst of inflight_max refused together also escalated the backoff 8 steps at once)
+    assert pub.stats.batches_refused < cfg.inflight_max, pub.stats.batches_refused
+    for m in meters:
+        seqs = [seq for mid, seq in arrived if mid == m.meter_id]
+        assert seqs == list(range(1, 21)), f"{m.meter_id}: {seqs}"

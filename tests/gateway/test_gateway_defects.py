@@ -96,6 +96,35 @@ def test_a_non_object_item_is_quarantined_alone():
     assert all(q.seq is None for q in rejs)
 
 
+@pytest.mark.parametrize(
+    "field, value",
+    [("meter_id", "\\ud800"), ("sig", "\\udc00"), ("note", "a\\ud83dz")],  # JSON escapes, lone
+)
+def test_a_lone_surrogate_sinks_only_its_own_reading(field, value):
+    """The strict JSON parser refuses a lone-surrogate escape anywhere in the message; the
+    reading that carries it gets its verdict, the good readings beside it are kept."""
+    m = meter()
+    good, other = m.next(), m.next()
+    text = encode_batch("edge-a", [good, other], 1).decode()
+    doc = json.loads(text)
+    bad = json.dumps(doc["readings"][1])[:-1] + f', "{field}": "{value}"}}'
+    if field != "note":  # replace the field rather than add a second one
+        bad = bad.replace(f'"{field}": "{getattr(other, field)}", ', "", 1)
+    payload = text.replace(json.dumps(doc["readings"][1], separators=(",", ":")), bad).encode()
+    assert value.encode() in payload and payload.count(b'"sig"') == 2
+    cands, rejs = intake(m, payload)
+    assert [c.reading.seq for c in cands] == [1]
+    assert [q.reason for q in rejs] == [Reason.MALFORMED]
+    assert rejs[0].seq == 2
+
+
+def test_a_lone_surrogate_in_the_envelope_is_one_malformed_message():
+    m = meter()
+    payload = encode_batch("edge-a", [m.next()], 1).replace(b'"edge_id":"edge-a"', b'"edge_id":"edge\\ud800"')
+    cands, rejs = intake(m, payload)
+    assert not cands and [q.reason for q in rejs] == [Reason.MALFORMED]
+
+
 # -- 8. unaligned windows, deltas against counters -------------------------------------------
 def test_unaligned_and_one_second_windows_are_refused():
     m = meter()

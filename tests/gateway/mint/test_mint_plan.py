@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway.mint import MintJob, MintLimits, Outcome, RateLimiter, group_by_meter, judge_mint
+from gateway.mint import MintJob, MintLimits, Outcome, RateLimiter, group_by_meter, judge_mint, split_behind
 
 
 def job(i: int, meter: int = 0, window: int = 0, sigs: tuple[str, ...] = ()) -> MintJob:
@@ -56,3 +56,15 @@ def test_rate_limiter_per_meter_and_global() -> None:
     assert rl2.allow("x", 0.0) is True
     assert rl2.allow("y", 0.0) is False
     assert rl2.allow("y", 1.0) is True
+
+
+def test_never_sent_rows_behind_the_high_water_mark_are_behind_chain() -> None:
+    """A backfill before its meter's on-chain mark can never be minted: a named verdict, no
+    transaction. A row that was sent may be our own mint and is left to its signatures."""
+    late, sent_late, ok, other = job(1, 0, 2), job(2, 0, 3, ("sig",)), job(3, 0, 9), job(4, 1, 2)
+    groups, behind = split_behind([[late, sent_late, ok], [other]], {bytes([0]) * 32: 5 * 900})
+    assert [(v.job.outbox_id, v.outcome) for v in behind] == [(1, Outcome.BEHIND_CHAIN)]
+    assert [[j.outbox_id for j in g] for g in groups] == [[2, 3], [4]]
+    groups, behind = split_behind([[late]], {bytes([0]) * 32: 5 * 900})
+    assert groups == [] and len(behind) == 1
+    assert split_behind([[late]], {})[1] == [], "a mark not known yet: 0"
