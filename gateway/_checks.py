@@ -22,6 +22,7 @@ from gridx.plausibility import Counters, counter_problem, energy_problem, window
 from gridx.wire import (
     GENESIS_HASH,
     MAX_BATCH_BYTES,
+    MAX_BATCH_READINGS,
     SCHEMA_VERSION,
     Batch,
     Reading,
@@ -156,7 +157,11 @@ def _lenient(payload: bytes, exc: ValidationError) -> Batch:
 
 def _loads(payload: bytes) -> object:
     """The stdlib's reading of a payload, None when it has none. Never raises: it also fails
-    by RecursionError on deep nesting, or on huge numbers."""
+    by RecursionError on deep nesting, or on huge numbers. More brackets than a full batch
+    holds is no batch, and bounds the nesting the C parser may meet whatever recursion limit
+    the process runs with (a raised one would let deep nesting overflow the C stack)."""
+    if payload.count(b"[") + payload.count(b"{") > MAX_BATCH_READINGS + 8:
+        return None
     try:
         return json.loads(payload)
     except (ValueError, RecursionError):

@@ -7,6 +7,7 @@ import asyncio
 import base64
 import json
 import os
+import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
@@ -62,12 +63,20 @@ def intake(m: Meter, payload: bytes, edge: str = "edge-a") -> tuple[list[Candida
 
 # -- 1. nested JSON ---------------------------------------------------------------------------
 def test_deeply_nested_json_is_a_malformed_verdict_not_a_crash():
-    payload = b'{"v":1,"edge_id":"edge-a","sent_at_ms":1,"readings":[' + b"[" * 1000 + b"]" * 1000 + b"]}"
+    # the payload, then deeper than any recursion limit the process may run with (a
+    # test framework raises it): a malformed verdict either way, never a crash
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(1_000_000)
+    try:
+        for depth in (1000, 200_000):
+            payload = b'{"v":1,"edge_id":"edge-a","sent_at_ms":1,"readings":[' + b"[" * depth + b"]" * depth + b"]}"
+            cands, rejs = intake(meter(), payload)
+            assert not cands and [q.reason for q in rejs] == [Reason.MALFORMED]
+    finally:
+        sys.setrecursionlimit(limit)
     with pytest.raises(ReadingRejected) as exc:
         parse_message(payload, "edge-a")
     assert exc.value.reason is Reason.MALFORMED
-    cands, rejs = intake(meter(), payload)
-    assert not cands and [q.reason for q in rejs] == [Reason.MALFORMED]
 
 
 # -- 4. a first reading back to 1970 ----------------------------------------------------------
