@@ -39,7 +39,7 @@ def test_flow4_trade_over_http(stack: Stack) -> None:
     assert b.get_order(bought["order_id"])["status"] == "filled"
     assert a.book()["asks"] == [] and a.book()["bids"] == []
     # settled exactly once: one trade row, one TradeExecuted indexed
-    n_events = "SELECT count(*) FROM chain_events WHERE name = 'TradeExecuted'"
-    wait_until(lambda: stack.sql(n_events) == [(1,)], 10, "the indexer saw the trade")
+    n_events = "SELECT count(*) FROM chain_events WHERE name = 'TradeExecuted' AND signature = %s"
+    wait_until(lambda: stack.sql(n_events, trade["tx_signature"]) == [(1,)], 10, "the indexer saw the trade")
     rep = stack.reconcile()
     assert rep.drift == 0, rep  # type: ignore[attr-defined]
