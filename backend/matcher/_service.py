@@ -77,15 +77,19 @@ class Matcher:
     async def _commands(self, conn: psycopg.AsyncConnection) -> list[Cancel | NewOrder]:
         m = self.market.id
         cmds: list[Cancel | NewOrder] = []
+        # out of the engine: cancels under way or done (also those made on chain outside the API,
+        # which the indexer marks cancelled), and orders a failed settlement changed (requeue:
+        # an open one enters again below, with the amount the chain still holds)
         for oid, owner in await (
             await conn.execute(
-                "SELECT id, owner FROM orders WHERE market = %s AND status = 'cancelling' AND in_engine ORDER BY id",
+                """SELECT id, owner FROM orders WHERE market = %s AND in_engine
+                      AND (status IN ('cancelling', 'cancelled') OR requeue) ORDER BY id""",
                 (m,),
             )
         ).fetchall():
             if self.engine.order(oid) is not None:
                 cmds.append(Cancel(oid, owner))
-            await conn.execute("UPDATE orders SET in_engine = false WHERE id = %s", (oid,))
+            await conn.execute("UPDATE orders SET in_engine = false, requeue = false WHERE id = %s", (oid,))
         for oid, owner, side, price, remaining, tif, stp in await (
             await conn.execute(
                 """SELECT id, owner, side, price, remaining, time_in_force, stp_mode FROM orders
