@@ -35,6 +35,7 @@ from gridx.chain import (
 )
 from gridx.errors import ChainError
 
+from ._release import release_removed
 from ._return import chain_remaining, return_failed
 
 if TYPE_CHECKING:
@@ -222,6 +223,8 @@ class Settler:
             try:
                 t0 = time.perf_counter()
                 n = await self.round()
+                if self.rpc_url is not None:  # then the escrow of orders the engine removed
+                    n += await release_removed(self.pool, self.chain, self.rpc_url, self.market, self.authority)
                 if n:
                     log.info("settle_round", trades=n, seconds=round(time.perf_counter() - t0, 3))
             except ChainError as exc:

@@ -11,6 +11,7 @@
 mod common;
 mod generated;
 mod htlc;
+mod release_order;
 
 use common::*;
 use generated::*;
@@ -39,6 +40,7 @@ pub fn process_instruction(program_id: &Address, accounts: &mut [AccountView], d
         IX_HASHLOCK_FILL => htlc::hashlock_fill(program_id, accounts, &mut args),
         IX_HASHLOCK_CLAIM => htlc::hashlock_claim(program_id, accounts, &mut args),
         IX_HASHLOCK_REFUND => htlc::hashlock_refund(program_id, accounts, &mut args),
+        IX_RELEASE_ORDER => release_order::release_order(program_id, accounts, &mut args),
         _ => fail(Error::InvalidInstruction),
     }
 }

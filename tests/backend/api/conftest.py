@@ -47,12 +47,14 @@ class Stack:
         return TradingClient(self.url, kp)
 
     def leave_book_empty(self) -> None:
-        """Each test on the shared stack ends with the market as it found it: its resting and
-        removed orders are cancelled by their owners (escrow back), its trades settled, and the
-        book is empty, so no test depends on which ran before it."""
+        """Each test on the shared stack ends with the market as it found it: its trades settled,
+        its removed orders released, its resting orders cancelled by their owners (escrow back)
+        and the book empty, so no test depends on which ran before it."""
         unsettled = "SELECT count(*) FROM trades WHERE status IN ('pending', 'sent')"
         wait_until(lambda: self.sql(unsettled) == [(0,)], 30, "trades settled")
-        left = self.sql("SELECT id, owner FROM orders WHERE status IN ('open', 'removed', 'cancelling') ORDER BY id")
+        removed = "SELECT count(*) FROM orders WHERE status = 'removed'"  # the market authority releases those
+        wait_until(lambda: self.sql(removed) == [(0,)], 30, "escrow of removed orders released")
+        left = self.sql("SELECT id, owner FROM orders WHERE status IN ('open', 'cancelling') ORDER BY id")
         clients: dict[str, TradingClient] = {}
         for oid, owner in left:
             assert owner in self.wallets, f"order {oid} of a wallet no test registered with the stack"
