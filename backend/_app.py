@@ -79,7 +79,7 @@ def _background(services: Services, stop: asyncio.Event) -> list[asyncio.Task[No
     if s.matcher:
         matcher = Matcher(s.dsn, services.pool, services.market)
         settler = Settler(
-            services.pool, services.chain, services.market, services.authority, s.settle_lease_s, s.failpoint
+            services.pool, services.chain, services.market, services.authority, s.settle_lease_s, s.failpoint, s.rpc_url
         )
         settle_wake = asyncio.Event()
         tasks.append(asyncio.create_task(matcher.run(stop, services.matcher_wake)))

@@ -8,6 +8,7 @@ import asyncio
 import json
 import os
 import subprocess
+import sys
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -42,10 +43,18 @@ def _p95(xs: list[float]) -> float | None:
     return round(sorted(xs)[int(0.95 * (len(xs) - 1))], 2) if xs else None
 
 
+def _p50(xs: list[float]) -> float | None:
+    return round(sorted(xs)[len(xs) // 2], 2) if xs else None
+
+
+def _per(before: dict[str, float], after: dict[str, float], n: int) -> dict[str, float] | None:
+    return {k: round((after[k] - before[k]) * 1000 / n, 3) for k in before} if n else None
+
+
 class _Stack:
     """PostgreSQL, ``gridx chain node`` and ``gridx api run`` as processes under one directory."""
 
-    def __init__(self, base: Path) -> None:
+    def __init__(self, base: Path, profile: bool = False) -> None:
         from gridx.chain import bootstrap
         from gridx.db import migrate
         from gridx.services import PostgresServer, free_port, gridx_command, wait_for_port
@@ -64,12 +73,14 @@ class _Stack:
         run_on_chain(self.rpc, lambda c: bootstrap(c, self.keys))
         self.api: subprocess.Popen[bytes] | None = None
         self.url = ""
+        self.profile = profile
+        self.starts = 0
 
     def start_api(self, matcher: bool) -> None:
         from gridx.services import free_port, gridx_command, stop_process, wait_for_port
 
         if self.api is not None:
-            stop_process(self.api)
+            stop_process(self.api, 120 if self.profile else 10)  # a profiled API writes its profile first
         port = free_port()
         env = {
             **os.environ,
@@ -84,17 +95,44 @@ class _Stack:
             "GRIDX_API_RATE_LIMIT_PER_MINUTE": "1000000",
             "GRIDX_SECRETS_DIR": str(self.base / "secrets"),
         }
+        cmd = gridx_command("api", "run")
+        if self.profile:  # cProfile of the whole API process: api-<n>.prof, written when it stops
+            self.starts += 1
+            prof = str(self.base / f"api-{self.starts}.prof")
+            # uvicorn re-raises the SIGTERM it caught once it has shut down: as SystemExit here,
+            # so cProfile still writes the profile
+            # CPU time, not wall time: on a loaded machine wall time is mostly waiting for a core
+            code = "\n".join(
+                [
+                    "import cProfile, signal, sys, time",
+                    "from gridx.cli import main",
+                    "sys.argv = ['gridx', 'api', 'run']",
+                    "signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))",
+                    "prof = cProfile.Profile(time.process_time)",
+                    "try:",
+                    "    prof.runcall(main)",
+                    "except SystemExit:",
+                    "    pass",
+                    f"prof.dump_stats({prof!r})",
+                ]
+            )
+            cmd = [sys.executable, "-c", code]
         with (self.base / "api.log").open("ab") as fh:
-            self.api = subprocess.Popen(gridx_command("api", "run"), env=env, stdout=fh, stderr=subprocess.STDOUT)
+            self.api = subprocess.Popen(cmd, env=env, stdout=fh, stderr=subprocess.STDOUT)
         wait_for_port(port, self.api, 60, self.base / "api.log")
         self.url = f"http://127.0.0.1:{port}"
+
+    def cpu(self) -> dict[str, float]:
+        from gridx.services import cpu_seconds
+
+        return {"api": cpu_seconds(self.api.pid) if self.api else 0.0, "node": cpu_seconds(self.node.pid)}
 
     def stop(self) -> None:
         from gridx.services import stop_process
 
-        for p in (self.api, self.node):
+        for p, wait_s in ((self.api, 120 if self.profile else 10), (self.node, 10)):
             if p is not None:
-                stop_process(p)
+                stop_process(p, wait_s)
         self.pg.stop()
 
     def sql(self, query: str) -> Any:
@@ -186,10 +224,12 @@ def _place(sellers: list[TradingClient], buyers: list[TradingClient], trades: in
     return errors
 
 
-async def _deltas(url: str, market: str, want: int) -> list[float]:
+async def _deltas(url: str, market: str, want: int, subscribed: asyncio.Event) -> list[float]:
     """Match → client latency of Trade events seen on the WebSocket feed."""
     out: list[float] = []
     async with websockets.connect(url.replace("http", "ws") + f"/ws/markets/{market}") as ws:
+        json.loads(await asyncio.wait_for(ws.recv(), 120))  # the snapshot: subscribed from here on
+        subscribed.set()
         while len(out) < want:
             msg = json.loads(await asyncio.wait_for(ws.recv(), 120))
             if msg.get("type") == "event" and msg.get("event") == "Trade" and msg.get("ts"):
@@ -227,22 +267,25 @@ def _delta_phase(
         cl.login()
 
     async def go() -> list[float]:
-        watcher = asyncio.create_task(_deltas(s.url, market, n))
-        await asyncio.sleep(0.5)
+        subscribed = asyncio.Event()
+        watcher = asyncio.create_task(_deltas(s.url, market, n, subscribed))
+        await asyncio.wait_for(subscribed.wait(), 120)  # no trade may happen before the watcher listens
         await asyncio.to_thread(_place, sellers, buyers, n)
         return await watcher
 
     return asyncio.run(go())
 
 
-def run_bench(users: int = 20, rate: float = 200.0, seconds: float = 5.0, trades: int = 200) -> dict[str, Any]:
+def run_bench(
+    users: int = 20, rate: float = 200.0, seconds: float = 5.0, trades: int = 200, profile: bool = False
+) -> dict[str, Any]:
     from gridx.paths import run_dir
     from gridx.services import remove_run_tree
 
     base = run_dir() / "bench-api"
     remove_run_tree(base)  # a relocated cluster of the last run too
     base.mkdir(parents=True)
-    s = _Stack(base)
+    s = _Stack(base, profile)
     try:
         s.start_api(matcher=False)
         n_sellers = (trades + _DELTAS) // 20 + 1  # 20 GRXE each
@@ -250,8 +293,11 @@ def run_bench(users: int = 20, rate: float = 200.0, seconds: float = 5.0, trades
         market = sellers[0].market_id()
         tokens = [cl.token or "" for cl in buyers]  # the prepared orders are buys: buyers hold GRX
         _say("users ready; prepare phase")
+        cpu0 = s.cpu()
         prep, prep_err = asyncio.run(_paced(s.url, tokens, rate, seconds, _prepare(market)))
+        cpu1 = s.cpu()
         book, book_err = asyncio.run(_paced(s.url, tokens, rate, seconds, _book(market)))
+        cpu2 = s.cpu()
         _say("settle phase")
         settle = _settle_phase(s, sellers, buyers, trades)
         _say(f"settle: {settle}; delta phase")
@@ -260,7 +306,12 @@ def run_bench(users: int = 20, rate: float = 200.0, seconds: float = 5.0, trades
             "users": len(sellers) + len(buyers),
             "rate_per_s": rate,
             "prepare_p95_ms": _p95(prep),
+            "prepare_p50_ms": _p50(prep),
             "book_p95_ms": _p95(book),
+            "book_p50_ms": _p50(book),
+            # load-independent: CPU milliseconds per request of the API process and the chain node
+            "prepare_cpu_ms": _per(cpu0, cpu1, len(prep)),
+            "book_cpu_ms": _per(cpu1, cpu2, len(book)),
             "delta_p95_ms": _p95(deltas),
             **settle,
             "errors": prep_err + book_err + settle["errors"],

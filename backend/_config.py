@@ -37,6 +37,8 @@ class ApiSettings(BaseSettings):
     chain_id: str = "localnet"
     nonce_ttl_s: int = Field(300, ge=10, le=300)  # the issue: single-use, at most 5 minutes
     token_ttl_s: int = Field(900, ge=10, le=86_400)
+    # a refresh token's life (single use, rotated on every use); at most 30 days
+    refresh_ttl_s: int = Field(7 * 86_400, ge=60, le=30 * 86_400)
     # HMAC key for session tokens; None: .secrets/api/token.key (created 0600 on first use)
     token_secret: SecretStr | None = None
     # market rules (base units): price tick and amount lot

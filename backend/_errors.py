@@ -39,6 +39,10 @@ class Problem(enum.StrEnum):
     TOKEN_MISSING = "token_missing"  # noqa: S105 - a problem code, not a secret
     TOKEN_INVALID = "token_invalid"  # noqa: S105 - a problem code, not a secret
     TOKEN_EXPIRED = "token_expired"  # noqa: S105 - a problem code, not a secret
+    REFRESH_UNKNOWN = "refresh_unknown"
+    REFRESH_EXPIRED = "refresh_expired"
+    REFRESH_REUSED = "refresh_reused"
+    REFRESH_REVOKED = "refresh_revoked"
     # transactions the user signs
     TX_MALFORMED = "tx_malformed"
     TX_ALTERED = "tx_altered"
@@ -118,7 +122,7 @@ _STATUS: dict[Problem, int] = {
     Problem.SWAP_SELLER_ALREADY_LOCKED: 409,
     Problem.SWAP_NOT_FINAL: 409,
 }
-_AUTH = {p for p in Problem if p.value.startswith(("siws_", "nonce_", "token_"))} - {Problem.SIWS_MALFORMED}
+_AUTH = {p for p in Problem if p.value.startswith(("siws_", "nonce_", "token_", "refresh_"))} - {Problem.SIWS_MALFORMED}
 
 
 def status_of(problem: Problem) -> int:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from solders.hash import Hash
 from solders.keypair import Keypair
@@ -17,6 +17,7 @@ from gridx.errors import ConfigError
 from gridx.paths import secrets_dir, write_private
 
 from ._config import ApiSettings
+from ._reads import AccountReader
 
 if TYPE_CHECKING:
     from psycopg_pool import AsyncConnectionPool
@@ -54,6 +55,10 @@ class Services:
         self.settings, self.pool, self.chain, self.deployment = settings, pool, chain, deployment
         self.market, self.authority, self.token_key, self.feed = market, authority, token_key, feed
         self.matcher_wake = asyncio.Event()
+        self.reads = AccountReader(chain)  # balance checks, coalesced under load
+        # (market, depth) -> (feed version, book): GET /book answered without a query until
+        # the market's next feed event
+        self.book_cache: dict[tuple[str, int], tuple[tuple[int, int], Any]] = {}
         self._blockhash: tuple[float, Hash, int] | None = None
 
     async def blockhash(self) -> tuple[Hash, int]:

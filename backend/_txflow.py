@@ -26,7 +26,16 @@ from ._metrics import TX_SUBMITTED
 from ._state import Services
 from .indexer import apply_tx_events
 
-__all__ = ["PreparedTx", "SubmitResult", "begin_cancel", "begin_swap_lock", "prepare_tx", "submit_tx"]
+__all__ = [
+    "PreparedTx",
+    "SubmitResult",
+    "begin_cancel",
+    "begin_swap_lock",
+    "build_unsigned",
+    "prepare_tx",
+    "prepared",
+    "submit_tx",
+]
 
 _CHECKS = {"TxMalformed": Problem.TX_MALFORMED, "TxAltered": Problem.TX_ALTERED}
 
@@ -47,14 +56,24 @@ class SubmitResult(BaseModel):
     order_id: int | None = None
 
 
+async def build_unsigned(services: Services, wallet: str, ixs: Sequence[Instruction]) -> tuple[bytes, bytes, int]:
+    """(wire transaction with empty signature slots, its message, last valid block height)."""
+    blockhash, height = await services.blockhash()
+    wire, message = unsigned_tx(ixs, Pubkey.from_string(wallet), blockhash)
+    return wire, message, height
+
+
+def prepared(tx_id: int, wire: bytes, height: int) -> PreparedTx:
+    return PreparedTx(tx_id=tx_id, transaction=base64.b64encode(wire).decode(), last_valid_block_height=height)
+
+
 async def prepare_tx(
     services: Services, conn: object, wallet: str, kind: str, ixs: Sequence[Instruction], order_id: int | None = None
 ) -> PreparedTx:
     import psycopg
 
     assert isinstance(conn, psycopg.AsyncConnection)
-    blockhash, height = await services.blockhash()
-    wire, message = unsigned_tx(ixs, Pubkey.from_string(wallet), blockhash)
+    wire, message, height = await build_unsigned(services, wallet, ixs)
     row = await (
         await conn.execute(
             """INSERT INTO prepared_txs (wallet, kind, order_id, message, last_valid_height)
@@ -63,7 +82,7 @@ async def prepare_tx(
         )
     ).fetchone()
     assert row is not None
-    return PreparedTx(tx_id=row[0], transaction=base64.b64encode(wire).decode(), last_valid_block_height=height)
+    return prepared(row[0], wire, height)
 
 
 async def _claim(services: Services, wallet: str, tx_id: int, signed_b64: str) -> tuple[str, bytes, str, int | None]:

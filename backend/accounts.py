@@ -17,7 +17,6 @@ from gridx.chain import (
     fetch_account,
     mint_to_ix,
     send_and_confirm,
-    token_balance,
     user_pda,
 )
 
@@ -65,8 +64,8 @@ async def _balances(services: Services, wallet: str) -> Balances:
     held: dict[str, int] = {str(k): int(v) for k, v in rows}
     return Balances(
         wallet=wallet,
-        grxe=await token_balance(services.chain, ata_address(owner, keys.energy_mint)),
-        grx=await token_balance(services.chain, ata_address(owner, keys.payment_mint)),
+        grxe=await services.reads.token_balance(ata_address(owner, keys.energy_mint)),
+        grx=await services.reads.token_balance(ata_address(owner, keys.payment_mint)),
         grxe_in_orders=held.get("sell", 0),
         grx_in_orders=held.get("buy", 0),
     )

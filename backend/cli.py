@@ -33,7 +33,15 @@ def run(migrate: bool = typer.Option(True, help="apply pending migrations first 
     cfg = ApiSettings()
     if migrate:
         do_migrate(cfg.dsn)
-    uvicorn.run(create_app(cfg), host=cfg.host, port=cfg.port, log_level="warning", ws="websockets-sansio")
+    uvicorn.run(
+        create_app(cfg),
+        host=cfg.host,
+        port=cfg.port,
+        log_level="warning",
+        ws="websockets-sansio",
+        loop="uvloop",
+        http="httptools",
+    )
 
 
 def register_bench(bench_app: typer.Typer) -> None:
@@ -43,13 +51,14 @@ def register_bench(bench_app: typer.Typer) -> None:
         rate: float = typer.Option(200.0, help="offered requests per second for prepare and book (paced)"),
         seconds: float = typer.Option(5.0, min=0.5),
         trades: int = typer.Option(200, min=1, help="crossing pairs settled on chain"),
+        profile: bool = typer.Option(False, help="run the API under cProfile: .run/bench-api/api-<n>.prof"),
     ) -> None:
         """The API under uvicorn with PostgreSQL and the local chain; last line is JSON."""
         import json
 
         from backend._bench import run_bench
 
-        typer.echo(json.dumps(run_bench(users=users, rate=rate, seconds=seconds, trades=trades)))
+        typer.echo(json.dumps(run_bench(users=users, rate=rate, seconds=seconds, trades=trades, profile=profile)))
 
 
 @app.command("reconcile")

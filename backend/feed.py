@@ -28,6 +28,14 @@ class FeedHub:
         self.dsn = dsn
         self.subs: dict[str, set[asyncio.Queue[dict[str, Any] | None]]] = {}
         self.listening = asyncio.Event()
+        # per market, how many feed messages arrived (and how often LISTEN restarted): the REST
+        # book is cached against it, since the book only changes through the matcher's events
+        self._versions: dict[str, int] = {}
+        self._epoch = 0
+
+    def version(self, market: str) -> tuple[int, int] | None:
+        """Changes when the market's book may have; None while not listening (no caching)."""
+        return (self._epoch, self._versions.get(market, 0)) if self.listening.is_set() else None
 
     def subscribe(self, market: str) -> asyncio.Queue[dict[str, Any] | None]:
         q: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(_QUEUE)
@@ -38,6 +46,8 @@ class FeedHub:
         self.subs.get(market, set()).discard(q)
 
     def publish(self, msg: dict[str, Any]) -> None:
+        market = msg.get("market", "")
+        self._versions[market] = self._versions.get(market, 0) + 1
         for q in list(self.subs.get(msg.get("market", ""), ())):
             try:
                 q.put_nowait(msg)
@@ -55,6 +65,7 @@ class FeedHub:
             try:
                 async with await aconnect(self.dsn, autocommit=True, app="gridx-feed") as conn:
                     await conn.execute(f"LISTEN {FEED_CHANNEL}")
+                    self._epoch += 1  # what was cached before may have missed events
                     self.listening.set()
                     gen = conn.notifies()
                     async for n in gen:

@@ -67,19 +67,21 @@ def _trade(row: Any) -> TradeView:
 
 
 async def book_snapshot(conn: Any, market: str, depth: int | None) -> BookView:
-    """Levels of the orders in the engine, read in one snapshot with the engine's seq (the
-    matcher writes both in one transaction)."""
-    async with conn.transaction():
-        await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        seq_row = await (await conn.execute("SELECT seq FROM market_state WHERE market = %s", (market,))).fetchone()
-        rows = await (
-            await conn.execute(
-                """SELECT side, price, sum(remaining)::bigint, count(*) FROM orders
-                    WHERE market = %s AND status = 'open' AND in_engine AND remaining > 0
-                    GROUP BY side, price""",
-                (market,),
-            )
-        ).fetchall()
+    """Levels of the orders in the engine with the engine's seq, in one statement, so one
+    snapshot (the matcher writes both in one transaction) and one round trip."""
+    rows = await (
+        await conn.execute(
+            """SELECT s.seq, l.side, l.price, l.amount, l.n
+                 FROM (SELECT coalesce((SELECT seq FROM market_state WHERE market = %s), 0) AS seq) s
+                 LEFT JOIN LATERAL (
+                      SELECT side, price, sum(remaining)::bigint AS amount, count(*) AS n FROM orders
+                       WHERE market = %s AND status = 'open' AND in_engine AND remaining > 0
+                       GROUP BY side, price) l ON true""",
+            (market, market),
+        )
+    ).fetchall()
+    seq = int(rows[0][0]) if rows else 0
+    rows = [r[1:] for r in rows if r[1] is not None]
     bids = sorted(
         (LevelView(price=p, amount=a, orders=n) for s, p, a, n in rows if s == "buy"), key=lambda lv: -lv.price
     )
@@ -90,7 +92,7 @@ async def book_snapshot(conn: Any, market: str, depth: int | None) -> BookView:
     bb, ba = (bids[0].price if bids else None), (asks[0].price if asks else None)
     return BookView(
         market=market,
-        seq=seq_row[0] if seq_row else 0,
+        seq=seq,
         bids=bids,
         asks=asks,
         best_bid=bb,
@@ -121,8 +123,15 @@ class MarketController(Controller):
         self, services: Services, market_id: str, depth: Annotated[int, Parameter(ge=1, le=1000)] = 50
     ) -> BookView:
         market = services.market_by_id(market_id)
+        version = services.feed.version(market.id)  # read before the query: a later event invalidates
+        hit = services.book_cache.get((market.id, depth))
+        if version is not None and hit is not None and hit[0] == version:
+            return hit[1]
         async with services.pool.connection() as conn:
-            return await book_snapshot(conn, market.id, depth)
+            book = await book_snapshot(conn, market.id, depth)
+        if version is not None:
+            services.book_cache[(market.id, depth)] = (version, book)
+        return book
 
     @get("/markets/{market_id:str}/trades", operation_id="listMarketTrades")
     async def trades(

@@ -1,5 +1,6 @@
 """Short-lived session tokens: ``base64url(claims).base64url(HMAC-SHA256)``. Pure; the key
-and the clock are arguments. No refresh token: a client signs in again (one more signature)."""
+and the clock are arguments. Stateless, so they stay short-lived; a longer session goes on
+with a single-use refresh token (``_refresh``)."""
 
 from __future__ import annotations
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 
 from litestar import Controller, get, post
@@ -12,11 +11,12 @@ from solders.pubkey import Pubkey
 from backend._errors import ApiError, Problem
 from backend._state import Services
 
+from ._refresh import issue_refresh, rotate_refresh
 from ._siws import STATEMENT, SiwsMessage, check_message, new_nonce, parse_message, verify_signature
 from ._store import consume_nonce, store_nonce
 from ._tokens import issue_token
 
-__all__ = ["AuthController", "Challenge", "LoginRequest", "Session"]
+__all__ = ["AuthController", "Challenge", "LoginRequest", "RefreshRequest", "Session"]
 
 
 class Challenge(BaseModel):
@@ -31,10 +31,30 @@ class LoginRequest(BaseModel):
     signature: str = Field(max_length=128, description="base58 ed25519 signature of the message's UTF-8 bytes")
 
 
+class RefreshRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    refresh_token: str = Field(min_length=16, max_length=128, pattern=r"^[A-Za-z0-9_-]+$")
+
+
 class Session(BaseModel):
     token: str
     wallet: str
     expires_at: datetime
+    # single use: POST /auth/refresh spends it for a new session (and a new refresh token)
+    refresh_token: str
+    refresh_expires_at: datetime
+
+
+async def _session(services: Services, wallet: str, refresh: str, now: datetime) -> Session:
+    s = services.settings
+    t = int(now.timestamp())
+    return Session(
+        token=issue_token(services.token_key, wallet, t, s.token_ttl_s),
+        wallet=wallet,
+        expires_at=datetime.fromtimestamp(t + s.token_ttl_s, UTC),
+        refresh_token=refresh,
+        refresh_expires_at=now + timedelta(seconds=s.refresh_ttl_s),
+    )
 
 
 def _address(address: str) -> str:
@@ -69,7 +89,7 @@ class AuthController(Controller):
 
     @post("/login", operation_id="signIn", status_code=200)
     async def login(self, services: Services, data: LoginRequest) -> Session:
-        """Exchange the signed message for a short-lived bearer token."""
+        """Exchange the signed message for a short-lived bearer token and a refresh token."""
         s = services.settings
         msg = parse_message(data.message)
         now = datetime.now(UTC)
@@ -79,6 +99,16 @@ class AuthController(Controller):
         verify_signature(data.message, msg.address, data.signature)
         async with services.pool.connection() as conn:
             await consume_nonce(conn, msg.nonce, msg.address, msg.issued_at, now)
-        t = int(time.time())
-        token = issue_token(services.token_key, msg.address, t, s.token_ttl_s)
-        return Session(token=token, wallet=msg.address, expires_at=datetime.fromtimestamp(t + s.token_ttl_s, UTC))
+            refresh = await issue_refresh(conn, msg.address, now, timedelta(seconds=s.refresh_ttl_s))
+        return await _session(services, msg.address, refresh, now)
+
+    @post("/refresh", operation_id="refreshSession", status_code=200)
+    async def refresh(self, services: Services, data: RefreshRequest) -> Session:
+        """Spend a refresh token for a new session and the next refresh token. A token used
+        twice revokes every token of its sign-in (``refresh_reused``)."""
+        now = datetime.now(UTC)
+        async with services.pool.connection() as conn:
+            wallet, refresh = await rotate_refresh(
+                conn, data.refresh_token, now, timedelta(seconds=services.settings.refresh_ttl_s)
+            )
+        return await _session(services, wallet, refresh, now)

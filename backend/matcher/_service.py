@@ -78,13 +78,17 @@ class Matcher:
         m = self.market.id
         cmds: list[Cancel | NewOrder] = []
         removed: set[int] = set()
-        # out of the book: cancels, and sell orders a THB swap's hash lock takes from (see
-        # sql/075); one whose lock already landed ('swap_locked') reopens with what remains,
-        # and is fed to the engine again next round, not in the batch that removes it
+        # out of the engine: cancels under way or done (also those made on chain outside the API,
+        # which the indexer marks cancelled), orders a failed settlement changed (requeue: an open
+        # one enters again below, with the amount the chain still holds), and sell orders a THB
+        # swap's hash lock takes from (see sql/075); one whose lock already landed ('swap_locked')
+        # reopens with what remains, and is fed to the engine again next round, not in the batch
+        # that removes it
         for oid, owner in await (
             await conn.execute(
                 """SELECT id, owner FROM orders WHERE market = %s AND in_engine
-                      AND status IN ('cancelling', 'swap_locking', 'swap_locked') ORDER BY id""",
+                      AND (status IN ('cancelling', 'cancelled', 'swap_locking', 'swap_locked') OR requeue)
+                    ORDER BY id""",
                 (m,),
             )
         ).fetchall():
@@ -92,7 +96,7 @@ class Matcher:
                 cmds.append(Cancel(oid, owner))
             removed.add(oid)
             await conn.execute(
-                """UPDATE orders SET in_engine = false,
+                """UPDATE orders SET in_engine = false, requeue = false,
                           status = CASE WHEN status <> 'swap_locked' THEN status
                                         WHEN remaining = 0 THEN 'filled' ELSE 'open' END
                     WHERE id = %s""",

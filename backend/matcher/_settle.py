@@ -31,8 +31,12 @@ from gridx.chain import (
     err_to_json,
     rpc_call,
     send_tx,
+    send_txs,
 )
 from gridx.errors import ChainError
+
+from ._release import release_removed
+from ._return import chain_remaining, return_failed
 
 if TYPE_CHECKING:
     from psycopg_pool import AsyncConnectionPool
@@ -65,9 +69,10 @@ class Settler:
         authority: Keypair,
         lease_s: float = 30.0,
         failpoint: str | None = None,
+        rpc_url: str | None = None,  # given: sends go out as one JSON-RPC batch per round
     ) -> None:
         self.pool, self.chain, self.market, self.authority, self.lease_s = pool, chain, market, authority, lease_s
-        self.failpoint = failpoint
+        self.failpoint, self.rpc_url = failpoint, rpc_url
 
     async def _claim(self) -> list[_Row]:
         async with self.pool.connection() as conn:
@@ -118,6 +123,7 @@ class Settler:
         through the indexer (the settler does not fetch every transaction back)."""
         ok = [(slot, rid) for rid, _sig, err, slot in outcomes if err is None]
         bad = [(str(err), slot, rid) for rid, _sig, err, slot in outcomes if err is not None]
+        on_chain = await self._failed_orders([rid for _e, _s, rid in bad]) if bad else {}
         async with self.pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
             if ok:
                 await cur.executemany(
@@ -129,8 +135,20 @@ class Settler:
                 await cur.executemany(
                     "UPDATE trades SET status = 'failed', reason = %s, slot = %s, lease_until = NULL WHERE id = %s", bad
                 )
+                await return_failed(conn, self.market.id, on_chain)
         TRADES.labels("confirmed").inc(len(ok))
         TRADES.labels("failed").inc(len(bad))
+
+    async def _failed_orders(self, trade_ids: list[int]) -> dict[int, int | None]:
+        """The chain's remaining amount of both orders of each failed trade."""
+        async with self.pool.connection() as conn:
+            rows = await (
+                await conn.execute(
+                    "SELECT sell_order, seller, buy_order, buyer FROM trades WHERE id = ANY(%s)", (trade_ids,)
+                )
+            ).fetchall()
+        orders = {(int(r[0]), str(r[1])) for r in rows} | {(int(r[2]), str(r[3])) for r in rows}
+        return await chain_remaining(self.chain, orders)
 
     async def _prior(self, rows: list[_Row]) -> tuple[dict[int, Transaction], set[int]]:
         """Rows sent before (a crash or outage interrupted them): settle from the chain what
@@ -157,7 +175,7 @@ class Settler:
             return 0
         again, done = await self._prior(rows)
         txs = {**again, **await self._build([r for r in rows if r.id not in done and r.id not in again])}
-        results = await asyncio.gather(*(self._send(rid, tx) for rid, tx in txs.items()))
+        results = await self._send_all(txs)
         sent = {tx.signatures[0]: rid for (rid, tx), ok in zip(txs.items(), results, strict=True) if ok}
         if sent:
             outcomes = await confirm_statuses(self.chain, list(sent))
@@ -166,20 +184,38 @@ class Settler:
             await self._record_many([(sent[sig], sig, err, slot) for sig, (err, slot) in outcomes.items()])
         return len(rows)
 
+    async def _send_all(self, txs: dict[int, Transaction]) -> list[bool]:
+        """All in one JSON-RPC batch request (one HTTP round trip instead of one per trade);
+        True where sent. A refusal is recorded (unless the first send landed meanwhile)."""
+        if self.rpc_url is None:
+            return list(await asyncio.gather(*(self._send(rid, tx) for rid, tx in txs.items())))
+        results = await send_txs(self.rpc_url, list(txs.values()))
+        for r in results:
+            if isinstance(r, ChainError) and r.code == "Unreachable":
+                raise r  # the lease expires and the rows come back, checked on chain first
+        out = []
+        for (rid, tx), r in zip(txs.items(), results, strict=True):
+            if isinstance(r, ChainError):
+                await self._refused(rid, tx, r)
+            out.append(not isinstance(r, ChainError))
+        return out
+
     async def _send(self, row_id: int, tx: Transaction) -> bool:
-        """True if sent; a refusal is recorded (unless the first send landed meanwhile)."""
         try:
             await send_tx(self.chain, tx)
             return True
         except ChainError as exc:
             if exc.code == "Unreachable":
-                raise  # the lease expires and the row comes back, checked on chain first
-            st = (await rpc_call(self.chain.get_signature_statuses([tx.signatures[0]]))).value[0]
-            if st is not None:
-                await self._record(row_id, tx.signatures[0], err_to_json(st.err), st.slot)
-            else:
-                await self._record(row_id, tx.signatures[0], exc.code or str(exc), 0)
+                raise
+            await self._refused(row_id, tx, exc)
             return False
+
+    async def _refused(self, row_id: int, tx: Transaction, exc: ChainError) -> None:
+        st = (await rpc_call(self.chain.get_signature_statuses([tx.signatures[0]]))).value[0]
+        if st is not None:
+            await self._record(row_id, tx.signatures[0], err_to_json(st.err), st.slot)
+        else:
+            await self._record(row_id, tx.signatures[0], exc.code or str(exc), 0)
 
     async def run(self, stop: asyncio.Event, wake: asyncio.Event, period_s: float = 0.2) -> None:
         while not stop.is_set():
@@ -187,6 +223,8 @@ class Settler:
             try:
                 t0 = time.perf_counter()
                 n = await self.round()
+                if self.rpc_url is not None:  # then the escrow of orders the engine removed
+                    n += await release_removed(self.pool, self.chain, self.rpc_url, self.market, self.authority)
                 if n:
                     log.info("settle_round", trades=n, seconds=round(time.perf_counter() - t0, 3))
             except ChainError as exc:

@@ -13,14 +13,13 @@ from backend._errors import ApiError, Problem
 from backend._idempotency import fingerprint, idempotent
 from backend._metrics import ORDERS
 from backend._state import Services
-from backend._txflow import PreparedTx, SubmitResult, prepare_tx, submit_tx
+from backend._txflow import PreparedTx, SubmitResult, build_unsigned, prepare_tx, prepared, submit_tx
 from backend.market import Side, StpMode, TimeInForce
 from gridx.chain import (
     ata_address,
     build_cancel_order_ix,
     build_create_buy_order_ix,
     build_create_sell_order_ix,
-    token_balance,
 )
 
 from ._rules import check_order
@@ -81,7 +80,7 @@ async def _prepare_order(services: Services, wallet: str, data: OrderRequest) ->
     escrow = check_order(market, side, data.price, data.amount)
     owner = Pubkey.from_string(wallet)
     mint = market.keys.energy_mint if side == Side.SELL else market.keys.payment_mint
-    held = await token_balance(services.chain, ata_address(owner, mint))
+    held = await services.reads.token_balance(ata_address(owner, mint))
     if held < escrow:
         what = "GRXE" if side == Side.SELL else "GRX"
         raise ApiError(
@@ -90,32 +89,51 @@ async def _prepare_order(services: Services, wallet: str, data: OrderRequest) ->
             needed=escrow,
             held=held,
         )
-    async with services.pool.connection() as conn, conn.transaction():
-        if await (await conn.execute("SELECT 1 FROM users WHERE wallet = %s", (wallet,))).fetchone() is None:
+    # two statements, each atomic on its own: an order id (a gap if refused is harmless), then
+    # the order and its exact transaction together
+    async with services.pool.connection() as conn:
+        row = await (
+            await conn.execute("SELECT nextval('order_ids'), EXISTS (SELECT 1 FROM users WHERE wallet = %s)", (wallet,))
+        ).fetchone()
+        assert row is not None
+        if not row[1]:
             raise ApiError(Problem.NOT_REGISTERED, "register the wallet first (POST /users)")
-        oid = (await (await conn.execute("SELECT nextval('order_ids')")).fetchone() or (0,))[0]
+        oid = int(row[0])
         build = build_create_sell_order_ix if side == Side.SELL else build_create_buy_order_ix
-        ix = build(owner, market.keys, oid, data.amount, data.price)
-        await conn.execute(
-            """INSERT INTO orders (id, market, owner, side, price, amount, remaining, escrow, time_in_force, stp_mode)
-               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
-            (
-                oid,
-                market.id,
-                wallet,
-                data.side,
-                data.price,
-                data.amount,
-                data.amount,
-                escrow,
-                data.time_in_force.value,
-                data.stp_mode.value if data.stp_mode else "market",
-            ),
+        wire, message, height = await build_unsigned(
+            services, wallet, [build(owner, market.keys, oid, data.amount, data.price)]
         )
-        prepared = await prepare_tx(services, conn, wallet, "order", [ix], order_id=oid)
+        stp = data.stp_mode.value if data.stp_mode else "market"
+        tx = await (
+            await conn.execute(
+                """WITH o AS (INSERT INTO orders (id, market, owner, side, price, amount, remaining, escrow,
+                                                 time_in_force, stp_mode)
+                              VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s))
+                   INSERT INTO prepared_txs (wallet, kind, order_id, message, last_valid_height)
+                   VALUES (%s, 'order', %s, %s, %s) RETURNING id""",
+                (
+                    oid,
+                    market.id,
+                    wallet,
+                    data.side,
+                    data.price,
+                    data.amount,
+                    data.amount,
+                    escrow,
+                    data.time_in_force.value,
+                    stp,
+                    wallet,
+                    oid,
+                    message,
+                    height,
+                ),
+            )
+        ).fetchone()
+    assert tx is not None
+    out = prepared(int(tx[0]), wire, height)
     ORDERS.labels(data.side).inc()
     return OrderPrepared(
-        **prepared.model_dump(),
+        **out.model_dump(),
         order_id=oid,
         market=market.id,
         side=data.side,

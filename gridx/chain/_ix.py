@@ -280,6 +280,28 @@ def build_cancel_order_ix(
     )
 
 
+def build_release_order_ix(
+    authority: Pubkey,
+    market: MarketKeys,
+    owner: Pubkey,
+    order_id: int,
+    is_sell: bool,
+    overrides: dict[str, Pubkey] | None = None,
+) -> Instruction:
+    """The market authority returns a removed order's escrow to the owner's own token account
+    (the program refuses any other destination; ``overrides`` exists for the attack tests)."""
+    mint = market.energy_mint if is_sell else market.payment_mint
+    accounts = {
+        "authority": authority,
+        "market": market.address,
+        "order": order_pda(owner, order_id),
+        "owner": owner,
+        "refund_account": ata_address(owner, mint),
+        "vault": market.energy_vault if is_sell else market.payment_vault,
+    }
+    return idl_program("trading").build("release_order", {}, {**accounts, **(overrides or {})})
+
+
 def build_match_order_ix(
     authority: Pubkey,
     market: MarketKeys,

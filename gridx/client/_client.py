@@ -29,6 +29,7 @@ class TradingClient:
         self.keypair = keypair if isinstance(keypair, Keypair) else load_keypair(keypair)
         self.http = httpx.Client(base_url=base_url, timeout=timeout_s)
         self.token: str | None = None
+        self.refresh_token: str | None = None
 
     @property
     def wallet(self) -> str:
@@ -61,7 +62,13 @@ class TradingClient:
         ch = self.request("GET", "/auth/challenge", params={"address": self.wallet})
         sig = self.keypair.sign_message(ch["message"].encode())
         out = self.request("POST", "/auth/login", json={"message": ch["message"], "signature": str(sig)})
-        self.token = str(out["token"])
+        self.token, self.refresh_token = str(out["token"]), out.get("refresh_token")
+        return self.token
+
+    def refresh(self) -> str:
+        """A new session from the (single-use) refresh token, without signing again."""
+        out = self.request("POST", "/auth/refresh", json={"refresh_token": self.refresh_token})
+        self.token, self.refresh_token = str(out["token"]), out.get("refresh_token")
         return self.token
 
     def sign_and_submit(self, prepared: dict[str, Any]) -> dict[str, Any]:

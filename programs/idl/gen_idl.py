@@ -158,6 +158,29 @@ HTLC_INSTRUCTIONS = [
     },
 ]
 
+# release_order (programs/trading/src/release_order.rs): appended after the HTLC instructions,
+# so every existing discriminator is unchanged.
+RELEASE_INSTRUCTIONS = [
+    {
+        "name": "release_order",
+        "docs": (
+            "Market authority returns the escrow of an order the off-chain engine removed (IOC/FOK remainder, "
+            "self-trade prevention). The escrow goes only to refund_account, which must be the order owner's token "
+            "account of the order's mint; the order is closed with its rent to the owner. Emits OrderCancelled."
+        ),
+        "accounts": [
+            acc("authority", False, True),
+            acc("market"),
+            acc("order", True),
+            acc("owner", True, docs="the order's owner (receives the rent)"),
+            acc("refund_account", True, docs="the owner's energy (sell) or payment (buy) token account"),
+            acc("vault", True, docs="energy_vault for sell orders, payment_vault for buy orders"),
+            tok_prog(),
+        ],
+        "args": [],
+    },
+]
+
 HTLC_ACCOUNT = {
     "name": "HashLock",
     "fields": [
@@ -617,6 +640,7 @@ SPECS = {
                 "args": [{"name": "amount", "type": "u64"}],
             },
             *HTLC_INSTRUCTIONS,
+            *RELEASE_INSTRUCTIONS,
         ],
         "accounts": [
             {

@@ -16,6 +16,7 @@ pub const IX_HASHLOCK_FILL: [u8; 8] = [107, 233, 26, 89, 59, 120, 185, 208];
 pub const IX_HASHLOCK_CLAIM: [u8; 8] = [173, 192, 94, 55, 70, 208, 164, 158];
 pub const IX_HASHLOCK_REFUND: [u8; 8] = [28, 162, 186, 190, 156, 237, 227, 48];
 pub const IX_HASHLOCK_CLOSE: [u8; 8] = [202, 210, 189, 212, 69, 6, 2, 201];
+pub const IX_RELEASE_ORDER: [u8; 8] = [68, 133, 204, 136, 147, 118, 137, 213];
 
 pub const DISC_MARKET: [u8; 8] = [219, 190, 213, 55, 0, 227, 198, 154];
 pub const MARKET_AUTHORITY: usize = 8;

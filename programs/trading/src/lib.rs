@@ -18,6 +18,7 @@ mod create_order;
 mod htlc;
 mod initialize_market;
 mod match_order;
+mod release_order;
 
 use common::*;
 use generated::*;
@@ -49,6 +50,7 @@ pub fn process_instruction(program_id: &Address, accounts: &mut [AccountView], d
         IX_HASHLOCK_CLAIM => htlc::hashlock_claim(program_id, accounts, &mut args),
         IX_HASHLOCK_REFUND => htlc::hashlock_refund(program_id, accounts, &mut args),
         IX_HASHLOCK_CLOSE => htlc::hashlock_close(program_id, accounts, &mut args),
+        IX_RELEASE_ORDER => release_order::release_order(program_id, accounts, &mut args),
         _ => fail(Error::InvalidInstruction),
     }
 }

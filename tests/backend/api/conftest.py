@@ -43,6 +43,8 @@ class Stack:
     log: Path
     token_secret: str
     metrics_env: dict[str, str] = field(default_factory=dict)  # GRIDX_API_METRICS_HOST / _PORT
+    # every wallet a test used, so what it left in the book can be cancelled by its owner
+    wallets: dict[str, Keypair] = field(default_factory=dict)
 
     @property
     def metrics_url(self) -> str:
@@ -51,8 +53,30 @@ class Stack:
 
     def client(self, kp: Keypair | None = None) -> TradingClient:
         kp = kp or Keypair()
+        self.wallets[str(kp.pubkey())] = kp
         c.run_on_chain(self.rpc_url, lambda cl: c.airdrop(cl, kp.pubkey(), 10 * SOL))
         return TradingClient(self.url, kp)
+
+    def leave_book_empty(self) -> None:
+        """Each test on the shared stack ends with the market as it found it: its trades settled,
+        its removed orders released, its resting orders cancelled by their owners (escrow back)
+        and the book empty, so no test depends on which ran before it."""
+        unsettled = "SELECT count(*) FROM trades WHERE status IN ('pending', 'sent')"
+        wait_until(lambda: self.sql(unsettled) == [(0,)], 30, "trades settled")
+        removed = "SELECT count(*) FROM orders WHERE status = 'removed'"  # the market authority releases those
+        wait_until(lambda: self.sql(removed) == [(0,)], 30, "escrow of removed orders released")
+        left = self.sql("SELECT id, owner FROM orders WHERE status IN ('open', 'cancelling') ORDER BY id")
+        clients: dict[str, TradingClient] = {}
+        for oid, owner in left:
+            assert owner in self.wallets, f"order {oid} of a wallet no test registered with the stack"
+            if owner not in clients:
+                clients[owner] = TradingClient(self.url, self.wallets[str(owner)])
+                clients[owner].login()
+            assert clients[owner].cancel(int(oid))["status"] == "confirmed"  # type: ignore[call-overload]
+        book = "SELECT count(*) FROM orders WHERE status IN ('open', 'cancelling') AND in_engine"
+        wait_until(lambda: self.sql(book) == [(0,)], 20, "book empty")
+        for cl in clients.values():
+            cl.close()
 
     def user(self, kind: str) -> TradingClient:
         """A fresh wallet, signed in and registered through the API."""
@@ -150,6 +174,17 @@ def api_stack(pg_server: object, node: c.LocalNode, run: Path, **env: str) -> It
         yield s
     finally:
         stop_process(s.proc)
+
+
+@pytest.fixture(autouse=True)
+def _market_left_as_found(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After every test on the shared stack: its orders cancelled, the book empty."""
+    if "stack" not in request.fixturenames:
+        yield
+        return
+    s: Stack = request.getfixturevalue("stack")
+    yield
+    s.leave_book_empty()
 
 
 @pytest.fixture(scope="package")

@@ -21,6 +21,7 @@ def test_trade_cli_walkthrough(stack: Stack, tmp_path: Path, monkeypatch: pytest
     kp = Keypair()
     key = tmp_path / "wallet.json"
     c.save_keypair(key, kp)
+    stack.wallets[str(kp.pubkey())] = kp  # what the walk-through leaves in the book gets cancelled
     c.run_on_chain(stack.rpc_url, lambda cl: c.airdrop(cl, kp.pubkey(), SOL))
     runner = CliRunner()
 
