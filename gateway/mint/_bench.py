@@ -150,6 +150,30 @@ def _pct(values: list[float], q: float) -> float:
     return s[min(len(s) - 1, int(q * len(s)))]
 
 
+def _wait_settled(dsn: str, total: int, deadline: float) -> None:
+    """Until every outbox row is confirmed or refused (or the deadline: the figures say what is missing)."""
+    while time.monotonic() < deadline:
+        with connect(dsn) as conn:
+            row = conn.execute("SELECT count(*) FROM mint_outbox WHERE status IN ('confirmed', 'refused')").fetchone()
+        if (int(row[0]) if row else 0) >= total:
+            return
+        time.sleep(0.2)
+
+
+def _cpu_figures(
+    procs: list[subprocess.Popen[bytes]], before: list[float], readings: int
+) -> tuple[dict[str, float], dict[str, float]]:
+    """CPU seconds of each service in all, and (load-independent) its CPU milliseconds per
+    reading from the first publish on: setup (bootstrap, enrolment) is not minting."""
+    names = ("node", "gateway", "mint")
+    total = {name: round(cpu_seconds(p.pid), 1) for name, p in zip(names, procs, strict=True)}
+    per = {
+        name: round((cpu_seconds(p.pid) - c0) * 1000 / readings, 3)
+        for name, p, c0 in zip(names, procs, before, strict=True)
+    }
+    return total, per
+
+
 def run_bench(readings: int, meters: int, per_tx: int, rate: float = 1000.0) -> dict[str, Any]:
     meters = min(meters, readings)
     per_meter = max(1, readings // meters)
@@ -205,18 +229,10 @@ def run_bench(readings: int, meters: int, per_tx: int, rate: float = 1000.0) -> 
         # SUBACK follows CONNACK (a shared subscription drops what comes before it), and every
         # window must have ended before its reading is offered
         time.sleep(max(0.5, start + per_meter * INTERVAL + 1 - time.time()))
+        cpu0 = [cpu_seconds(p.pid) for p in procs]
         publish_s = _publish(broker, edge_pw, batches, rate, 250)
-        deadline = time.monotonic() + 120 + total / 200
-        confirmed = 0
-        while time.monotonic() < deadline:
-            with connect(pg.dsn) as conn:
-                row = conn.execute(
-                    "SELECT count(*) FROM mint_outbox WHERE status IN ('confirmed', 'refused')"
-                ).fetchone()
-            confirmed = int(row[0]) if row else 0
-            if confirmed >= total:
-                break
-            time.sleep(0.2)
+        _wait_settled(pg.dsn, total, time.monotonic() + 120 + total / 200)
+        cpu, ms_per = _cpu_figures(procs, cpu0, total)  # before reconcile's own chain reads
         with connect(pg.dsn) as conn:
             lat = [
                 float(r[0])
@@ -230,7 +246,6 @@ def run_bench(readings: int, meters: int, per_tx: int, rate: float = 1000.0) -> 
             refused = conn.execute("SELECT count(*) FROM mint_outbox WHERE status = 'refused'").fetchone()
 
             rep = run_on_chain(url, lambda c: reconcile(c, conn))
-        cpu = {name: round(cpu_seconds(p.pid), 1) for name, p in zip(("node", "gateway", "mint"), procs, strict=True)}
         seconds = float(span[0]) if span and span[0] else float("nan")
         return {
             "readings": total,
@@ -246,6 +261,7 @@ def run_bench(readings: int, meters: int, per_tx: int, rate: float = 1000.0) -> 
             "supply_matches": rep.supply == expected,
             "reconcile_drift": rep.drift,
             "cpu_s": cpu,
+            "cpu_ms_per_reading": ms_per,
         }
     finally:
         for p in reversed(procs):
