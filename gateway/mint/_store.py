@@ -40,6 +40,10 @@ SELECT o.id, o.meter_id, m.pubkey, m.owner_wallet, m.edge_id,
 """
 
 
+# pg_advisory_xact_lock key of the claim: int.from_bytes(b"gxmint", "big")
+_CLAIM_LOCK = 0x67786D696E74
+
+
 def _job(r: tuple[Any, ...]) -> MintJob:
     # raw values: a row that is not a valid signed reading fails alone when it is packed
     names = ("seq", "window_start", "window_end", "produced_wh", "consumed_wh")
@@ -71,6 +75,12 @@ def claim_jobs(
     pick what this pass sends (rate limits, one transaction per meter) and mark exactly those
     'sent' with a lease *before* anything is sent, so a crash leaves a trace."""
     with conn.transaction():
+        # Claims take turns. Each statement reads a fresh snapshot, so the candidates below see
+        # every earlier claim's leases; two overlapping claims could not: the later one would
+        # lock a row the earlier left unchosen (and unlocked at its commit) of a meter that now
+        # has a transaction in flight, and send its window first, which makes the chain refuse
+        # the earlier windows for good.
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_CLAIM_LOCK,))
         rows = conn.execute(_CANDIDATES, (per_meter, limit)).fetchall()
         jobs = choose([_job(r) for r in rows])
         if jobs:
