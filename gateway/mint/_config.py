@@ -24,6 +24,9 @@ class MintSettings(BaseSettings):
     minter_keypair: Path = Field(default_factory=lambda: chain_secrets_dir() / "gateway_minter.json")
     per_tx: int = Field(4, ge=1, le=8)
     claim_batch: int = Field(2000, ge=1)
+    # claim -> send -> record loops in this process: while one waits on the chain or the
+    # database, another packs and sends (the claim never gives one meter to two of them)
+    workers: int = Field(1, ge=1, le=8)
     lease_s: float = Field(30.0, gt=0)
     confirm_s: float = Field(30.0, gt=0)
     per_meter_per_s: float = Field(2.0, gt=0)

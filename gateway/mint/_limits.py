@@ -6,6 +6,7 @@ transaction and leaves rows it may not send yet pending for a later pass (nothin
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 
 __all__ = ["MintLimits", "RateLimiter"]
@@ -27,8 +28,9 @@ class _Bucket:
     stamp: float
 
     def take(self, now: float, rate: float, burst: int) -> bool:
-        self.tokens = min(float(burst), self.tokens + (now - self.stamp) * rate)
-        self.stamp = now
+        # workers sharing a bucket read the clock at different moments: time never runs back
+        self.tokens = min(float(burst), self.tokens + max(0.0, now - self.stamp) * rate)
+        self.stamp = max(self.stamp, now)
         if self.tokens >= 1.0:
             self.tokens -= 1.0
             return True
@@ -43,9 +45,15 @@ class RateLimiter:
     limits: MintLimits
     _global: _Bucket | None = None
     _meters: dict[str, _Bucket] = field(default_factory=dict)
+    # the workers of one process share a limiter and ask from their claim threads
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def allow(self, meter_id: str, now: float) -> bool:
         """Take one token from the meter's bucket and from the global one, or neither."""
+        with self._lock:
+            return self._allow(meter_id, now)
+
+    def _allow(self, meter_id: str, now: float) -> bool:
         lim = self.limits
         if self._global is None:
             self._global = _Bucket(float(lim.global_burst), now)

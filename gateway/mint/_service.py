@@ -6,6 +6,8 @@ import asyncio
 import contextlib
 
 from gateway.mint._config import MintSettings
+from gateway.mint._limits import RateLimiter
+from gateway.mint._metrics import MintMetrics
 from gateway.mint._worker import MintWorker
 from gridx.errors import ServiceError
 from gridx.metrics import serve_metrics
@@ -14,19 +16,27 @@ from gridx.registry import mirror_loop
 __all__ = ["run_mint_service"]
 
 
+def _workers(settings: MintSettings) -> list[MintWorker]:
+    """``settings.workers`` loops sharing one rate limiter (the limits hold for the process)."""
+    cfg = settings.worker()
+    limiter, solo, metrics = RateLimiter(cfg.limits), set[int](), MintMetrics()
+    return [MintWorker(cfg, limiter, solo, metrics) for _ in range(settings.workers)]
+
+
 async def run_mint_service(settings: MintSettings, stop: asyncio.Event, worker: MintWorker | None = None) -> None:
     from solana.rpc.async_api import AsyncClient
 
-    worker = worker or MintWorker(settings.worker())
+    workers = [worker] if worker is not None else _workers(settings)
     server = None
     if settings.metrics_port is not None:
-        server = serve_metrics(worker.metrics.registry, settings.metrics_host, settings.metrics_port)
-        worker.metrics_port = server.port
+        # the workers of one process share one registry (see _workers)
+        server = serve_metrics(workers[0].metrics.registry, settings.metrics_host, settings.metrics_port)
+        workers[0].metrics_port = server.port
     client = AsyncClient(settings.rpc_url, timeout=30)
-    tasks = [
-        asyncio.create_task(worker.run(), name="mint-worker"),
-        asyncio.create_task(mirror_loop(client, settings.dsn, settings.mirror_interval_s, stop), name="mirror"),
-    ]
+    tasks = [asyncio.create_task(w.run(), name=f"mint-worker-{i}") for i, w in enumerate(workers)]
+    tasks.append(
+        asyncio.create_task(mirror_loop(client, settings.dsn, settings.mirror_interval_s, stop), name="mirror")
+    )
     stopping = asyncio.create_task(stop.wait(), name="stop")
     try:
         done, _ = await asyncio.wait([stopping, *tasks], return_when=asyncio.FIRST_COMPLETED)
@@ -37,7 +47,8 @@ async def run_mint_service(settings: MintSettings, stop: asyncio.Event, worker: 
             raise ServiceError(f"mint service task {dead[0].get_name()} ended: {exc!r}") from exc
     finally:
         stopping.cancel()
-        worker.stop()
+        for w in workers:
+            w.stop()
         await asyncio.gather(*tasks, return_exceptions=True)
         with contextlib.suppress(Exception):
             await client.close()

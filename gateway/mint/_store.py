@@ -40,6 +40,10 @@ SELECT o.id, o.meter_id, m.pubkey, m.owner_wallet, m.edge_id,
 """
 
 
+# pg_advisory_xact_lock key of the claim: int.from_bytes(b"gxmint", "big")
+_CLAIM_LOCK = 0x67786D696E74
+
+
 def _job(r: tuple[Any, ...]) -> MintJob:
     # raw values: a row that is not a valid signed reading fails alone when it is packed
     names = ("seq", "window_start", "window_end", "produced_wh", "consumed_wh")
@@ -71,6 +75,12 @@ def claim_jobs(
     pick what this pass sends (rate limits, one transaction per meter) and mark exactly those
     'sent' with a lease *before* anything is sent, so a crash leaves a trace."""
     with conn.transaction():
+        # Claims take turns. Each statement reads a fresh snapshot, so the candidates below see
+        # every earlier claim's leases; two overlapping claims could not: the later one would
+        # lock a row the earlier left unchosen (and unlocked at its commit) of a meter that now
+        # has a transaction in flight, and send its window first, which makes the chain refuse
+        # the earlier windows for good.
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_CLAIM_LOCK,))
         rows = conn.execute(_CANDIDATES, (per_meter, limit)).fetchall()
         jobs = choose([_job(r) for r in rows])
         if jobs:
@@ -105,21 +115,35 @@ class MintRecorded:
     event_hash: str | None = None
 
 
-_INSERT_MINT = (
-    "INSERT INTO token_mints (meter_id, window_start, window_end, amount, surplus_wh,"
-    " tx_signature, slot, minted_at, event_hash)"
-    " VALUES (%s, to_timestamp(%s), to_timestamp(%s), %s, %s, %s, %s, %s, %s)"
-    " ON CONFLICT (meter_id, window_start) DO NOTHING"
-)
-_CONFIRM = (
-    "UPDATE mint_outbox SET status = 'confirmed', reason = %s, tx_signature = %s,"
-    " confirmed_at = %s, lease_until = NULL, updated_at = now() WHERE id = %s"
-)
-_CLOSE = "UPDATE mint_outbox SET status = %s, reason = %s, lease_until = NULL, updated_at = now() WHERE id = %s"
-_REQUEUE = (
-    "UPDATE mint_outbox SET status = 'pending', reason = %s, lease_until = NULL, updated_at = now(),"
-    " next_attempt_at = now() + make_interval(secs => %s) WHERE id = %s"
-)
+# Each outcome kind is one statement over arrays (unnest), not one statement per row: a pass
+# records thousands of rows, and per-row statements cost the worker and PostgreSQL more CPU
+# than the mint itself.
+_INSERT_MINT = """
+INSERT INTO token_mints
+       (meter_id, window_start, window_end, amount, surplus_wh, tx_signature, slot, minted_at, event_hash)
+SELECT m.meter_id, to_timestamp(m.ws), to_timestamp(m.we), m.amount, m.surplus_wh, m.sig, m.slot, %s, m.event_hash
+  FROM unnest(%s::text[], %s::bigint[], %s::bigint[], %s::numeric[], %s::bigint[], %s::text[], %s::bigint[], %s::text[])
+       AS m (meter_id, ws, we, amount, surplus_wh, sig, slot, event_hash)
+    ON CONFLICT (meter_id, window_start) DO NOTHING
+"""
+_CONFIRM = """
+UPDATE mint_outbox o SET status = 'confirmed', reason = c.reason, tx_signature = c.sig, confirmed_at = %s,
+       lease_until = NULL, updated_at = now()
+  FROM unnest(%s::bigint[], %s::text[], %s::text[]) AS c (id, reason, sig) WHERE o.id = c.id
+"""
+_CLOSE = """
+UPDATE mint_outbox o SET status = c.status, reason = c.reason, lease_until = NULL, updated_at = now()
+  FROM unnest(%s::bigint[], %s::text[], %s::text[]) AS c (id, status, reason) WHERE o.id = c.id
+"""
+_REQUEUE = """
+UPDATE mint_outbox o SET status = 'pending', reason = c.reason, lease_until = NULL, updated_at = now(),
+       next_attempt_at = now() + make_interval(secs => c.backoff)
+  FROM unnest(%s::bigint[], %s::text[], %s::float8[]) AS c (id, reason, backoff) WHERE o.id = c.id
+"""
+
+
+def _columns(rows: Sequence[tuple[Any, ...]], width: int) -> list[list[Any]]:
+    return [list(col) for col in zip(*rows, strict=True)] if rows else [[] for _ in range(width)]
 
 
 def record_verdicts(conn: psycopg.Connection, results: Sequence[MintRecorded], retry_after_s: float) -> None:
@@ -132,29 +156,23 @@ def record_verdicts(conn: psycopg.Connection, results: Sequence[MintRecorded], r
         job, outcome = res.verdict.job, res.verdict.outcome
         if outcome in (Outcome.CONFIRMED, Outcome.ALREADY_DONE):
             sig = res.signature or "unknown"
-            mints.append(
-                (
-                    job.meter_id,
-                    job.window_start,
-                    job.window_end,
-                    job.amount,
-                    job.surplus_wh,
-                    sig,
-                    res.slot,
-                    now,
-                    res.event_hash,
-                )
-            )
+            ends = (job.window_start, job.window_end)
+            mints.append((job.meter_id, *ends, job.amount, job.surplus_wh, sig, res.slot, res.event_hash))
             reason = None if outcome is Outcome.CONFIRMED else outcome.value
-            confirms.append((reason, res.signature, now, job.outbox_id))
+            confirms.append((job.outbox_id, reason, res.signature))
         elif outcome in (Outcome.REFUSED, Outcome.FAILED, Outcome.BEHIND_CHAIN):
-            closes.append((outcome.value, res.verdict.reason[:500], job.outbox_id))
+            closes.append((job.outbox_id, outcome.value, res.verdict.reason[:500]))
         else:
             # a row split off a refused multi-window mint goes again at once, alone
             split = res.verdict.reason.startswith("split:")
             backoff = 0.0 if split else min(retry_after_s * 2 ** min(job.attempts, 6), 30.0)
-            requeues.append((res.verdict.reason[:500], backoff, job.outbox_id))
-    with conn.transaction(), conn.cursor() as cur:
-        for sql, rows in ((_INSERT_MINT, mints), (_CONFIRM, confirms), (_CLOSE, closes), (_REQUEUE, requeues)):
-            if rows:
-                cur.executemany(sql, rows)
+            requeues.append((job.outbox_id, res.verdict.reason[:500], backoff))
+    with conn.transaction():
+        if mints:
+            conn.execute(_INSERT_MINT, (now, *_columns(mints, 8)))
+        if confirms:
+            conn.execute(_CONFIRM, (now, *_columns(confirms, 3)))
+        if closes:
+            conn.execute(_CLOSE, _columns(closes, 3))
+        if requeues:
+            conn.execute(_REQUEUE, _columns(requeues, 3))

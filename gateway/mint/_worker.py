@@ -58,14 +58,25 @@ class MintWorkerConfig:
 
 
 class MintWorker:
-    def __init__(self, cfg: MintWorkerConfig) -> None:
+    """One claim → send → record loop. Several may run side by side (``run_mint_service`` with
+    ``workers`` > 1, or several processes): the claim never hands one row or one meter to two of
+    them, so while one waits on the chain or the database another packs. Workers of one
+    process share ``limiter``, ``solo`` and ``metrics``."""
+
+    def __init__(
+        self,
+        cfg: MintWorkerConfig,
+        limiter: RateLimiter | None = None,
+        solo: set[int] | None = None,
+        metrics: MintMetrics | None = None,
+    ) -> None:
         self.cfg = cfg
-        self.limiter = RateLimiter(cfg.limits)
-        self.metrics = MintMetrics()
+        self.limiter = RateLimiter(cfg.limits) if limiter is None else limiter
+        self.metrics = MintMetrics() if metrics is None else metrics
         self.metrics_port: int | None = None  # set by run_mint_service once /metrics is served
         self._stop = asyncio.Event()
         self._pending_at = float("-inf")
-        self._solo: set[int] = set()  # rows of a refused multi-window mint: next time alone
+        self._solo: set[int] = set() if solo is None else solo  # rows of a refused multi-window mint: next time alone
         self._groups: list[list[MintJob]] = []
         self._failed: list[MintRecorded] = []
         self._signed: dict[int, SignedReading] = {}  # this pass's rows as the chain takes them
@@ -111,7 +122,7 @@ class MintWorker:
             await client.close()
             conn.close()
 
-    def _choose(self, jobs: list[MintJob], minter: Pubkey, now: float) -> list[MintJob]:
+    def _choose(self, jobs: list[MintJob], minter: Pubkey, now: float, solo: frozenset[int]) -> list[MintJob]:
         """Pick this pass's transactions from the claimed candidates (see claim_jobs)."""
         from gridx.chain import MeterMint, mintable_prefix
 
@@ -137,7 +148,7 @@ class MintWorker:
             )
             return mintable_prefix(minter, m)
 
-        groups = group_by_meter(ok, fits, frozenset(self._solo))
+        groups = group_by_meter(ok, fits, solo)
         self._groups = [g for g in groups if self.limiter.allow(g[0].meter_id, now)]
         return [j for g in self._groups for j in g] + [r.verdict.job for r in self._failed]
 
@@ -146,12 +157,13 @@ class MintWorker:
         from gateway.mint._chain import send_groups, settle_earlier
 
         now = time.monotonic()
+        solo = frozenset(self._solo)  # here, on the loop: another worker of this process may change it
         jobs = await asyncio.to_thread(
             claim_jobs,
             conn,
             self.cfg.claim_batch,
             self.cfg.lease_s,
-            lambda js: self._choose(js, minter.pubkey(), now),
+            lambda js: self._choose(js, minter.pubkey(), now, solo),
             self.cfg.per_tx,
         )
         if not jobs:

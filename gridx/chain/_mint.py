@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from solders.hash import Hash
@@ -73,14 +74,22 @@ def mint_tx(minter: Keypair, m: MeterMint, blockhash: Hash) -> Transaction:
     )
 
 
+@lru_cache(maxsize=65536)
+def _one_reading_size(minter: Pubkey, meter: Pubkey, owner: Pubkey, edge_id: str, canonical_len: int) -> int:
+    """Bytes of a signed one-reading mint transaction: they depend on the keys and the reading's
+    length only, so the message is built once per meter, not once per pass."""
+    dummy = SignedReading(bytes(canonical_len), bytes(64))
+    first = build_mint_readings_ixs(minter, meter, owner, edge_id, [dummy])
+    return len(bytes(Message.new_with_blockhash(first, minter, Hash.default()))) + 1 + 64 + 2
+
+
 def mintable_prefix(minter: Pubkey, m: MeterMint) -> int:
     """How many of ``m``'s readings fit in one transaction (at least 1, at most 8).
 
     One message is built (one reading); each further reading adds its Ed25519 entry (14-byte
     offsets + 64-byte signature) and its bytes with a 4-byte length, plus a byte of margin per
     instruction for the compact length prefixes: no message is built per candidate size."""
-    first = build_mint_readings_ixs(minter, m.meter, m.owner, m.edge_id, m.readings[:1])
-    size = len(bytes(Message.new_with_blockhash(first, minter, Hash.default()))) + 1 + 64 + 2
+    size = _one_reading_size(minter, m.meter, m.owner, m.edge_id, len(m.readings[0].canonical))
     n = 1
     for r in m.readings[1:MAX_READINGS_PER_MINT]:
         size += 14 + 64 + 4 + len(r.canonical)

@@ -103,7 +103,22 @@ async def enroll_on_chain(
     await asyncio.to_thread(mirror)
 
 
-async def fetch_chain_meters(client: AsyncClient) -> list[ChainMeter]:
+def _chain_meter(data: bytes) -> ChainMeter:
+    acct = decode_account("registry", data)
+    return ChainMeter(
+        pubkey_hex=bytes(acct.meter).hex(),
+        owner=str(acct.owner),
+        edge_id=bytes(acct.edge_id).rstrip(b"\0").decode(errors="replace"),
+        rated_power_w=int(acct.rated_power_w),
+        active=int(acct.status) == METER_ACTIVE,
+        interval_s=int(acct.interval_s),
+    )
+
+
+async def fetch_chain_meters(client: AsyncClient, seen: dict[bytes, ChainMeter] | None = None) -> list[ChainMeter]:
+    """Every MeterAccount on chain. ``seen`` (the last pass's decodings by raw account bytes,
+    replaced by this pass's) spares decoding what has not changed: a mirror polls every
+    second and IDL decoding costs about a millisecond per meter."""
     import based58
     from solana.rpc.types import MemcmpOpts
 
@@ -112,20 +127,16 @@ async def fetch_chain_meters(client: AsyncClient) -> list[ChainMeter]:
         encoding="base64",
         filters=[MemcmpOpts(offset=0, bytes=based58.b58encode(_METER_DISC).decode())],
     )
-    out: list[ChainMeter] = []
+    last = {} if seen is None else seen
+    now: dict[bytes, ChainMeter] = {}
     for keyed in resp.value:
-        acct = decode_account("registry", bytes(keyed.account.data))
-        out.append(
-            ChainMeter(
-                pubkey_hex=bytes(acct.meter).hex(),
-                owner=str(acct.owner),
-                edge_id=bytes(acct.edge_id).rstrip(b"\0").decode(errors="replace"),
-                rated_power_w=int(acct.rated_power_w),
-                active=int(acct.status) == METER_ACTIVE,
-                interval_s=int(acct.interval_s),
-            )
-        )
-    return out
+        data = bytes(keyed.account.data)
+        meter = last.get(data)
+        now[data] = _chain_meter(data) if meter is None else meter
+    if seen is not None:
+        seen.clear()
+        seen.update(now)
+    return list(now.values())
 
 
 def sync_mirror(conn: psycopg.Connection, meters: list[ChainMeter]) -> int:
@@ -157,10 +168,11 @@ async def mirror_loop(client: AsyncClient, dsn: str, interval_s: float, stop: as
     from gridx.db import connect
 
     conn = await asyncio.to_thread(connect, dsn, app="gridx-registry-mirror")
+    seen: dict[bytes, ChainMeter] = {}
     try:
         while not stop.is_set():
             try:
-                changed = await asyncio.to_thread(sync_mirror, conn, await fetch_chain_meters(client))
+                changed = await asyncio.to_thread(sync_mirror, conn, await fetch_chain_meters(client, seen))
                 if changed:
                     log.info("registry_mirror_synced", changed=changed)
             except Exception as exc:

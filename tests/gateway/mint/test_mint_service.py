@@ -13,7 +13,8 @@ from gridx.errors import ServiceError
 from gridx.services._proc import free_port
 
 
-def test_a_task_that_dies_ends_the_service_with_an_error(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_task_that_dies_ends_the_service_with_an_error(tmp_path: Path, workers: int) -> None:
     from solders.keypair import Keypair
 
     from gridx.chain import save_keypair
@@ -21,7 +22,7 @@ def test_a_task_that_dies_ends_the_service_with_an_error(tmp_path: Path) -> None
     save_keypair(tmp_path / "minter.json", Keypair())
     dead = f"postgresql://gridx@127.0.0.1:{free_port()}/nowhere?connect_timeout=2"  # nothing listens
     settings = MintSettings(
-        dsn=dead, rpc_url=f"http://127.0.0.1:{free_port()}", minter_keypair=tmp_path / "minter.json"
+        dsn=dead, rpc_url=f"http://127.0.0.1:{free_port()}", minter_keypair=tmp_path / "minter.json", workers=workers
     )
 
     async def run() -> None:
