@@ -21,7 +21,8 @@ from tests.helpers.gateway import wait_until
 _WAITING = "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'claim-b' AND wait_event_type = 'Lock'"
 
 
-def _outbox(dsn: str, meter: str, windows: int) -> None:
+def _outbox(dsn: str, meter: str, windows: int, age_s: float = 120.0) -> None:
+    """Outbox rows without their readings (``age_s`` old: past the claim's grace by default)."""
     with connect(dsn) as conn, conn.transaction():
         enroll_meter(
             conn,
@@ -33,9 +34,9 @@ def _outbox(dsn: str, meter: str, windows: int) -> None:
         )
         for w in range(windows):
             conn.execute(
-                "INSERT INTO mint_outbox (meter_id, window_start, window_end, surplus_wh, amount)"
-                " VALUES (%s, to_timestamp(%s), to_timestamp(%s), 1, 1000)",
-                (meter, 900 * w, 900 * (w + 1)),
+                "INSERT INTO mint_outbox (meter_id, window_start, window_end, surplus_wh, amount, created_at)"
+                " VALUES (%s, to_timestamp(%s), to_timestamp(%s), 1, 1000, now() - make_interval(secs => %s))",
+                (meter, 900 * w, 900 * (w + 1), age_s),
             )
 
 
@@ -71,3 +72,17 @@ def test_a_claim_waits_for_the_open_one_and_skips_its_meter(pg_dsn: str) -> None
     assert sorted(j.outbox_id for j in got_a) == [1, 2, 3]
     # m1 has a transaction in flight: its window 3 must wait for it, not overtake it
     assert got_b == []
+
+
+def test_a_row_whose_reading_is_not_visible_yet_waits_and_is_not_failed(pg_dsn: str) -> None:
+    """A reading is committed with its outbox row, but a claim planned just before a new
+    hypertable chunk appeared can miss it: the row must wait for a later claim, not fail."""
+    migrate(pg_dsn)
+    _outbox(pg_dsn, "fresh", 1, age_s=0)
+    _outbox(pg_dsn, "stale", 1)
+    with connect(pg_dsn) as conn:
+        got = claim_jobs(conn, 100, 30.0, lambda js: js)
+    assert [j.meter_id for j in got] == ["stale"]  # claimed, and then failed alone as unpackable
+    with connect(pg_dsn) as conn:
+        row = conn.execute("SELECT status, attempts FROM mint_outbox WHERE meter_id = 'fresh'").fetchone()
+    assert row == ("pending", 0)

@@ -311,8 +311,9 @@ def test_chain_computes_and_bounds_the_amount_and_bad_rows_fail_alone(chain: Cha
         store_for_mint(chain.dsn, r, EDGE, outbox_amount=9_999_000)
     with psycopg.connect(chain.dsn) as conn:
         conn.execute(
-            "INSERT INTO mint_outbox (meter_id, window_start, window_end, surplus_wh, amount)"
-            " VALUES ('small', to_timestamp(%s), to_timestamp(%s), 1, 1000)",
+            # older than the claim's grace for a reading not yet visible: it never will be
+            "INSERT INTO mint_outbox (meter_id, window_start, window_end, surplus_wh, amount, created_at)"
+            " VALUES ('small', to_timestamp(%s), to_timestamp(%s), 1, 1000, now() - interval '2 minutes')",
             (good.window_end, good.window_end + HOUR),
         )
     worker = MintThread(chain.settings()).start()
