@@ -41,7 +41,7 @@ def _settled_once(s: Stack, a: TradingClient, b: TradingClient) -> None:
     assert (s.chain_balance(a.wallet, "grxe"), s.chain_balance(a.wallet, "grx")) == (8 * UNIT, 45 * UNIT)
     assert (s.chain_balance(b.wallet, "grxe"), s.chain_balance(b.wallet, "grx")) == (15 * UNIT, 0)
     rep = s.reconcile()
-    assert rep.drift == 0, rep  # type: ignore[attr-defined]
+    assert rep["drift"] == 0, rep
 
 
 def test_settler_killed_between_send_and_record(pg_server: object, node: c.LocalNode, tmp_path: Path) -> None:
@@ -74,3 +74,4 @@ def test_chain_outage_mid_settlement(pg_server: object, tmp_path: Path) -> None:
             _settled_once(s, a, b)
     finally:
         node.stop()
+
