@@ -79,7 +79,10 @@ class Matcher:
         cmds: list[Cancel | NewOrder] = []
         for oid, owner in await (
             await conn.execute(
-                "SELECT id, owner FROM orders WHERE market = %s AND status = 'cancelling' AND in_engine ORDER BY id",
+                # 'cancelled' and still in the engine: the owner cancelled on chain directly
+                # (not through the API); the indexer saw it, the engine must drop it too
+                """SELECT id, owner FROM orders
+                    WHERE market = %s AND status IN ('cancelling', 'cancelled') AND in_engine ORDER BY id""",
                 (m,),
             )
         ).fetchall():
