@@ -42,8 +42,8 @@ def _part_areas() -> list[tuple[str, Area]]:
         try:
             mod = importlib.import_module(modname)
         except ModuleNotFoundError as exc:
-            if (exc.name or "").split(".")[0] in ("gridx", modname.split(".")[0]):
-                continue  # the part is not in this install
+            if exc.name is not None and (modname == exc.name or modname.startswith(exc.name + ".")):
+                continue  # the part is not in this install; anything else missing is a real error
             raise
         out.append((name, mod.reconcile_area))
     return out
