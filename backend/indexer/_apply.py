@@ -11,6 +11,7 @@ from psycopg.types.json import Jsonb
 from solders.pubkey import Pubkey
 
 from gridx.chain import Event, fetch_decoded, order_pda
+from gridx.errors import ChainError
 
 if TYPE_CHECKING:
     from solana.rpc.async_api import AsyncClient
@@ -160,15 +161,16 @@ async def _apply_isolated(
 ) -> bool:
     """Apply one event in a savepoint. An event that cannot be applied (fields a program upgrade
     changed, a bug) is kept with its error and skipped, so it never stalls the ones after it;
-    a lost connection still propagates (the transaction and the cursor are retried whole)."""
+    a lost connection to the database or the chain still propagates (the transaction and the
+    cursor are retried whole)."""
     from backend._metrics import INDEX_REJECTED
 
     try:
         async with conn.transaction():
             await _apply(conn, chain, sig, slot, name, data)
         return True
-    except psycopg.OperationalError:
-        raise
+    except (psycopg.OperationalError, ChainError):
+        raise  # an outage, not a verdict on the event: the whole transaction and cursor retry
     except Exception as exc:
         INDEX_REJECTED.labels(name).inc()
         error = f"{type(exc).__name__}: {exc}"[:2000].replace("\x00", "")
