@@ -59,9 +59,12 @@ def register_bench(bench_app: typer.Typer) -> None:
         typer.echo(json.dumps(run_bench(users=users, rate=rate, seconds=seconds, trades=trades)))
 
 
-async def reconcile_area(client: AsyncClient, dsn: str, keys_dir: Path | None) -> dict[str, Any] | None:
+async def reconcile_area(
+    client: AsyncClient, dsn: str, keys_dir: Path | None, strict_balances: bool = True
+) -> dict[str, Any] | None:
     """The trading area of ``gridx reconcile``: users, orders, escrow vaults, trade count and
-    volume. None (the area is left out) when no chain deployment names a market."""
+    volume, and (strict) each trader's GRXE wallet against its mints and trades. None (the
+    area is left out) when no chain deployment names a market."""
     from dataclasses import asdict
 
     from backend.reconcile import reconcile_trading
@@ -74,5 +77,5 @@ async def reconcile_area(client: AsyncClient, dsn: str, keys_dir: Path | None) -
     except ConfigError:
         return None
     async with await aconnect(dsn, autocommit=True) as conn:
-        rep = await reconcile_trading(client, conn, keys)
+        rep = await reconcile_trading(client, conn, keys, strict_balances)
     return {**asdict(rep), "drift": rep.drift}

@@ -2,8 +2,10 @@
 
 The mint area (GRXE supply, each meter's mint state, owner balances against ``token_mints``)
 is shared code in ``gridx.registry``. Other areas belong to parts: a part module listed in
-``_AREAS`` exposes ``reconcile_area(client, dsn, keys_dir) -> dict | None`` (a report with an
-integer ``drift``, or None when the part has nothing deployed to check). The areas are
+``_AREAS`` exposes ``reconcile_area(client, dsn, keys_dir, strict) -> dict | None`` (a report with an
+integer ``drift``, or None when the part has nothing deployed to check). ``strict`` asks for
+owner balances: the trading area holds each owner to its mints plus its trades; without a
+trading area, the mint area holds each owner to what was minted to it. The areas are
 imported by name, as ``gridx.cli`` assembles the part commands, so ``gridx`` never imports a
 part and an install without that part checks what it has.
 
@@ -33,7 +35,7 @@ __all__ = ["register", "run_reconcile"]
 _AREAS: tuple[tuple[str, str], ...] = (("trading", "backend.cli"),)
 _LISTED = 20  # names of disagreeing items shown per list (the drift counts them all)
 
-Area = Callable[["AsyncClient", str, Path | None], Awaitable[dict[str, Any] | None]]
+Area = Callable[["AsyncClient", str, Path | None, bool], Awaitable[dict[str, Any] | None]]
 
 
 def _part_areas() -> list[tuple[str, Area]]:
@@ -69,30 +71,23 @@ async def _mint_area(client: AsyncClient, dsn: str, strict: bool) -> dict[str, A
     }
 
 
-def _traded(dsn: str) -> bool:
-    """Any order ever reached the chain: then trades moved GRXE between owners on purpose and
-    an owner's balance is no longer what was minted to them."""
-    from gridx.db import connect
-
-    with connect(dsn) as conn:
-        row = conn.execute("SELECT EXISTS (SELECT 1 FROM orders WHERE status <> 'prepared')").fetchone()
-    return bool(row and row[0])
-
-
 async def run_reconcile(
     rpc_url: str, dsn: str, keys_dir: Path | None = None, strict_balances: bool | None = None
 ) -> dict[str, Any]:
-    """Every area against the chain; ``strict_balances`` None: strict unless trading happened."""
+    """Every area against the chain. ``strict_balances`` None: owner balances checked by the
+    trading area when it runs, else by the mint area; False: by neither; True: by both."""
     from solana.rpc.async_api import AsyncClient
 
-    strict = (not await asyncio.to_thread(_traded, dsn)) if strict_balances is None else strict_balances
-    areas: dict[str, dict[str, Any]] = {}
+    parts: dict[str, dict[str, Any]] = {}
     async with AsyncClient(rpc_url) as client:
-        areas["mint"] = await _mint_area(client, dsn, strict)
         for name, area in _part_areas():
-            rep = await area(client, dsn, keys_dir)
+            rep = await area(client, dsn, keys_dir, strict_balances is not False)
             if rep is not None:
-                areas[name] = rep
+                parts[name] = rep
+        # owner balances: the trading area holds them to mints plus trades once it runs; the
+        # mint area's minted-only check is for a system without trading
+        strict = ("trading" not in parts) if strict_balances is None else strict_balances
+        areas = {"mint": await _mint_area(client, dsn, strict), **parts}
     return {"drift": sum(int(a["drift"]) for a in areas.values()), "areas": areas}
 
 
@@ -102,7 +97,7 @@ _KEYS = typer.Option(None, envvar="GRIDX_API_KEYS_DIR", help="deployment.json; d
 _STRICT = typer.Option(
     None,
     "--strict-balances/--no-strict-balances",
-    help="owner GRXE balances must equal what was minted to them (default: unless orders were traded)",
+    help="owner GRXE balances equal mints plus trades (default; minted only without trading)",
 )
 
 

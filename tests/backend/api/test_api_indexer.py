@@ -84,7 +84,9 @@ def test_order_created_outside_the_api_is_booked_matched_and_settled_once(stack:
     refused = "SELECT apply_error FROM chain_events WHERE name = 'OrderCreated' AND (data->>'order_id')::bigint = %s"
     wait_until(lambda: stack.sql(refused, low) != [], 20, "indexer saw the refused order")
     assert str(stack.sql(refused, low)[0][0]).startswith("ExternalOrderRefused: order_id_in_api_range")
-    assert stack.reconcile()["areas"]["trading"]["drift"] > 0  # 1 GRXE in the vault no order row explains
+    trading = stack.reconcile()["areas"]["trading"]
+    assert trading["escrow"]["energy"][0] == trading["escrow"]["energy"][1] + 1 * UNIT  # in the vault, no order row
+    assert trading["owner_grxe"] == {a.wallet: [14 * UNIT, 15 * UNIT]}  # and missing from A's wallet
     _direct(stack, a.keypair, c.build_cancel_order_ix(a.keypair.pubkey(), keys, low, is_sell=True))
     # the booked one: A sells 15 GRXE at 3 GRX straight on chain, B buys through the API
     oid = (1 << 40) + secrets.randbelow(1 << 40)
