@@ -85,7 +85,9 @@ def _background(services: Services, stop: asyncio.Event) -> list[asyncio.Task[No
         tasks.append(asyncio.create_task(matcher.run(stop, services.matcher_wake)))
         tasks.append(asyncio.create_task(settler.run(stop, settle_wake)))
     if s.indexer:
-        indexer = Indexer(services.pool, PollingSource(services.chain), ("registry", "energy_token", "trading"))
+        indexer = Indexer(
+            services.pool, PollingSource(services.chain), ("registry", "energy_token", "trading"), services.chain
+        )
         if s.index_ws_url:
             tasks.append(asyncio.create_task(indexer.follow(s.rpc_url, s.index_ws_url)))
         else:

@@ -1,10 +1,17 @@
-"""``gridx api run``: serve the trading API (with its matcher, settler, indexer and feed)."""
+"""``gridx api run``: serve the trading API (with its matcher, settler, indexer and feed); the
+trading area of ``gridx reconcile``."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
 import typer
 
-__all__ = ["app", "register_bench"]
+if TYPE_CHECKING:
+    from solana.rpc.async_api import AsyncClient
+
+__all__ = ["app", "reconcile_area", "register_bench"]
 
 app = typer.Typer(no_args_is_help=True, help="The trading API (Litestar).")
 
@@ -61,30 +68,23 @@ def register_bench(bench_app: typer.Typer) -> None:
         typer.echo(json.dumps(run_bench(users=users, rate=rate, seconds=seconds, trades=trades, profile=profile)))
 
 
-@app.command("reconcile")
-def reconcile() -> None:
-    """Chain versus database for trading (users, orders, escrow, trades); prints JSON, exits 1
-    on drift. Configured by GRIDX_API_* like ``run``."""
-    import asyncio
-    import json
+async def reconcile_area(
+    client: AsyncClient, dsn: str, keys_dir: Path | None, strict_balances: bool = True
+) -> dict[str, Any] | None:
+    """The trading area of ``gridx reconcile``: users, orders, escrow vaults, trade count and
+    volume, and (strict) each trader's GRXE wallet against its mints and trades. None (the
+    area is left out) when no chain deployment names a market."""
     from dataclasses import asdict
 
-    from solana.rpc.async_api import AsyncClient
-
-    from backend import ApiSettings
-    from backend._state import keys_dir
     from backend.reconcile import reconcile_trading
     from gridx.chain import load_deployment
     from gridx.db import aconnect
+    from gridx.errors import ConfigError
 
-    cfg = ApiSettings()
-
-    async def go() -> dict[str, object]:
-        keys = load_deployment(keys_dir(cfg)).market_keys()
-        async with AsyncClient(cfg.rpc_url) as client, await aconnect(cfg.dsn, autocommit=True) as conn:
-            rep = await reconcile_trading(client, conn, keys)
-        return {**asdict(rep), "drift": rep.drift}
-
-    out = asyncio.run(go())
-    typer.echo(json.dumps(out))
-    raise typer.Exit(1 if out["drift"] else 0)
+    try:
+        keys = load_deployment(keys_dir).market_keys()
+    except ConfigError:
+        return None
+    async with await aconnect(dsn, autocommit=True) as conn:
+        rep = await reconcile_trading(client, conn, keys, strict_balances)
+    return {**asdict(rep), "drift": rep.drift}

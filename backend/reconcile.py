@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from solders.pubkey import Pubkey
 
-from gridx.chain import MarketKeys, fetch_decoded, order_pda, token_balance, user_pda
+from gridx.chain import MarketKeys, ata_address, fetch_decoded, order_pda, token_balance, user_pda
 
 if TYPE_CHECKING:
     import psycopg
@@ -27,6 +27,8 @@ class TradingReconciliation:
     escrow: dict[str, tuple[int, int]] = field(default_factory=dict)  # vault -> (chain, db)
     trades: tuple[int, int] = (0, 0)  # (market trade_count on chain, confirmed in db)
     volume: tuple[int, int] = (0, 0)
+    # wallet -> (GRXE held on chain, what mints and trades leave it), only where they differ
+    owner_grxe: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     @property
     def drift(self) -> int:
@@ -36,6 +38,7 @@ class TradingReconciliation:
             + sum(c != d for c, d in self.escrow.values())
             + (self.trades[0] != self.trades[1])
             + (self.volume[0] != self.volume[1])
+            + len(self.owner_grxe)
         )
 
 
@@ -68,9 +71,45 @@ async def _db(
     return users, orders, unsettled, (int(row[0]), int(row[1]))
 
 
-async def reconcile_trading(
+# What an owner's GRXE wallet must hold: minted to it, plus confirmed buys, minus what its
+# sell orders took out (all of it while the order is on chain; after a cancel, the filled part).
+# Every owner who was minted to or traded (this replaces the mint area's minted-only check).
+_OWNER_GRXE = """
+WITH minted AS (SELECT m.owner_wallet AS wallet, sum(t.amount)::bigint AS n
+                  FROM token_mints t JOIN meters m USING (meter_id) GROUP BY 1),
+     bought AS (SELECT buyer AS wallet, sum(amount)::bigint AS n FROM trades
+                 WHERE market = %(m)s AND status = 'confirmed' GROUP BY 1),
+     sold AS (SELECT o.owner AS wallet,
+                     sum(CASE WHEN o.status = 'cancelled'
+                              THEN (SELECT coalesce(sum(t.amount), 0) FROM trades t
+                                     WHERE t.sell_order = o.id AND t.status = 'confirmed')
+                              ELSE o.amount END)::bigint AS n
+                FROM orders o
+               WHERE o.market = %(m)s AND o.side = 'sell'
+                 AND o.status IN ('open', 'cancelling', 'removed', 'filled', 'cancelled')
+               GROUP BY 1)
+SELECT w.wallet, coalesce(minted.n, 0) + coalesce(bought.n, 0) - coalesce(sold.n, 0)
+  FROM (SELECT wallet FROM minted UNION SELECT wallet FROM bought UNION SELECT wallet FROM sold) w
+  LEFT JOIN minted USING (wallet) LEFT JOIN bought USING (wallet) LEFT JOIN sold USING (wallet)
+"""
+
+
+async def _owner_grxe(
     client: AsyncClient, conn: psycopg.AsyncConnection, keys: MarketKeys
+) -> dict[str, tuple[int, int]]:
+    out: dict[str, tuple[int, int]] = {}
+    for wallet, want in await (await conn.execute(_OWNER_GRXE, {"m": str(keys.address)})).fetchall():
+        held = await token_balance(client, ata_address(Pubkey.from_string(wallet), keys.energy_mint))
+        if held != want:
+            out[wallet] = (held, int(want))
+    return out
+
+
+async def reconcile_trading(
+    client: AsyncClient, conn: psycopg.AsyncConnection, keys: MarketKeys, strict_balances: bool = True
 ) -> TradingReconciliation:
+    """``strict_balances``: every trader's GRXE wallet holds exactly what mints and trades
+    leave it (off where GRXE also moves by plain transfers)."""
     rep = TradingReconciliation()
     users, orders, unsettled, (n_trades, volume) = await _db(conn, str(keys.address))
     for w in users:
@@ -93,4 +132,6 @@ async def reconcile_trading(
     market = await fetch_decoded(client, "trading", keys.address)
     rep.trades = (int(market.trade_count) if market else 0, n_trades)
     rep.volume = (int(market.volume) if market else 0, volume)
+    if strict_balances:
+        rep.owner_grxe = await _owner_grxe(client, conn, keys)
     return rep

@@ -27,6 +27,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "Batch",
     "Reading",
+    "ReadingChain",
     "UnsignedReading",
     "b58decode_key",
     "canonical_bytes",
@@ -135,6 +136,37 @@ def reading_hash(r: UnsignedReading) -> str:
 def sign_reading(r: UnsignedReading, key: SigningKey) -> Reading:
     sig = key.sign(canonical_bytes(r)).signature
     return Reading(**r.model_dump(), sig=sig.hex())
+
+
+class ReadingChain:
+    """One meter's hash chain of signed readings, window after window: each reading carries
+    the next ``seq``, the running totals and the hash of the one before (genesis first). Used
+    wherever readings are made outside an edge agent: the development mint, tests, benches."""
+
+    def __init__(self, key: SigningKey, meter_id: str) -> None:
+        self.key, self.meter_id = key, meter_id
+        self.seq = 0
+        self.prev = GENESIS_HASH
+        self.produced_total = self.consumed_total = 0
+
+    def next(self, window_start: int, window_end: int, produced_wh: int, consumed_wh: int = 0) -> Reading:
+        # totals are cumulative energy, so a negative (faulty) window value does not lower them
+        self.seq += 1
+        self.produced_total += max(produced_wh, 0)
+        self.consumed_total += max(consumed_wh, 0)
+        u = UnsignedReading(
+            meter_id=self.meter_id,
+            seq=self.seq,
+            window_start=window_start,
+            window_end=window_end,
+            produced_wh=produced_wh,
+            consumed_wh=consumed_wh,
+            produced_total_wh=self.produced_total,
+            consumed_total_wh=self.consumed_total,
+            prev_hash=self.prev,
+        )
+        self.prev = reading_hash(u)
+        return sign_reading(u, self.key)
 
 
 def verify_reading(r: Reading, key: VerifyKey) -> bool:

@@ -48,11 +48,18 @@ class Indexer:
     events were new. Cursor and events commit together, so a restart resumes exactly."""
 
     def __init__(
-        self, pool: AsyncConnectionPool, source: EventSource, programs: Sequence[str] = ("registry", "trading")
+        self,
+        pool: AsyncConnectionPool,
+        source: EventSource,
+        programs: Sequence[str] = ("registry", "trading"),
+        chain: AsyncClient | None = None,
     ):
+        """``chain``: reads the account of an order created outside the API (its market), so
+        the indexer books it; without it such an order is refused by name (``no_chain``)."""
         self.pool = pool
         self.source = source
         self.programs = tuple(programs)
+        self.chain = chain
 
     async def run_once(self) -> int:
         total = 0
@@ -70,7 +77,7 @@ class Indexer:
         new = 0
         for sig, slot, events in batch:
             async with self.pool.connection() as conn, conn.transaction():
-                new += await apply_tx_events(conn, str(sig), slot, events)
+                new += await apply_tx_events(conn, str(sig), slot, events, self.chain)
                 await conn.execute(
                     """INSERT INTO chain_cursor (name, last_signature, slot) VALUES (%s, %s, %s)
                        ON CONFLICT (name) DO UPDATE SET last_signature = excluded.last_signature,
@@ -94,7 +101,7 @@ class Indexer:
         programs = [program_ids().by_name(n) for n in self.programs]
         async for ev in follow_logs(rpc_url, ws_url, programs, slot, seen=seen, commitment="confirmed"):
             async with self.pool.connection() as conn, conn.transaction():
-                await apply_tx_events(conn, ev.signature, ev.slot, decode_events(ev.logs))
+                await apply_tx_events(conn, ev.signature, ev.slot, decode_events(ev.logs), self.chain)
                 await conn.execute(
                     """INSERT INTO chain_cursor (name, last_signature, slot) VALUES ('live', %s, %s)
                        ON CONFLICT (name) DO UPDATE SET last_signature = excluded.last_signature,

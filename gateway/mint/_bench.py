@@ -31,7 +31,7 @@ from gridx.services import (
     stop_process,
     wait_for_port,
 )
-from gridx.wire import GENESIS_HASH, Reading, UnsignedReading, encode_batch, reading_hash, readings_topic, sign_reading
+from gridx.wire import Reading, ReadingChain, encode_batch, readings_topic
 
 __all__ = ["run_bench"]
 
@@ -44,28 +44,14 @@ RATED_W = 3_600_000  # 1,000 Wh per second at most
 
 def _readings(keys: list[SigningKey], per_meter: int, start: int) -> list[list[Reading]]:
     """Per window, one reading per meter; 1-second windows from ``start``, all with surplus."""
-    out: list[list[Reading]] = []
-    state = [(0, 0, GENESIS_HASH) for _ in keys]
-    for w in range(per_meter):
-        batch = []
-        for i, key in enumerate(keys):
-            produced, consumed = 500 + (i * 7 + w * 13) % 400, 100 + (i * 3) % 300
-            p_tot, c_tot, prev = state[i]
-            u = UnsignedReading(
-                meter_id=f"bm-{i:05d}",
-                seq=w + 1,
-                window_start=start + w * INTERVAL,
-                window_end=start + (w + 1) * INTERVAL,
-                produced_wh=produced,
-                consumed_wh=consumed,
-                produced_total_wh=p_tot + produced,
-                consumed_total_wh=c_tot + consumed,
-                prev_hash=prev,
-            )
-            state[i] = (p_tot + produced, c_tot + consumed, reading_hash(u))
-            batch.append(sign_reading(u, key))
-        out.append(batch)
-    return out
+    chains = [ReadingChain(key, f"bm-{i:05d}") for i, key in enumerate(keys)]
+    return [
+        [
+            ch.next(start + w * INTERVAL, start + (w + 1) * INTERVAL, 500 + (i * 7 + w * 13) % 400, 100 + (i * 3) % 300)
+            for i, ch in enumerate(chains)
+        ]
+        for w in range(per_meter)
+    ]
 
 
 async def _enroll_all(url: str, dsn: str, keys_dir: Path, meter_keys: list[SigningKey]) -> None:

@@ -1,4 +1,5 @@
-"""``gridx mint run``, ``gridx reconcile`` and ``gridx bench mint``."""
+"""``gridx mint run``, ``gridx prove`` and ``gridx bench mint`` (``gridx reconcile`` is
+``gridx.cli._reconcile``: every area in one report)."""
 
 from __future__ import annotations
 
@@ -37,43 +38,6 @@ def run() -> None:
 
 
 def register(root: typer.Typer) -> None:
-    @root.command("reconcile")
-    def reconcile(
-        dsn: str = typer.Option(..., envvar="GRIDX_MINT_DSN", help="PostgreSQL DSN"),
-        rpc_url: str = typer.Option("http://127.0.0.1:8899", envvar="GRIDX_MINT_RPC_URL"),
-        strict_balances: bool = typer.Option(True, help="owner balances must equal what was minted to them"),
-    ) -> None:
-        """Compare on-chain GRXE supply, mint records and balances with token_mints; exit 1 on drift."""
-        import asyncio
-
-        from solana.rpc.async_api import AsyncClient
-
-        from gridx.db import connect
-        from gridx.registry import reconcile as do_reconcile
-
-        async def go() -> int:
-            client = AsyncClient(rpc_url)
-            try:
-                with connect(dsn) as conn:
-                    rep = await do_reconcile(client, conn, strict_balances)
-            finally:
-                await client.close()
-            out = {
-                "supply": rep.supply,
-                "recorded_total": rep.recorded_total,
-                "windows_on_chain": rep.windows_on_chain,
-                "windows_in_db": rep.windows_in_db,
-                "missing_in_db": rep.missing_in_db[:20],
-                "missing_on_chain": rep.missing_on_chain[:20],
-                "amount_mismatch": rep.amount_mismatch[:20],
-                "owner_drift": rep.owner_drift,
-                "drift": rep.drift,
-            }
-            typer.echo(json.dumps(out))
-            return rep.drift
-
-        raise typer.Exit(1 if asyncio.run(go()) else 0)
-
     @root.command("prove")
     def prove(
         target: str = typer.Argument(..., help="mint transaction signature, or METER_ID@WINDOW_START (unix s)"),

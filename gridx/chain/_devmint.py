@@ -20,7 +20,7 @@ from nacl.signing import SigningKey
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
-from gridx.wire import GENESIS_HASH, UnsignedReading, reading_hash, sign_reading
+from gridx.wire import ReadingChain
 
 from ._bootstrap import authorize_edge
 from ._client import send_and_confirm
@@ -52,13 +52,34 @@ def _windows(amounts: Sequence[int]) -> list[int]:
     return out
 
 
+def _record_meter(dsn: str, meter: Pubkey, owner: Pubkey) -> None:
+    from gridx.db import connect, enroll_meter
+
+    with connect(dsn) as conn:
+        enroll_meter(
+            conn,
+            meter_id=_meter_id(meter),
+            pubkey_hex=bytes(meter).hex(),
+            owner_wallet=str(owner),
+            edge_id=DEV_EDGE,
+            rated_power_w=_RATED_W,
+            interval_s=1,
+        )
+
+
+def _meter_id(meter: Pubkey) -> str:
+    return f"dev-{bytes(meter)[:8].hex()}"
+
+
 async def mint_to_owner(
-    client: AsyncClient, owner: Keypair, amounts: Sequence[int], keys_dir: Path | None = None
+    client: AsyncClient, owner: Keypair, amounts: Sequence[int], keys_dir: Path | None = None, dsn: str | None = None
 ) -> Pubkey:
     """Mint ``amounts`` (base units) to the registered user ``owner``; returns the new meter.
 
     Signed by the owner (enrolment), the registry authority and the gateway minter from
-    ``keys_dir`` — keys a development cluster's bootstrap wrote; useless on a real cluster."""
+    ``keys_dir`` — keys a development cluster's bootstrap wrote; useless on a real cluster.
+    ``dsn``: also enrol the meter in that database, chain first as an operator's enrolment
+    does, so an indexer records its mints and ``gridx reconcile`` finds them accounted for."""
     keys = keys_dir or chain_secrets_dir()
     authority = load_keypair(keys / "registry_authority.json")
     minter = load_keypair(keys / "gateway_minter.json")
@@ -68,26 +89,14 @@ async def mint_to_owner(
     proof = sign_enrolment(key, owner.pubkey(), DEV_EDGE)
     enrol = build_register_meter_ixs(owner.pubkey(), authority.pubkey(), meter, DEV_EDGE.encode(), _RATED_W, 1, proof)
     await send_and_confirm(client, enrol, [owner, authority])
+    if dsn is not None:
+        await asyncio.to_thread(_record_meter, dsn, meter, owner.pubkey())
     start = int(time.time()) + 1  # at or after the enrolment by the cluster clock
-    prev, total = GENESIS_HASH, 0
-    for seq, wh in enumerate(_windows(amounts), start=1):
-        total += wh
-        u = UnsignedReading(
-            meter_id=f"dev-{bytes(meter)[:8].hex()}",
-            seq=seq,
-            window_start=start + seq - 1,
-            window_end=start + seq,
-            produced_wh=wh,
-            consumed_wh=0,
-            produced_total_wh=total,
-            consumed_total_wh=0,
-            prev_hash=prev,
-        )
-        prev = reading_hash(u)
+    readings = ReadingChain(key, _meter_id(meter))
+    for i, wh in enumerate(_windows(amounts)):
+        r = readings.next(start + i, start + i + 1, wh)
         # the window must have ended by the cluster clock (a block's clock is its wall second)
-        await asyncio.sleep(max(0.0, u.window_end + 1 - time.time()))
-        ixs = build_mint_readings_ixs(
-            minter.pubkey(), meter, owner.pubkey(), DEV_EDGE, [signed_reading(sign_reading(u, key))]
-        )
+        await asyncio.sleep(max(0.0, r.window_end + 1 - time.time()))
+        ixs = build_mint_readings_ixs(minter.pubkey(), meter, owner.pubkey(), DEV_EDGE, [signed_reading(r)])
         await send_and_confirm(client, ixs, [minter])
     return meter

@@ -17,13 +17,20 @@ import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gridx.errors import ServiceError
 
 from ._jsonrpc import dispatch
 from ._pubsub import PubSub, PubSubServer
 from ._svm import SvmChain
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from solders.pubkey import Pubkey
+
+    from ._journal import TxRecord
 
 __all__ = ["LocalNode", "NodeConfig"]
 
@@ -210,6 +217,37 @@ class LocalNode:
         self._server.drop_connections()
         self._stop_background()
         self.chain.close()
+
+    def crash_after_commit(self, match: Callable[[TxRecord], bool]) -> threading.Event:
+        """Fault injection (tests): the node dies as a crashed validator would, right after the
+        first transaction ``match`` accepts is committed and journaled, before its sender gets
+        any reply (no response, no later request is answered). Returns an event set once the
+        node is down; then ``stop()`` it. A node restarted on the same journal has that
+        transaction."""
+        inner, down = self.chain.listener, threading.Event()
+        node = self
+
+        class _Crash:
+            def committed(self, rec: TxRecord, written: list[Pubkey]) -> None:
+                if inner is not None:
+                    inner.committed(rec, written)
+                if not down.is_set() and match(rec):
+                    # still under the chain's lock, so no reply or other request gets out first
+                    threading.Thread(target=node._crash, args=(down,), daemon=True).start()
+                    down.wait()
+
+            def slot_opened(self, slot: int) -> None:
+                if inner is not None:
+                    inner.slot_opened(slot)
+
+        self.chain.listener = _Crash()
+        return down
+
+    def _crash(self, down: threading.Event) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._server.drop_connections()
+        down.set()  # the rest of stop() (PubSub, journal) is the caller's node.stop()
 
     def __enter__(self) -> LocalNode:
         return self

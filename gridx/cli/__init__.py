@@ -33,7 +33,7 @@ _PARTS: tuple[tuple[str, str], ...] = (
     ("payments", "backend.payments.cli"),
     ("trade", "gridx.client.cli"),
 )
-_EXTRA: tuple[str, ...] = ("gridx.cli._demo", "gateway.mint.cli")
+_EXTRA: tuple[str, ...] = ("gridx.cli._demo", "gridx.cli._reconcile", "gateway.mint.cli")
 
 
 _OURS = ("gridx", "edge", "gateway", "backend", "firmware_sim")

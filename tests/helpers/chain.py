@@ -19,7 +19,7 @@ import gridx.chain as c
 from gridx.chain._errors import chain_error
 from gridx.chain._svm import SendResult, SvmChain
 from gridx.errors import ChainError
-from gridx.wire import GENESIS_HASH, UnsignedReading, reading_hash, sign_reading
+from gridx.wire import ReadingChain
 
 SOL = 10**9
 T0 = 1_764_000_000 - (1_764_000_000 % 900)  # an aligned 15-minute window start
@@ -42,36 +42,19 @@ def register_meter_ixs(
     )
 
 
-class MeterChain:
-    """A meter key and its hash chain: signed readings, window after window."""
+class MeterChain(ReadingChain):
+    """A meter key and its hash chain (``gridx.wire.ReadingChain``), with the chain-side
+    reading: signed readings, window after window."""
 
     def __init__(self, key: SigningKey | None = None, meter_id: str = "m-1") -> None:
-        self.key = key or SigningKey.generate()
-        self.meter_id = meter_id
-        self.seq = 0
-        self.prev = GENESIS_HASH
-        self.totals = [0, 0]
+        super().__init__(key or SigningKey.generate(), meter_id)
 
     @property
     def pubkey(self) -> Pubkey:
         return meter_pubkey(self.key)
 
     def reading(self, start: int, produced: int, consumed: int = 0, seconds: int = 900) -> c.SignedReading:
-        self.seq += 1
-        self.totals = [self.totals[0] + max(produced, 0), self.totals[1] + max(consumed, 0)]
-        u = UnsignedReading(
-            meter_id=self.meter_id,
-            seq=self.seq,
-            window_start=start,
-            window_end=start + seconds,
-            produced_wh=produced,
-            consumed_wh=consumed,
-            produced_total_wh=self.totals[0],
-            consumed_total_wh=self.totals[1],
-            prev_hash=self.prev,
-        )
-        self.prev = reading_hash(u)
-        return c.signed_reading(sign_reading(u, self.key))
+        return c.signed_reading(self.next(start, start + seconds, produced, consumed))
 
 
 class Svm:

@@ -107,6 +107,20 @@ class ChainSetup:
 
         return run_on_chain(self.url, go)
 
+    def reconcile_cli(self) -> dict[str, Any]:
+        """``gridx reconcile`` as an operator runs it (one JSON line); exit status agrees."""
+        import json
+
+        from typer.testing import CliRunner
+
+        from gridx.cli import app
+
+        env = {"GRIDX_DSN": self.dsn, "GRIDX_RPC_URL": self.url, "GRIDX_API_KEYS_DIR": str(self.keys)}
+        res = CliRunner().invoke(app, ["reconcile"], env=env)
+        out: dict[str, Any] = json.loads(res.output.strip().splitlines()[-1])
+        assert res.exit_code == (1 if out["drift"] else 0), res.output
+        return out
+
     def settings(self, **kw: Any) -> MintSettings:
         base: dict[str, Any] = dict(
             dsn=self.dsn,

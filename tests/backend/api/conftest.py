@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import os
 import subprocess
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -91,17 +93,20 @@ class Stack:
         ata = c.ata_address(Pubkey.from_string(wallet), mint)
         return c.run_on_chain(self.rpc_url, lambda cl: c.token_balance(cl, ata))
 
-    def reconcile(self) -> object:
-        from backend.reconcile import reconcile_trading
-        from gridx.db import aconnect
+    def reconcile(self) -> dict[str, Any]:
+        """``gridx reconcile`` as an operator runs it: every area (mints, users, orders, escrow,
+        trades) in one JSON line; its exit status must agree with the total drift."""
+        from typer.testing import CliRunner
 
-        keys = c.load_deployment(self.keys).market_keys()
+        from gridx.cli import app
 
-        async def go(cl: object) -> object:
-            async with await aconnect(self.dsn, autocommit=True) as conn:
-                return await reconcile_trading(cl, conn, keys)  # type: ignore[arg-type]
-
-        return c.run_on_chain(self.rpc_url, go)
+        env = {"GRIDX_DSN": self.dsn, "GRIDX_RPC_URL": self.rpc_url, "GRIDX_API_KEYS_DIR": str(self.keys)}
+        res = CliRunner().invoke(app, ["reconcile"], env=env)
+        assert res.exception is None or isinstance(res.exception, SystemExit), res.output
+        out: dict[str, Any] = json.loads(res.output.strip().splitlines()[-1])
+        assert res.exit_code == (1 if out["drift"] else 0), res.output
+        assert set(out["areas"]) == {"mint", "trading"}, out
+        return out
 
     def restart(self, **env: str) -> None:
         """Start the API again on the same database and chain (after it died or was stopped)."""
@@ -119,8 +124,9 @@ class Stack:
 
 def mint_grxe(stack: Stack, owner: Keypair, amounts: list[int]) -> None:
     """Give ``owner`` GRXE the way the chain mints it: meter-signed readings of a meter enrolled
-    to the owner, verified on chain (``gridx.chain.mint_to_owner``)."""
-    c.run_on_chain(stack.rpc_url, lambda cl: c.mint_to_owner(cl, owner, amounts, stack.keys), timeout_s=120)
+    to the owner, verified on chain (``gridx.chain.mint_to_owner``); the meter is enrolled in
+    the database too, so the indexer records the mints and reconcile accounts for them."""
+    c.run_on_chain(stack.rpc_url, lambda cl: c.mint_to_owner(cl, owner, amounts, stack.keys, stack.dsn), timeout_s=120)
 
 
 def start_api(dsn: str, rpc_url: str, keys: Path, run: Path, **env: str) -> tuple[subprocess.Popen[bytes], str, Path]:

@@ -43,4 +43,4 @@ def test_flow4_trade_over_http(stack: Stack) -> None:
     n_events = "SELECT count(*) FROM chain_events WHERE name = 'TradeExecuted' AND signature = %s"
     wait_until(lambda: stack.sql(n_events, trade["tx_signature"]) == [(1,)], 10, "the indexer saw the trade")
     rep = stack.reconcile()
-    assert rep.drift == 0, rep  # type: ignore[attr-defined]
+    assert rep["drift"] == 0, rep

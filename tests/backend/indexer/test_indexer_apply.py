@@ -54,3 +54,32 @@ async def test_arbitrary_event_fields_end_in_a_verdict(pg_dsn: str, fields: dict
             ev = Event("trading", name, SimpleNamespace(**fields))
             async with conn.transaction():
                 await apply_tx_events(conn, f"fuzz-{uuid.uuid4().hex}-{i}", 1, [ev])
+
+
+async def test_an_unreachable_chain_is_retried_not_recorded_as_a_refusal(pg_dsn: str) -> None:
+    """Booking an order created outside the API reads its account on chain; with the node
+    down that is an outage, not a verdict on the event: the transaction rolls back whole
+    (the cursor stays, the indexer retries), nothing lands in apply_error."""
+    import pytest
+    from solana.rpc.async_api import AsyncClient
+
+    from gridx.chain import order_pda
+    from gridx.errors import ChainError
+    from gridx.services import free_port
+
+    migrate(pg_dsn)
+    owner = Keypair().pubkey()
+    oid = (1 << 40) + 5
+    created = SimpleNamespace(
+        order=order_pda(owner, oid), owner=owner, order_id=oid, side=0, price=3_000_000, amount=1_000_000, escrow=1
+    )
+    async with (
+        AsyncClient(f"http://127.0.0.1:{free_port()}", timeout=5) as dead,
+        await aconnect(pg_dsn, autocommit=True) as conn,
+    ):
+        with pytest.raises(ChainError):
+            async with conn.transaction():
+                await apply_tx_events(conn, "sig-ext", 9, [Event("trading", "OrderCreated", created)], dead)
+    with psycopg.connect(pg_dsn) as c:
+        assert c.execute("SELECT count(*) FROM chain_events WHERE signature = 'sig-ext'").fetchone() == (0,)
+        assert c.execute("SELECT count(*) FROM orders WHERE id = %s", (oid,)).fetchone() == (0,)

@@ -77,6 +77,10 @@ def test_seed_scenarios_mint_exact_amounts(chain: ChainSetup, broker: MosquittoB
     rep = chain.reconcile()
     assert rep.drift == 0, rep
     assert rep.supply == 22_300_000
+    # the one command: owner balances are the trading area's check (mints plus trades, none yet)
+    out = chain.reconcile_cli()
+    assert out["drift"] == 0 and out["areas"]["mint"]["supply"] == 22_300_000, out
+    assert out["areas"]["trading"]["owner_grxe"] == {} and out["areas"]["mint"]["strict_balances"] is False, out
     _prove_and_tamper(chain, a)
 
 
