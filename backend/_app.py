@@ -53,7 +53,7 @@ async def _start(app: Litestar, settings: ApiSettings) -> Services:
     from psycopg_pool import AsyncConnectionPool
     from solana.rpc.async_api import AsyncClient
 
-    from ._state import load_market, token_key
+    from ._state import load_market, load_registry_authority, token_key
     from .feed import FeedHub
 
     chain = AsyncClient(settings.rpc_url, timeout=30)
@@ -67,6 +67,7 @@ async def _start(app: Litestar, settings: ApiSettings) -> Services:
     await pool.open(wait=True, timeout=30)
     dep, market, authority = await load_market(chain, pool, settings)
     services = Services(settings, pool, chain, dep, market, authority, token_key(settings), FeedHub(settings.dsn))
+    services.registry_authority = load_registry_authority(settings, dep)
     return services
 
 
@@ -103,6 +104,7 @@ def create_app(settings: ApiSettings | None = None) -> Litestar:
     from .energy import EnergyController
     from .feed import market_feed
     from .markets import MarketController
+    from .meters import MeterController
     from .orders.controller import OrderController, TransactionController
     from .payments.controller import ThbPaymentController
     from .payments.links_controller import EvmLinkController
@@ -143,6 +145,7 @@ def create_app(settings: ApiSettings | None = None) -> Litestar:
             OrderController,
             TransactionController,
             MarketController,
+            MeterController,
             market_feed,
             *payments,
             *dashboard,

@@ -26,6 +26,10 @@ class ApiSettings(BaseSettings):
     )
     # chain keys: deployment.json (public) and market_authority.json (signs match_order only)
     keys_dir: Path | None = None
+    # the registry authority, which approves meter enrolments by co-signing register_meter
+    # (the program requires it, DESIGN §2) after the API's checks; None: registry_authority.json
+    # in keys_dir if it is there, else POST /meters answers 503 enrolment_unavailable
+    registry_authority_keypair: Path | None = None
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
     # /metrics (the API's registry, matcher and indexer included) on its own listener; None: off

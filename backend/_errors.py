@@ -91,6 +91,13 @@ class Problem(enum.StrEnum):
     EVM_LINK_MALFORMED_SIGNATURE = "evm_link_malformed_signature"
     EVM_LINK_EXPIRED = "evm_link_expired"
     EVM_LINK_NOT_YET_VALID = "evm_link_not_yet_valid"
+    # meter enrolment (the registry program's register_meter, through the API)
+    ENROLMENT_UNAVAILABLE = "enrolment_unavailable"
+    ENROLMENT_BAD_PROOF = "enrolment_bad_proof"
+    METER_ALREADY_ENROLLED = "meter_already_enrolled"
+    UNKNOWN_EDGE = "unknown_edge"
+    RATED_POWER_OUT_OF_RANGE = "rated_power_out_of_range"
+    METER_INTERVAL_INVALID = "meter_interval_invalid"
 
 
 _STATUS: dict[Problem, int] = {
@@ -121,6 +128,8 @@ _STATUS: dict[Problem, int] = {
     Problem.SWAP_BUYER_NOT_LOCKED: 409,
     Problem.SWAP_SELLER_ALREADY_LOCKED: 409,
     Problem.SWAP_NOT_FINAL: 409,
+    Problem.ENROLMENT_UNAVAILABLE: 503,
+    Problem.METER_ALREADY_ENROLLED: 409,
 }
 _AUTH = {p for p in Problem if p.value.startswith(("siws_", "nonce_", "token_", "refresh_"))} - {Problem.SIWS_MALFORMED}
 

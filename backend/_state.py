@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
     from .feed import FeedHub
 
-__all__ = ["MarketInfo", "Services", "token_key"]
+__all__ = ["MarketInfo", "Services", "load_registry_authority", "token_key"]
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,8 @@ class Services:
         self.settings, self.pool, self.chain, self.deployment = settings, pool, chain, deployment
         self.market, self.authority, self.token_key, self.feed = market, authority, token_key, feed
         self.matcher_wake = asyncio.Event()
+        # approves meter enrolments (co-signs register_meter); None: enrolment is off
+        self.registry_authority: Keypair | None = None
         self.reads = AccountReader(chain)  # balance checks, coalesced under load
         # (market, depth) -> (feed version, book): GET /book answered without a query until
         # the market's next feed event
@@ -133,3 +135,14 @@ async def load_market(
         raise ConfigError("market_authority.json does not match the deployment")
     info = MarketInfo(str(keys.address), keys, fee_bps, settings.price_tick, settings.lot)
     return dep, info, authority
+
+
+def load_registry_authority(settings: ApiSettings, dep: Deployment) -> Keypair | None:
+    """The key that approves enrolments, if this deployment gives it to the API."""
+    path = settings.registry_authority_keypair or keys_dir(settings) / "registry_authority.json"
+    if settings.registry_authority_keypair is None and not path.exists():
+        return None
+    kp = load_keypair(path)
+    if Pubkey.from_string(dep.registry_authority) != kp.pubkey():
+        raise ConfigError(f"{path} is not the deployment's registry authority")
+    return kp

@@ -15,6 +15,7 @@ from gridx.chain import (
     blockhash_valid,
     check_signed_tx,
     confirm_statuses,
+    cosign_prepared_tx,
     send_tx,
     transaction_events,
     unsigned_tx,
@@ -98,6 +99,8 @@ async def _claim(services: Services, wallet: str, tx_id: int, signed_b64: str) -
         if row is None:
             raise ApiError(Problem.NOT_FOUND, f"no prepared transaction {tx_id} for this wallet")
         kind, message, status, order_id, row_sig, last_valid = row
+        if kind == "enrol":
+            signed_b64 = _approve_enrolment(services, bytes(message), signed_b64)
         try:
             tx = check_signed_tx(signed_b64, bytes(message))
         except ChainError as exc:
@@ -117,6 +120,15 @@ async def _claim(services: Services, wallet: str, tx_id: int, signed_b64: str) -
             (sig, tx_id),
         )
     return kind, bytes(tx), sig, order_id
+
+
+def _approve_enrolment(services: Services, message: bytes, signed_b64: str) -> str:
+    """The registry authority co-signs an enrolment (the program requires its signature) only
+    on the exact message the API built after its checks; the wallet's own signature is then
+    verified with every other one."""
+    if services.registry_authority is None:
+        raise ApiError(Problem.ENROLMENT_UNAVAILABLE, "this deployment does not approve enrolments")
+    return cosign_prepared_tx(signed_b64, message, services.registry_authority)
 
 
 async def _hold_order(conn: object, order_id: int) -> str:

@@ -143,6 +143,10 @@ async def _apply(
                 d["amount"],
             ),
         )
+    elif name == "MeterRegistered":
+        from backend.meters import apply_meter_registered  # here: backend.meters imports the submit path
+
+        await apply_meter_registered(conn, d)
     elif name == "HashLocked":
         await _hash_locked(conn, d)
     elif name == "TradeExecuted":

@@ -110,7 +110,14 @@ from ._signed import (
     signed_reading,
 )
 from ._spl import create_ata_ix, create_mint_ixs, mint_to_ix, token_account_amount, transfer_ix
-from ._trading import blockhash_valid, blockhash_with_height, check_signed_tx, sign_prepared_tx, unsigned_tx
+from ._trading import (
+    blockhash_valid,
+    blockhash_with_height,
+    check_signed_tx,
+    cosign_prepared_tx,
+    sign_prepared_tx,
+    unsigned_tx,
+)
 
 __all__ = [
     "ATA_PROGRAM_ID",
@@ -174,6 +181,7 @@ __all__ = [
     "check_signed_tx",
     "confirm_signatures",
     "confirm_statuses",
+    "cosign_prepared_tx",
     "create_ata_ix",
     "create_mint_ixs",
     "decode_account",

@@ -27,6 +27,7 @@ __all__ = [
     "blockhash_valid",
     "blockhash_with_height",
     "check_signed_tx",
+    "cosign_prepared_tx",
     "sign_prepared_tx",
     "unsigned_tx",
 ]
@@ -51,10 +52,26 @@ def unsigned_tx(ixs: Sequence[Instruction], payer: Pubkey, blockhash: Hash) -> t
 
 
 def sign_prepared_tx(wire: bytes, signers: Sequence[Keypair]) -> bytes:
-    """What a wallet does with a prepared transaction: sign its message as it is."""
+    """What a wallet does with a prepared transaction: sign its message as it is. Only the
+    slots of ``signers`` are filled: a co-signer's slot (the registry authority approving an
+    enrolment) stays for the API to fill once it has the wallet's signature."""
     tx = Transaction.from_bytes(wire)
-    tx.sign(list(signers), tx.message.recent_blockhash)
+    tx.partial_sign(list(signers), tx.message.recent_blockhash)
     return bytes(tx)
+
+
+def cosign_prepared_tx(wire_b64: str, expected_message: bytes, signer: Keypair) -> str:
+    """``wire_b64`` with ``signer``'s slot signed, if its message is exactly
+    ``expected_message``; otherwise returned unchanged, for :func:`check_signed_tx` to refuse
+    (the co-signer never signs bytes it did not build)."""
+    try:
+        tx = Transaction.from_bytes(base64.b64decode(wire_b64, validate=True))
+    except (binascii.Error, ValueError):
+        return wire_b64
+    if bytes(tx.message) != expected_message or len(tx.signatures) != tx.message.header.num_required_signatures:
+        return wire_b64
+    tx.partial_sign([signer], tx.message.recent_blockhash)
+    return base64.b64encode(bytes(tx)).decode()
 
 
 def check_signed_tx(wire_b64: str, expected_message: bytes) -> Transaction:

@@ -89,6 +89,26 @@ class TradingClient:
         out: dict[str, Any] = self.request("GET", "/me/balances")
         return out
 
+    # ---------------------------------------------------------------- meters
+    def prepare_enrolment(self, proof: dict[str, Any], rated_power_w: int, interval_s: int = 900) -> dict[str, Any]:
+        """``proof``: what ``gridx edge enrol-proof --owner <this wallet>`` prints (meter_id,
+        pubkey, edge_id, proof; its owner must be this wallet)."""
+        if proof.get("owner", self.wallet) != self.wallet:
+            raise GridxError(f"the proof names owner {proof['owner']}, not this wallet {self.wallet}")
+        body = {k: proof.get(k) for k in ("meter_id", "pubkey", "edge_id", "proof")}
+        out: dict[str, Any] = self.request(
+            "POST", "/meters", json={**body, "rated_power_w": rated_power_w, "interval_s": interval_s}
+        )
+        return out
+
+    def enrol_meter(self, proof: dict[str, Any], rated_power_w: int, interval_s: int = 900) -> dict[str, Any]:
+        """Prepare, sign (the owner's slot; the API adds the registry authority's) and submit."""
+        return self.sign_and_submit(self.prepare_enrolment(proof, rated_power_w, interval_s))
+
+    def meters(self) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = self.request("GET", "/meters")
+        return out
+
     def faucet(self, amount: int) -> dict[str, Any]:
         out: dict[str, Any] = self.request("POST", "/faucet", json={"amount": amount})
         return out

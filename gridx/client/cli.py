@@ -1,4 +1,4 @@
-"""``gridx trade login|register|balance|sell|buy|cancel|book|trades``: Flow 3 from a terminal.
+"""``gridx trade login|register|enrol|meters|balance|sell|buy|cancel|book|trades``: Flow 3 from a terminal.
 
 The keypair file signs locally (``--keypair``, default .secrets/wallet.json); the session
 token is kept in .secrets/api/session-<wallet>.txt (0600) between commands."""
@@ -64,6 +64,31 @@ def register(
 ) -> None:
     """Register the wallet on chain (you sign the transaction)."""
     _out(_client(url, keypair).register(kind))
+
+
+@app.command()
+def enrol(
+    proof_file: Annotated[Path, typer.Argument(help="what `gridx edge enrol-proof` printed (JSON; - for stdin)")],
+    rated_power_w: Annotated[int, typer.Option(help="the meter's rated power, 1 to 10,000,000 W")],
+    interval_s: Annotated[int, typer.Option(help="the meter's window length (divides a day)")] = 900,
+    url: Url = "http://127.0.0.1:8000",
+    keypair: Key = None,
+) -> None:
+    """Enrol a meter on chain (you sign as owner; the registry authority co-signs)."""
+    import sys
+
+    text = sys.stdin.read() if str(proof_file) == "-" else proof_file.read_text()
+    try:
+        proof = json.loads(text)
+    except ValueError as exc:
+        raise typer.BadParameter(f"not JSON: {exc}", param_hint="PROOF_FILE") from None
+    _out(_client(url, keypair).enrol_meter(proof, rated_power_w, interval_s))
+
+
+@app.command()
+def meters(url: Url = "http://127.0.0.1:8000", keypair: Key = None) -> None:
+    """Your meters: active, revoked, and enrolments pending or failed."""
+    _out(_client(url, keypair).meters())
 
 
 @app.command()
