@@ -44,3 +44,37 @@ def test_trade_cli_walkthrough(stack: Stack, tmp_path: Path, monkeypatch: pytest
     assert isinstance(gridx("trades", "--keypair", str(key), "--mine"), list)
     bad = runner.invoke(app, ["trade", "sell", "1.0000001", "1", "--keypair", str(key)])
     assert bad.exit_code != 0
+
+
+def test_trade_cli_enrols_a_meter_from_the_edge_proof(
+    stack: Stack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``gridx edge enrol-proof`` where the meter key lives, its JSON into ``gridx trade enrol -``."""
+    from edge.keys import ensure_key
+
+    monkeypatch.setenv("GRIDX_SECRETS_DIR", str(tmp_path / "secrets"))
+    monkeypatch.setenv("GRIDX_API_URL", stack.url)
+    kp, key = Keypair(), tmp_path / "wallet.json"
+    c.save_keypair(key, kp)
+    c.run_on_chain(stack.rpc_url, lambda cl: c.airdrop(cl, kp.pubkey(), SOL))
+    c.run_on_chain(stack.rpc_url, lambda cl: c.authorize_edge(cl, "cli-edge", stack.keys))
+    ensure_key(tmp_path / "meters", "roof-1")
+    runner = CliRunner()
+    edge = ["edge", "enrol-proof", "--edge-id", "cli-edge", "--meter-id", "roof-1", "--owner", str(kp.pubkey())]
+    proof = runner.invoke(app, [*edge, "--keys-dir", str(tmp_path / "meters")])
+    assert proof.exit_code == 0, proof.output
+    assert runner.invoke(app, ["trade", "register", "prosumer", "--keypair", str(key)]).exit_code == 0
+    enrol = ["trade", "enrol", "-", "--rated-power-w", "5000", "--keypair", str(key)]
+    res = runner.invoke(app, enrol, input=proof.stdout)
+    assert res.exit_code == 0, (res.output, res.exception)
+    assert json.loads(res.output)["status"] == "confirmed"
+    res = runner.invoke(app, ["trade", "meters", "--keypair", str(key)])
+    assert res.exit_code == 0, res.output
+    [meter] = json.loads(res.output)
+    assert (meter["meter_id"], meter["edge_id"], meter["rated_power_w"], meter["status"]) == (
+        "roof-1",
+        "cli-edge",
+        5000,
+        "active",
+    )
+    assert meter["pubkey"] == json.loads(proof.stdout)["pubkey"]
