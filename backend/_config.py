@@ -30,6 +30,9 @@ class ApiSettings(BaseSettings):
     # (the program requires it, DESIGN §2) after the API's checks; None: registry_authority.json
     # in keys_dir if it is there, else POST /meters answers 503 enrolment_unavailable
     registry_authority_keypair: Path | None = None
+    # the largest rated power the API approves by itself (the registry's bound is 10 MW): rated
+    # power caps what a meter can mint, so larger installations go through the operator
+    enrol_max_rated_power_w: int = Field(100_000, ge=1, le=10_000_000)
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
     # /metrics (the API's registry, matcher and indexer included) on its own listener; None: off

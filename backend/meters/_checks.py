@@ -21,16 +21,15 @@ from gridx.chain import (
     edge_seed,
     enrolment_message,
     meter_pda,
+    minter_pda,
     program_ids,
     rpc_call,
     user_pda,
 )
 
-__all__ = ["MAX_RATED_POWER_W", "check_edge", "check_not_enrolled", "check_params", "check_proof", "owner_type"]
+__all__ = ["check_edge", "check_not_enrolled", "check_params", "check_proof", "owner_type"]
 
-# the registry program's bounds (programs/registry/src/lib.rs: MAX_RATED_POWER_W, check_meter_params)
-MAX_RATED_POWER_W = 10_000_000
-_DAY_S = 86_400
+_DAY_S = 86_400  # the registry's interval rule (programs/registry/src/lib.rs: check_meter_params)
 # a Minter account of the energy-token program: Anchor discriminator, then minter, added_by
 # (32 each), minted_total (u64), bump (u8), edge_id ([u8; 32]) — see programs/idl/energy_token.json
 _MINTER_DISC = hashlib.sha256(b"account:Minter").digest()[:8]
@@ -38,11 +37,15 @@ _MINTER_EDGE_AT = 8 + 32 + 32 + 8 + 1
 _USER_TYPES: dict[int, Literal["prosumer", "consumer"]] = {0: "prosumer", 1: "consumer"}
 
 
-def check_params(rated_power_w: int, interval_s: int) -> None:
-    if not 0 < rated_power_w <= MAX_RATED_POWER_W:
+def check_params(rated_power_w: int, interval_s: int, max_rated_power_w: int) -> None:
+    """``max_rated_power_w``: what this API approves by itself (GRIDX_API_ENROL_MAX_RATED_POWER_W,
+    at most the program's bound): rated power caps what a meter's readings can mint, so a
+    larger installation is enrolled by the operator (``gridx meters enroll``) after a check."""
+    if not 0 < rated_power_w <= max_rated_power_w:
         raise ApiError(
             Problem.RATED_POWER_OUT_OF_RANGE,
-            f"rated power {rated_power_w} W: the registry takes 1 to {MAX_RATED_POWER_W} W",
+            f"rated power {rated_power_w} W: this API enrols 1 to {max_rated_power_w} W",
+            max_rated_power_w=max_rated_power_w,
         )
     if not 0 < interval_s <= _DAY_S or _DAY_S % interval_s:
         raise ApiError(Problem.METER_INTERVAL_INVALID, f"interval {interval_s} s must divide a day (86,400 s)")
@@ -63,10 +66,14 @@ def check_proof(meter: Pubkey, owner: Pubkey, edge_id: str, proof: bytes) -> Non
 
 async def check_edge(services: Services, edge_id: str) -> None:
     """An edge is known when a minter is authorised for it on chain (energy_token's Minter
-    accounts): a meter behind any other edge could never have a reading minted."""
+    accounts): a meter behind any other edge could never have a reading minted. The
+    deployment's own gateway minter first (one coalesced read), then any other minter."""
     import based58
     from solana.rpc.types import DataSliceOpts, MemcmpOpts
 
+    gateway = Pubkey.from_string(services.deployment.gateway_minter)
+    if await services.reads.account(minter_pda(gateway, edge_id)) is not None:
+        return
     resp = await rpc_call(
         services.chain.get_program_accounts(
             program_ids().energy_token,

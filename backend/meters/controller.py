@@ -39,7 +39,7 @@ class EnrolRequest(BaseModel):
     pubkey: str = Field(pattern=r"^[0-9a-fA-F]{64}$", description="the meter's ed25519 public key, hex")
     edge_id: str = Field(pattern=_ID, description="the edge that serves the meter (a minter must serve it)")
     proof: str = Field(pattern=r"^[0-9a-fA-F]{128}$", description="the meter key's enrolment signature, hex")
-    rated_power_w: int = Field(ge=-(2**63), le=2**63 - 1, description="1 to 10,000,000 W")
+    rated_power_w: int = Field(ge=-(2**63), le=2**63 - 1, description="W, 1 to the API's limit (at most 10 MW)")
     interval_s: int = Field(900, ge=-(2**31), le=2**31 - 1, description="window length; divides 86,400")
 
 
@@ -65,7 +65,7 @@ async def _prepare(services: Services, wallet: str, data: EnrolRequest) -> Enrol
     authority = services.registry_authority
     if authority is None:
         raise ApiError(Problem.ENROLMENT_UNAVAILABLE, "this deployment does not approve enrolments")
-    check_params(data.rated_power_w, data.interval_s)
+    check_params(data.rated_power_w, data.interval_s, services.settings.enrol_max_rated_power_w)
     owner, meter = Pubkey.from_string(wallet), Pubkey.from_bytes(bytes.fromhex(data.pubkey))
     check_proof(meter, owner, data.edge_id, bytes.fromhex(data.proof))
     kind, _ = await asyncio.gather(owner_type(services, owner), check_edge(services, data.edge_id))

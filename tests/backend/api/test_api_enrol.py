@@ -23,7 +23,7 @@ from gridx.wire import GENESIS_HASH, UnsignedReading, sign_reading
 from tests.backend.api.conftest import Stack
 from tests.helpers.gateway import wait_until
 
-RATED_W = 7_200_000  # 2,000 Wh in a 1-second window
+RATED_W = 100_000  # the API's default limit: 27 Wh in a 1-second window
 
 
 def _edge(stack: Stack) -> str:
@@ -106,11 +106,11 @@ def test_enrolment_through_the_api_then_a_signed_reading_mints(stack: Stack) -> 
     row = stack.sql("SELECT owner_wallet, edge_id, on_chain FROM meters WHERE meter_id = %s", proof["meter_id"])
     assert row == [(cl.wallet, edge, True)]
 
-    sig = _mint_one(stack, key, cl.wallet, edge, 2_000)
+    sig = _mint_one(stack, key, cl.wallet, edge, 27)
     wait_until(lambda: any(m["meter_id"] == proof["meter_id"] for m in cl.request("GET", "/me/mints")), 20, "mint")
     [mint] = [m for m in cl.request("GET", "/me/mints") if m["meter_id"] == proof["meter_id"]]
-    assert (mint["amount"], mint["tx_signature"]) == (2_000_000, sig)
-    assert stack.chain_balance(cl.wallet, "grxe") == 2_000_000
+    assert (mint["amount"], mint["tx_signature"]) == (27_000, sig)
+    assert stack.chain_balance(cl.wallet, "grxe") == 27_000
 
 
 def test_what_the_program_would_refuse_is_refused_first(stack: Stack) -> None:
@@ -121,7 +121,7 @@ def test_what_the_program_would_refuse_is_refused_first(stack: Stack) -> None:
     # a proof the meter key made for A, presented by B: bound to A, so refused for B
     _refused(lambda: b.prepare_enrolment({**own, "owner": b.wallet}, RATED_W), "enrolment_bad_proof")
     _refused(lambda: a.prepare_enrolment(_proof(key, a.wallet, "edge-nobody"), RATED_W), "unknown_edge")
-    for watts in (0, -1, 10_000_001):
+    for watts in (0, -1, RATED_W + 1, 10_000_001):  # above the API's limit, above the program's
         _refused(lambda w=watts: a.prepare_enrolment(own, w), "rated_power_out_of_range")  # type: ignore[misc]
     _refused(lambda: a.prepare_enrolment(own, RATED_W, interval_s=7), "meter_interval_invalid")
     stranger = stack.client()
@@ -214,3 +214,15 @@ def test_a_meter_id_taken_meanwhile_is_a_named_apply_error(stack: Stack) -> None
     [(error,)] = stack.sql(errors, cl.wallet)
     assert str(error).startswith("EnrolmentConflict")
     assert stack.sql("SELECT count(*) FROM meters WHERE pubkey = %s", proof["pubkey"]) == [(0,)]
+
+
+def test_an_edge_served_by_another_gateways_minter_is_known(stack: Stack) -> None:
+    """Not only the deployment's gateway: any minter the token admin bound to the edge."""
+    cl = stack.user("prosumer")
+    admin = c.load_keypair(stack.keys / "token_admin.json")
+    edge = f"site-{uuid.uuid4().hex[:8]}"
+    proof = _proof(SigningKey.generate(), cl.wallet, edge)
+    _refused(lambda: cl.prepare_enrolment(proof, RATED_W), "unknown_edge")
+    ix = c.build_add_minter_ix(admin.pubkey(), Keypair().pubkey(), edge)
+    c.run_on_chain(stack.rpc_url, lambda ch: c.send_and_confirm(ch, [ix], [admin]))
+    assert cl.enrol_meter(proof, RATED_W)["status"] == "confirmed"
