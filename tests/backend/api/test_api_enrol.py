@@ -5,8 +5,10 @@ path or indexer), and what the program would refuse is refused first with its ow
 from __future__ import annotations
 
 import base64
+import shutil
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,8 +21,9 @@ from solders.transaction import Transaction
 import gridx.chain as c
 from gridx.client import ApiProblem, TradingClient
 from gridx.errors import ChainError
+from gridx.services._proc import stop_process
 from gridx.wire import GENESIS_HASH, UnsignedReading, sign_reading
-from tests.backend.api.conftest import Stack
+from tests.backend.api.conftest import Stack, start_api
 from tests.helpers.gateway import wait_until
 
 RATED_W = 100_000  # the API's default limit: 27 Wh in a 1-second window
@@ -226,3 +229,26 @@ def test_an_edge_served_by_another_gateways_minter_is_known(stack: Stack) -> Non
     ix = c.build_add_minter_ix(admin.pubkey(), Keypair().pubkey(), edge)
     c.run_on_chain(stack.rpc_url, lambda ch: c.send_and_confirm(ch, [ix], [admin]))
     assert cl.enrol_meter(proof, RATED_W)["status"] == "confirmed"
+
+
+def test_without_the_registry_authority_enrolment_is_unavailable(stack: Stack, tmp_path: Path) -> None:
+    """An API whose keys dir holds no registry authority approves nothing: both the prepare and
+    the submit of an enrolment answer 503 enrolment_unavailable; the rest of the API serves."""
+    keys = tmp_path / "chain"
+    shutil.copytree(stack.keys, keys, ignore=shutil.ignore_patterns("registry_authority.json"))
+    proc, url, _ = start_api(
+        stack.dsn, stack.rpc_url, keys, tmp_path, GRIDX_API_MATCHER="false", GRIDX_API_INDEXER="false"
+    )
+    try:
+        cl = stack.user("prosumer")
+        proof = _proof(SigningKey.generate(), cl.wallet, _edge(stack))
+        prepared = cl.prepare_enrolment(proof, RATED_W)  # by the API that has the key
+        other = TradingClient(url, cl.keypair)
+        other.login()
+        assert other.me()["registration"] == "registered"
+        err = _refused(lambda: other.prepare_enrolment(proof, RATED_W), "enrolment_unavailable")
+        assert err.status == 503
+        _refused(lambda: other.sign_and_submit(prepared), "enrolment_unavailable")
+        assert cl.sign_and_submit(prepared)["status"] == "confirmed"  # still intact for the one that has it
+    finally:
+        stop_process(proc)
