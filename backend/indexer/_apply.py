@@ -146,7 +146,7 @@ async def _apply(
     elif name == "MeterRegistered":
         from backend.meters import apply_meter_registered  # here: backend.meters imports the submit path
 
-        await apply_meter_registered(conn, d)
+        await apply_meter_registered(conn, sig, d)
     elif name == "HashLocked":
         await _hash_locked(conn, d)
     elif name == "TradeExecuted":

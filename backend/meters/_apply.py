@@ -25,17 +25,19 @@ def _edge(raw: Any) -> str:
     return data.rstrip(b"\0").decode(errors="replace")
 
 
-async def apply_meter_registered(conn: psycopg.AsyncConnection, d: dict[str, Any]) -> None:
+async def apply_meter_registered(conn: psycopg.AsyncConnection, sig: str, d: dict[str, Any]) -> None:
     """Insert the meter under the meter id its enrolment asked for, with the chain's rated
-    power and interval. A key enrolled outside the API (``gridx meters enroll`` writes its own
+    power and interval. The enrolment submitted as this transaction if there is one, else the
+    latest for this key (signed and sent elsewhere: the API never prepares a key under two
+    ids at once). A key enrolled outside the API (``gridx meters enroll`` writes its own
     mirror row) has no enrolment here and is left to that path and the registry mirror."""
     pubkey = bytes(Pubkey.from_string(d["meter"])).hex()
-    params = {"pubkey": pubkey, "owner": d["owner"], "edge": _edge(d["edge_id"])}
+    params = {"pubkey": pubkey, "owner": d["owner"], "edge": _edge(d["edge_id"]), "sig": sig}
     row = await (
         await conn.execute(
-            """SELECT meter_id, owner_type FROM meter_enrolments
-                WHERE pubkey = %(pubkey)s AND owner_wallet = %(owner)s AND edge_id = %(edge)s
-                ORDER BY tx_id DESC LIMIT 1""",
+            """SELECT e.meter_id, e.owner_type FROM meter_enrolments e JOIN prepared_txs p ON p.id = e.tx_id
+                WHERE e.pubkey = %(pubkey)s AND e.owner_wallet = %(owner)s AND e.edge_id = %(edge)s
+                ORDER BY p.tx_signature IS NOT DISTINCT FROM %(sig)s DESC, e.tx_id DESC LIMIT 1""",
             params,
         )
     ).fetchone()

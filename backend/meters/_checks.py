@@ -4,7 +4,6 @@ own problem code here, before the owner signs anything."""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 from typing import Literal
 
@@ -16,7 +15,6 @@ from solders.pubkey import Pubkey
 from backend._errors import ApiError, Problem
 from backend._state import Services
 from gridx.chain import (
-    blockhash_valid,
     decode_account,
     edge_seed,
     enrolment_message,
@@ -98,9 +96,9 @@ async def owner_type(services: Services, owner: Pubkey) -> Literal["prosumer", "
 
 
 async def check_not_enrolled(services: Services, conn: psycopg.AsyncConnection, meter: Pubkey, meter_id: str) -> None:
-    """Neither the key nor the meter id enrolled (on chain or in the mirror), nor the meter id
-    held by another key's enrolment that can still land. The caller holds the meter id's
-    advisory lock, so two enrolments cannot both pass."""
+    """Neither the key nor the meter id enrolled (on chain or in the mirror), nor held by an
+    enrolment of another key or under another id that can still land: so the chain's event for
+    a key names one meter id. The caller holds the id's and the key's advisory locks."""
     pubkey = bytes(meter).hex()
     if await services.reads.account(meter_pda(meter)) is not None:
         raise ApiError(Problem.METER_ALREADY_ENROLLED, "this meter key is enrolled on chain")
@@ -112,12 +110,15 @@ async def check_not_enrolled(services: Services, conn: psycopg.AsyncConnection, 
     rivals = await (
         await conn.execute(
             """SELECT p.status, p.last_valid_height FROM meter_enrolments e JOIN prepared_txs p ON p.id = e.tx_id
-                WHERE e.meter_id = %s AND e.pubkey <> %s AND p.status <> 'failed'""",
-            (meter_id, pubkey),
+                WHERE ((e.meter_id = %(id)s AND e.pubkey <> %(key)s) OR (e.pubkey = %(key)s AND e.meter_id <> %(id)s))
+                  AND p.status <> 'failed'""",
+            {"id": meter_id, "key": pubkey},
         )
     ).fetchall()
-    live = await asyncio.gather(
-        *(blockhash_valid(services.chain, int(h)) for s, h in rivals if s in ("prepared", "submitted"))
-    )
-    if any(s == "confirmed" for s, _ in rivals) or any(live):
-        raise ApiError(Problem.METER_ALREADY_ENROLLED, f"meter id {meter_id!r} is being enrolled with another key")
+    if not rivals:
+        return
+    height = int((await rpc_call(services.chain.get_block_height())).value)
+    if any(s == "confirmed" or int(h) >= height for s, h in rivals):
+        raise ApiError(
+            Problem.METER_ALREADY_ENROLLED, f"meter id {meter_id!r} or this key is being enrolled in another pairing"
+        )

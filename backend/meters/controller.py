@@ -80,7 +80,9 @@ async def _prepare(services: Services, wallet: str, data: EnrolRequest) -> Enrol
     )
     async with services.pool.connection() as conn, conn.transaction():
         # one enrolment of a meter id at a time: the checks below and the insert are one step
-        await conn.execute("SELECT pg_advisory_xact_lock(hashtext('gridx-enrol:' || %s))", (data.meter_id,))
+        # (the id first, then the key: every enrolment takes them in that order, so no deadlock)
+        for lock in (data.meter_id, data.pubkey.lower()):
+            await conn.execute("SELECT pg_advisory_xact_lock(hashtext('gridx-enrol:' || %s))", (lock,))
         await check_not_enrolled(services, conn, meter, data.meter_id)
         out = await prepare_tx(services, conn, wallet, "enrol", ixs)
         await conn.execute(

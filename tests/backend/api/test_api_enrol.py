@@ -136,11 +136,16 @@ def test_what_the_program_would_refuse_is_refused_first(stack: Stack) -> None:
     _refused(lambda: a.prepare_enrolment(again, RATED_W), "meter_already_enrolled")
     taken = _proof(SigningKey.generate(), a.wallet, edge, own["meter_id"])  # the same id, a new key
     _refused(lambda: a.prepare_enrolment(taken, RATED_W), "meter_already_enrolled")
-    # an id held by another key's enrolment that can still land
-    pending = _proof(SigningKey.generate(), a.wallet, edge)
+    # an id, or a key, held by an enrolment in another pairing that can still land; the same
+    # pairing again is a retry
+    key2 = SigningKey.generate()
+    pending = _proof(key2, a.wallet, edge)
     a.prepare_enrolment(pending, RATED_W)
     rival = _proof(SigningKey.generate(), b.wallet, edge, pending["meter_id"])
     _refused(lambda: b.prepare_enrolment(rival, RATED_W), "meter_already_enrolled")
+    _refused(lambda: a.prepare_enrolment(_proof(key2, a.wallet, edge), RATED_W), "meter_already_enrolled")
+    assert a.enrol_meter(pending, RATED_W)["status"] == "confirmed"
+    assert [m["status"] for m in _mine(a, pending["meter_id"])] == ["active"]
 
 
 def test_the_chain_refuses_a_proof_for_another_owner_even_with_the_authority(stack: Stack) -> None:
