@@ -117,6 +117,7 @@ def test_enrolment_through_the_api_then_a_signed_reading_mints(stack: Stack) -> 
     [mint] = [m for m in cl.request("GET", "/me/mints") if m["meter_id"] == proof["meter_id"]]
     assert mint["amount"] == 27_000
     assert stack.chain_balance(cl.wallet, "grxe") == 27_000
+    assert stack.reconcile()["drift"] == 0
 
 
 def test_what_the_program_would_refuse_is_refused_first(stack: Stack) -> None:
@@ -225,6 +226,7 @@ def test_a_meter_id_taken_meanwhile_is_a_named_apply_error(stack: Stack) -> None
     [(error,)] = stack.sql(errors, cl.wallet)
     assert str(error).startswith("EnrolmentConflict")
     assert stack.sql("SELECT count(*) FROM meters WHERE pubkey = %s", proof["pubkey"]) == [(0,)]
+    assert stack.reconcile()["drift"] == 0
 
 
 def test_an_edge_served_by_another_gateways_minter_is_known(stack: Stack) -> None:
