@@ -114,8 +114,12 @@ _LIST = """
     UNION ALL
     SELECT * FROM (
         SELECT DISTINCT ON (e.pubkey) e.meter_id, e.pubkey, e.edge_id, e.rated_power_w, e.interval_s,
-               p.status, p.id, p.tx_signature, p.reason
+               CASE WHEN ce.apply_error IS NULL THEN p.status ELSE 'failed' END, p.id, p.tx_signature,
+               coalesce(p.reason, ce.apply_error)
           FROM meter_enrolments e JOIN prepared_txs p ON p.id = e.tx_id
+          -- on chain, but its event could not be mirrored (EnrolmentConflict): failed, with why
+          LEFT JOIN chain_events ce ON ce.signature = p.tx_signature AND ce.name = 'MeterRegistered'
+                                   AND ce.apply_error IS NOT NULL
          WHERE e.owner_wallet = %(w)s AND NOT EXISTS (SELECT 1 FROM meters m WHERE m.pubkey = e.pubkey)
          ORDER BY e.pubkey, e.tx_id DESC LIMIT 100) AS pending
     ORDER BY 1"""

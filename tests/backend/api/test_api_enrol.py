@@ -226,6 +226,8 @@ def test_a_meter_id_taken_meanwhile_is_a_named_apply_error(stack: Stack) -> None
     [(error,)] = stack.sql(errors, cl.wallet)
     assert str(error).startswith("EnrolmentConflict")
     assert stack.sql("SELECT count(*) FROM meters WHERE pubkey = %s", proof["pubkey"]) == [(0,)]
+    [view] = [m for m in cl.meters() if m["pubkey"] == proof["pubkey"]]
+    assert view["status"] == "failed" and view["reason"].startswith("EnrolmentConflict")
     assert stack.reconcile()["drift"] == 0
 
 
