@@ -44,15 +44,23 @@ def test_link_evm_address_over_http(thb_stack: Stack) -> None:
     def sig(who: LocalAccount, text: str) -> str:
         return "0x" + who.sign_message(encode_defunct(text=text)).signature.hex()
 
-    def attempt(client: TradingClient, message: str, signature: str, nonce: str = ch["nonce"]) -> tuple[int, str]:
+    def attempt(client: TradingClient, message: str, signature: str, nonce: str) -> tuple[int, str]:
         body = {"nonce": nonce, "message": message, "signature": signature}
         return refused(lambda: client.request("POST", "/payments/evm-links", json=body))
 
-    altered = msg.replace(b.wallet, other.wallet)
-    assert attempt(b, msg, sig(intruder, msg)) == (422, "evm_link_wrong_signer")
-    assert attempt(b, altered, sig(acct, altered)) == (422, "evm_link_altered_message")
-    assert attempt(b, msg, "0x1234") == (422, "evm_link_malformed_signature")
-    assert attempt(other, msg, sig(acct, msg)) == (422, "evm_link_nonce_unknown")  # B's nonce, not other's
+    def fresh() -> tuple[str, str]:  # a nonce is single-attempt: each try needs a new challenge
+        c = b.request("POST", "/payments/evm-links/challenge", json={"address": acct.address})
+        return c["message"], c["nonce"]
+
+    assert attempt(b, msg, sig(intruder, msg), ch["nonce"]) == (422, "evm_link_wrong_signer")
+    assert attempt(b, msg, sig(acct, msg), ch["nonce"]) == (422, "evm_link_nonce_unknown")  # used up by the refusal
+    m, n = fresh()
+    altered = m.replace(b.wallet, other.wallet)
+    assert attempt(b, altered, sig(acct, altered), n) == (422, "evm_link_altered_message")
+    m, n = fresh()
+    assert attempt(b, m, "0x1234", n) == (422, "evm_link_malformed_signature")
+    msg, nonce = fresh()
+    assert attempt(other, msg, sig(acct, msg), nonce) == (422, "evm_link_nonce_unknown")  # B's nonce, not other's
     assert attempt(b, msg, sig(acct, msg), "0" * 32) == (422, "evm_link_nonce_unknown")
     assert refused(lambda: b.request("POST", "/payments/evm-links/challenge", json={"address": "0x12"})) == (
         400,
@@ -61,10 +69,10 @@ def test_link_evm_address_over_http(thb_stack: Stack) -> None:
     assert b.request("GET", "/payments/evm-links")["evm_address"] is None  # no refusal linked anything
 
     linked = b.request(
-        "POST", "/payments/evm-links", json={"nonce": ch["nonce"], "message": msg, "signature": sig(acct, msg)}
+        "POST", "/payments/evm-links", json={"nonce": nonce, "message": msg, "signature": sig(acct, msg)}
     )
     assert linked == {"wallet": b.wallet, "evm_address": acct.address}
-    assert attempt(b, msg, sig(acct, msg)) == (422, "evm_link_nonce_unknown")  # single use: a replay is refused
+    assert attempt(b, msg, sig(acct, msg), nonce) == (422, "evm_link_nonce_unknown")  # a replay is refused
     assert b.request("GET", "/payments/evm-links")["evm_address"] == acct.address
     assert other.request("GET", "/payments/evm-links")["evm_address"] is None
     anon = TradingClient(thb_stack.url, b.keypair)
