@@ -61,6 +61,7 @@ _REFUSED = {
     "wrong_secret": Problem.SWAP_WRONG_SECRET,
     "buyer_not_locked": Problem.SWAP_BUYER_NOT_LOCKED,
     "seller_already_locked": Problem.SWAP_SELLER_ALREADY_LOCKED,
+    "hashlock_used": Problem.SWAP_HASHLOCK_USED,
 }
 
 
