@@ -211,8 +211,11 @@ async def _restore_order(conn: object, tx_id: int, order_id: int, before: str | 
 
     assert isinstance(conn, psycopg.AsyncConnection)
     status = "open" if before is None or before in _IN_FLIGHT else before
+    # an order the matcher amended down for the lock ('held') is 'swap_locked': the matcher takes
+    # it out and reopens it with all it has (the engine amends down only)
     await conn.execute(
-        """UPDATE orders SET status = %s, updated_at = now()
+        """UPDATE orders SET status = CASE WHEN held > 0 AND in_engine THEN 'swap_locked' ELSE %s END,
+                  held = 0, updated_at = now()
             WHERE id = %s AND status IN ('cancelling', 'swap_locking')
               AND NOT EXISTS (SELECT 1 FROM prepared_txs WHERE order_id = %s AND id <> %s AND status = 'submitted'
                                  AND kind IN ('cancel', 'swap_lock'))""",

@@ -181,3 +181,42 @@ def test_seller_lock_over_http(
     assert _order_row(thb_stack, order_id) == ("open", 5 * UNIT, True)  # nothing taken from the order
     steps = [st["step"] for st in b.request("GET", f"/payments/thb/swaps/{late['swap_id']}")["steps"]]
     assert "seller_lock_prepared" not in steps
+
+
+def test_partly_locked_order_keeps_its_queue_place(
+    thb_stack: Stack, contracts: HtlcContracts, anvil: AnvilNode, issuer: LocalAccount
+) -> None:
+    """A1 offers first and A2 later at the same price; A1 hash-locks part of its order for B.
+    The matcher amends A1's order down instead of re-adding it, so a buyer at that price still
+    trades with A1 first (price-time priority), and A2's order is untouched."""
+    price = 2 * UNIT  # the best ask of the package's shared book (the other tests offer at 3 GRX and up)
+    a1, a2, b, c2 = (thb_stack.user(k) for k in ("prosumer", "prosumer", "consumer", "consumer"))
+    mint_grxe(thb_stack, a1.keypair, [6 * UNIT])
+    mint_grxe(thb_stack, a2.keypair, [2 * UNIT])
+    first = open_sell(a1, 6 * UNIT, price)
+    wait_until(lambda: _order_row(thb_stack, first)[2], 20, "A1's order in the matcher's book")
+    second = open_sell(a2, 2 * UNIT, price)
+    wait_until(lambda: _order_row(thb_stack, second)[2], 20, "A2's order in the matcher's book")
+    b_evm = Account.create()
+    link_over_http(a1, Account.create())
+    link_over_http(b, b_evm)
+    anvil.fund(b_evm.address, ETH)
+    parties = {"a": a1, "b": b, "b_evm": b_evm, "order_id": first}
+    opened, _ = _open_locked_swap(thb_stack, contracts, anvil, issuer, parties, 4 * UNIT)
+    locked = a1.sign_and_submit(a1.request("POST", f"/payments/thb/swaps/{opened['swap_id']}/lock"))
+    assert locked["status"] == "confirmed"
+    wait_until(lambda: _order_row(thb_stack, first) == ("open", 2 * UNIT, True), 20, "A1's order with what is left")
+    level = lambda: [lv for lv in c2.book()["asks"] if lv["price"] == price]  # noqa: E731
+    wait_until(lambda: [lv["amount"] for lv in level()] == [4 * UNIT], 20, "the level: A1's 2 and A2's 2")
+
+    c2.faucet(2 * price)
+    c2.buy(2 * UNIT, price)
+    wait_until(
+        lambda: thb_stack.sql("SELECT count(*) FROM trades WHERE sell_order IN (%s, %s)", first, second) == [(1,)],
+        20,
+        "the trade",
+    )
+    assert thb_stack.sql("SELECT sell_order, amount FROM trades WHERE sell_order IN (%s, %s)", first, second) == [
+        (first, 2 * UNIT)
+    ]
+    assert _order_row(thb_stack, second) == ("open", 2 * UNIT, True)
