@@ -68,14 +68,16 @@ def _trade(row: Any) -> TradeView:
 
 async def book_snapshot(conn: Any, market: str, depth: int | None) -> BookView:
     """Levels of the orders in the engine, read in one snapshot with the engine's seq (the
-    matcher writes both in one transaction)."""
+    matcher writes both in one transaction). A sell order whose hash lock is on its way counts
+    with what the matcher did not hold back for the lock (sql/101)."""
     async with conn.transaction():
         await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
         seq_row = await (await conn.execute("SELECT seq FROM market_state WHERE market = %s", (market,))).fetchone()
         rows = await (
             await conn.execute(
-                """SELECT side, price, sum(remaining)::bigint, count(*) FROM orders
-                    WHERE market = %s AND status = 'open' AND in_engine AND remaining > 0
+                """SELECT side, price, sum(remaining - held)::bigint, count(*) FROM orders
+                    WHERE market = %s AND in_engine AND remaining - held > 0
+                      AND (status = 'open' OR (status = 'swap_locking' AND held > 0))
                     GROUP BY side, price""",
                 (market,),
             )

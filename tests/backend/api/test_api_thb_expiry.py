@@ -1,11 +1,13 @@
-"""A seller's hash lock that never lands does not strand its sell order in 'swap_locking': the
-API dies after marking the lock submitted and before sending it; once the chain's block height
-passes the lock's last valid height, the restarted API fails it with reason 'expired', records
-'seller_lock_failed' on the swap, and puts the order back in the book; the seller prepares the
-lock again and it lands. Fast slots make a blockhash expire in seconds."""
+"""A seller's hash lock that never lands does not strand its sell order in 'swap_locking': an API
+process dies after marking the lock submitted and before sending it; the matcher holds the
+lock's amount back (the rest keeps its place); once the chain's block height passes the lock's
+last valid height, the other API process fails it with reason 'expired', records
+'seller_lock_failed' on the swap, and the order is back in the book with all it has; the seller
+prepares the lock again and it lands. Fast slots make a blockhash expire in seconds."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +20,8 @@ import gridx.chain as c
 from backend.payments import HtlcContracts
 from gridx.client import TradingClient
 from gridx.services import AnvilNode
-from tests.backend.api.conftest import UNIT, Stack, api_stack, mint_grxe
+from gridx.services._proc import stop_process
+from tests.backend.api.conftest import UNIT, Stack, api_stack, mint_grxe, start_api
 from tests.backend.api.test_api_thb_lock import _open_locked_swap, _order_row
 from tests.backend.api.thb import ETH, link_over_http, open_sell
 from tests.helpers.gateway import wait_until
@@ -28,7 +31,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def node() -> Iterator[c.LocalNode]:
-    n = c.LocalNode.start(c.NodeConfig(slot_ms=40))  # 150 blocks of blockhash validity: about 6 s
+    n = c.LocalNode.start(c.NodeConfig(slot_ms=100))  # 150 blocks of blockhash validity: about 15 s
     yield n
     n.stop()
 
@@ -64,17 +67,27 @@ def test_lost_seller_lock_expires_and_the_order_returns(
         opened, _ = _open_locked_swap(s, contracts, anvil, issuer, parties, 4 * UNIT)
         lock_path = f"/payments/thb/swaps/{opened['swap_id']}/lock"
 
-        s.restart(GRIDX_API_FAILPOINT="submit_before_send", **evm)
-        a = _relogin(s, a)
-        prepared = a.request("POST", lock_path)
-        with pytest.raises(httpx.HTTPError):  # the API is killed while it holds the signed lock
-            a.sign_and_submit(prepared)
-        assert s.proc.wait(30) == -9, s.log.read_text()[-3000:]
-        assert _order_row(s, order_id)[0] == "swap_locking"
+        # a second API process (no matcher) takes the seller's lock and dies holding it; the
+        # first one matches, and holds the lock's 4 back in the book until the lock expires
+        proc, url, log = start_api(
+            s.dsn, s.rpc_url, s.keys, tmp_path, GRIDX_API_FAILPOINT="submit_before_send",
+            GRIDX_API_MATCHER="false", GRIDX_API_INDEXER="false", **evm,
+        )  # fmt: skip
+        try:
+            a_there = _relogin(dataclasses.replace(s, url=url), a)
+            prepared = a_there.request("POST", lock_path)
+            with pytest.raises(httpx.HTTPError):  # the API is killed while it holds the signed lock
+                a_there.sign_and_submit(prepared)
+            assert proc.wait(30) == -9, log.read_text()[-3000:]
+        finally:
+            stop_process(proc)
+        held = "SELECT status, held, in_engine FROM orders WHERE id = %s"
+        wait_until(lambda: s.sql(held, order_id) == [("swap_locking", 4 * UNIT, True)], 20, "the lock's 4 held back")
+        wait_until(lambda: [lv["amount"] for lv in a.book()["asks"]] == [2 * UNIT], 20, "the rest in the book")
 
-        s.restart(**evm)
-        a = _relogin(s, a)
         wait_until(lambda: _order_row(s, order_id) == ("open", 6 * UNIT, True), 60, "the order back in the book")
+        assert s.sql(held, order_id) == [("open", 0, True)]
+        wait_until(lambda: [lv["amount"] for lv in a.book()["asks"]] == [6 * UNIT], 20, "all 6 in the book again")
         assert s.sql("SELECT status, reason FROM prepared_txs WHERE id = %s", prepared["tx_id"]) == [
             ("failed", "expired")
         ]
