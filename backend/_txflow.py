@@ -259,7 +259,7 @@ async def expire_stale_txs(services: Services, limit: int = 100) -> int:
                         WHERE id = %s AND status = 'submitted'""",
                     (st.slot, tx_id),
                 )
-    services.matcher_wake.set()
+    services.matcher_wake.set()  # an order may be back in the book
     return expired
 
 

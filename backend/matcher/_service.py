@@ -139,9 +139,12 @@ class Matcher:
         live = self.engine.order(oid)
         if live is None or status == "cancelling":
             return False
-        new = live.remaining - locking if status == "swap_locking" and locking else remaining
-        if status == "swap_locking" and not locking:
-            return False
+        if status == "swap_locking":
+            if not locking:  # a lock prepared before sql/101 carries no amount
+                return False
+            new = live.remaining - locking
+        else:  # 'swap_locked': the lock landed, ``remaining`` is what the order has left
+            new = remaining
         if not (0 < new <= live.remaining) or new % self.market.lot:
             return False
         if new < live.remaining:
