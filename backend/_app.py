@@ -76,7 +76,9 @@ def _background(services: Services, stop: asyncio.Event) -> list[asyncio.Task[No
     from .matcher import Matcher, Settler
 
     s = services.settings
-    tasks = [asyncio.create_task(services.feed.run(stop))]
+    from ._txflow import run_tx_expiry
+
+    tasks = [asyncio.create_task(services.feed.run(stop)), asyncio.create_task(run_tx_expiry(services, stop))]
     if s.matcher:
         matcher = Matcher(s.dsn, services.pool, services.market)
         settler = Settler(

@@ -63,7 +63,8 @@ class ApiSettings(BaseSettings):
     # the live path (logsSubscribe + slot-cursor catch-up) at this PubSub URL; None: polling
     index_ws_url: str | None = None
     # fault injection for tests: "settle_after_send" kills the process (SIGKILL) once match_order
-    # transactions are confirmed on chain but before their outcome is recorded
+    # transactions are confirmed on chain but before their outcome is recorded; "submit_before_send"
+    # once a user's signed transaction is marked submitted, before it is sent
     failpoint: str | None = None
     # test GRX for local and dev clusters only
     faucet: bool = False

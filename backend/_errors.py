@@ -83,6 +83,7 @@ class Problem(enum.StrEnum):
     SWAP_BUYER_NOT_LOCKED = "swap_buyer_not_locked"
     SWAP_SELLER_ALREADY_LOCKED = "swap_seller_already_locked"
     SWAP_NOT_FINAL = "swap_not_final"
+    SWAP_HASHLOCK_USED = "swap_hashlock_used"
     # linking an EVM address by Sign-In-With-Ethereum (issue 12); not sign-in: the caller is
     # signed in already, so these are 422s, never 401s
     EVM_LINK_NONCE_UNKNOWN = "evm_link_nonce_unknown"
@@ -130,6 +131,7 @@ _STATUS: dict[Problem, int] = {
     Problem.SWAP_NOT_FINAL: 409,
     Problem.ENROLMENT_UNAVAILABLE: 503,
     Problem.METER_ALREADY_ENROLLED: 409,
+    Problem.SWAP_HASHLOCK_USED: 409,
 }
 _AUTH = {p for p in Problem if p.value.startswith(("siws_", "nonce_", "token_", "refresh_"))} - {Problem.SIWS_MALFORMED}
 

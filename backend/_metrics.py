@@ -23,6 +23,7 @@ __all__ = [
     "REGISTRY",
     "SETTLE_PENDING",
     "TRADES",
+    "TX_EXPIRED",
     "TX_SUBMITTED",
     "http_metrics",
 ]
@@ -33,6 +34,12 @@ PROBLEMS = Counter("gridx_api_problems_total", "Problem documents returned, by c
 ORDERS = Counter("gridx_api_orders_total", "Orders prepared, by side", ["side"], registry=REGISTRY)
 TX_SUBMITTED = Counter(
     "gridx_api_tx_submitted_total", "User-signed transactions submitted, by kind", ["kind"], registry=REGISTRY
+)
+TX_EXPIRED = Counter(
+    "gridx_api_tx_expired_total",
+    "Submitted transactions that never landed before their blockhash expired, by kind",
+    ["kind"],
+    registry=REGISTRY,
 )
 TRADES = Counter("gridx_api_trades_total", "Trades by settlement outcome", ["status"], registry=REGISTRY)
 SETTLE_PENDING = Gauge("gridx_api_settlements_open", "Trades not yet confirmed or failed", registry=REGISTRY)

@@ -4,18 +4,23 @@ signatures, submits, waits for confirmation and applies the transaction's events
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from collections.abc import Sequence
 
+import structlog
 from pydantic import BaseModel
 from solders.instruction import Instruction
 from solders.pubkey import Pubkey
+from solders.signature import Signature
 
 from gridx.chain import (
     blockhash_valid,
     check_signed_tx,
     confirm_statuses,
     cosign_prepared_tx,
+    err_to_json,
+    rpc_call,
     send_tx,
     transaction_events,
     unsigned_tx,
@@ -23,7 +28,7 @@ from gridx.chain import (
 from gridx.errors import ChainError
 
 from ._errors import ApiError, Problem
-from ._metrics import TX_SUBMITTED
+from ._metrics import TX_EXPIRED, TX_SUBMITTED
 from ._state import Services
 from .indexer import apply_tx_events
 
@@ -33,10 +38,17 @@ __all__ = [
     "begin_cancel",
     "begin_swap_lock",
     "build_unsigned",
+    "expire_stale_txs",
     "prepare_tx",
     "prepared",
+    "run_tx_expiry",
     "submit_tx",
 ]
+
+log = structlog.get_logger("backend.txflow")
+# the statuses an order is in while a cancel or a seller's hash lock is on its way; if that
+# transaction never lands, the order goes back to the status it had (sql/100)
+_IN_FLIGHT = ("cancelling", "swap_locking")
 
 _CHECKS = {"TxMalformed": Problem.TX_MALFORMED, "TxAltered": Problem.TX_ALTERED}
 
@@ -111,13 +123,15 @@ async def _claim(services: Services, wallet: str, tx_id: int, signed_b64: str) -
             raise ApiError(Problem.TX_ALREADY_SUBMITTED, f"transaction {tx_id} is {status}")
         if not await blockhash_valid(services.chain, last_valid):
             raise ApiError(Problem.TX_EXPIRED, "its blockhash expired: prepare it again")
+        before = None
         if kind == "cancel" and order_id is not None:
-            await begin_cancel(conn, order_id)
+            before = await begin_cancel(conn, order_id)
         elif kind == "swap_lock" and order_id is not None:
-            await begin_swap_lock(conn, order_id)
+            before = await begin_swap_lock(conn, order_id)
         await conn.execute(
-            "UPDATE prepared_txs SET status = 'submitted', tx_signature = %s, updated_at = now() WHERE id = %s",
-            (sig, tx_id),
+            """UPDATE prepared_txs SET status = 'submitted', tx_signature = %s, updated_at = now(),
+                      order_status_before = coalesce(order_status_before, %s) WHERE id = %s""",
+            (sig, before, tx_id),
         )
     return kind, bytes(tx), sig, order_id
 
@@ -154,10 +168,11 @@ async def _hold_order(conn: object, order_id: int) -> str:
     return str(status[0]) if status else ""
 
 
-async def begin_swap_lock(conn: object, order_id: int) -> None:
+async def begin_swap_lock(conn: object, order_id: int) -> str:
     """Take a sell order out of matching before the seller's hash lock can land, so no trade
     takes the GRXE the lock moves: 'swap_locking' until the lock's HashLocked event (or its
-    failure) puts it back. The lock is refused on chain if it exceeds what remains."""
+    failure, or its expiry: ``expire_stale_txs``) puts it back. The lock is refused on chain if
+    it exceeds what remains. Returns the order's status before."""
     import psycopg
 
     assert isinstance(conn, psycopg.AsyncConnection)
@@ -165,12 +180,13 @@ async def begin_swap_lock(conn: object, order_id: int) -> None:
     if status != "open":
         raise ApiError(Problem.ORDER_NOT_OPEN, f"order {order_id} is {status}")
     await conn.execute("UPDATE orders SET status = 'swap_locking', updated_at = now() WHERE id = %s", (order_id,))
+    return status
 
 
-async def begin_cancel(conn: object, order_id: int) -> None:
+async def begin_cancel(conn: object, order_id: int) -> str:
     """Take the order out of matching before its cancel can land: refuse if a trade on it is
     not settled yet, else mark it 'cancelling' (the matcher removes it from the engine first
-    thing next round)."""
+    thing next round). Returns the order's status before."""
     import psycopg
 
     assert isinstance(conn, psycopg.AsyncConnection)
@@ -178,30 +194,122 @@ async def begin_cancel(conn: object, order_id: int) -> None:
     if status not in ("open", "removed", "cancelling"):
         raise ApiError(Problem.ORDER_NOT_OPEN, f"order {order_id} is {status}")
     await conn.execute("UPDATE orders SET status = 'cancelling', updated_at = now() WHERE id = %s", (order_id,))
+    return status
 
 
-async def _fail(services: Services, tx_id: int, kind: str, order_id: int | None, reason: str) -> None:
+async def _fail(services: Services, tx_id: int, kind: str, order_id: int | None, reason: str) -> bool:
+    """Mark a submitted transaction failed (once: False if it was not 'submitted') and undo what
+    submitting it did to its order."""
     async with services.pool.connection() as conn, conn.transaction():
-        await conn.execute(
-            "UPDATE prepared_txs SET status = 'failed', reason = %s, updated_at = now() WHERE id = %s", (reason, tx_id)
-        )
+        row = await (
+            await conn.execute(
+                """UPDATE prepared_txs SET status = 'failed', reason = %s, updated_at = now()
+                    WHERE id = %s AND status = 'submitted' RETURNING order_status_before""",
+                (reason, tx_id),
+            )
+        ).fetchone()
+        if row is None:
+            return False
         if kind == "order" and order_id is not None:
             await conn.execute(
                 "UPDATE orders SET status = 'failed', reason = %s WHERE id = %s AND status = 'prepared'",
                 (reason, order_id),
             )
-        elif kind == "swap_lock" and order_id is not None:
-            # the lock did not land: the order goes back to the book as it was
+        elif kind in ("cancel", "swap_lock") and order_id is not None:
+            await _restore_order(conn, tx_id, order_id, row[0])
+        if kind == "swap_lock":
+            # the swap's record says why its seller lock did not land; the seller may prepare it again
             await conn.execute(
-                "UPDATE orders SET status = 'open', updated_at = now() WHERE id = %s AND status = 'swap_locking'",
-                (order_id,),
+                """INSERT INTO payment_swap_steps (swap_id, step, detail)
+                   SELECT swap_id, 'seller_lock_failed', jsonb_build_object('tx_id', %s::bigint, 'reason', %s::text)
+                     FROM payment_swap_steps WHERE step = 'seller_lock_prepared' AND detail->>'tx_id' = %s::text""",
+                (tx_id, reason, str(tx_id)),
             )
+    return True
+
+
+async def _restore_order(conn: object, tx_id: int, order_id: int, before: str | None) -> None:
+    """The cancel or lock did not land: the order goes back to the status it had (the book, or
+    'removed'), unless another cancel or lock of it is still on its way."""
+    import psycopg
+
+    assert isinstance(conn, psycopg.AsyncConnection)
+    status = "open" if before is None or before in _IN_FLIGHT else before
+    # an order the matcher amended down for the lock ('held') is 'swap_locked': the matcher takes
+    # it out and reopens it with all it has (the engine amends down only)
+    await conn.execute(
+        """UPDATE orders SET status = CASE WHEN held > 0 AND in_engine THEN 'swap_locked' ELSE %s END,
+                  held = 0, updated_at = now()
+            WHERE id = %s AND status IN ('cancelling', 'swap_locking')
+              AND NOT EXISTS (SELECT 1 FROM prepared_txs WHERE order_id = %s AND id <> %s AND status = 'submitted'
+                                 AND kind IN ('cancel', 'swap_lock'))""",
+        (status, order_id, order_id, tx_id),
+    )
+
+
+async def expire_stale_txs(services: Services, limit: int = 100) -> int:
+    """Settle submitted transactions whose blockhash has expired (block height past their last
+    valid height): one whose signature the chain does not know never will land, so it fails
+    with reason 'expired' and its order goes back (``_fail``); one that landed after all is
+    applied as ``submit_tx`` would have. Returns how many expired."""
+    height = int((await rpc_call(services.chain.get_block_height())).value)
+    async with services.pool.connection() as conn:
+        rows = await (
+            await conn.execute(
+                """SELECT id, kind, order_id, tx_signature FROM prepared_txs
+                    WHERE status = 'submitted' AND last_valid_height < %s ORDER BY id LIMIT %s""",
+                (height, limit),
+            )
+        ).fetchall()
+    if not rows:
+        return 0
+    sigs = [Signature.from_string(r[3]) for r in rows]
+    statuses = (await rpc_call(services.chain.get_signature_statuses(sigs, search_transaction_history=True))).value
+    expired = 0
+    for (tx_id, kind, order_id, sig), st in zip(rows, statuses, strict=True):
+        if st is None:
+            if await _fail(services, tx_id, kind, order_id, "expired"):
+                TX_EXPIRED.labels(kind).inc()
+                expired += 1
+                log.info("tx_expired", tx_id=tx_id, kind=kind, order_id=order_id)
+        elif st.err is not None:
+            await _fail(services, tx_id, kind, order_id, str(err_to_json(st.err)))
+        else:
+            events = await transaction_events(services.chain, Signature.from_string(sig))
+            async with services.pool.connection() as conn, conn.transaction():
+                await apply_tx_events(conn, sig, st.slot, events)
+                await conn.execute(
+                    """UPDATE prepared_txs SET status = 'confirmed', slot = %s, updated_at = now()
+                        WHERE id = %s AND status = 'submitted'""",
+                    (st.slot, tx_id),
+                )
+    services.matcher_wake.set()  # an order may be back in the book
+    return expired
+
+
+async def run_tx_expiry(services: Services, stop: asyncio.Event, period_s: float = 2.0) -> None:
+    """``expire_stale_txs`` every ``period_s`` until ``stop`` (a blockhash lasts about a minute,
+    so an order stuck behind a lost transaction is back within a minute and a period)."""
+    while not stop.is_set():
+        try:
+            await expire_stale_txs(services)
+        except Exception as exc:  # the chain or the database is away: try again next period
+            log.warning("tx_expiry_failed", error=str(exc))
+        try:
+            await asyncio.wait_for(stop.wait(), period_s)
+        except TimeoutError:
+            pass
 
 
 async def submit_tx(services: Services, wallet: str, tx_id: int, signed_b64: str) -> SubmitResult:
     from solders.transaction import Transaction
 
     kind, wire, sig, order_id = await _claim(services, wallet, tx_id, signed_b64)
+    if services.settings.failpoint == "submit_before_send":  # tests: the API dies with it marked submitted
+        import os
+        import signal
+
+        os.kill(os.getpid(), signal.SIGKILL)
     TX_SUBMITTED.labels(kind).inc()
     tx = Transaction.from_bytes(wire)
     try:

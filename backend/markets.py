@@ -68,14 +68,16 @@ def _trade(row: Any) -> TradeView:
 
 async def book_snapshot(conn: Any, market: str, depth: int | None) -> BookView:
     """Levels of the orders in the engine with the engine's seq, in one statement, so one
-    snapshot (the matcher writes both in one transaction) and one round trip."""
+    snapshot (the matcher writes both in one transaction) and one round trip. A sell order
+    whose hash lock is on its way counts with what the matcher did not hold back (sql/101)."""
     rows = await (
         await conn.execute(
             """SELECT s.seq, l.side, l.price, l.amount, l.n
                  FROM (SELECT coalesce((SELECT seq FROM market_state WHERE market = %s), 0) AS seq) s
                  LEFT JOIN LATERAL (
-                      SELECT side, price, sum(remaining)::bigint AS amount, count(*) AS n FROM orders
-                       WHERE market = %s AND status = 'open' AND in_engine AND remaining > 0
+                      SELECT side, price, sum(remaining - held)::bigint AS amount, count(*) AS n FROM orders
+                       WHERE market = %s AND in_engine AND remaining - held > 0
+                         AND (status = 'open' OR (status = 'swap_locking' AND held > 0))
                        GROUP BY side, price) l ON true""",
             (market, market),
         )

@@ -15,6 +15,7 @@ import structlog
 
 from backend._state import MarketInfo
 from backend.market import (
+    Amend,
     Cancel,
     Cancelled,
     CancelReason,
@@ -65,8 +66,9 @@ class Matcher:
         row = await (await conn.execute("SELECT seq FROM market_state WHERE market = %s", (self.market.id,))).fetchone()
         rows = await (
             await conn.execute(
-                """SELECT id, owner, side, price, remaining FROM orders
-                    WHERE market = %s AND status = 'open' AND in_engine AND remaining > 0
+                """SELECT id, owner, side, price, remaining - held FROM orders
+                    WHERE market = %s AND in_engine AND remaining - held > 0
+                      AND (status = 'open' OR (status = 'swap_locking' AND held > 0))
                     ORDER BY side DESC, CASE WHEN side = 'sell' THEN price ELSE -price END, book_seq""",
                 (self.market.id,),
             )
@@ -74,24 +76,31 @@ class Matcher:
         resting = [RestingOrder(i, o, Side.SELL if s == "sell" else Side.BUY, p, r) for i, o, s, p, r in rows]
         self.engine = Engine.restore(engine_spec(self.market), row[0] if row else 0, resting)
 
-    async def _commands(self, conn: psycopg.AsyncConnection) -> list[Cancel | NewOrder]:
+    async def _commands(self, conn: psycopg.AsyncConnection) -> list[Cancel | NewOrder | Amend]:
         m = self.market.id
-        cmds: list[Cancel | NewOrder] = []
+        cmds: list[Cancel | NewOrder | Amend] = []
         removed: set[int] = set()
         # out of the engine: cancels under way or done (also those made on chain outside the API,
         # which the indexer marks cancelled), orders a failed settlement changed (requeue: an open
         # one enters again below, with the amount the chain still holds), and sell orders a THB
         # swap's hash lock takes from (see sql/075); one whose lock already landed ('swap_locked')
         # reopens with what remains, and is fed to the engine again next round, not in the batch
-        # that removes it
-        for oid, owner in await (
+        # that removes it. A partial lock keeps the order's place instead when the engine can
+        # amend it down (sql/101)
+        for oid, owner, status, remaining, locking in await (
             await conn.execute(
-                """SELECT id, owner FROM orders WHERE market = %s AND in_engine
-                      AND (status IN ('cancelling', 'cancelled', 'swap_locking', 'swap_locked') OR requeue)
+                """SELECT id, owner, status, remaining,
+                          (SELECT max(p.amount) FROM prepared_txs p WHERE p.order_id = orders.id
+                              AND p.kind = 'swap_lock' AND p.status = 'submitted')
+                     FROM orders WHERE market = %s AND in_engine
+                      AND (status IN ('cancelling', 'cancelled', 'swap_locked') OR requeue
+                           OR (status = 'swap_locking' AND held = 0))
                     ORDER BY id""",
                 (m,),
             )
         ).fetchall():
+            if await self._keep_place(conn, cmds, oid, owner, status, remaining, locking):
+                continue
             if self.engine.order(oid) is not None:
                 cmds.append(Cancel(oid, owner))
             removed.add(oid)
@@ -116,6 +125,39 @@ class Matcher:
             cmds.append(NewOrder(oid, owner, s, price, remaining, TimeInForce(tif), mode))
             await conn.execute("UPDATE orders SET in_engine = true WHERE id = %s", (oid,))
         return cmds
+
+    async def _keep_place(
+        self,
+        conn: psycopg.AsyncConnection,
+        cmds: list[Cancel | NewOrder | Amend],
+        oid: int,
+        owner: str,
+        status: str,
+        remaining: int,
+        locking: int | None,
+    ) -> bool:
+        """A sell order a hash lock takes part of stays in the book at its place: amended down by
+        the lock's amount while the lock is on its way ('held'), or to what remains once it
+        landed. False when the engine cannot (the order is gone, the lock takes all of it, or the
+        result is not whole lots): the caller takes it out and reopens it as before."""
+        live = self.engine.order(oid)
+        if live is None or status not in ("swap_locking", "swap_locked"):
+            return False
+        if status == "swap_locking":
+            if not locking:  # a lock prepared before sql/101 carries no amount
+                return False
+            new = live.remaining - locking
+        else:  # 'swap_locked': the lock landed, ``remaining`` is what the order has left
+            new = remaining
+        if not (0 < new <= live.remaining) or new % self.market.lot:
+            return False
+        if new < live.remaining:
+            cmds.append(Amend(oid, owner, new))
+        if status == "swap_locking":
+            await conn.execute("UPDATE orders SET held = %s WHERE id = %s", (live.remaining - new, oid))
+        else:
+            await conn.execute("UPDATE orders SET status = 'open', held = 0 WHERE id = %s", (oid,))
+        return True
 
     async def _record(self, conn: psycopg.AsyncConnection, ev: Event) -> None:
         if isinstance(ev, Trade):

@@ -43,19 +43,22 @@ def link_evm_address(
     *,
     wallet: str | None = None,
 ) -> str:
-    """Verify and link; the nonce is consumed in the same transaction (a replay finds it used).
-    With ``wallet`` (the API's signed-in caller), only that wallet's own nonce is accepted."""
+    """Verify and link. The nonce is single-attempt: it is consumed in its own transaction
+    before the signature is checked, so a refused attempt uses it up too (a replay, or a second
+    try with another signature, finds it used and the wallet asks for a new challenge). With
+    ``wallet`` (the API's signed-in caller), only that wallet's own nonce is accepted."""
     with conn.transaction():
         row = conn.execute(
             "UPDATE evm_link_nonces SET used_at = %s WHERE nonce = %s AND used_at IS NULL"
             " AND (%s::text IS NULL OR wallet = %s) RETURNING wallet, evm_address, issued_at, expires_at",
             [now, nonce, wallet, wallet],
         ).fetchone()
-        if row is None:
-            raise SiweRefused(SiweVerdict.UNKNOWN_NONCE, nonce)
-        wallet, address, issued, expires = row
-        r = SiweRequest(domain, uri, address, wallet, chain_id, nonce, issued, expires)
-        signer = verify_siwe(r, message, signature, now)
+    if row is None:
+        raise SiweRefused(SiweVerdict.UNKNOWN_NONCE, nonce)
+    wallet, address, issued, expires = row
+    r = SiweRequest(domain, uri, address, wallet, chain_id, nonce, issued, expires)
+    signer = verify_siwe(r, message, signature, now)
+    with conn.transaction():
         conn.execute(
             "INSERT INTO evm_links (wallet, evm_address, message, signature) VALUES (%s, %s, %s, %s)"
             " ON CONFLICT (wallet) DO UPDATE SET evm_address = EXCLUDED.evm_address, message = EXCLUDED.message,"

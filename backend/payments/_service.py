@@ -50,7 +50,9 @@ def open_swap(
     hashlock: bytes,
 ) -> SwapRecord:
     """Record the swap under the buyer's hash lock (the buyer keeps the secret; we never see it
-    until the buyer asks us to claim for it)."""
+    until the buyer asks us to claim for it). A hash lock opens one swap only (``hashlock_used``
+    otherwise): after a claim its secret is public, and a second swap under it would let anyone
+    who saw the claim take the buyer's THBC without the seller's GRXE being locked."""
     if len(hashlock) != 32:
         raise SwapRefused("bad_hashlock", f"{len(hashlock)} bytes")
     rec = SwapRecord(
@@ -58,7 +60,12 @@ def open_swap(
         Web3.to_checksum_address(seller_evm), sell_order_id, q.grxe, q.grx, Decimal(q.thb_per_grx), q.thbc,
         hashlock, evm_deadline=q.evm_deadline,
     )  # fmt: skip
-    insert_swap(conn, rec)
+    try:
+        insert_swap(conn, rec)
+    except psycopg.errors.UniqueViolation as exc:
+        if exc.diag.constraint_name != "payment_swaps_hashlock_key":
+            raise
+        raise SwapRefused("hashlock_used", "this hash lock already opened a swap: make a new secret") from exc
     return rec
 
 

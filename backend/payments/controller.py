@@ -61,6 +61,7 @@ _REFUSED = {
     "wrong_secret": Problem.SWAP_WRONG_SECRET,
     "buyer_not_locked": Problem.SWAP_BUYER_NOT_LOCKED,
     "seller_already_locked": Problem.SWAP_SELLER_ALREADY_LOCKED,
+    "hashlock_used": Problem.SWAP_HASHLOCK_USED,
 }
 
 
@@ -243,6 +244,8 @@ async def _prepare_seller_lock(services: Services, wallet: str, rec: SwapRecord)
         raise ApiError(Problem.AMOUNT_EXCEEDS_ORDER, f"{rec.grxe} > {remaining} remaining", remaining=remaining)
     async with services.pool.connection() as conn, conn.transaction():
         prepared = await prepare_tx(services, conn, wallet, "swap_lock", [ix], order_id=rec.sell_order_id)
+        # what the matcher holds back of the order while the lock is on its way (sql/101)
+        await conn.execute("UPDATE prepared_txs SET amount = %s WHERE id = %s", (rec.grxe, prepared.tx_id))
         await conn.execute(
             "INSERT INTO payment_swap_steps (swap_id, step, detail) VALUES (%s, 'seller_lock_prepared', %s)",
             (rec.swap_id, Jsonb({"tx_id": prepared.tx_id, "sol_deadline": sol_deadline})),

@@ -3,7 +3,8 @@ Sign-In-With-Ethereum (EIP-4361) message with that address. The API issues the e
 (this deployment's domain and URI, the EVM chain's id, a single-use nonce, a 10-minute
 validity), the EVM wallet signs it (personal_sign; no private key leaves the client), and the
 API recovers the signer and compares everything (``backend.payments._siwe``). The nonce belongs
-to the wallet that asked for it and is consumed by the link, so a replay is refused."""
+to the wallet that asked for it and is consumed by the first attempt, refused or not, so neither
+a replay nor a second try against the same challenge gets through."""
 
 from __future__ import annotations
 

@@ -50,6 +50,10 @@ event Refunded:
     amount: uint256
 
 locks: public(HashMap[bytes32, Lock])
+# Hash locks a sender has used: once a lock is claimed its secret is public, so a second lock by
+# the same sender under it could be claimed by its receiver at once. Per sender, not global, so
+# nobody can block an honest sender's lock by front-running its hash with a lock of their own.
+hashlock_used: public(HashMap[address, HashMap[bytes32, bool]])
 # A lock must leave at least this long before its deadline (seconds): a lock that expires
 # before anyone can react is a trap for its receiver. Set at deployment.
 min_duration: public(immutable(uint256))
@@ -77,6 +81,8 @@ def lock(receiver: address, token: address, amount: uint256, hashlock: bytes32, 
     assert receiver != msg.sender, "HTLC: self swap"
     assert deadline >= block.timestamp + min_duration, "HTLC: deadline too soon"
     assert deadline <= block.timestamp + max_duration, "HTLC: deadline too far"
+    assert not self.hashlock_used[msg.sender][hashlock], "HTLC: hashlock used"
+    self.hashlock_used[msg.sender][hashlock] = True
     lock_id: bytes32 = keccak256(abi_encode(msg.sender, receiver, token, amount, hashlock, deadline))
     assert self.locks[lock_id].state == STATE_NONE, "HTLC: lock exists"
     self.locks[lock_id] = Lock(

@@ -15,6 +15,10 @@ mod state;
 // One module per instruction (p-token style); `process_instruction` below only dispatches.
 mod cancel_order;
 mod create_order;
+mod hashlock_claim;
+mod hashlock_close;
+mod hashlock_fill;
+mod hashlock_refund;
 mod htlc;
 mod initialize_market;
 mod match_order;
@@ -46,10 +50,10 @@ pub fn process_instruction(program_id: &Address, accounts: &mut [AccountView], d
         IX_CREATE_BUY_ORDER => create_order::create_buy_order(program_id, accounts, &mut args),
         IX_CANCEL_ORDER => cancel_order::cancel_order(program_id, accounts, &mut args),
         IX_MATCH_ORDER => match_order::match_order(program_id, accounts, &mut args),
-        IX_HASHLOCK_FILL => htlc::hashlock_fill(program_id, accounts, &mut args),
-        IX_HASHLOCK_CLAIM => htlc::hashlock_claim(program_id, accounts, &mut args),
-        IX_HASHLOCK_REFUND => htlc::hashlock_refund(program_id, accounts, &mut args),
-        IX_HASHLOCK_CLOSE => htlc::hashlock_close(program_id, accounts, &mut args),
+        IX_HASHLOCK_FILL => hashlock_fill::hashlock_fill(program_id, accounts, &mut args),
+        IX_HASHLOCK_CLAIM => hashlock_claim::hashlock_claim(program_id, accounts, &mut args),
+        IX_HASHLOCK_REFUND => hashlock_refund::hashlock_refund(program_id, accounts, &mut args),
+        IX_HASHLOCK_CLOSE => hashlock_close::hashlock_close(program_id, accounts, &mut args),
         IX_RELEASE_ORDER => release_order::release_order(program_id, accounts, &mut args),
         _ => fail(Error::InvalidInstruction),
     }

@@ -107,6 +107,28 @@ def test_thb_refusals(thb_stack: Stack) -> None:
     assert refused(lambda: anon.request("POST", "/payments/thb/swaps", json=body)) == (401, "token_missing")
 
 
+def test_thb_reused_hashlock_refused(thb_stack: Stack) -> None:
+    """A hash lock opens one swap only: once its secret is revealed by a claim anyone can open a
+    second lock under it, so a reused one (by the same buyer, on another order, or by another
+    buyer) is refused with its own problem code, not a database error."""
+    a, b, c2 = thb_stack.user("prosumer"), thb_stack.user("consumer"), thb_stack.user("consumer")
+    mint_grxe(thb_stack, a.keypair, [4 * UNIT])
+    first, second = open_sell(a, 2 * UNIT, 3 * UNIT), open_sell(a, 2 * UNIT, 3 * UNIT)
+    for who in (a, b, c2):
+        link(thb_stack, who.wallet, Account.create())
+    hashlock = "0x" + hashlib.sha256(secrets.token_bytes(32)).hexdigest()
+    body = {"order_id": first, "hashlock": hashlock, "thbc": 60 * THBC}
+    b.request("POST", "/payments/thb/swaps", json=body)
+    for who, order_id in ((b, first), (b, second), (c2, second)):
+        again = {**body, "order_id": order_id}
+        assert refused(lambda: who.request("POST", "/payments/thb/swaps", json=again)) == (  # noqa: B023
+            409,
+            "swap_hashlock_used",
+        )
+    rows = thb_stack.sql("SELECT count(*) FROM payment_swaps WHERE hashlock = %s", bytes.fromhex(hashlock[2:]))
+    assert rows == [(1,)]
+
+
 def test_thb_routes_only_where_configured(stack: Stack) -> None:
     b = stack.user("consumer")
     assert refused(lambda: b.request("GET", "/payments/thb/swaps")) == (404, "not_found")

@@ -44,15 +44,23 @@ def test_link_evm_address_over_http(thb_stack: Stack) -> None:
     def sig(who: LocalAccount, text: str) -> str:
         return "0x" + who.sign_message(encode_defunct(text=text)).signature.hex()
 
-    def attempt(client: TradingClient, message: str, signature: str, nonce: str = ch["nonce"]) -> tuple[int, str]:
+    def attempt(client: TradingClient, message: str, signature: str, nonce: str) -> tuple[int, str]:
         body = {"nonce": nonce, "message": message, "signature": signature}
         return refused(lambda: client.request("POST", "/payments/evm-links", json=body))
 
-    altered = msg.replace(b.wallet, other.wallet)
-    assert attempt(b, msg, sig(intruder, msg)) == (422, "evm_link_wrong_signer")
-    assert attempt(b, altered, sig(acct, altered)) == (422, "evm_link_altered_message")
-    assert attempt(b, msg, "0x1234") == (422, "evm_link_malformed_signature")
-    assert attempt(other, msg, sig(acct, msg)) == (422, "evm_link_nonce_unknown")  # B's nonce, not other's
+    def fresh() -> tuple[str, str]:  # a nonce is single-attempt: each try needs a new challenge
+        c = b.request("POST", "/payments/evm-links/challenge", json={"address": acct.address})
+        return c["message"], c["nonce"]
+
+    assert attempt(b, msg, sig(intruder, msg), ch["nonce"]) == (422, "evm_link_wrong_signer")
+    assert attempt(b, msg, sig(acct, msg), ch["nonce"]) == (422, "evm_link_nonce_unknown")  # used up by the refusal
+    m, n = fresh()
+    altered = m.replace(b.wallet, other.wallet)
+    assert attempt(b, altered, sig(acct, altered), n) == (422, "evm_link_altered_message")
+    m, n = fresh()
+    assert attempt(b, m, "0x1234", n) == (422, "evm_link_malformed_signature")
+    msg, nonce = fresh()
+    assert attempt(other, msg, sig(acct, msg), nonce) == (422, "evm_link_nonce_unknown")  # B's nonce, not other's
     assert attempt(b, msg, sig(acct, msg), "0" * 32) == (422, "evm_link_nonce_unknown")
     assert refused(lambda: b.request("POST", "/payments/evm-links/challenge", json={"address": "0x12"})) == (
         400,
@@ -61,10 +69,10 @@ def test_link_evm_address_over_http(thb_stack: Stack) -> None:
     assert b.request("GET", "/payments/evm-links")["evm_address"] is None  # no refusal linked anything
 
     linked = b.request(
-        "POST", "/payments/evm-links", json={"nonce": ch["nonce"], "message": msg, "signature": sig(acct, msg)}
+        "POST", "/payments/evm-links", json={"nonce": nonce, "message": msg, "signature": sig(acct, msg)}
     )
     assert linked == {"wallet": b.wallet, "evm_address": acct.address}
-    assert attempt(b, msg, sig(acct, msg)) == (422, "evm_link_nonce_unknown")  # single use: a replay is refused
+    assert attempt(b, msg, sig(acct, msg), nonce) == (422, "evm_link_nonce_unknown")  # a replay is refused
     assert b.request("GET", "/payments/evm-links")["evm_address"] == acct.address
     assert other.request("GET", "/payments/evm-links")["evm_address"] is None
     anon = TradingClient(thb_stack.url, b.keypair)
@@ -173,3 +181,42 @@ def test_seller_lock_over_http(
     assert _order_row(thb_stack, order_id) == ("open", 5 * UNIT, True)  # nothing taken from the order
     steps = [st["step"] for st in b.request("GET", f"/payments/thb/swaps/{late['swap_id']}")["steps"]]
     assert "seller_lock_prepared" not in steps
+
+
+def test_partly_locked_order_keeps_its_queue_place(
+    thb_stack: Stack, contracts: HtlcContracts, anvil: AnvilNode, issuer: LocalAccount
+) -> None:
+    """A1 offers first and A2 later at the same price; A1 hash-locks part of its order for B.
+    The matcher amends A1's order down instead of re-adding it, so a buyer at that price still
+    trades with A1 first (price-time priority), and A2's order is untouched."""
+    price = 2 * UNIT  # the best ask of the package's shared book (the other tests offer at 3 GRX and up)
+    a1, a2, b, c2 = (thb_stack.user(k) for k in ("prosumer", "prosumer", "consumer", "consumer"))
+    mint_grxe(thb_stack, a1.keypair, [6 * UNIT])
+    mint_grxe(thb_stack, a2.keypair, [2 * UNIT])
+    first = open_sell(a1, 6 * UNIT, price)
+    wait_until(lambda: _order_row(thb_stack, first)[2], 20, "A1's order in the matcher's book")
+    second = open_sell(a2, 2 * UNIT, price)
+    wait_until(lambda: _order_row(thb_stack, second)[2], 20, "A2's order in the matcher's book")
+    b_evm = Account.create()
+    link_over_http(a1, Account.create())
+    link_over_http(b, b_evm)
+    anvil.fund(b_evm.address, ETH)
+    parties = {"a": a1, "b": b, "b_evm": b_evm, "order_id": first}
+    opened, _ = _open_locked_swap(thb_stack, contracts, anvil, issuer, parties, 4 * UNIT)
+    locked = a1.sign_and_submit(a1.request("POST", f"/payments/thb/swaps/{opened['swap_id']}/lock"))
+    assert locked["status"] == "confirmed"
+    wait_until(lambda: _order_row(thb_stack, first) == ("open", 2 * UNIT, True), 20, "A1's order with what is left")
+    level = lambda: [lv for lv in c2.book()["asks"] if lv["price"] == price]  # noqa: E731
+    wait_until(lambda: [lv["amount"] for lv in level()] == [4 * UNIT], 20, "the level: A1's 2 and A2's 2")
+
+    c2.faucet(2 * price)
+    c2.buy(2 * UNIT, price)
+    wait_until(
+        lambda: thb_stack.sql("SELECT count(*) FROM trades WHERE sell_order IN (%s, %s)", first, second) == [(1,)],
+        20,
+        "the trade",
+    )
+    assert thb_stack.sql("SELECT sell_order, amount FROM trades WHERE sell_order IN (%s, %s)", first, second) == [
+        (first, 2 * UNIT)
+    ]
+    assert _order_row(thb_stack, second) == ("open", 2 * UNIT, True)

@@ -91,7 +91,27 @@ def test_lock_deadline_bounds_and_duplicate(anvil, contracts, issuer) -> None:
     with pytest.raises(EvmReverted, match="self swap"):
         contracts.lock(buyer, buyer.address, THBC, h, now + 600)
     contracts.lock(buyer, seller.address, THBC, h, now + 600)
-    with pytest.raises(EvmReverted, match="lock exists"):
+    with pytest.raises(EvmReverted, match="hashlock used"):
         contracts.lock(buyer, seller.address, THBC, h, now + 600)
     with pytest.raises(EvmReverted):  # more than the allowance / balance
         contracts.lock(buyer, seller.address, 100 * THBC, h, now + 700)
+
+
+def test_a_sender_uses_a_hashlock_once(anvil, contracts, issuer) -> None:
+    """Once a lock's secret is revealed (claimed) anyone knows it, so a second lock by the same
+    sender under that hash is claimable by its receiver at once: refused, even with another
+    deadline or amount, and after the first lock is over. Per sender, so nobody can block an
+    honest buyer's lock by front-running its hash with a lock of their own."""
+    buyer, seller, relayer, secret, lock_id = _setup_lock(anvil, contracts, issuer, amount=2 * THBC)
+    h = hashlib.sha256(secret).digest()
+    contracts.claim(relayer, lock_id, secret)
+    contracts.mint(issuer, buyer.address, THBC)
+    contracts.approve(buyer, THBC)
+    now = contracts.evm.now()
+    with pytest.raises(EvmReverted, match="hashlock used"):
+        contracts.lock(buyer, seller.address, THBC, h, now + 900)
+    other = funded(anvil)
+    contracts.mint(issuer, other.address, THBC)
+    contracts.approve(other, THBC)
+    contracts.lock(other, seller.address, THBC, h, now + 900)  # another sender's hash space
+    assert contracts.balance(buyer.address) == THBC
