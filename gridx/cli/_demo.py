@@ -152,16 +152,19 @@ def _watch(stack: LocalStack, seconds: int, console: Any, ready: Any = None, pat
             return
 
 
-def _settle(stack: LocalStack, keys: Path, console: Any, traded: bool = False) -> dict[str, Any]:
+def _settle(stack: LocalStack, keys: Path, evm: dict[str, str], console: Any, traded: bool = False) -> dict[str, Any]:
     """Reconcile the chain against the database, then the market step through the API (A sells
-    half the top prosumer's GRXE, B buys it) and ``gridx prove`` of one of A's mints."""
+    half the top prosumer's GRXE, B buys it paying THB and GRX) and ``gridx prove`` of one of
+    A's mints."""
     from gridx.chain import run_on_chain
+    from gridx.cli._demo_thb import ThbRails
     from gridx.cli._demo_trade import dashboard_view, prove_one, trade_over_api
     from gridx.db import connect
     from gridx.registry import reconcile
 
     url, api = stack.chain_url, stack.api_url
-    assert url is not None and api is not None
+    assert url is not None and api is not None and stack.anvil is not None
+    rails = ThbRails.from_settings(evm, keys / "evm" / "issuer.key", stack.anvil.fund)
     with connect(stack.dsn) as conn:
         # per-owner balances equal their mints only if nobody traded yet (--load trades meanwhile;
         # the trading reconciliation checks those)
@@ -175,7 +178,7 @@ def _settle(stack: LocalStack, keys: Path, console: Any, traded: bool = False) -
     verified, signature = False, None
     if top is not None:
         # reconcile first: a trade moves tokens between owners on purpose
-        market = trade_over_api(api, url, stack.dsn, keys, str(top[0]), console)
+        market = trade_over_api(api, url, stack.dsn, keys, str(top[0]), rails, console)
         verified, lines, signature = prove_one(stack.dsn, url, str(top[0]))
         console.rule("gridx prove (one of A's mints)")
         for line in lines:
@@ -239,7 +242,7 @@ def _run(meters: int, seconds: int, speed: float, interval_s: int, load: bool = 
         # edge first: what it published is drained before the consumers stop; the chain stays
         # up for the reconciliation
         stack.stop_children(keep=("chain-node", "relayer", "api"))
-        result = {**_settle(stack, keys, console, traded=load), **load_figures}
+        result = {**_settle(stack, keys, evm, console, traded=load), **load_figures}
     table = Table(title="GridTokenX demo result", show_header=False)
     for key, value in result.items():
         number = isinstance(value, int) and not isinstance(value, bool)

@@ -1,6 +1,7 @@
 """`make demo`'s job, shortened: every part as its own process (meters, edge, broker, gateway,
 mint worker, chain node, the API with its matcher and indexer), readings → mints, then the
-market step through the HTTP API and `gridx prove`; every figure of the summary is checked.
+market step through the HTTP API (a purchase paid in THB on the EVM chain, one paid in GRX)
+and `gridx prove`; every figure of the summary is checked.
 A first run is interrupted the way Ctrl-C does it; the second, in the same directories, must
 work without any cleanup and leave no process behind either."""
 
@@ -67,12 +68,19 @@ def _check_figures(out: dict[str, Any], stdout: str) -> None:
     assert out["readings"] > 0 and out["quarantined"] == 0
     assert out["mints_confirmed"] > 0 and out["mints_pending"] == 0
     assert out["grxe_supply"] == out["minted_grxe"] == out["grxe_minted"] and out["reconcile_drift"] == 0
-    # the market step: A sells half its GRXE (whole lots) at 3 GRX/kWh, B buys all of it
+    # the market step: A sells half its GRXE (whole lots) at 3 GRX/kWh; B pays two thirds of it
+    # in THB (a hash-locked swap) and the rest in GRX
     minted = out["seller_held_grxe"]
     sold = minted // 2 // LOT * LOT
-    assert out["sold_grxe"] == sold > 0 and out["trades"] == 1 and len(out["trade_seconds"]) == 1
-    assert out["buyer_grxe"] == sold and out["grx_paid"] == out["buyer_grx_spent"] == sold * 3
-    assert out["thbc_paid"] == 0  # the THB purchase waits for the seller-lock route (issue 12)
+    in_grx = sold // 3 // LOT * LOT
+    assert out["sold_grxe"] == sold > 0 and out["buyer_grxe"] == sold
+    assert out["sold_thb_grxe"] == sold - in_grx > 0 and out["sold_grx_grxe"] == in_grx
+    # THB: 3 GRX/kWh x 10 THB/GRX, THBC base units (6 decimals) read back from the EVM chain:
+    # exactly what B was quoted and paid is what A received (the seed's 15 kWh would be 450 THBC)
+    assert out["thb_quote"] == out["thbc_paid"] == out["thbc_received"] == (sold - in_grx) * 30
+    assert out["thb_lock_closed"] is True and len(out["thb_swap_id"]) == 36
+    assert out["trades"] == 1 + (in_grx > 0) and len(out["trade_seconds"]) == out["trades"]
+    assert out["grx_paid"] == out["buyer_grx_spent"] == in_grx * 3
     # then offers the rest at 3.5 GRX/kWh: escrowed, so A's account keeps only what is below a lot
     assert out["open_offer_grxe"] == (minted - sold) // LOT * LOT
     # its THB quote from the API: 3.5 GRX/kWh x 10 THB/GRX, in THBC base units (6 decimals)
@@ -133,5 +141,5 @@ def test_demo_load_trades_in_the_background(tmp_path: Path) -> None:
     assert out["load_trades"] > 0 and out["load_grxe"] >= out["load_trades"] * 100 * LOT
     assert out["load_errors"] == {}
     assert out["reconcile_drift"] == 0 and out["trading_drift"] == 0 and out["grxe_supply"] == out["minted_grxe"]
-    assert out["trades"] == 1 and out["proof_verified"] is True
+    assert out["trades"] == 2 and out["thbc_paid"] == out["sold_thb_grxe"] * 30 > 0 and out["proof_verified"] is True
     assert _processes_of(run) == []
