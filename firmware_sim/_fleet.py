@@ -139,8 +139,10 @@ class Fleet:
         return MeterSnapshot(
             produced_total_wh=prod,
             consumed_total_wh=cons,
-            production_w=model.production_w(p, slot_s),
-            consumption_w=model.consumption_w(p, slot_s),
+            # a scripted meter's counters move in steps: its power registers read 0, so the
+            # edge does not take a flat counter under load for a stuck register
+            production_w=model.production_w(p, slot_s) if script is None else 0,
+            consumption_w=model.consumption_w(p, slot_s) if script is None else 0,
             voltage_dv=model.voltage_dv(p, slot_s),
             frequency_chz=model.frequency_chz(p, slot_s),
             status=STATUS_OK | (STATUS_HAS_PV if p.prosumer or script is not None else 0),

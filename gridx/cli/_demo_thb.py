@@ -117,7 +117,13 @@ def buy_in_thb(
     if locked["status"] != "confirmed":
         raise RuntimeError(f"demo: A's hash lock did not land: {locked}")
     b.claim_thb_swap(swap_id, secret)
-    _wait(lambda: b.thb_swap(swap_id)["status"] == "completed", 120, "the relayer completed the swap")
+    try:
+        _wait(lambda: b.thb_swap(swap_id)["status"] == "completed", 120, "the relayer completed the swap")
+    except TimeoutError as exc:
+        # what the relayer recorded (its submissions and refusals) says why
+        view = b.thb_swap(swap_id)
+        steps = [(st["step"], st.get("detail")) for st in view["steps"]]
+        raise TimeoutError(f"{exc}: status {view['status']}, steps {steps}") from exc
     took = time.monotonic() - started
     closed = a.seller_close(swap_id)
     paid, received = b0 - contracts.balance(b_evm.address), contracts.balance(a_evm.address) - a0

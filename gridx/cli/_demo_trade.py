@@ -19,7 +19,7 @@ from gridx.chain import airdrop, load_deployment, load_or_create_keypair, run_on
 from gridx.cli._demo_thb import ThbRails, buy_in_thb
 from gridx.client import TradingClient
 
-__all__ = ["PRICE", "dashboard_view", "prove_one", "register_over_api", "trade_over_api"]
+__all__ = ["PRICE", "a_day", "dashboard_view", "prove_one", "register_over_api", "trade_over_api", "trading_drift_of"]
 
 UNIT = 1_000_000  # base units per GRXE (kWh) and per GRX
 PRICE = 3 * UNIT  # 3 GRX per kWh, as in the seed's Flow 4
@@ -52,7 +52,7 @@ def register_over_api(api_url: str, rpc_url: str, wallets: Path, owners: list[tu
                 user.register(kind)
 
 
-def _trading_drift(dsn: str, rpc_url: str, keys: Path) -> int:
+def trading_drift_of(dsn: str, rpc_url: str, keys: Path) -> int:
     from backend.reconcile import reconcile_trading
     from gridx.db import aconnect
 
@@ -65,7 +65,7 @@ def _trading_drift(dsn: str, rpc_url: str, keys: Path) -> int:
     return run_on_chain(rpc_url, go)
 
 
-def _a_day(a: TradingClient, meter: str) -> dict[str, int]:
+def a_day(a: TradingClient, meter: str) -> dict[str, int]:
     """A's day from its own API session: energy from the daily aggregate (database), mints
     with their signatures (database, written from the chain), balances (chain)."""
     day = a.request("GET", "/me/aggregates", params={"meter_id": meter, "bucket": "day"})
@@ -153,9 +153,9 @@ def trade_over_api(
             "open_offer_thbc_quote": thb_quote,
             "seller_held_grxe": held,  # = A's minted GRXE unless --load traded some of it
             "buyer_grxe": int(b.balances()["grxe"]),
-            **_a_day(a, seller_meter),
+            **a_day(a, seller_meter),
         }
-    result["trading_drift"] = _trading_drift(dsn, rpc_url, keys / "chain")
+    result["trading_drift"] = trading_drift_of(dsn, rpc_url, keys / "chain")
     return result
 
 

@@ -46,7 +46,7 @@ def test_fleet_plays_the_script_from_the_profile_counters() -> None:
     p = fleet.profile(2)
     snap = fleet.snapshot(2)  # the first read starts the script: nothing played yet
     assert (snap.produced_total_wh, snap.consumed_total_wh) == (p.initial_produced_wh, p.initial_consumed_wh)
-    assert snap.status & STATUS_HAS_PV
+    assert snap.status & STATUS_HAS_PV and snap.production_w == snap.consumption_w == 0
 
 
 @pytest.mark.parametrize("bad", ["1=10", "x=10:1", "1=0:5", "1=10:", "1=10:5,-1", "-1=10:5"])
