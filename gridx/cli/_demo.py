@@ -244,7 +244,13 @@ def _day(
 
     api, url = stack.api_url, stack.chain_url
     assert api is not None and url is not None and stack.anvil is not None
-    rails = ThbRails.from_settings(evm, keys / "evm" / "issuer.key", stack.anvil.fund)
+    relayer = next(proc for name, proc in stack.children if name == "relayer")
+
+    def relayer_alive() -> None:
+        if relayer.poll() is not None:
+            raise RuntimeError(f"relayer exited with {relayer.returncode}; see {stack.workdir / 'relayer.log'}")
+
+    rails = ThbRails.from_settings(evm, keys / "evm" / "issuer.key", stack.anvil.fund, relayer_alive)
     if a is not None:
         return _flow4_day(stack, keys, str(a["meter_id"]), rails, console)
     trader = _start_load(stack, keys, owners) if load else None

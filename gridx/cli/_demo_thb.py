@@ -45,11 +45,17 @@ class ThbRails:
     htlc: str
     issuer_key: Path
     fund_gas: Any  # anvil's fund(address, wei)
+    check_alive: Any = None  # raises if a part (the relayer) has exited
 
     @classmethod
-    def from_settings(cls, evm: dict[str, str], issuer_key: Path, fund_gas: Any) -> ThbRails:
+    def from_settings(cls, evm: dict[str, str], issuer_key: Path, fund_gas: Any, check_alive: Any = None) -> ThbRails:
         urls = (evm["GRIDX_API_EVM_RPC_URL"], evm["GRIDX_API_EVM_THBC"], evm["GRIDX_API_EVM_HTLC"])
-        return cls(*urls, issuer_key=issuer_key, fund_gas=fund_gas)
+        return cls(*urls, issuer_key=issuer_key, fund_gas=fund_gas, check_alive=check_alive)
+
+    def completed(self, b: TradingClient, swap_id: str) -> bool:
+        if self.check_alive is not None:
+            self.check_alive()  # a relayer that died would otherwise look like a slow one
+        return bool(b.thb_swap(swap_id)["status"] == "completed")
 
     def contracts(self) -> Any:
         from backend.payments import Evm, EvmSettings, HtlcContracts
@@ -118,7 +124,7 @@ def buy_in_thb(
         raise RuntimeError(f"demo: A's hash lock did not land: {locked}")
     b.claim_thb_swap(swap_id, secret)
     try:
-        _wait(lambda: b.thb_swap(swap_id)["status"] == "completed", 120, "the relayer completed the swap")
+        _wait(lambda: rails.completed(b, swap_id), 120, "the relayer completed the swap")
     except TimeoutError as exc:
         # what the relayer recorded (its submissions and refusals) says why
         view = b.thb_swap(swap_id)
