@@ -41,7 +41,7 @@ test: setup lint typecheck boundaries check-programs timescaledb
 	GRIDX_PG_FLAVOR=plain $(VENV)/pytest -q tests/db
 
 demo: setup
-	$(VENV)/gridx demo
+	$(VENV)/gridx demo --flow4
 
 clean:
 	rm -rf .run .pytest_cache .mypy_cache .ruff_cache native/market_core/target

@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass, field
 
 from firmware_sim import model
+from firmware_sim._script import ScriptedMeter
 from gridx.registers import MAP_VERSION, STATUS_HAS_PV, STATUS_OK, MeterSnapshot, address_of
 
 __all__ = ["Fault", "Fleet", "FleetConfig", "SimClock", "address_of", "chaos_tick"]
@@ -93,6 +94,13 @@ class Fleet:
             )
             for i in range(cfg.first_index, cfg.first_index + cfg.count)
         }
+        self._scripts: dict[int, ScriptedMeter] = {}
+
+    def set_script(self, index: int, window_s: int, surplus_wh: list[int]) -> None:
+        """Meter ``index`` plays ``surplus_wh`` per edge window instead of its profile (from its
+        profile's initial counters; see ``_script``); it reports PV whatever its profile."""
+        p = self._meters[index].profile
+        self._scripts[index] = ScriptedMeter(window_s, surplus_wh, p.initial_produced_wh, p.initial_consumed_wh)
 
     @property
     def indices(self) -> list[int]:
@@ -124,17 +132,20 @@ class Fleet:
     def snapshot(self, index: int, t_ms: int | None = None) -> MeterSnapshot:
         m = self._meters[index]
         t = self.clock.now_ms() if t_ms is None else t_ms
-        prod, cons = m.shown_wh(t)
+        script = self._scripts.get(index)
+        prod, cons = m.shown_wh(t) if script is None else script.counters_wh()
         p = m.profile
         slot_s = t // model.SLOT_MS * model.SLOT_S
         return MeterSnapshot(
             produced_total_wh=prod,
             consumed_total_wh=cons,
-            production_w=model.production_w(p, slot_s),
-            consumption_w=model.consumption_w(p, slot_s),
+            # a scripted meter's counters move in steps: its power registers read 0, so the
+            # edge does not take a flat counter under load for a stuck register
+            production_w=model.production_w(p, slot_s) if script is None else 0,
+            consumption_w=model.consumption_w(p, slot_s) if script is None else 0,
             voltage_dv=model.voltage_dv(p, slot_s),
             frequency_chz=model.frequency_chz(p, slot_s),
-            status=STATUS_OK | (STATUS_HAS_PV if p.prosumer else 0),
+            status=STATUS_OK | (STATUS_HAS_PV if p.prosumer or script is not None else 0),
             map_version=MAP_VERSION,
             serial=model.meter_id(index),
         )

@@ -35,6 +35,10 @@ def meters(
         list[str] | None, typer.Option(help="inject a fault: INDEX=offline|stuck|rollback|garbage (repeatable)")
     ] = None,
     chaos: float = typer.Option(0.0, help="random faults: probability per meter per second (e.g. 0.001)"),
+    script: Annotated[
+        list[str] | None,
+        typer.Option(help="INDEX=WINDOW_S:WH,WH,... : the meter's surplus per edge window, from its first read"),
+    ] = None,
 ) -> None:
     """Serve COUNT meters until interrupted."""
     import asyncio
@@ -43,12 +47,19 @@ def meters(
     import structlog
 
     from firmware_sim._fleet import Fault, Fleet, FleetConfig
+    from firmware_sim._script import parse_script
     from firmware_sim._server import serve
 
     fleet = Fleet(FleetConfig(count=count, seed=seed, speed=speed, start_s=start, meters_per_port=per_port))
     for spec in fault or []:
         index, kind = parse_fault(spec)
         fleet.set_fault(index, Fault(kind))
+    for spec in script or []:
+        try:
+            index, window_s, surplus = parse_script(spec)
+        except ValueError as exc:
+            raise typer.BadParameter(f"expected INDEX=WINDOW_S:WH,WH,...: {spec!r}") from exc
+        fleet.set_script(index, window_s, surplus)
     ports = (count + per_port - 1) // per_port
     log = structlog.get_logger("firmware_sim")
     log.info(

@@ -5,8 +5,9 @@ Simulated meters (Modbus TCP) → edge agent (signs, outbox) → mosquitto (TLS,
 anvil with THBC and the HTLC escrow, the swap relayer, and the trading API (matcher, indexer,
 live feed, dashboard). Every part is its own process, started the way an operator would start
 it; state lives in .run/demo/ and keys in .secrets/demo/ (0600). Every user action goes through
-the HTTP API with ``TradingClient`` signed by the user's own key (``_demo_trade``). Ctrl-C stops
-every process; a second run needs no cleanup.
+the HTTP API with ``TradingClient`` signed by the user's own key (``_demo_trade``, ``_demo_thb``).
+``--flow4`` plays the user's Flow 4 with its exact figures, A's meter scripted
+(``_demo_flow4``). Ctrl-C stops every process; a second run needs no cleanup.
 """
 
 from __future__ import annotations
@@ -110,12 +111,15 @@ def _provision(stack: LocalStack, keys: Path, meters: int, speed: float, interva
     return [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
 
 
-def _start_parts(stack: LocalStack, keys: Path, meters: int, speed: float, modbus_port: int) -> None:
+def _start_parts(
+    stack: LocalStack, keys: Path, meters: int, speed: float, modbus_port: int, script: str | None = None
+) -> None:
     """Simulator, gateway, mint worker and edge, each its own process, configured as an operator would."""
     from gateway import GatewayConfig
 
     assert stack.mqtt is not None and stack.chain_url is not None
     sim_args = ["--count", str(meters), "--port", str(modbus_port), "--speed", str(speed), "--seed", str(SIM_SEED)]
+    sim_args += ["--script", script] if script else []
     sim = stack.spawn("sim", "sim", "meters", *sim_args, "--start", str(_sim_start()))
     wait_for_port(modbus_port, sim, 60)
     gateway = GatewayConfig(
@@ -152,19 +156,21 @@ def _watch(stack: LocalStack, seconds: int, console: Any, ready: Any = None, pat
             return
 
 
-def _settle(stack: LocalStack, keys: Path, console: Any, traded: bool = False) -> dict[str, Any]:
-    """Reconcile the chain against the database, then the market step through the API (A sells
-    half the top prosumer's GRXE, B buys it) and ``gridx prove`` of one of A's mints."""
+def _settle(
+    stack: LocalStack, keys: Path, console: Any, market_step: Any, seller: str | None = None, traded: bool = False
+) -> dict[str, Any]:
+    """Reconcile the chain against the database, then ``market_step(seller)`` through the API
+    (default seller: the top prosumer) and ``gridx prove`` of one of A's mints."""
     from gridx.chain import run_on_chain
-    from gridx.cli._demo_trade import dashboard_view, prove_one, trade_over_api
+    from gridx.cli._demo_trade import dashboard_view, prove_one
     from gridx.db import connect
     from gridx.registry import reconcile
 
     url, api = stack.chain_url, stack.api_url
     assert url is not None and api is not None
     with connect(stack.dsn) as conn:
-        # per-owner balances equal their mints only if nobody traded yet (--load trades meanwhile;
-        # the trading reconciliation checks those)
+        # per-owner balances equal their mints only if nobody traded yet (--load and --flow4
+        # trade meanwhile; the trading reconciliation checks those)
         rep = run_on_chain(url, lambda c: reconcile(c, conn, strict_balances=not traded))
         top = conn.execute(
             "SELECT meter_id, sum(amount)::bigint FROM token_mints GROUP BY meter_id ORDER BY 2 DESC LIMIT 1"
@@ -173,15 +179,37 @@ def _settle(stack: LocalStack, keys: Path, console: Any, traded: bool = False) -
     out: dict[str, Any] = {**snap, "minted_grxe": snap["grxe_minted"], "grxe_supply": rep.supply}
     market: dict[str, Any] = {"sold_grxe": 0, "trades": 0, "grx_paid": 0, "thbc_paid": 0, "trading_drift": 0}
     verified, signature = False, None
-    if top is not None:
+    seller = seller or (str(top[0]) if top is not None else None)
+    if seller is not None:
         # reconcile first: a trade moves tokens between owners on purpose
-        market = trade_over_api(api, url, stack.dsn, keys, str(top[0]), console)
-        verified, lines, signature = prove_one(stack.dsn, url, str(top[0]))
+        market = market_step(seller)
+        verified, lines, signature = prove_one(stack.dsn, url, seller)
         console.rule("gridx prove (one of A's mints)")
         for line in lines:
             console.print(line, markup=False, highlight=False, soft_wrap=True)
     dash = dashboard_view(api, signature)
     return {**out, **market, **dash, "proof_verified": verified, "reconcile_drift": rep.drift + market["trading_drift"]}
+
+
+def _flow4_day(stack: LocalStack, keys: Path, meter: str, rails: Any, console: Any) -> dict[str, Any]:
+    """The scripted day: morning mints, the THB sale, afternoon mints; the parts stop, then the
+    afternoon offer and the GRX purchase, and the summary."""
+    from gridx.cli import _demo_flow4 as f4
+
+    api, url = stack.api_url, stack.chain_url
+    assert api is not None and url is not None
+    console.rule("08:00-12:00 A's morning windows: 2, 8, 13 kWh of surplus")
+    f4.wait_minted(stack, meter, sum(f4.MORNING) * 1000, console)
+    am = f4.morning(api, url, keys, meter, rails, console)
+    console.rule("14:00-18:00 A's afternoon windows: 10, 7, 2 kWh")
+    f4.wait_minted(stack, meter, sum(f4.MORNING + f4.AFTERNOON) * 1000, console)
+    stack.stop_children(keep=("chain-node", "relayer", "api"))
+
+    def market(seller: str) -> dict[str, Any]:
+        pm = f4.afternoon(api, url, keys, seller, console)
+        return dict(f4.day_summary(api, stack.dsn, url, keys, seller, am, pm))
+
+    return _settle(stack, keys, console, market, seller=meter, traded=True)
 
 
 def _start_load(stack: LocalStack, keys: Path, owners: list[tuple[str, str]]) -> Any:
@@ -194,7 +222,53 @@ def _start_load(stack: LocalStack, keys: Path, owners: list[tuple[str, str]]) ->
     return trader
 
 
-def _run(meters: int, seconds: int, speed: float, interval_s: int, load: bool = False) -> dict[str, Any]:
+def _flow4_meter(enrolled: list[dict[str, Any]]) -> dict[str, Any]:
+    """Prosumer A of --flow4: the first prosumer's meter, enrolled with the rated power its
+    script needs (``_demo_flow4.RATED_W``)."""
+    from gridx.cli._demo_flow4 import RATED_W
+
+    a = next((m for m in enrolled if m["owner_type"] == "prosumer"), None)
+    if a is None:
+        raise typer.BadParameter("--flow4 needs a prosumer among the meters; add meters")
+    a["rated_power_w"] = RATED_W
+    return a
+
+
+def _day(
+    stack: LocalStack, keys: Path, evm: dict[str, str], console: Any, seconds: int, load: bool, owners: Any, a: Any
+) -> Any:
+    """Watch the fleet (with background trading under --load), stop the parts, settle; or, for
+    --flow4, play the scripted day of prosumer ``a``."""
+    from gridx.cli._demo_thb import ThbRails
+    from gridx.cli._demo_trade import trade_over_api
+
+    api, url = stack.api_url, stack.chain_url
+    assert api is not None and url is not None and stack.anvil is not None
+    relayer = next(proc for name, proc in stack.children if name == "relayer")
+
+    def relayer_alive() -> None:
+        if relayer.poll() is not None:
+            raise RuntimeError(f"relayer exited with {relayer.returncode}; see {stack.workdir / 'relayer.log'}")
+
+    rails = ThbRails.from_settings(evm, keys / "evm" / "issuer.key", stack.anvil.fund, relayer_alive)
+    if a is not None:
+        return _flow4_day(stack, keys, str(a["meter_id"]), rails, console)
+    trader = _start_load(stack, keys, owners) if load else None
+    _watch(stack, seconds, console, ready=(lambda: trader.trades > 0) if trader is not None else None)
+    load_figures = trader.stop() if trader is not None else {}
+    # edge first: what it published is drained before the consumers stop; the chain stays
+    # up for the reconciliation
+    stack.stop_children(keep=("chain-node", "relayer", "api"))
+
+    def market(seller: str) -> dict[str, Any]:
+        return trade_over_api(api, url, stack.dsn, keys, seller, rails, console)
+
+    return {**_settle(stack, keys, console, market, traded=load), **load_figures}
+
+
+def _run(
+    meters: int, seconds: int, speed: float, interval_s: int, load: bool = False, flow4: bool = False
+) -> dict[str, Any]:
     from rich.console import Console
     from rich.table import Table
 
@@ -221,6 +295,7 @@ def _run(meters: int, seconds: int, speed: float, interval_s: int, load: bool = 
         modbus_port = free_port()
         enrolled = _provision(stack, keys, meters, speed, interval_s, modbus_port)
         owners = [(str(m["meter_id"]), str(m["owner_type"])) for m in enrolled]
+        a = _flow4_meter(enrolled) if flow4 else None
         register_over_api(api, stack.chain_url, ensure_private_dir(keys / "wallets"), owners)
         console.print(f"{len(owners)} meter owners signed in and registered through the API")
         asyncio.run(_enroll(stack.chain_url, stack.dsn, keys, interval_s, enrolled))
@@ -229,17 +304,15 @@ def _run(meters: int, seconds: int, speed: float, interval_s: int, load: bool = 
             f"{len(enrolled)} meters enrolled on chain and mirrored "
             f"({kinds.count('prosumer')} prosumers, {kinds.count('consumer')} consumers)"
         )
-        _start_parts(stack, keys, meters, speed, modbus_port)
-        console.print(
-            f"sim (x{speed:g}), edge, gateway and mint worker running; watching for {seconds} s (logs in {base})"
-        )
-        trader = _start_load(stack, keys, owners) if load else None
-        _watch(stack, seconds, console, ready=(lambda: trader.trades > 0) if trader is not None else None)
-        load_figures = trader.stop() if trader is not None else {}
-        # edge first: what it published is drained before the consumers stop; the chain stays
-        # up for the reconciliation
-        stack.stop_children(keep=("chain-node", "relayer", "api"))
-        result = {**_settle(stack, keys, console, traded=load), **load_figures}
+        script = None
+        if a is not None:
+            from gridx.cli._demo_flow4 import script_spec
+
+            script = script_spec(int(str(a["meter_id"]).rsplit("-", 1)[1]), interval_s)
+        _start_parts(stack, keys, meters, speed, modbus_port, script)
+        watch = f"A's meter {a['meter_id']} scripted" if a is not None else f"watching for {seconds} s"
+        console.print(f"sim (x{speed:g}), edge, gateway and mint worker running; {watch} (logs in {base})")
+        result = _day(stack, keys, evm, console, seconds, load, owners, a)
     table = Table(title="GridTokenX demo result", show_header=False)
     for key, value in result.items():
         number = isinstance(value, int) and not isinstance(value, bool)
@@ -257,13 +330,16 @@ def register(app: typer.Typer) -> None:
         interval_s: int = typer.Option(10, min=1, help="reading window length (wall seconds)"),
         hours: float | None = typer.Option(None, min=0.1, help="simulated hours to run (sets --seconds)"),
         load: bool = typer.Option(False, help="background trading through the API while the fleet runs"),
+        flow4: bool = typer.Option(False, help="the user's Flow 4 with its exact figures (A's meter scripted)"),
     ) -> None:
         """Meters → edge → broker → gateway → mint on the local chain, then the market through the
         API; the dashboard is served while it runs; last line is JSON."""
         if hours is not None:
             seconds = max(10, math.ceil(hours * 3600 / speed))
         try:
-            result = _run(meters, seconds, speed, interval_s, load)
+            if flow4 and load:
+                raise typer.BadParameter("--flow4 and --load are separate demos")
+            result = _run(meters, seconds, speed, interval_s, load, flow4)
         except KeyboardInterrupt:
             # the stack's context manager has stopped every process by the time we get here
             typer.echo("demo: interrupted; every process it started is stopped", err=True)

@@ -1,12 +1,10 @@
 """The demo's market step, every user action through the HTTP API with ``TradingClient`` signed
 by the user's own keypair: prosumer A (the meter owner with the most GRXE minted from its
-readings) sells half of it at 3 GRX/kWh; consumer B signs in, registers, reads the book and buys
-it paying GRX; the matcher settles on chain. Then the figures are read back from the chain (via
-the API's balances), the database, and both reconciliations.
-
-TODO(issue 12/14): the THB purchase (B paying THBC on the EVM chain through /payments/thb) needs
-the seller's lock route, not yet on main; until then ``thbc_paid`` is 0 and only the native GRX
-path is played."""
+readings) sells half of it at 3 GRX/kWh; consumer B signs in, registers, reads the book, buys
+two thirds of it paying THBC on the EVM chain (``_demo_thb``: a hash-locked swap the relayer
+completes) and the rest paying GRX (the native path, settled by the matcher on chain); A then
+offers what it has left at 3.5 GRX/kWh. The figures are read back from the chain (via the API's
+balances), the EVM chain, the database, and both reconciliations."""
 
 from __future__ import annotations
 
@@ -18,9 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from gridx.chain import airdrop, load_deployment, load_or_create_keypair, run_on_chain
+from gridx.cli._demo_thb import ThbRails, buy_in_thb
 from gridx.client import TradingClient
 
-__all__ = ["PRICE", "dashboard_view", "prove_one", "register_over_api", "trade_over_api"]
+__all__ = ["PRICE", "a_day", "dashboard_view", "prove_one", "register_over_api", "trade_over_api", "trading_drift_of"]
 
 UNIT = 1_000_000  # base units per GRXE (kWh) and per GRX
 PRICE = 3 * UNIT  # 3 GRX per kWh, as in the seed's Flow 4
@@ -53,7 +52,7 @@ def register_over_api(api_url: str, rpc_url: str, wallets: Path, owners: list[tu
                 user.register(kind)
 
 
-def _trading_drift(dsn: str, rpc_url: str, keys: Path) -> int:
+def trading_drift_of(dsn: str, rpc_url: str, keys: Path) -> int:
     from backend.reconcile import reconcile_trading
     from gridx.db import aconnect
 
@@ -66,7 +65,7 @@ def _trading_drift(dsn: str, rpc_url: str, keys: Path) -> int:
     return run_on_chain(rpc_url, go)
 
 
-def _a_day(a: TradingClient, meter: str) -> dict[str, int]:
+def a_day(a: TradingClient, meter: str) -> dict[str, int]:
     """A's day from its own API session: energy from the daily aggregate (database), mints
     with their signatures (database, written from the chain), balances (chain)."""
     day = a.request("GET", "/me/aggregates", params={"meter_id": meter, "bucket": "day"})
@@ -81,23 +80,45 @@ def _a_day(a: TradingClient, meter: str) -> dict[str, int]:
     }
 
 
-def _buy(a: TradingClient, b: TradingClient, amount: int, console: Any) -> tuple[list[dict[str, Any]], float]:
-    """A offers ``amount`` at 3 GRX/kWh, B reads the book and buys it; returns B's trades of
-    that order once settled on chain, and how long the purchase took (order to settlement)."""
-    sold = a.sell(amount, PRICE)
-    _wait(lambda: any(lv["price"] == PRICE for lv in b.book()["asks"]), 30, "A's ask in the book")
-    console.print(f"B ({b.wallet[:8]}…) reads the book: asks {b.book()['asks']}")
+def _buy_rest(a: TradingClient, b: TradingClient, order_id: int, amount: int) -> tuple[list[dict[str, Any]], float]:
+    """B buys what the swap left of A's order paying GRX; returns B's trades of it once settled
+    on chain, and how long the purchase took (order to settlement)."""
     started = time.monotonic()
     bought = b.buy(amount, PRICE)
-    _wait(lambda: a.get_order(sold["order_id"])["status"] == "filled", 60, "the trade matched")
+    _wait(lambda: a.get_order(order_id)["status"] == "filled", 60, "the trade matched")
     mine = lambda: [t for t in b.trades(mine=True) if t["buy_order"] == bought["order_id"]]  # noqa: E731
     _wait(lambda: bool(mine()) and all(t["status"] == "confirmed" for t in mine()), 60, "the trade settled on chain")
     return mine(), time.monotonic() - started
 
 
-def trade_over_api(api_url: str, rpc_url: str, dsn: str, keys: Path, seller_meter: str, console: Any) -> dict[str, Any]:
-    """A sells half its GRXE to B (paid in GRX), then offers the rest at 3.5 GRX/kWh; returns
-    the market figures of the summary with A's day."""
+def _sell_and_buy(a: TradingClient, b: TradingClient, held: int, rails: ThbRails, keys: Path, console: Any) -> Any:
+    """A sells half of ``held`` at 3 GRX/kWh; B pays two thirds of it in THB, the rest in GRX."""
+    amount = held // 2 // LOT * LOT
+    in_grx = amount // 3 // LOT * LOT
+    order_id = int(a.sell(amount, PRICE)["order_id"])
+    _wait(lambda: a.get_order(order_id)["status"] == "open", 30, "A's order open")
+    console.print(f"A ({a.wallet[:8]}…) holds {held / UNIT:,.6f} GRXE; sells {amount / UNIT:,.6f} at 3 GRX/kWh")
+    console.print(f"B ({b.wallet[:8]}…) reads the book: asks {b.book()['asks']}")
+    thb = buy_in_thb(a, b, order_id, amount - in_grx, rails, keys / "wallets", console)
+    trades: list[dict[str, Any]] = []
+    took = []
+    if in_grx:
+        # the lock took its part out of the order; the matcher puts the rest back in the book
+        _wait(lambda: a.get_order(order_id)["remaining"] == in_grx, 30, "A's order back with what remains")
+        b.faucet(in_grx * PRICE // UNIT)
+        grx_before = int(b.balances()["grx"])
+        trades, secs = _buy_rest(a, b, order_id, in_grx)
+        took.append(round(secs, 3))
+        thb["buyer_grx_spent"] = grx_before - int(b.balances()["grx"])
+        console.print(f"B bought the remaining {in_grx / UNIT:,.6f} GRXE paying GRX, settled in {secs:.2f} s")
+    return amount - in_grx, thb, trades, took
+
+
+def trade_over_api(
+    api_url: str, rpc_url: str, dsn: str, keys: Path, seller_meter: str, rails: ThbRails, console: Any
+) -> dict[str, Any]:
+    """A sells half its GRXE to B (paid in THB and GRX), then offers the rest at 3.5 GRX/kWh;
+    returns the market figures of the summary with A's day."""
     a = TradingClient(api_url, keys / "wallets" / f"{seller_meter}.json")
     b_key = load_or_create_keypair(keys / "wallets" / "consumer-b.json")
     run_on_chain(rpc_url, lambda c: airdrop(c, b_key.pubkey(), 10**9))  # fees (SOL) on a dev cluster
@@ -108,37 +129,33 @@ def trade_over_api(api_url: str, rpc_url: str, dsn: str, keys: Path, seller_mete
         if b.me()["registration"] != "registered":
             b.register("consumer")
         held = int(a.balances()["grxe"])
-        amount = held // 2 // LOT * LOT
-        b.faucet(amount * PRICE // UNIT)
-        grx_before = int(b.balances()["grx"])
-        console.print(f"A ({a.wallet[:8]}…) holds {held / UNIT:,.6f} GRXE; sells {amount / UNIT:,.6f} at 3 GRX/kWh")
-        trades, took = _buy(a, b, amount, console)
-        console.print(f"B bought {amount / UNIT:,.6f} GRXE, settled on chain {took:.2f} s after its order")
-        rest = (held - amount) // LOT * LOT
+        in_thb, thb, trades, took = _sell_and_buy(a, b, held, rails, keys, console)
+        grx_sold = sum(t["amount"] for t in trades)
+        rest = (held - in_thb - grx_sold) // LOT * LOT
         thb_quote = 0
         if rest:
             offer = a.sell(rest, SECOND_PRICE)
             _wait(lambda: a.get_order(offer["order_id"])["status"] == "open", 30, "A's second offer open")
-            # what B would pay in THB for it (the THB purchase itself: see the module docstring)
-            q = b.request("GET", "/payments/thb/quote", params={"order_id": offer["order_id"]})
-            thb_quote = int(q["thbc"])
+            thb_quote = int(b.thb_quote(int(offer["order_id"]))["thbc"])  # what B would pay in THB for it
             console.print(
                 f"A offers its remaining {rest / UNIT:,.6f} GRXE at 3.5 GRX/kWh; in THB: {thb_quote / UNIT:,.6f} THBC"
             )
         result = {
-            "sold_grxe": sum(t["amount"] for t in trades),
-            "trades": len(trades),
+            "sold_grxe": in_thb + grx_sold,
+            "sold_thb_grxe": in_thb,
+            "sold_grx_grxe": grx_sold,
+            "trades": 1 + len(trades),  # the swap and the GRX trade(s)
             "grx_paid": sum(t["payment"] for t in trades),
-            "thbc_paid": 0,  # TODO: the THB purchase (see the module docstring)
-            "trade_seconds": [round(took, 3)],
+            "buyer_grx_spent": 0,
+            **thb,
+            "trade_seconds": [thb["thb_seconds"], *took],
             "open_offer_grxe": rest,
             "open_offer_thbc_quote": thb_quote,
             "seller_held_grxe": held,  # = A's minted GRXE unless --load traded some of it
             "buyer_grxe": int(b.balances()["grxe"]),
-            "buyer_grx_spent": grx_before - int(b.balances()["grx"]),
-            **_a_day(a, seller_meter),
+            **a_day(a, seller_meter),
         }
-    result["trading_drift"] = _trading_drift(dsn, rpc_url, keys / "chain")
+    result["trading_drift"] = trading_drift_of(dsn, rpc_url, keys / "chain")
     return result
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -164,3 +165,58 @@ class TradingClient:
         path = "/trades/mine" if mine else f"/markets/{market or self.market_id()}/trades"
         out: list[dict[str, Any]] = self.request("GET", path)
         return out
+
+    # ---------------------------------------------------------------- EVM link (SIWE)
+    def evm_link(self) -> str | None:
+        """The EVM address linked to this wallet, or None."""
+        out: dict[str, Any] = self.request("GET", "/payments/evm-links")
+        return None if out["evm_address"] is None else str(out["evm_address"])
+
+    def link_evm(self, address: str, sign: Callable[[str], str]) -> str:
+        """Link ``address`` by Sign-In-With-Ethereum: the API issues the exact message, ``sign``
+        (the EVM wallet's personal_sign, returning 0x-hex) signs it where the EVM key lives;
+        returns the linked address."""
+        ch = self.request("POST", "/payments/evm-links/challenge", json={"address": address})
+        body = {"nonce": ch["nonce"], "message": ch["message"], "signature": sign(ch["message"])}
+        out: dict[str, Any] = self.request("POST", "/payments/evm-links", json=body)
+        return str(out["evm_address"])
+
+    # ---------------------------------------------------------------- THB payments
+    def thb_quote(self, order_id: int, amount: int | None = None) -> dict[str, Any]:
+        params: dict[str, int] = {"order_id": order_id} | ({} if amount is None else {"amount": amount})
+        out: dict[str, Any] = self.request("GET", "/payments/thb/quote", params=params)
+        return out
+
+    def open_thb_swap(self, order_id: int, hashlock: bytes, thbc: int, amount: int | None = None) -> dict[str, Any]:
+        """Open a swap under ``hashlock`` (SHA-256 of the buyer's secret, which stays here) at the
+        accepted quote ``thbc``; returns ``swap_id``, the quote and the unsigned EVM transactions
+        (approve, lock) for the buyer's EVM wallet."""
+        body: dict[str, Any] = {"order_id": order_id, "hashlock": "0x" + hashlock.hex(), "thbc": thbc}
+        if amount is not None:
+            body["amount"] = amount
+        out: dict[str, Any] = self.request("POST", "/payments/thb/swaps", json=body)
+        return out
+
+    def thb_swap(self, swap_id: str) -> dict[str, Any]:
+        out: dict[str, Any] = self.request("GET", f"/payments/thb/swaps/{swap_id}")
+        return out
+
+    def thb_swaps(self, limit: int = 100) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = self.request("GET", "/payments/thb/swaps", params={"limit": limit})
+        return out
+
+    def claim_thb_swap(self, swap_id: str, secret: bytes) -> dict[str, Any]:
+        """The buyer hands the relayer its secret once the seller's lock is there."""
+        out: dict[str, Any] = self.request(
+            "POST", f"/payments/thb/swaps/{swap_id}/claim", json={"secret": "0x" + secret.hex()}
+        )
+        return out
+
+    def seller_lock(self, swap_id: str) -> dict[str, Any]:
+        """The seller's Solana lock: prepared by the API, signed here, submitted; returns the
+        submit result (``status``, ``kind`` 'swap_lock')."""
+        return self.sign_and_submit(self.request("POST", f"/payments/thb/swaps/{swap_id}/lock"))
+
+    def seller_close(self, swap_id: str) -> dict[str, Any]:
+        """Once the swap is final, close the seller's hash lock (its rent comes back)."""
+        return self.sign_and_submit(self.request("POST", f"/payments/thb/swaps/{swap_id}/close"))

@@ -1,8 +1,10 @@
 """`make demo`'s job, shortened: every part as its own process (meters, edge, broker, gateway,
-mint worker, chain node, the API with its matcher and indexer), readings → mints, then the
-market step through the HTTP API and `gridx prove`; every figure of the summary is checked.
-A first run is interrupted the way Ctrl-C does it; the second, in the same directories, must
-work without any cleanup and leave no process behind either."""
+mint worker, chain node, EVM node, relayer, the API with its matcher and indexer), readings →
+mints, then the market step through the HTTP API (a purchase paid in THB on the EVM chain, one
+paid in GRX) and `gridx prove`. A first run is interrupted the way Ctrl-C does it; the second,
+in the same directories, plays the user's Flow 4 (`--flow4`, A's meter scripted) and every
+figure of its summary is checked exactly; it must work without any cleanup and leave no process
+behind either. The `--load` run checks the plain market step beside background trading."""
 
 from __future__ import annotations
 
@@ -63,29 +65,58 @@ def _interrupt_once_running(env: dict[str, str]) -> tuple[int, str]:
     return proc.returncode, err
 
 
-def _check_figures(out: dict[str, Any], stdout: str) -> None:
-    assert out["readings"] > 0 and out["quarantined"] == 0
-    assert out["mints_confirmed"] > 0 and out["mints_pending"] == 0
-    assert out["grxe_supply"] == out["minted_grxe"] == out["grxe_minted"] and out["reconcile_drift"] == 0
-    # the market step: A sells half its GRXE (whole lots) at 3 GRX/kWh, B buys all of it
-    minted = out["seller_held_grxe"]
-    sold = minted // 2 // LOT * LOT
-    assert out["sold_grxe"] == sold > 0 and out["trades"] == 1 and len(out["trade_seconds"]) == 1
-    assert out["buyer_grxe"] == sold and out["grx_paid"] == out["buyer_grx_spent"] == sold * 3
-    assert out["thbc_paid"] == 0  # the THB purchase waits for the seller-lock route (issue 12)
-    # then offers the rest at 3.5 GRX/kWh: escrowed, so A's account keeps only what is below a lot
-    assert out["open_offer_grxe"] == (minted - sold) // LOT * LOT
-    # its THB quote from the API: 3.5 GRX/kWh x 10 THB/GRX, in THBC base units (6 decimals)
+def _check_market(out: dict[str, Any]) -> None:
+    """The market step of a plain run (what holds with --load trading beside it too): A (the
+    top prosumer) sells half its GRXE (whole lots) at 3 GRX/kWh; B pays two thirds of it in THB
+    (a hash-locked swap) and the rest in GRX; A offers what is left at 3.5 GRX/kWh."""
+    held = out["seller_held_grxe"]
+    sold = held // 2 // LOT * LOT
+    in_grx = sold // 3 // LOT * LOT
+    assert out["sold_grxe"] == sold > 0 and out["buyer_grxe"] == sold
+    assert out["sold_thb_grxe"] == sold - in_grx > 0 and out["sold_grx_grxe"] == in_grx
+    # THB: 3 GRX/kWh x 10 THB/GRX, THBC base units (6 decimals) read back from the EVM chain:
+    # exactly what B was quoted and paid is what A received
+    assert out["thb_quote"] == out["thbc_paid"] == out["thbc_received"] == (sold - in_grx) * 30
+    assert out["thb_lock_closed"] is True and len(out["thb_swap_id"]) == 36
+    assert out["trades"] == 1 + (in_grx > 0) and len(out["trade_seconds"]) == out["trades"]
+    assert out["grx_paid"] == out["buyer_grx_spent"] == in_grx * 3
+    # the rest is escrowed by the offer, so A's account keeps only what is below a lot; its
+    # THB quote: 3.5 GRX/kWh x 10 THB/GRX
+    assert out["open_offer_grxe"] == (held - sold) // LOT * LOT
     assert out["open_offer_thbc_quote"] == out["open_offer_grxe"] * 35
-    assert out["a_grxe"] == minted - sold - out["open_offer_grxe"] and out["a_grx"] == out["grx_paid"]
-    # A's day from the API: every window with surplus was minted, 1 Wh = 1,000 base units
-    assert out["a_minted_grxe"] == minted == out["a_surplus_wh"] * 1000
+    assert out["a_grxe"] == held - sold - out["open_offer_grxe"]
     assert out["a_produced_wh"] - out["a_consumed_wh"] <= out["a_surplus_wh"]
+    assert out["a_minted_grxe"] == out["a_surplus_wh"] * 1000  # every window with surplus minted
     assert out["proof_verified"] is True and out["trading_drift"] == 0
-    assert "ok   hash chain unbroken up to the committed hash" in stdout
-    # the dashboard's reads on the same day: every stored reading, the mints, the proof verified
     assert out["dashboard_accepted"] == out["readings"] and out["dashboard_meters"] > 0
     assert out["dashboard_mints"] == min(20, out["mints_confirmed"]) and out["dashboard_proof_verified"] is True
+
+
+def _check_flow4(out: dict[str, Any], stdout: str) -> None:
+    """The user's Flow 4 with its own figures (A's meter scripted, every step through the API)."""
+    assert out["readings"] > 0 and out["quarantined"] == 0 and out["mints_pending"] == 0
+    assert out["grxe_supply"] == out["minted_grxe"] == out["grxe_minted"] and out["reconcile_drift"] == 0
+    # 08:00-12:00 2, 8 and 13 kWh of surplus mint 23 GRXE; 14:00-18:00 10, 7 and 2 more
+    assert out["a_mints_grxe"] == [x * UNIT for x in (2, 8, 13, 10, 7, 2)]
+    assert out["a_minted_grxe"] == out["seller_held_grxe"] == 42 * UNIT == out["a_surplus_wh"] * 1000
+    assert (out["a_produced_wh"], out["a_consumed_wh"]) == (42_000, 0)
+    # 12:30 A sells 15 of its 23 GRXE at 3 GRX/kWh: 15 escrowed, 8 kept
+    assert (out["a_held_at_sale"], out["a_kept_at_sale"], out["sold_thb_grxe"]) == (23 * UNIT, 8 * UNIT, 15 * UNIT)
+    # 13:05 B pays 450 THBC (15 kWh x 3 GRX x 10 THB/GRX), read back from the EVM chain on both
+    # sides; the swap completed and A closed its hash lock
+    assert out["thb_quote"] == out["thbc_paid"] == out["thbc_received"] == 450 * UNIT
+    assert out["thb_lock_closed"] is True
+    # A offers 12 GRXE at 3.5 GRX/kWh; B's smaller purchase paid in GRX: 2 GRXE for 7 GRX; the
+    # 10 left are quoted at 350 THBC
+    assert (out["sold_grx_grxe"], out["grx_paid"], out["buyer_grx_spent"]) == (2 * UNIT, 7 * UNIT, 7 * UNIT)
+    assert (out["open_offer_grxe"], out["open_offer_thbc_quote"]) == (10 * UNIT, 350 * UNIT)
+    assert (out["sold_grxe"], out["trades"], out["buyer_grxe"]) == (17 * UNIT, 2, 17 * UNIT)
+    assert len(out["trade_seconds"]) == 2
+    # A ends the day with 8 + 19 - 12 GRXE in its account and the 7 GRX
+    assert (out["a_grxe"], out["a_grx"]) == (15 * UNIT, 7 * UNIT)
+    assert out["proof_verified"] is True and out["trading_drift"] == 0
+    assert "ok   hash chain unbroken up to the committed hash" in stdout
+    assert out["dashboard_accepted"] == out["readings"] and out["dashboard_proof_verified"] is True
 
 
 @pytest.mark.slow
@@ -97,7 +128,7 @@ def test_demo_interrupted_then_rerun(tmp_path: Path) -> None:
         assert code == 130 and "interrupted" in err, err[-3000:]
         assert _processes_of(run) == []
         res = subprocess.run(
-            gridx_command("demo", "--meters", "6", "--seconds", "25"),
+            gridx_command("demo", "--meters", "6", "--flow4"),
             env=env,
             capture_output=True,
             text=True,
@@ -107,7 +138,7 @@ def test_demo_interrupted_then_rerun(tmp_path: Path) -> None:
     finally:
         remove_run_tree(run)  # its cluster too, which a clone under /root keeps in the temp dir
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
-    _check_figures(json.loads(res.stdout.strip().splitlines()[-1]), res.stdout)
+    _check_flow4(json.loads(res.stdout.strip().splitlines()[-1]), res.stdout)
     assert _processes_of(run) == []
 
 
@@ -130,8 +161,9 @@ def test_demo_load_trades_in_the_background(tmp_path: Path) -> None:
         remove_run_tree(run)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     out = json.loads(res.stdout.strip().splitlines()[-1])
+    _check_market(out)
     assert out["load_trades"] > 0 and out["load_grxe"] >= out["load_trades"] * 100 * LOT
     assert out["load_errors"] == {}
     assert out["reconcile_drift"] == 0 and out["trading_drift"] == 0 and out["grxe_supply"] == out["minted_grxe"]
-    assert out["trades"] == 1 and out["proof_verified"] is True
+    assert out["trades"] == 2 and out["proof_verified"] is True
     assert _processes_of(run) == []
