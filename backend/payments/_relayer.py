@@ -40,6 +40,9 @@ TRANSITIONS = Counter(
 UNREACHABLE = Counter(
     "gridx_swap_chain_unreachable_total", "Relayer rounds skipped: a chain did not answer", registry=REGISTRY
 )
+SWAP_ERRORS = Counter(
+    "gridx_swap_errors_total", "Relayer rounds of a swap ended by an unexpected error", ["error"], registry=REGISTRY
+)
 DB_LOST = Counter(
     "gridx_swap_db_reconnects_total", "Relayer connections to PostgreSQL lost or refused", registry=REGISTRY
 )
@@ -130,6 +133,15 @@ async def relay_once(conn: psycopg.Connection, chains: Chains) -> list[SwapRecor
             # a chain that does not answer (restart, outage): the swap waits for the next round
             log.warning("swap %s: chain unreachable: %s", s.swap_id, exc)
             UNREACHABLE.inc()
+            continue
+        except psycopg.Error:
+            raise  # the database: run_relayer reconnects and resumes from the records
+        except Exception as exc:
+            # anything else is this swap's alone (an answer we did not expect from a node or a
+            # library): counted by name and tried again next round, never the end of the
+            # relayer and of every other swap with it
+            log.exception("swap %s: unexpected error, retried next round", s.swap_id)
+            SWAP_ERRORS.labels(type(exc).__name__).inc()
             continue
         out.append(s2)
     return out
