@@ -57,7 +57,9 @@ def test_failed_settlement_returns_the_counterpartys_amount(blind_stack: Stack) 
     assert a.get_order(sell)["status"] == "cancelled"
     bid = [{"price": 3 * UNIT, "amount": 5 * UNIT, "orders": 1}]
     wait_until(lambda: b.book()["bids"] == bid and b.book()["asks"] == [], 10, "the bid in the engine's book")
-    assert s.reconcile()["drift"] == 0
+    # the trading area (orders, escrow, trades): without the indexer this stack has no mint rows
+    # for the mint area and the owners' wallets to be checked against
+    assert s.reconcile(strict_balances=False)["areas"]["trading"]["drift"] == 0
     # the returned order is a live order: a new seller fills it, and it settles on chain
     c2 = s.user("prosumer")
     mint_grxe(s, c2.keypair, [5 * UNIT])
@@ -65,7 +67,7 @@ def test_failed_settlement_returns_the_counterpartys_amount(blind_stack: Stack) 
     wait_until(lambda: b.get_order(buy)["status"] == "filled", 10, "the returned bid filled")
     wait_until(lambda: [t["status"] for t in b.trades(mine=True)] == ["confirmed", "failed"], 30, "settled")
     assert s.chain_balance(b.wallet, "grxe") == 5 * UNIT and s.chain_balance(c2.wallet, "grx") == 15 * UNIT
-    assert s.reconcile()["drift"] == 0
+    assert s.reconcile(strict_balances=False)["areas"]["trading"]["drift"] == 0
 
 
 def test_order_cancelled_outside_the_api_leaves_the_engine(stack: Stack) -> None:
