@@ -71,37 +71,61 @@ async def _db(
     return users, orders, unsettled, (int(row[0]), int(row[1]))
 
 
-# What an owner's GRXE wallet must hold: minted to it, plus confirmed buys, minus what its
-# sell orders took out (all of it while the order is on chain; after a cancel, the filled part).
-# Every owner who was minted to or traded (this replaces the mint area's minted-only check).
+# What an owner's GRXE wallet must hold: minted to it, plus confirmed buys, minus everything its
+# sell orders took out (see _returned for what came back). Every owner who was minted to or
+# traded (this replaces the mint area's minted-only check).
 _OWNER_GRXE = """
 WITH minted AS (SELECT m.owner_wallet AS wallet, sum(t.amount)::bigint AS n
                   FROM token_mints t JOIN meters m USING (meter_id) GROUP BY 1),
      bought AS (SELECT buyer AS wallet, sum(amount)::bigint AS n FROM trades
                  WHERE market = %(m)s AND status = 'confirmed' GROUP BY 1),
-     sold AS (SELECT o.owner AS wallet,
-                     sum(CASE WHEN o.status = 'cancelled'
-                              THEN (SELECT coalesce(sum(t.amount), 0) FROM trades t
-                                     WHERE t.sell_order = o.id AND t.status = 'confirmed')
-                              ELSE o.amount END)::bigint AS n
-                FROM orders o
-               WHERE o.market = %(m)s AND o.side = 'sell'
-                 AND o.status IN ('open', 'cancelling', 'removed', 'filled', 'cancelled')
-               GROUP BY 1)
+     sold AS (SELECT owner AS wallet, sum(amount)::bigint AS n FROM orders
+               WHERE market = %(m)s AND side = 'sell'
+                 AND status NOT IN ('prepared', 'failed') GROUP BY 1)
 SELECT w.wallet, coalesce(minted.n, 0) + coalesce(bought.n, 0) - coalesce(sold.n, 0)
   FROM (SELECT wallet FROM minted UNION SELECT wallet FROM bought UNION SELECT wallet FROM sold) w
   LEFT JOIN minted USING (wallet) LEFT JOIN bought USING (wallet) LEFT JOIN sold USING (wallet)
 """
+
+# GRXE that came back to a wallet from the trading program, from its indexed events: a sell
+# order's escrow refunded at a cancel or release, a hash lock claimed by its buyer (a THB
+# swap) or refunded to its seller
+_RETURNED = """
+SELECT name, data->>'owner', data->>'order', data->>'buyer', data->>'seller', data->>'refunded', data->>'amount'
+  FROM chain_events WHERE name IN ('OrderCancelled', 'HashClaimed', 'HashRefunded')
+"""
+
+
+async def _returned(conn: psycopg.AsyncConnection, market: str) -> dict[str, int]:
+    sells = await (
+        await conn.execute(
+            "SELECT id, owner FROM orders WHERE market = %s AND side = 'sell' AND status NOT IN ('prepared', 'failed')",
+            (market,),
+        )
+    ).fetchall()
+    sell_pdas = {str(order_pda(Pubkey.from_string(owner), oid)) for oid, owner in sells}
+    back: dict[str, int] = defaultdict(int)
+    for name, owner, order, buyer, seller, refunded, amount in await (await conn.execute(_RETURNED)).fetchall():
+        if name == "OrderCancelled" and order in sell_pdas:  # a buy order's refund is GRX
+            back[owner] += int(refunded)
+        elif name == "HashClaimed":
+            back[buyer] += int(amount)
+        elif name == "HashRefunded":
+            back[seller] += int(amount)
+    return back
 
 
 async def _owner_grxe(
     client: AsyncClient, conn: psycopg.AsyncConnection, keys: MarketKeys
 ) -> dict[str, tuple[int, int]]:
     out: dict[str, tuple[int, int]] = {}
-    for wallet, want in await (await conn.execute(_OWNER_GRXE, {"m": str(keys.address)})).fetchall():
+    back = await _returned(conn, str(keys.address))
+    wants = {w: int(n) for w, n in await (await conn.execute(_OWNER_GRXE, {"m": str(keys.address)})).fetchall()}
+    for wallet in wants.keys() | back.keys():
+        want = wants.get(wallet, 0) + back.get(wallet, 0)
         held = await token_balance(client, ata_address(Pubkey.from_string(wallet), keys.energy_mint))
         if held != want:
-            out[wallet] = (held, int(want))
+            out[wallet] = (held, want)
     return out
 
 
