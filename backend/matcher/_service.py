@@ -36,10 +36,12 @@ if TYPE_CHECKING:
     import psycopg
     from psycopg_pool import AsyncConnectionPool
 
-__all__ = ["FEED_CHANNEL", "Matcher", "engine_spec", "event_dict"]
+__all__ = ["FEED_CHANNEL", "WAKE_CHANNEL", "Matcher", "engine_spec", "event_dict"]
 
 log = structlog.get_logger("backend.matcher")
 FEED_CHANNEL = "gridx_feed"
+# an order or cancel confirmed by an API process without the matcher: the engine matches now
+WAKE_CHANNEL = "gridx_match_wake"
 _NOTIFY_MAX = 7000  # PostgreSQL's NOTIFY payload limit is 8000 bytes
 _BATCH = 500
 
