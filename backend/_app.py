@@ -93,7 +93,14 @@ def _background(services: Services, stop: asyncio.Event, feed: bool = True) -> l
     if s.matcher:
         matcher = Matcher(s.dsn, services.pool, services.market)
         settler = Settler(
-            services.pool, services.chain, services.market, services.authority, s.settle_lease_s, s.failpoint, s.rpc_url
+            services.pool,
+            services.chain,
+            services.market,
+            services.authority,
+            s.settle_lease_s,
+            s.failpoint,
+            s.rpc_url,
+            s.settle_per_tx,
         )
 
         async def when_writer() -> None:

@@ -68,6 +68,7 @@ async def serve_engine(cfg: ApiSettings, parent: int | None = None) -> None:
     log.info("engine_started", market=services.market.id)
     try:
         await stop.wait()
+        log.info("engine_stopping")
     finally:
         if metrics is not None:
             metrics.close()
@@ -75,5 +76,7 @@ async def serve_engine(cfg: ApiSettings, parent: int | None = None) -> None:
             t.cancel()
         with contextlib.suppress(Exception):
             await asyncio.gather(*tasks, return_exceptions=True)
+        log.info("engine_tasks_done")
         await services.pool.close()
         await services.chain.close()
+        log.info("engine_stopped")

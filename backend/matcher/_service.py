@@ -62,6 +62,7 @@ class Matcher:
         self.dsn, self.pool, self.market = dsn, pool, market
         self.engine = Engine(engine_spec(market))
         self.locked = asyncio.Event()  # set once this instance is the market's writer
+        self._stale = False  # a round rolled back: rebuild the engine before the next one
 
     async def _restore(self, conn: psycopg.AsyncConnection) -> None:
         row = await (await conn.execute("SELECT seq FROM market_state WHERE market = %s", (self.market.id,))).fetchone()
@@ -153,6 +154,10 @@ class Matcher:
 
     async def round(self) -> list[Event]:
         """One matching round in one transaction; returns the engine's events."""
+        if self._stale:
+            async with self.pool.connection() as conn:
+                await self._restore(conn)
+            self._stale = False
         try:
             async with self.pool.connection() as conn, conn.transaction():
                 await conn.execute("SELECT pg_advisory_xact_lock(hashtext('gridx-match:' || %s))", (self.market.id,))
@@ -170,9 +175,10 @@ class Matcher:
                     await self._notify(conn, events)
                 return events
         except BaseException:
-            # the transaction rolled back: the engine in memory is ahead of the database
-            async with self.pool.connection() as conn:
-                await self._restore(conn)
+            # the transaction rolled back: the engine in memory is ahead of the database, so it
+            # is rebuilt from the database before the next round (not here: with the database
+            # gone that would wait for a connection, and a cancelled matcher would not stop)
+            self._stale = True
             raise
 
     async def _notify(self, conn: psycopg.AsyncConnection, events: list[Event]) -> None:
