@@ -107,7 +107,7 @@ def _background(services: Services, stop: asyncio.Event, feed: bool = True) -> l
             await _first(matcher.locked, stop)
             if stop.is_set():
                 return
-            await asyncio.gather(settler.run(stop, asyncio.Event()), *([index()] if indexer else []))
+            await asyncio.gather(settler.run(stop, matcher.traded), *([index()] if indexer else []))
 
         tasks.append(asyncio.create_task(matcher.run(stop, services.matcher_wake)))
         tasks.append(asyncio.create_task(when_writer()))

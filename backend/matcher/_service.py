@@ -63,6 +63,7 @@ class Matcher:
         self.engine = Engine(engine_spec(market))
         self.locked = asyncio.Event()  # set once this instance is the market's writer
         self._stale = False  # a round rolled back: rebuild the engine before the next one
+        self.traded = asyncio.Event()  # set when a round committed trades: the settler's wake-up
 
     async def _restore(self, conn: psycopg.AsyncConnection) -> None:
         row = await (await conn.execute("SELECT seq FROM market_state WHERE market = %s", (self.market.id,))).fetchone()
@@ -220,7 +221,8 @@ class Matcher:
             while not stop.is_set():
                 wake.clear()
                 try:
-                    await self.round()
+                    if any(isinstance(ev, Trade) for ev in await self.round()):
+                        self.traded.set()
                 except Exception:
                     log.exception("matcher_round_failed")
                 await _wait(wake, period_s, stop)

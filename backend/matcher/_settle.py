@@ -49,7 +49,7 @@ if TYPE_CHECKING:
 __all__ = ["Settler"]
 
 log = structlog.get_logger("backend.settler")
-_BATCH = 128
+_BATCH = 512  # trades claimed per round (~170 transactions in one JSON-RPC batch)
 
 
 @dataclass(frozen=True)
