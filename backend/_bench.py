@@ -171,9 +171,11 @@ def _descendants(pid: int) -> list[int]:
     return out
 
 
-def _users(s: _Stack, sellers: int, buyers: int) -> tuple[list[TradingClient], list[TradingClient]]:
+def _users(
+    s: _Stack, sellers: int, buyers: int, grx: int = 1_000 * UNIT
+) -> tuple[list[TradingClient], list[TradingClient]]:
     """Signed-in, registered users; each seller holds 20 GRXE (one mint by the bootstrapped
-    meter-signed mint for a meter it owns), each buyer 1,000 GRX from the dev faucet."""
+    meter-signed mint for a meter it owns), each buyer ``grx`` from the dev faucet."""
 
     def make(i: int) -> TradingClient:
         kp = Keypair()
@@ -182,7 +184,7 @@ def _users(s: _Stack, sellers: int, buyers: int) -> tuple[list[TradingClient], l
         cl.login()
         cl.register("prosumer" if i < sellers else "consumer")
         if i >= sellers:
-            cl.faucet(1_000 * UNIT)
+            cl.faucet(grx)
             return cl
         run_on_chain(s.rpc, lambda c: mint_to_owner(c, kp, [20 * UNIT], s.keys), timeout_s=120)
         return cl
@@ -280,7 +282,7 @@ def _settle_phase(s: _Stack, sellers: list[TradingClient], buyers: list[TradingC
             first = (cpu, int(done[2]))
         if done[1] >= trades and done[0] == done[1]:
             break
-        time.sleep(0.2)
+        time.sleep(0.2 if first else 0.005)  # closely until the first trades: a round takes ~0.2 s
     cpu_end = s.cpu()
     row = s.sql(
         """SELECT count(*) FILTER (WHERE status = 'confirmed'), count(*) FILTER (WHERE status = 'failed'),
@@ -334,7 +336,10 @@ def run_bench(
     try:
         s.start_api(matcher=False)
         n_sellers = (trades + _DELTAS) // 20 + 1  # 20 GRXE each
-        sellers, buyers = _users(s, n_sellers, max(1, users - n_sellers))
+        n_buyers = max(1, users - n_sellers)
+        # enough GRX for every buy the bench places (it placed more than a buyer could pay for)
+        grx = max(1_000, -(-(trades + _DELTAS) // n_buyers) * PRICE // UNIT + 10) * UNIT
+        sellers, buyers = _users(s, n_sellers, n_buyers, grx)
         market = sellers[0].market_id()
         tokens = [cl.token or "" for cl in buyers]  # the prepared orders are buys: buyers hold GRX
         _say("users ready; prepare phase")
