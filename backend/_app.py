@@ -49,7 +49,7 @@ async def health(services: Services) -> Health:
     return Health(status="ok" if db and chain else "degraded", database=db, chain=chain)
 
 
-async def _start(app: Litestar, settings: ApiSettings) -> Services:
+async def _start(settings: ApiSettings) -> Services:
     from psycopg_pool import AsyncConnectionPool
     from solana.rpc.async_api import AsyncClient
 
@@ -71,31 +71,62 @@ async def _start(app: Litestar, settings: ApiSettings) -> Services:
     return services
 
 
-def _background(services: Services, stop: asyncio.Event) -> list[asyncio.Task[None]]:
+def _background(services: Services, stop: asyncio.Event, feed: bool = True) -> list[asyncio.Task[None]]:
+    """The feed listener (an API process) and, where configured, the engine: the matcher, and
+    the settler and indexer once this process holds the matcher's lock, so a second instance
+    (another API process or `gridx api engine`) stands by instead of settling alongside."""
+    from ._txflow import run_tx_expiry
     from .indexer import Indexer, PollingSource
     from .matcher import Matcher, Settler
 
     s = services.settings
-    from ._txflow import run_tx_expiry
-
-    tasks = [asyncio.create_task(services.feed.run(stop)), asyncio.create_task(run_tx_expiry(services, stop))]
-    if s.matcher:
-        matcher = Matcher(s.dsn, services.pool, services.market)
-        settler = Settler(
-            services.pool, services.chain, services.market, services.authority, s.settle_lease_s, s.failpoint, s.rpc_url
-        )
-        settle_wake = asyncio.Event()
-        tasks.append(asyncio.create_task(matcher.run(stop, services.matcher_wake)))
-        tasks.append(asyncio.create_task(settler.run(stop, settle_wake)))
+    tasks = [asyncio.create_task(services.feed.run(stop))] if feed else []
+    indexer = None
     if s.indexer:
         indexer = Indexer(
             services.pool, PollingSource(services.chain), ("registry", "energy_token", "trading"), services.chain
         )
+
+    async def index() -> None:
+        assert indexer is not None
         if s.index_ws_url:
-            tasks.append(asyncio.create_task(indexer.follow(s.rpc_url, s.index_ws_url)))
+            await indexer.follow(s.rpc_url, s.index_ws_url)
         else:
-            tasks.append(asyncio.create_task(indexer.run(s.index_poll_s, stop)))
+            await indexer.run(s.index_poll_s, stop)
+
+    if s.matcher:
+        matcher = Matcher(s.dsn, services.pool, services.market)
+        settler = Settler(
+            services.pool,
+            services.chain,
+            services.market,
+            services.authority,
+            s.settle_lease_s,
+            s.failpoint,
+            s.rpc_url,
+            s.settle_per_tx,
+        )
+
+        async def when_writer() -> None:
+            await _first(matcher.locked, stop)
+            if stop.is_set():
+                return
+            await asyncio.gather(settler.run(stop, matcher.traded), *([index()] if indexer else []))
+
+        tasks.append(asyncio.create_task(matcher.run(stop, services.matcher_wake)))
+        tasks.append(asyncio.create_task(when_writer()))
+        # submitted transactions that never landed: with the matcher, one process per database
+        tasks.append(asyncio.create_task(run_tx_expiry(services, stop)))
+    elif indexer is not None:
+        tasks.append(asyncio.create_task(index()))
     return tasks
+
+
+async def _first(*events: asyncio.Event) -> None:
+    waits = [asyncio.ensure_future(e.wait()) for e in events]
+    _done, pending = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    for t in pending:
+        t.cancel()
 
 
 def create_app(settings: ApiSettings | None = None) -> Litestar:
@@ -117,7 +148,7 @@ def create_app(settings: ApiSettings | None = None) -> Litestar:
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         from gridx.metrics import serve_metrics
 
-        services = await _start(app, cfg)
+        services = await _start(cfg)
         app.state.services = services
         # /metrics on its own listener, off the public API port (gridx.metrics convention)
         metrics = None if cfg.metrics_port is None else serve_metrics(REGISTRY, cfg.metrics_host, cfg.metrics_port)

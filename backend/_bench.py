@@ -54,7 +54,7 @@ def _per(before: dict[str, float], after: dict[str, float], n: int) -> dict[str,
 class _Stack:
     """PostgreSQL, ``gridx chain node`` and ``gridx api run`` as processes under one directory."""
 
-    def __init__(self, base: Path, profile: bool = False) -> None:
+    def __init__(self, base: Path, profile: bool = False, workers: int = 1) -> None:
         from gridx.chain import bootstrap
         from gridx.db import migrate
         from gridx.services import PostgresServer, free_port, gridx_command, wait_for_port
@@ -73,7 +73,7 @@ class _Stack:
         run_on_chain(self.rpc, lambda c: bootstrap(c, self.keys))
         self.api: subprocess.Popen[bytes] | None = None
         self.url = ""
-        self.profile = profile
+        self.profile, self.workers = profile, workers
         self.starts = 0
 
     def start_api(self, matcher: bool) -> None:
@@ -95,7 +95,7 @@ class _Stack:
             "GRIDX_API_RATE_LIMIT_PER_MINUTE": "1000000",
             "GRIDX_SECRETS_DIR": str(self.base / "secrets"),
         }
-        cmd = gridx_command("api", "run")
+        cmd = gridx_command("api", "run", "--workers", str(self.workers))
         if self.profile:  # cProfile of the whole API process: api-<n>.prof, written when it stops
             self.starts += 1
             prof = str(self.base / f"api-{self.starts}.prof")
@@ -123,9 +123,14 @@ class _Stack:
         self.url = f"http://127.0.0.1:{port}"
 
     def cpu(self) -> dict[str, float]:
+        """CPU seconds so far: the API processes (supervisor and workers), the engine (matcher,
+        settler, indexer: 0 when they run inside a single API process) and the chain node."""
         from gridx.services import cpu_seconds
 
-        return {"api": cpu_seconds(self.api.pid) if self.api else 0.0, "node": cpu_seconds(self.node.pid)}
+        tree = _descendants(self.api.pid) if self.api else []
+        engine = [p for p in tree if b"engine" in _cmdline(p)]
+        api = [p for p in tree if p not in engine]
+        return {"api": cpu_seconds(*api), "engine": cpu_seconds(*engine), "node": cpu_seconds(self.node.pid)}
 
     def stop(self) -> None:
         from gridx.services import stop_process
@@ -142,9 +147,35 @@ class _Stack:
             return conn.execute(query).fetchone()
 
 
-def _users(s: _Stack, sellers: int, buyers: int) -> tuple[list[TradingClient], list[TradingClient]]:
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def _descendants(pid: int) -> list[int]:
+    """``pid`` and every process under it (uvicorn's workers, the engine)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo += children.get(p, [])
+    return out
+
+
+def _users(
+    s: _Stack, sellers: int, buyers: int, grx: int = 1_000 * UNIT
+) -> tuple[list[TradingClient], list[TradingClient]]:
     """Signed-in, registered users; each seller holds 20 GRXE (one mint by the bootstrapped
-    meter-signed mint for a meter it owns), each buyer 1,000 GRX from the dev faucet."""
+    meter-signed mint for a meter it owns), each buyer ``grx`` from the dev faucet."""
 
     def make(i: int) -> TradingClient:
         kp = Keypair()
@@ -153,7 +184,7 @@ def _users(s: _Stack, sellers: int, buyers: int) -> tuple[list[TradingClient], l
         cl.login()
         cl.register("prosumer" if i < sellers else "consumer")
         if i >= sellers:
-            cl.faucet(1_000 * UNIT)
+            cl.faucet(grx)
             return cl
         run_on_chain(s.rpc, lambda c: mint_to_owner(c, kp, [20 * UNIT], s.keys), timeout_s=120)
         return cl
@@ -241,14 +272,22 @@ def _settle_phase(s: _Stack, sellers: list[TradingClient], buyers: list[TradingC
     errors = _place(sellers, buyers, trades)  # the matcher is off: the book fills, nothing matches
     s.start_api(matcher=True)  # the matcher and settler start on a full book
     deadline = time.monotonic() + 300
+    first: tuple[dict[str, float], int] | None = None  # CPU and confirmed when trades first appear
+    count = """SELECT count(*) FILTER (WHERE status IN ('confirmed', 'failed')), count(*),
+                      count(*) FILTER (WHERE status = 'confirmed') FROM trades"""
     while time.monotonic() < deadline:
-        done = s.sql("SELECT count(*) FILTER (WHERE status IN ('confirmed', 'failed')), count(*) FROM trades")
+        cpu = s.cpu()  # before the query: the trades counted are settled with at most this CPU
+        done = s.sql(count)
+        if first is None and done[1]:  # the engine is up (its start-up CPU is not a trade's)
+            first = (cpu, int(done[2]))
         if done[1] >= trades and done[0] == done[1]:
             break
-        time.sleep(0.2)
+        time.sleep(0.2 if first else 0.005)  # closely until the first trades: a round takes ~0.2 s
+    cpu_end = s.cpu()
     row = s.sql(
         """SELECT count(*) FILTER (WHERE status = 'confirmed'), count(*) FILTER (WHERE status = 'failed'),
-                  extract(epoch FROM max(confirmed_at) - min(created_at)) FROM trades"""
+                  extract(epoch FROM max(confirmed_at) - min(created_at)),
+                  count(DISTINCT tx_signature) FILTER (WHERE status = 'confirmed') FROM trades"""
     )
     span = float(row[2] or 0)
     return {
@@ -256,6 +295,9 @@ def _settle_phase(s: _Stack, sellers: list[TradingClient], buyers: list[TradingC
         "trades_failed": row[1],
         "errors": errors + row[1],
         "settled_per_s": round(row[0] / span, 1) if span else None,
+        "settle_txs": row[3],  # match_order transactions that settled them (several trades each)
+        # CPU ms per trade settled after the engine was up (matcher, settler, indexer; chain node)
+        "settle_cpu_ms": _per(first[0], cpu_end, row[0] - first[1]) if first else None,
     }
 
 
@@ -277,7 +319,12 @@ def _delta_phase(
 
 
 def run_bench(
-    users: int = 20, rate: float = 200.0, seconds: float = 5.0, trades: int = 200, profile: bool = False
+    users: int = 20,
+    rate: float = 200.0,
+    seconds: float = 5.0,
+    trades: int = 200,
+    profile: bool = False,
+    workers: int = 1,
 ) -> dict[str, Any]:
     from gridx.paths import run_dir
     from gridx.services import remove_run_tree
@@ -285,11 +332,14 @@ def run_bench(
     base = run_dir() / "bench-api"
     remove_run_tree(base)  # a relocated cluster of the last run too
     base.mkdir(parents=True)
-    s = _Stack(base, profile)
+    s = _Stack(base, profile, workers)
     try:
         s.start_api(matcher=False)
         n_sellers = (trades + _DELTAS) // 20 + 1  # 20 GRXE each
-        sellers, buyers = _users(s, n_sellers, max(1, users - n_sellers))
+        n_buyers = max(1, users - n_sellers)
+        # enough GRX for every buy the bench places (it placed more than a buyer could pay for)
+        grx = max(1_000, -(-(trades + _DELTAS) // n_buyers) * PRICE // UNIT + 10) * UNIT
+        sellers, buyers = _users(s, n_sellers, n_buyers, grx)
         market = sellers[0].market_id()
         tokens = [cl.token or "" for cl in buyers]  # the prepared orders are buys: buyers hold GRX
         _say("users ready; prepare phase")
@@ -304,6 +354,7 @@ def run_bench(
         deltas = _delta_phase(s, sellers, buyers, market, _DELTAS)
         return {
             "users": len(sellers) + len(buyers),
+            "workers": workers,
             "rate_per_s": rate,
             "prepare_p95_ms": _p95(prep),
             "prepare_p50_ms": _p50(prep),

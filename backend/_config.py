@@ -57,6 +57,9 @@ class ApiSettings(BaseSettings):
     # run the single-writer matcher and settler inside the API process
     matcher: bool = True
     settle_lease_s: float = Field(30.0, gt=0)
+    # match_order instructions per settlement transaction (1: one trade each; 7: the most the
+    # default compute budget of 200k units per instruction, 1.4 M per transaction, allows)
+    settle_per_tx: int = Field(7, ge=1, le=7)
     # the indexer's poll period (slot-cursor polling until the live log feed is available)
     index_poll_s: float = Field(0.5, gt=0)
     indexer: bool = True

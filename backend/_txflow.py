@@ -31,6 +31,7 @@ from ._errors import ApiError, Problem
 from ._metrics import TX_EXPIRED, TX_SUBMITTED
 from ._state import Services
 from .indexer import apply_tx_events
+from .matcher import WAKE_CHANNEL
 
 __all__ = [
     "PreparedTx",
@@ -329,5 +330,7 @@ async def submit_tx(services: Services, wallet: str, tx_id: int, signed_b64: str
         await conn.execute(
             "UPDATE prepared_txs SET status = 'confirmed', slot = %s, updated_at = now() WHERE id = %s", (slot, tx_id)
         )
+        if not services.settings.matcher:  # the matcher runs in another process (`gridx api engine`)
+            await conn.execute("SELECT pg_notify(%s, %s)", (WAKE_CHANNEL, services.market.id))
     services.matcher_wake.set()
     return SubmitResult(tx_id=tx_id, kind=kind, signature=sig, status="confirmed", slot=slot, order_id=order_id)

@@ -3,6 +3,7 @@ trading area of ``gridx reconcile``."""
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -11,22 +12,17 @@ import typer
 if TYPE_CHECKING:
     from solana.rpc.async_api import AsyncClient
 
+    from backend import ApiSettings
+
 __all__ = ["app", "reconcile_area", "register_bench"]
 
 app = typer.Typer(no_args_is_help=True, help="The trading API (Litestar).")
 
 
-@app.command("run")
-def run(migrate: bool = typer.Option(True, help="apply pending migrations first (idempotent)")) -> None:
-    """Serve until SIGTERM/SIGINT. Configured by GRIDX_API_* (DSN, RPC_URL, HOST, PORT, DOMAIN,
-    URI, KEYS_DIR, MATCHER, INDEXER, FAUCET, ...)."""
+def _logging() -> None:
     import logging
 
     import structlog
-    import uvicorn
-
-    from backend import ApiSettings, create_app
-    from gridx.db import migrate as do_migrate
 
     logging.getLogger("httpx").setLevel(logging.WARNING)  # solana-py logs every RPC call at INFO
     structlog.configure(
@@ -37,18 +33,69 @@ def run(migrate: bool = typer.Option(True, help="apply pending migrations first 
             structlog.processors.JSONRenderer(),
         ]
     )
+
+
+@app.command("run")
+def run(
+    migrate: bool = typer.Option(True, help="apply pending migrations first (idempotent)"),
+    workers: int = typer.Option(
+        1, min=1, max=64, help="API processes; more than 1: the matcher, settler and indexer run in one `api engine`"
+    ),
+) -> None:
+    """Serve until SIGTERM/SIGINT. Configured by GRIDX_API_* (DSN, RPC_URL, HOST, PORT, DOMAIN,
+    URI, KEYS_DIR, MATCHER, INDEXER, FAUCET, ...)."""
+    import uvicorn
+
+    from backend import ApiSettings, create_app
+    from gridx.db import migrate as do_migrate
+
+    _logging()
     cfg = ApiSettings()
     if migrate:
         do_migrate(cfg.dsn)
-    uvicorn.run(
-        create_app(cfg),
-        host=cfg.host,
-        port=cfg.port,
-        log_level="warning",
-        ws="websockets-sansio",
-        loop="uvloop",
-        http="httptools",
-    )
+    serve = {"log_level": "warning", "ws": "websockets-sansio", "loop": "uvloop", "http": "httptools"}
+    if workers == 1:  # everything in this one process
+        uvicorn.run(create_app(cfg), host=cfg.host, port=cfg.port, **serve)  # type: ignore[arg-type]
+        return
+    engine = _start_engine(cfg)
+    try:
+        uvicorn.run("backend:create_app", factory=True, host=cfg.host, port=cfg.port, workers=workers, **serve)  # type: ignore[arg-type]
+    finally:
+        if engine is not None:
+            from gridx.services import stop_process
+
+            stop_process(engine)
+
+
+def _start_engine(cfg: ApiSettings) -> subprocess.Popen[bytes] | None:
+    """``gridx api engine`` beside the workers, which then run neither matcher nor indexer
+    (nor /metrics: one listener port; the engine's counts are served there)."""
+    import os
+
+    from gridx.services import gridx_command
+
+    engine = None
+    if cfg.matcher or cfg.indexer:
+        cmd = gridx_command("api", "engine", "--parent", str(os.getpid()))
+        engine = subprocess.Popen(cmd, env=dict(os.environ))
+    os.environ.update({"GRIDX_API_MATCHER": "false", "GRIDX_API_INDEXER": "false"})
+    os.environ.pop("GRIDX_API_METRICS_PORT", None)
+    return engine
+
+
+@app.command("engine")
+def engine(
+    parent: int = typer.Option(None, help="stop when this process is gone (set by `api run --workers`)"),
+) -> None:
+    """The matcher, settler and indexer without HTTP (single writer: a second engine waits on
+    the matcher's advisory lock). Configured by GRIDX_API_* like ``run``."""
+    import uvloop
+
+    from backend import ApiSettings
+    from backend._engine import serve_engine
+
+    _logging()
+    uvloop.run(serve_engine(ApiSettings(), parent))
 
 
 def register_bench(bench_app: typer.Typer) -> None:
@@ -59,13 +106,18 @@ def register_bench(bench_app: typer.Typer) -> None:
         seconds: float = typer.Option(5.0, min=0.5),
         trades: int = typer.Option(200, min=1, help="crossing pairs settled on chain"),
         profile: bool = typer.Option(False, help="run the API under cProfile: .run/bench-api/api-<n>.prof"),
+        workers: int = typer.Option(1, min=1, max=64, help="API processes (`gridx api run --workers`)"),
     ) -> None:
         """The API under uvicorn with PostgreSQL and the local chain; last line is JSON."""
         import json
 
         from backend._bench import run_bench
 
-        typer.echo(json.dumps(run_bench(users=users, rate=rate, seconds=seconds, trades=trades, profile=profile)))
+        typer.echo(
+            json.dumps(
+                run_bench(users=users, rate=rate, seconds=seconds, trades=trades, profile=profile, workers=workers)
+            )
+        )
 
 
 async def reconcile_area(

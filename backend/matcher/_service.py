@@ -37,10 +37,12 @@ if TYPE_CHECKING:
     import psycopg
     from psycopg_pool import AsyncConnectionPool
 
-__all__ = ["FEED_CHANNEL", "Matcher", "engine_spec", "event_dict"]
+__all__ = ["FEED_CHANNEL", "WAKE_CHANNEL", "Matcher", "engine_spec", "event_dict"]
 
 log = structlog.get_logger("backend.matcher")
 FEED_CHANNEL = "gridx_feed"
+# an order or cancel confirmed by an API process without the matcher: the engine matches now
+WAKE_CHANNEL = "gridx_match_wake"
 _NOTIFY_MAX = 7000  # PostgreSQL's NOTIFY payload limit is 8000 bytes
 _BATCH = 500
 
@@ -61,6 +63,8 @@ class Matcher:
         self.dsn, self.pool, self.market = dsn, pool, market
         self.engine = Engine(engine_spec(market))
         self.locked = asyncio.Event()  # set once this instance is the market's writer
+        self._stale = False  # a round rolled back: rebuild the engine before the next one
+        self.traded = asyncio.Event()  # set when a round committed trades: the settler's wake-up
 
     async def _restore(self, conn: psycopg.AsyncConnection) -> None:
         row = await (await conn.execute("SELECT seq FROM market_state WHERE market = %s", (self.market.id,))).fetchone()
@@ -193,6 +197,10 @@ class Matcher:
 
     async def round(self) -> list[Event]:
         """One matching round in one transaction; returns the engine's events."""
+        if self._stale:
+            async with self.pool.connection() as conn:
+                await self._restore(conn)
+            self._stale = False
         try:
             async with self.pool.connection() as conn, conn.transaction():
                 await conn.execute("SELECT pg_advisory_xact_lock(hashtext('gridx-match:' || %s))", (self.market.id,))
@@ -210,9 +218,10 @@ class Matcher:
                     await self._notify(conn, events)
                 return events
         except BaseException:
-            # the transaction rolled back: the engine in memory is ahead of the database
-            async with self.pool.connection() as conn:
-                await self._restore(conn)
+            # the transaction rolled back: the engine in memory is ahead of the database, so it
+            # is rebuilt from the database before the next round (not here: with the database
+            # gone that would wait for a connection, and a cancelled matcher would not stop)
+            self._stale = True
             raise
 
     async def _notify(self, conn: psycopg.AsyncConnection, events: list[Event]) -> None:
@@ -254,7 +263,8 @@ class Matcher:
             while not stop.is_set():
                 wake.clear()
                 try:
-                    await self.round()
+                    if any(isinstance(ev, Trade) for ev in await self.round()):
+                        self.traded.set()
                 except Exception:
                     log.exception("matcher_round_failed")
                 await _wait(wake, period_s, stop)

@@ -1,9 +1,11 @@
-"""The settler: trades → ``match_order`` transactions signed by the market authority, with the
-mint worker's discipline. A claimed row is leased; the signed transaction (so its signature)
-is stored before it is sent; a row that comes back (lease expired after a crash or an outage)
-is first looked up on chain by that signature, resent as the same bytes while its blockhash
-is valid, and only rebuilt once it provably cannot land. So nothing settles twice and
-nothing is lost."""
+"""The settler: trades → ``match_order`` transactions signed by the market authority (several
+trades per transaction, as many as fit), with the mint worker's discipline. A claimed row is
+leased; the signed transaction (so its signature) is stored before it is sent; a row that
+comes back (lease expired after a crash or an outage) is first looked up on chain by that
+signature, resent as the same bytes while its blockhash is valid, and only rebuilt once it
+provably cannot land. So nothing settles twice and nothing is lost. A pack that fails as a
+whole moved nothing: its trades are sent again one per transaction, so the chain names the
+bad one and the others settle."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import structlog
+from solders.instruction import Instruction
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 from solders.signature import Signature
@@ -35,6 +38,7 @@ from gridx.chain import (
 )
 from gridx.errors import ChainError
 
+from ._pack import MAX_PER_TX, pack
 from ._release import release_removed
 from ._return import chain_remaining, return_failed
 
@@ -45,7 +49,7 @@ if TYPE_CHECKING:
 __all__ = ["Settler"]
 
 log = structlog.get_logger("backend.settler")
-_BATCH = 128
+_BATCH = 512  # trades claimed per round (~170 transactions in one JSON-RPC batch)
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,11 @@ class _Row:
     amount: int
     signed_tx: bytes | None
     last_valid_height: int | None
+    solo: bool  # its pack failed as a whole: sent alone from now on
+
+
+# signature -> (the transaction, the ids of the claimed trades it settles)
+_Txs = dict[Signature, tuple[Transaction, list[int]]]
 
 
 class Settler:
@@ -70,9 +79,10 @@ class Settler:
         lease_s: float = 30.0,
         failpoint: str | None = None,
         rpc_url: str | None = None,  # given: sends go out as one JSON-RPC batch per round
+        max_per_tx: int = MAX_PER_TX,  # match_order instructions per transaction (1: no packing)
     ) -> None:
         self.pool, self.chain, self.market, self.authority, self.lease_s = pool, chain, market, authority, lease_s
-        self.failpoint, self.rpc_url = failpoint, rpc_url
+        self.failpoint, self.rpc_url, self.max_per_tx = failpoint, rpc_url, max_per_tx
 
     async def _claim(self) -> list[_Row]:
         async with self.pool.connection() as conn:
@@ -84,45 +94,69 @@ class Settler:
                                       WHERE market = %s
                                         AND (status = 'pending' OR (status = 'sent' AND lease_until < now()))
                                       ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED)
-                    RETURNING id, sell_order, buy_order, seller, buyer, amount, signed_tx, last_valid_height""",
+                    RETURNING id, sell_order, buy_order, seller, buyer, amount, signed_tx, last_valid_height, solo""",
                     (self.lease_s, self.market.id, _BATCH),
                 )
             ).fetchall()
         return sorted((_Row(*r) for r in rows), key=lambda r: r.id)
 
-    async def _build(self, rows: list[_Row]) -> dict[int, Transaction]:
-        """Signed match_order transactions, stored before any is sent: a crash after a send
-        finds the signature again."""
+    def _ix(self, row: _Row) -> Instruction:
+        return build_match_order_ix(
+            self.authority.pubkey(),
+            self.market.keys,
+            Pubkey.from_string(row.seller),
+            row.sell_order,
+            Pubkey.from_string(row.buyer),
+            row.buy_order,
+            row.amount,
+        )
+
+    async def _build(self, rows: list[_Row]) -> _Txs:
+        """Signed transactions (several trades each, a solo row alone), stored before any is
+        sent: a crash after a send finds the signature again."""
         if not rows:
             return {}
         blockhash, height = await blockhash_with_height(self.chain)
-        out: dict[int, Transaction] = {}
-        for row in rows:
-            ix = build_match_order_ix(
-                self.authority.pubkey(),
-                self.market.keys,
-                Pubkey.from_string(row.seller),
-                row.sell_order,
-                Pubkey.from_string(row.buyer),
-                row.buy_order,
-                row.amount,
-            )
-            out[row.id] = build_tx([ix], [self.authority], blockhash)
+        payer = self.authority.pubkey()
+        packs = [[(r.id, self._ix(r))] for r in rows if r.solo]
+        packs += pack([(r.id, self._ix(r)) for r in rows if not r.solo], payer, blockhash, self.max_per_tx)
+        out: _Txs = {}
+        for p in packs:
+            tx = build_tx([ix for _, ix in p], [self.authority], blockhash)
+            out[tx.signatures[0]] = (tx, [rid for rid, _ in p])
         async with self.pool.connection() as conn, conn.cursor() as cur:
             await cur.executemany(
                 "UPDATE trades SET signed_tx = %s, tx_signature = %s, last_valid_height = %s WHERE id = %s",
-                [(bytes(tx), str(tx.signatures[0]), height, rid) for rid, tx in out.items()],
+                [(bytes(tx), str(sig), height, rid) for sig, (tx, ids) in out.items() for rid in ids],
             )
         return out
 
-    async def _record(self, row_id: int, sig: Signature, err: object, slot: int) -> None:
-        await self._record_many([(row_id, sig, err, slot)])
+    async def _outcome(self, ids: list[int], err: object, slot: int) -> list[tuple[int, object, int]]:
+        """What to record for a transaction's trades: a pack that failed as a whole moved
+        nothing, so its trades go back to be sent alone (recorded: nothing)."""
+        if err is not None and len(ids) > 1:
+            await self._split(ids, err)
+            return []
+        return [(rid, err, slot) for rid in ids]
 
-    async def _record_many(self, outcomes: list[tuple[int, Signature, object, int]]) -> None:
+    async def _split(self, ids: list[int], err: object) -> None:
+        async with self.pool.connection() as conn:
+            await conn.execute(
+                """UPDATE trades SET status = 'pending', solo = true, signed_tx = NULL, tx_signature = NULL,
+                          last_valid_height = NULL, lease_until = NULL
+                    WHERE id = ANY(%s) AND status = 'sent'""",
+                (ids,),
+            )
+        TRADES.labels("split").inc(len(ids))
+        log.info("settle_pack_split", trades=len(ids), error=str(err))
+
+    async def _record_many(self, outcomes: list[tuple[int, object, int]]) -> None:
         """Outcomes in one transaction. The TradeExecuted events themselves reach chain_events
         through the indexer (the settler does not fetch every transaction back)."""
-        ok = [(slot, rid) for rid, _sig, err, slot in outcomes if err is None]
-        bad = [(str(err), slot, rid) for rid, _sig, err, slot in outcomes if err is not None]
+        ok = [(slot, rid) for rid, err, slot in outcomes if err is None]
+        bad = [(str(err), slot, rid) for rid, err, slot in outcomes if err is not None]
+        if not ok and not bad:
+            return
         on_chain = await self._failed_orders([rid for _e, _s, rid in bad]) if bad else {}
         async with self.pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
             if ok:
@@ -150,72 +184,75 @@ class Settler:
         orders = {(int(r[0]), str(r[1])) for r in rows} | {(int(r[2]), str(r[3])) for r in rows}
         return await chain_remaining(self.chain, orders)
 
-    async def _prior(self, rows: list[_Row]) -> tuple[dict[int, Transaction], set[int]]:
+    async def _prior(self, rows: list[_Row]) -> tuple[_Txs, set[int]]:
         """Rows sent before (a crash or outage interrupted them): settle from the chain what
-        landed; keep for resending what may still land; rebuild the rest."""
-        seen = [(r, Transaction.from_bytes(r.signed_tx)) for r in rows if r.signed_tx is not None]
+        landed; keep for resending what may still land; rebuild the rest. A pack's rows share
+        one transaction (a pack-mate not claimed this round is settled when it is)."""
+        seen: _Txs = {}
+        for r in rows:
+            if r.signed_tx is not None:
+                tx = Transaction.from_bytes(r.signed_tx)
+                seen.setdefault(tx.signatures[0], (tx, []))[1].append(r.id)
         if not seen:
             return {}, set()
-        sigs = [tx.signatures[0] for _, tx in seen]
-        statuses = (await rpc_call(self.chain.get_signature_statuses(sigs))).value
-        again: dict[int, Transaction] = {}
+        statuses = (await rpc_call(self.chain.get_signature_statuses(list(seen)))).value
+        again: _Txs = {}
         done: set[int] = set()
-        for (row, tx), st in zip(seen, statuses, strict=True):
+        outcomes: list[tuple[int, object, int]] = []
+        for (sig, (tx, ids)), st in zip(seen.items(), statuses, strict=True):
             if st is not None:
-                await self._record(row.id, tx.signatures[0], err_to_json(st.err), st.slot)
-                done.add(row.id)
-            elif await blockhash_valid(self.chain, row.last_valid_height or 0):
-                again[row.id] = tx  # the same bytes: if the first send landed after all, the chain dedups it
+                outcomes += await self._outcome(ids, err_to_json(st.err), st.slot)
+                done.update(ids)
+            elif await blockhash_valid(self.chain, rows_height(rows, ids)):
+                again[sig] = (tx, ids)  # the same bytes: if the first send landed after all, the chain dedups it
+        await self._record_many(outcomes)
         return again, done
 
     async def round(self) -> int:
-        """Settle what is due; returns how many trades reached an outcome."""
+        """Settle what is due; returns how many trades reached an outcome (or were split)."""
         rows = await self._claim()
         if not rows:
             return 0
         again, done = await self._prior(rows)
-        txs = {**again, **await self._build([r for r in rows if r.id not in done and r.id not in again])}
-        results = await self._send_all(txs)
-        sent = {tx.signatures[0]: rid for (rid, tx), ok in zip(txs.items(), results, strict=True) if ok}
+        txs = {**again, **await self._build([r for r in rows if r.id not in done and r.id not in again_ids(again)])}
+        sent_ok, outcomes = await self._send_all(txs)
+        sent = [sig for sig, ok in zip(txs, sent_ok, strict=True) if ok]
         if sent:
-            outcomes = await confirm_statuses(self.chain, list(sent))
+            statuses = await confirm_statuses(self.chain, sent)
             if self.failpoint == "settle_after_send":
                 os.kill(os.getpid(), signal.SIGKILL)
-            await self._record_many([(sent[sig], sig, err, slot) for sig, (err, slot) in outcomes.items()])
+            for sig, (err, slot) in statuses.items():
+                outcomes += await self._outcome(txs[sig][1], err, slot)
+        await self._record_many(outcomes)
         return len(rows)
 
-    async def _send_all(self, txs: dict[int, Transaction]) -> list[bool]:
-        """All in one JSON-RPC batch request (one HTTP round trip instead of one per trade);
-        True where sent. A refusal is recorded (unless the first send landed meanwhile)."""
+    async def _send_all(self, txs: _Txs) -> tuple[list[bool], list[tuple[int, object, int]]]:
+        """All in one JSON-RPC batch request (one HTTP round trip instead of one per
+        transaction); True where sent, and the outcomes of the refused ones."""
+        refused: list[tuple[int, object, int]] = []
         if self.rpc_url is None:
-            return list(await asyncio.gather(*(self._send(rid, tx) for rid, tx in txs.items())))
-        results = await send_txs(self.rpc_url, list(txs.values()))
+            results: list[Signature | ChainError] = []
+            for tx, _ids in txs.values():
+                try:
+                    results.append(await send_tx(self.chain, tx))
+                except ChainError as exc:
+                    results.append(exc)
+        else:
+            results = await send_txs(self.rpc_url, [tx for tx, _ in txs.values()])
         for r in results:
             if isinstance(r, ChainError) and r.code == "Unreachable":
                 raise r  # the lease expires and the rows come back, checked on chain first
-        out = []
-        for (rid, tx), r in zip(txs.items(), results, strict=True):
+        for (tx, ids), r in zip(txs.values(), results, strict=True):
             if isinstance(r, ChainError):
-                await self._refused(rid, tx, r)
-            out.append(not isinstance(r, ChainError))
-        return out
+                refused += await self._refused(ids, tx, r)
+        return [not isinstance(r, ChainError) for r in results], refused
 
-    async def _send(self, row_id: int, tx: Transaction) -> bool:
-        try:
-            await send_tx(self.chain, tx)
-            return True
-        except ChainError as exc:
-            if exc.code == "Unreachable":
-                raise
-            await self._refused(row_id, tx, exc)
-            return False
-
-    async def _refused(self, row_id: int, tx: Transaction, exc: ChainError) -> None:
+    async def _refused(self, ids: list[int], tx: Transaction, exc: ChainError) -> list[tuple[int, object, int]]:
+        """A refused send: what landed meanwhile counts; else a pack is split, a lone trade fails."""
         st = (await rpc_call(self.chain.get_signature_statuses([tx.signatures[0]]))).value[0]
         if st is not None:
-            await self._record(row_id, tx.signatures[0], err_to_json(st.err), st.slot)
-        else:
-            await self._record(row_id, tx.signatures[0], exc.code or str(exc), 0)
+            return await self._outcome(ids, err_to_json(st.err), st.slot)
+        return await self._outcome(ids, exc.code or str(exc), 0)
 
     async def run(self, stop: asyncio.Event, wake: asyncio.Event, period_s: float = 0.2) -> None:
         while not stop.is_set():
@@ -237,3 +274,12 @@ class Settler:
                 from backend.matcher._service import _wait
 
                 await _wait(wake, period_s, stop)
+
+
+def again_ids(again: _Txs) -> set[int]:
+    return {rid for _tx, ids in again.values() for rid in ids}
+
+
+def rows_height(rows: list[_Row], ids: list[int]) -> int:
+    """The last valid block height of a stored transaction (its rows share it)."""
+    return next((r.last_valid_height or 0 for r in rows if r.id == ids[0]), 0)
