@@ -69,7 +69,7 @@ def test_trades_of_one_round_settle_in_one_transaction(stack: Stack) -> None:
     assert s.chain_balance(b.wallet, "grxe") == 15 * UNIT
     for a, _ in sellers:
         assert (s.chain_balance(a.wallet, "grxe"), s.chain_balance(a.wallet, "grx")) == (0, 15 * UNIT)
-    assert s.reconcile().drift == 0  # type: ignore[attr-defined]
+    assert s.reconcile()["drift"] == 0
 
 
 @pytest.fixture
@@ -100,4 +100,5 @@ def test_a_bad_trade_fails_alone_and_its_pack_mates_settle(blind_stack: Stack) -
     assert s.chain_balance(b.wallet, "grxe") == 5 * UNIT
     assert (s.chain_balance(a2.wallet, "grxe"), s.chain_balance(a2.wallet, "grx")) == (0, 15 * UNIT)
     assert s.sql("SELECT count(*) FROM trades WHERE attempts = 2") == [(2,)]  # the pack, then alone
-    assert s.reconcile().drift == 0  # type: ignore[attr-defined]
+    # the trading area: without the indexer this stack has no mint rows for the mint area
+    assert s.reconcile(strict_balances=False)["areas"]["trading"]["drift"] == 0
