@@ -40,8 +40,12 @@ class NodeProc:
         cmd = [*_GRIDX, "chain", "node", "--port", str(self.port), "--journal", str(self.journal)]
         self.proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
         assert self.proc.stderr is not None
-        line = self.proc.stderr.readline()  # printed once the socket listens
-        assert "chain node on" in line, line + self.proc.stderr.read()
+        seen = []
+        for line in self.proc.stderr:  # until the line printed once the socket listens
+            seen.append(line)  # (a warning may come first: a taken PubSub port, say)
+            if "chain node on" in line:
+                return
+        raise AssertionError("chain node exited before listening:\n" + "".join(seen))
 
     def kill(self) -> None:
         assert self.proc is not None
