@@ -15,6 +15,7 @@ from typing import Any
 from gridx.chain import airdrop, load_or_create_keypair, run_on_chain
 from gridx.cli._demo_thb import ThbRails, buy_in_thb
 from gridx.client import TradingClient
+from gridx.services import wait_until
 
 __all__ = ["AFTERNOON", "MORNING", "RATED_W", "afternoon", "morning", "script_spec", "wait_minted"]
 
@@ -68,26 +69,18 @@ def _parties(api_url: str, rpc_url: str, keys: Path, meter: str) -> tuple[Tradin
     return a, b
 
 
-def _wait(cond: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"demo: timed out after {timeout:g} s waiting for {what}")
-        time.sleep(0.2)
-
-
 def morning(api_url: str, rpc_url: str, keys: Path, meter: str, rails: ThbRails, console: Any) -> dict[str, Any]:
     """12:30 A sells 15 GRXE at 3 GRX/kWh; 13:00 B reads the book; 13:05 B pays 450 THBC."""
     a, b = _parties(api_url, rpc_url, keys, meter)
     with a, b:
         held = int(a.balances()["grxe"])
         order_id = int(a.sell(SELL, PRICE)["order_id"])
-        _wait(lambda: a.get_order(order_id)["status"] == "open", 30, "A's order open")
+        wait_until(lambda: a.get_order(order_id)["status"] == "open", 30, "A's order open")
         kept = int(a.balances()["grxe"])
         console.print(f"12:30 A holds {held / UNIT:g} GRXE, sells 15 at 3 GRX/kWh ({kept / UNIT:g} kept)")
         console.print(f"13:00 B reads the book: asks {b.book()['asks']}")
         thb = buy_in_thb(a, b, order_id, SELL, rails, keys / "wallets", console)
-        _wait(lambda: a.get_order(order_id)["status"] == "filled", 30, "A's order taken by the swap")
+        wait_until(lambda: a.get_order(order_id)["status"] == "filled", 30, "A's order taken by the swap")
         return {"a_held_at_sale": held, "a_kept_at_sale": kept, "sold_thb_grxe": SELL, **thb}
 
 
@@ -96,14 +89,15 @@ def afternoon(api_url: str, rpc_url: str, keys: Path, meter: str, console: Any) 
     a, b = _parties(api_url, rpc_url, keys, meter)
     with a, b:
         order_id = int(a.sell(OFFER, SECOND_PRICE)["order_id"])
-        _wait(lambda: a.get_order(order_id)["status"] == "open", 30, "A's offer open")
+        wait_until(lambda: a.get_order(order_id)["status"] == "open", 30, "A's offer open")
         console.print(f"A offers 12 GRXE at 3.5 GRX/kWh (holds {int(a.balances()['grxe']) / UNIT:g} besides)")
         b.faucet(SMALL * SECOND_PRICE // UNIT)
         grx0 = int(b.balances()["grx"])
         started = time.monotonic()
         bought = int(b.buy(SMALL, SECOND_PRICE)["order_id"])
         mine = lambda: [t for t in b.trades(mine=True) if t["buy_order"] == bought]  # noqa: E731
-        _wait(lambda: bool(mine()) and all(t["status"] == "confirmed" for t in mine()), 60, "B's GRX trade settled")
+        settled = lambda: bool(mine()) and all(t["status"] == "confirmed" for t in mine())  # noqa: E731
+        wait_until(settled, 60, "B's GRX trade settled")
         took = time.monotonic() - started
         trades = mine()
         quote = int(b.thb_quote(order_id)["thbc"])

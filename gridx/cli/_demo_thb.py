@@ -20,19 +20,12 @@ from typing import Any
 
 from gridx.client import TradingClient
 from gridx.paths import write_private
+from gridx.services import wait_until
 
 __all__ = ["ThbRails", "buy_in_thb"]
 
 ETH = 10**18
 UNIT = 1_000_000
-
-
-def _wait(cond: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"demo: timed out after {timeout:g} s waiting for {what}")
-        time.sleep(0.2)
 
 
 @dataclass(frozen=True)
@@ -124,7 +117,7 @@ def buy_in_thb(
         raise RuntimeError(f"demo: A's hash lock did not land: {locked}")
     b.claim_thb_swap(swap_id, secret)
     try:
-        _wait(lambda: rails.completed(b, swap_id), 120, "the relayer completed the swap")
+        wait_until(lambda: rails.completed(b, swap_id), 120, "the relayer completed the swap")
     except TimeoutError as exc:
         # what the relayer recorded (its submissions and refusals) says why
         view = b.thb_swap(swap_id)

@@ -18,6 +18,7 @@ from typing import Any
 from gridx.chain import airdrop, load_deployment, load_or_create_keypair, run_on_chain
 from gridx.cli._demo_thb import ThbRails, buy_in_thb
 from gridx.client import TradingClient
+from gridx.services import wait_until
 
 __all__ = ["PRICE", "a_day", "dashboard_view", "prove_one", "register_over_api", "trade_over_api", "trading_drift_of"]
 
@@ -25,14 +26,6 @@ UNIT = 1_000_000  # base units per GRXE (kWh) and per GRX
 PRICE = 3 * UNIT  # 3 GRX per kWh, as in the seed's Flow 4
 SECOND_PRICE = 3_500_000  # A's afternoon offer: 3.5 GRX per kWh
 LOT = 1_000
-
-
-def _wait(cond: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"demo: timed out after {timeout:g} s waiting for {what}")
-        time.sleep(0.2)
 
 
 def register_over_api(api_url: str, rpc_url: str, wallets: Path, owners: list[tuple[str, str]]) -> None:
@@ -85,9 +78,10 @@ def _buy_rest(a: TradingClient, b: TradingClient, order_id: int, amount: int) ->
     on chain, and how long the purchase took (order to settlement)."""
     started = time.monotonic()
     bought = b.buy(amount, PRICE)
-    _wait(lambda: a.get_order(order_id)["status"] == "filled", 60, "the trade matched")
+    wait_until(lambda: a.get_order(order_id)["status"] == "filled", 60, "the trade matched")
     mine = lambda: [t for t in b.trades(mine=True) if t["buy_order"] == bought["order_id"]]  # noqa: E731
-    _wait(lambda: bool(mine()) and all(t["status"] == "confirmed" for t in mine()), 60, "the trade settled on chain")
+    settled = lambda: bool(mine()) and all(t["status"] == "confirmed" for t in mine())  # noqa: E731
+    wait_until(settled, 60, "the trade settled on chain")
     return mine(), time.monotonic() - started
 
 
@@ -96,7 +90,7 @@ def _sell_and_buy(a: TradingClient, b: TradingClient, held: int, rails: ThbRails
     amount = held // 2 // LOT * LOT
     in_grx = amount // 3 // LOT * LOT
     order_id = int(a.sell(amount, PRICE)["order_id"])
-    _wait(lambda: a.get_order(order_id)["status"] == "open", 30, "A's order open")
+    wait_until(lambda: a.get_order(order_id)["status"] == "open", 30, "A's order open")
     console.print(f"A ({a.wallet[:8]}…) holds {held / UNIT:,.6f} GRXE; sells {amount / UNIT:,.6f} at 3 GRX/kWh")
     console.print(f"B ({b.wallet[:8]}…) reads the book: asks {b.book()['asks']}")
     thb = buy_in_thb(a, b, order_id, amount - in_grx, rails, keys / "wallets", console)
@@ -104,7 +98,7 @@ def _sell_and_buy(a: TradingClient, b: TradingClient, held: int, rails: ThbRails
     took = []
     if in_grx:
         # the lock took its part out of the order; the matcher puts the rest back in the book
-        _wait(lambda: a.get_order(order_id)["remaining"] == in_grx, 30, "A's order back with what remains")
+        wait_until(lambda: a.get_order(order_id)["remaining"] == in_grx, 30, "A's order back with what remains")
         b.faucet(in_grx * PRICE // UNIT)
         grx_before = int(b.balances()["grx"])
         trades, secs = _buy_rest(a, b, order_id, in_grx)
@@ -135,7 +129,7 @@ def trade_over_api(
         thb_quote = 0
         if rest:
             offer = a.sell(rest, SECOND_PRICE)
-            _wait(lambda: a.get_order(offer["order_id"])["status"] == "open", 30, "A's second offer open")
+            wait_until(lambda: a.get_order(offer["order_id"])["status"] == "open", 30, "A's second offer open")
             thb_quote = int(b.thb_quote(int(offer["order_id"]))["thbc"])  # what B would pay in THB for it
             console.print(
                 f"A offers its remaining {rest / UNIT:,.6f} GRXE at 3.5 GRX/kWh; in THB: {thb_quote / UNIT:,.6f} THBC"

@@ -1,7 +1,15 @@
 """Launchers for project-local services (mosquitto, PostgreSQL, anvil) on loopback, and the process
 helpers that tests, benchmarks and the demo share."""
 
-from gridx.services._proc import cpu_seconds, free_port, gridx_command, run_tool, stop_process, wait_for_port
+from gridx.services._proc import (
+    cpu_seconds,
+    free_port,
+    gridx_command,
+    run_tool,
+    stop_process,
+    wait_for_port,
+    wait_until,
+)
 from gridx.services._stack import LocalStack, settings_env
 from gridx.services.anvil import AnvilNode
 from gridx.services.mosquitto import MosquittoBroker, ensure_pki
@@ -22,4 +30,5 @@ __all__ = [
     "settings_env",
     "stop_process",
     "wait_for_port",
+    "wait_until",
 ]

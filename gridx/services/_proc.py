@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from gridx.errors import ServiceError
@@ -32,6 +33,15 @@ def wait_for_port(port: int, proc: subprocess.Popen[bytes] | None, timeout: floa
         except OSError:
             time.sleep(0.05)
     raise ServiceError(f"nothing listening on 127.0.0.1:{port} after {timeout}s")
+
+
+def wait_until(cond: Callable[[], object], timeout: float, what: str, every: float = 0.2) -> None:
+    """Poll ``cond`` until it holds; a ``TimeoutError`` that names ``what`` after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(every)
 
 
 def run_tool(cmd: list[str], what: str | None = None, cwd: str | None = None) -> subprocess.CompletedProcess[str]:
