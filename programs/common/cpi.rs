@@ -1,5 +1,8 @@
 //! Cross-program invocations: account creation and closing, SPL token transfers and mints.
-use super::{fail, rd_key, rd_u64, rent_exempt, Common, Seeds, SYSTEM_PROGRAM_ID, TOKEN_ACCOUNT_LEN, TOKEN_PROGRAM_ID};
+use super::{
+    fail, rd_key, rd_u64, rent_exempt, Common, Seeds, SYSTEM_PROGRAM_ID, TOKEN_ACCOUNT_AMOUNT, TOKEN_ACCOUNT_LEN, TOKEN_ACCOUNT_MINT,
+    TOKEN_ACCOUNT_OWNER, TOKEN_ACCOUNT_STATE, TOKEN_PROGRAM_ID,
+};
 use pinocchio::{cpi::Signer, error::ProgramError, AccountView, Address, ProgramResult};
 
 // ---------------------------------------------------------------- CPI helpers
@@ -118,9 +121,9 @@ pub fn token_account_info(a: &AccountView) -> Result<(Address, Address, u64), Pr
         return fail(Common::InvalidDiscriminator);
     }
     let d = a.try_borrow()?;
-    // state byte at 108: 1 = initialized (0 = uninit, 2 = frozen)
-    if d[108] != 1 {
+    // 1 = initialised (0 = uninitialised, 2 = frozen)
+    if d[TOKEN_ACCOUNT_STATE] != 1 {
         return fail(Common::InvalidDiscriminator);
     }
-    Ok((rd_key(&d, 0), rd_key(&d, 32), rd_u64(&d, 64)))
+    Ok((rd_key(&d, TOKEN_ACCOUNT_MINT), rd_key(&d, TOKEN_ACCOUNT_OWNER), rd_u64(&d, TOKEN_ACCOUNT_AMOUNT)))
 }

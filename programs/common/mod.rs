@@ -25,6 +25,16 @@ pub const TOKEN_PROGRAM_ID: Address = pinocchio_token::ID;
 /// SPL Token account / mint sizes.
 pub const TOKEN_ACCOUNT_LEN: usize = 165;
 pub const MINT_LEN: usize = 82;
+/// Field offsets of the SPL Token layouts (spl-token `state.rs`): a mint's authority option
+/// (u32, 1 = some) and key, its is-initialised byte; a token account's mint, owner, amount and
+/// state (1 = initialised, 2 = frozen).
+pub const MINT_AUTHORITY_OPTION: usize = 0;
+pub const MINT_AUTHORITY: usize = 4;
+pub const MINT_IS_INITIALIZED: usize = 45;
+pub const TOKEN_ACCOUNT_MINT: usize = 0;
+pub const TOKEN_ACCOUNT_OWNER: usize = 32;
+pub const TOKEN_ACCOUNT_AMOUNT: usize = 64;
+pub const TOKEN_ACCOUNT_STATE: usize = 108;
 
 /// Generic (program-independent) failure codes map onto each program's first ten custom errors,
 /// which gen_idl.py keeps identical (COMMON_ERRORS) for all three programs.

@@ -307,7 +307,7 @@ fn check_token_accounts(t: &TokenAccounts) -> ProgramResult {
     // syscall; MintTo signed with the PDA's seeds would fail for any other account anyway.
     {
         let md = mint.try_borrow()?;
-        if md.len() != MINT_LEN || rd_u32(&md, 0) != 1 || !key_eq(&rd_key(&md, 4), mint_authority.address()) {
+        if md.len() != MINT_LEN || rd_u32(&md, MINT_AUTHORITY_OPTION) != 1 || !key_eq(&rd_key(&md, MINT_AUTHORITY), mint_authority.address()) {
             return fail(Error::InvalidPda);
         }
     }

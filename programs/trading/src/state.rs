@@ -69,7 +69,7 @@ pub(crate) fn require_mint(a: &AccountView) -> ProgramResult {
     if !a.owned_by(&TOKEN_PROGRAM_ID) || a.data_len() != MINT_LEN {
         return fail(Error::InvalidMint);
     }
-    if a.try_borrow()?[45] != 1 {
+    if a.try_borrow()?[MINT_IS_INITIALIZED] != 1 {
         return fail(Error::InvalidMint);
     }
     Ok(())
@@ -106,5 +106,45 @@ pub(crate) fn record_trade(market: &mut AccountView, amount: u64) -> ProgramResu
     let vol = rd_u64(&d, MARKET_VOLUME).saturating_add(amount);
     wr(&mut d, MARKET_TRADE_COUNT, &tc.to_le_bytes());
     wr(&mut d, MARKET_VOLUME, &vol.to_le_bytes());
+    Ok(())
+}
+
+
+/// Return an order's remaining escrow to its owner's token account (of the order's mint, owned
+/// by the order's owner: the program decides where, never the caller), close the order with its
+/// rent to ``owner`` (checked to be the order's owner) and emit OrderCancelled. Shared by the
+/// owner's cancel and the authority's release, so both leave the same trace for indexers.
+/// Inlined: an SBF call takes at most five arguments.
+#[inline(always)]
+pub(crate) fn refund_and_close(
+    m: &Market,
+    o: &Order,
+    market: &AccountView,
+    order: &mut AccountView,
+    owner: &mut AccountView,
+    refund_account: &AccountView,
+    vault: &AccountView,
+) -> ProgramResult {
+    if !key_eq(&o.owner, owner.address()) {
+        return fail(Error::Unauthorized);
+    }
+    let (mint, vault_key, refund) = if o.side == crate::SIDE_SELL {
+        (m.energy_mint, m.energy_vault, o.remaining)
+    } else {
+        (m.payment_mint, m.payment_vault, o.escrow_remaining)
+    };
+    if !key_eq(vault.address(), &vault_key) {
+        return fail(Error::InvalidVault);
+    }
+    require_token_account(refund_account, &mint, Some(&o.owner))?;
+    if refund > 0 {
+        let b = [m.bump];
+        let seeds = Seeds::new().with(b"market").with(m.energy_mint.as_ref()).with(m.payment_mint.as_ref()).with(&b);
+        token_transfer_signed(vault, refund_account, market, refund, &seeds)?;
+    }
+    close_account(order, owner)?;
+    let mut ev = Buf::<{ EV_ORDER_CANCELLED_LEN }>::new(&EV_ORDER_CANCELLED);
+    ev.put(order.address().as_ref()).put(owner.address().as_ref()).u64(refund);
+    ev.emit();
     Ok(())
 }
