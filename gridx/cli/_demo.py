@@ -256,14 +256,26 @@ def _day(
     trader = _start_load(stack, keys, owners) if load else None
     _watch(stack, seconds, console, ready=(lambda: trader.trades > 0) if trader is not None else None)
     load_figures = trader.stop() if trader is not None else {}
-    # edge first: what it published is drained before the consumers stop; the chain stays
-    # up for the reconciliation
-    stack.stop_children(keep=("chain-node", "relayer", "api"))
+    _drain(stack, console)
 
     def market(seller: str) -> dict[str, Any]:
         return trade_over_api(api, url, stack.dsn, keys, seller, rails, console)
 
     return {**_settle(stack, keys, console, market, traded=load), **load_figures}
+
+
+def _drain(stack: LocalStack, console: Any, patience_s: float = 120.0) -> None:
+    """Stop the fleet so that the day read next is whole: edge first, then the gateway (it stores
+    what the broker still holds), then the mint worker once every stored window is minted. The
+    chain, the relayer and the API stay up for the reconciliation and the market step."""
+    from gridx.services import wait_until
+
+    stack.stop_children(keep=("chain-node", "relayer", "api", "mint"))
+    try:
+        wait_until(lambda: _snapshot(stack.dsn)["mints_pending"] == 0, patience_s, "the last stored windows minted")
+    except TimeoutError as exc:  # the summary's mints_pending says how many are left
+        console.print(f"[yellow]{exc}[/]")
+    stack.stop_children(keep=("chain-node", "relayer", "api"))
 
 
 def _run(

@@ -86,9 +86,8 @@ def _check_market(out: dict[str, Any]) -> None:
     assert out["open_offer_thbc_quote"] == out["open_offer_grxe"] * 35
     assert out["a_grxe"] == held - sold - out["open_offer_grxe"]
     assert out["a_produced_wh"] - out["a_consumed_wh"] <= out["a_surplus_wh"]
-    # the fleet is still running while A's day is read, so a window stored but not yet minted
-    # can be in the surplus (seen once under load); the exact equality is Flow 4's, below
-    assert 0 < out["a_minted_grxe"] <= out["a_surplus_wh"] * 1000
+    # the fleet stopped and every stored window was minted before A's day is read
+    assert out["mints_pending"] == 0 and out["a_minted_grxe"] == out["a_surplus_wh"] * 1000 > 0
     assert out["proof_verified"] is True and out["trading_drift"] == 0
     assert out["dashboard_accepted"] == out["readings"] and out["dashboard_meters"] > 0
     assert out["dashboard_mints"] == min(20, out["mints_confirmed"]) and out["dashboard_proof_verified"] is True
