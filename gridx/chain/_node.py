@@ -63,11 +63,17 @@ class _Handler(BaseHTTPRequestHandler):
         super().finish()
 
     def do_POST(self) -> None:
+        if self.server.dead:
+            self.close_connection = True
+            return
         length = int(self.headers.get("Content-Length") or 0)
         if length > _MAX_BODY:
             self.send_error(413)
             return
         out = dispatch(self.server.chain, self.rfile.read(length))
+        if self.server.dead:  # crashed meanwhile (crash_after_commit): the request is never answered
+            self.close_connection = True
+            return
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(out)))
@@ -91,6 +97,7 @@ class _Server(ThreadingHTTPServer):
 
     def __init__(self, addr: tuple[str, int], chain: SvmChain) -> None:
         self.chain = chain
+        self.dead = False  # set by a simulated crash: no reply leaves any more
         self.conns: set[socket.socket] = set()
         self.conns_lock = threading.Lock()
         super().__init__(addr, _Handler)
@@ -229,12 +236,14 @@ class LocalNode:
 
         class _Crash:
             def committed(self, rec: TxRecord, written: list[Pubkey]) -> None:
-                if inner is not None:
-                    inner.committed(rec, written)
                 if not down.is_set() and match(rec):
-                    # still under the chain's lock, so no reply or other request gets out first
+                    # still under the chain's lock, so no reply, no other request and no
+                    # subscription notice (an indexer would learn the outcome) gets out first
+                    node._server.dead = True
                     threading.Thread(target=node._crash, args=(down,), daemon=True).start()
                     down.wait()
+                elif inner is not None:
+                    inner.committed(rec, written)
 
             def slot_opened(self, slot: int) -> None:
                 if inner is not None:
