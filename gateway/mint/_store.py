@@ -16,9 +16,12 @@ __all__ = ["MintRecorded", "claim_jobs", "note_signatures", "record_verdicts"]
 # Rows of meters with a transaction in flight (a live lease) are not candidates: one
 # transaction per meter at a time, across workers. Only each meter's oldest ``per_meter`` rows
 # are candidates, so one claim spans many meters (a pass sends one transaction per meter).
+# Meters come oldest row first: a claim smaller than the backlog serves the longest waiting
+# meters, not the lowest ids, so no meter starves while passes overlap.
 _CANDIDATES = """
 WITH due AS (
-    SELECT o.id, row_number() OVER (PARTITION BY o.meter_id ORDER BY o.window_start) AS rn
+    SELECT o.id, row_number() OVER (PARTITION BY o.meter_id ORDER BY o.window_start) AS rn,
+           min(o.id) OVER (PARTITION BY o.meter_id) AS first_id
       FROM mint_outbox o
      WHERE ((o.status = 'pending' AND o.next_attempt_at <= now()) OR (o.status = 'sent' AND o.lease_until < now()))
        AND NOT EXISTS (SELECT 1 FROM mint_outbox s
@@ -35,7 +38,7 @@ SELECT o.id, o.meter_id, m.pubkey, m.owner_wallet, m.edge_id,
   JOIN meters m USING (meter_id)
   LEFT JOIN readings r ON r.meter_id = o.meter_id AND r.window_start = o.window_start  -- none: 'failed'
  WHERE due.rn <= %s
- ORDER BY o.meter_id, o.window_start
+ ORDER BY due.first_id, o.window_start
  LIMIT %s
    FOR UPDATE OF o SKIP LOCKED
 """
