@@ -8,6 +8,7 @@ refuse the later one if the earlier one failed). Transactions are sent in JSON-R
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -49,6 +50,7 @@ __all__ = [
 MAX_TX_BYTES = 1232
 _MULTI = 100  # getMultipleAccounts limit
 _SEND_BATCH = 64  # transactions per JSON-RPC batch request
+_SEND_CONCURRENCY = 4  # batch requests of one submit_mints in flight at once
 
 
 @dataclass(frozen=True)
@@ -170,8 +172,18 @@ async def submit_mints(
     mints, txs = prepared.mints, prepared.txs
     results: list[MintSent | None] = [None] * len(mints)
     sent: dict[Signature, int] = {}
-    for i in range(0, len(txs), _SEND_BATCH):
-        for j, out in enumerate(await send_txs(rpc_url, txs[i : i + _SEND_BATCH]), start=i):
+    # batches go out side by side: the node executes the next while this process is busy
+    # with other work (a pipelined worker signs its next pass meanwhile); one meter is in one
+    # transaction only, so the order in which the batches land does not matter
+    gate = asyncio.Semaphore(_SEND_CONCURRENCY)
+
+    async def send(i: int) -> list[Signature | ChainError]:
+        async with gate:
+            return await send_txs(rpc_url, txs[i : i + _SEND_BATCH])
+
+    starts = range(0, len(txs), _SEND_BATCH)
+    for i, outs in zip(starts, await asyncio.gather(*(send(i) for i in starts)), strict=True):
+        for j, out in enumerate(outs, start=i):
             if isinstance(out, ChainError):
                 results[j] = MintSent(mints[j], error=out)
             else:
