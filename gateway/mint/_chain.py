@@ -1,5 +1,6 @@
 """The mint worker's side of the chain: settle rows an earlier transaction may have minted,
-send each meter's oldest windows through ``gridx.chain.send_mints``, judge every row.
+send each meter's oldest windows through ``gridx.chain.prepare_mints``/``submit_mints`` (the
+two halves of ``send_mints``), judge every row.
 
 Everything goes through the one public mint path of ``gridx.chain`` (the benchmarks measure
 the same code); program errors arrive with the IDL's error name as ``code``.
@@ -18,12 +19,12 @@ from solders.signature import Signature
 
 from gateway.mint._plan import MintJob, Outcome, Verdict, job_reading, judge_mint
 from gateway.mint._store import MintRecorded
-from gridx.chain import MeterMint, SignedReading, find_mint, rpc_call, send_mints
+from gridx.chain import MeterMint, PreparedMints, SignedReading, find_mint, prepare_mints, rpc_call, submit_mints
 
 if TYPE_CHECKING:
     from solana.rpc.async_api import AsyncClient
 
-__all__ = ["landed", "send_groups", "settle_earlier"]
+__all__ = ["SentGroups", "finish_groups", "landed", "prepare_groups", "send_groups", "settle_earlier"]
 
 _STATUS_BATCH = 256
 
@@ -68,25 +69,38 @@ def _meter_mint(group: Sequence[MintJob], signed: Mapping[int, SignedReading]) -
     )
 
 
-async def send_groups(
+@dataclass(frozen=True)
+class SentGroups:
+    """One pass's transactions, signed and noted, not yet sent (see prepare_groups)."""
+
+    groups: tuple[tuple[MintJob, ...], ...]
+    prepared: PreparedMints
+
+
+async def prepare_groups(
     client: AsyncClient,
-    rpc_url: str,
     minter: Keypair,
     groups: Sequence[Sequence[MintJob]],
     signed: Mapping[int, SignedReading],
-    confirm_s: float,
     note: Callable[[dict[int, str]], Awaitable[None]],
-) -> list[MintRecorded]:
-    """One transaction per group (one meter's oldest windows); judge every row. ``signed``:
-    rows already packed as the chain takes them (by outbox id)."""
+) -> SentGroups:
+    """One transaction per group (one meter's oldest windows), signed, and every row's
+    signature noted by ``note`` before any of them can leave. ``signed``: rows already packed
+    as the chain takes them (by outbox id)."""
     mints = [_meter_mint(g, signed) for g in groups]
 
     async def before_send(sigs: list[Signature]) -> None:
         await note({j.outbox_id: str(sig) for g, sig in zip(groups, sigs, strict=True) for j in g})
 
-    sent = await send_mints(client, rpc_url, minter, mints, confirm_s, before_send)
+    prepared = await prepare_mints(client, minter, mints, before_send)
+    return SentGroups(tuple(tuple(g) for g in groups), prepared)
+
+
+async def finish_groups(client: AsyncClient, rpc_url: str, pending: SentGroups, confirm_s: float) -> list[MintRecorded]:
+    """Send what prepare_groups signed, confirm it, and judge every row."""
+    sent = await submit_mints(client, rpc_url, pending.prepared, confirm_s)
     out: list[MintRecorded] = []
-    for group, res in zip(groups, sent, strict=True):
+    for group, res in zip(pending.groups, sent, strict=True):
         code = None if res.error is None else (res.error.code or "Unknown")
         found = await _ours(client, group, res.mint) if code == "WindowAlreadyMinted" and len(group) == 1 else None
         for v in judge_mint(group, code, found is not None):
@@ -98,6 +112,19 @@ async def send_groups(
             else:
                 out.append(MintRecorded(v))
     return out
+
+
+async def send_groups(
+    client: AsyncClient,
+    rpc_url: str,
+    minter: Keypair,
+    groups: Sequence[Sequence[MintJob]],
+    signed: Mapping[int, SignedReading],
+    confirm_s: float,
+    note: Callable[[dict[int, str]], Awaitable[None]],
+) -> list[MintRecorded]:
+    """prepare_groups then finish_groups: one pass, start to end."""
+    return await finish_groups(client, rpc_url, await prepare_groups(client, minter, groups, signed, note), confirm_s)
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,8 @@ class MintSettings(BaseSettings):
     # claim -> send -> record loops in this process: while one waits on the chain or the
     # database, another packs and sends (the claim never gives one meter to two of them)
     workers: int = Field(1, ge=1, le=8)
+    # passes of one worker between claim and record at once (1: strictly one after another)
+    pipeline: int = Field(2, ge=1, le=4)
     lease_s: float = Field(30.0, gt=0)
     confirm_s: float = Field(30.0, gt=0)
     per_meter_per_s: float = Field(2.0, gt=0)
@@ -52,4 +54,5 @@ class MintSettings(BaseSettings):
             confirm_s=self.confirm_s,
             limits=MintLimits(self.per_meter_per_s, self.per_meter_burst, self.global_per_s, self.global_burst),
             failpoint=self.failpoint,
+            pipeline=self.pipeline,
         )

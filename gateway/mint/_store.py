@@ -16,13 +16,20 @@ __all__ = ["MintRecorded", "claim_jobs", "note_signatures", "record_verdicts"]
 # Rows of meters with a transaction in flight (a live lease) are not candidates: one
 # transaction per meter at a time, across workers. Only each meter's oldest ``per_meter`` rows
 # are candidates, so one claim spans many meters (a pass sends one transaction per meter).
+# Meters come oldest row first: a claim smaller than the backlog serves the longest waiting
+# meters, not the lowest ids, so no meter starves while passes overlap.
+# Written so that a plan made on stale statistics (a young outbox or a new readings chunk, as
+# autovacuum analyses only every minute) stays cheap: the meters in flight are one hashed set,
+# not an anti-join re-scanned per candidate (seen: 1.2M rows, 700 ms per claim), and the
+# readings are found by the row comparison, which only the (meter_id, window_start) primary key
+# can serve: the time index would scan every meter's reading of that window (all share it).
 _CANDIDATES = """
 WITH due AS (
-    SELECT o.id, row_number() OVER (PARTITION BY o.meter_id ORDER BY o.window_start) AS rn
+    SELECT o.id, row_number() OVER (PARTITION BY o.meter_id ORDER BY o.window_start) AS rn,
+           min(o.id) OVER (PARTITION BY o.meter_id) AS first_id
       FROM mint_outbox o
      WHERE ((o.status = 'pending' AND o.next_attempt_at <= now()) OR (o.status = 'sent' AND o.lease_until < now()))
-       AND NOT EXISTS (SELECT 1 FROM mint_outbox s
-                        WHERE s.meter_id = o.meter_id AND s.status = 'sent' AND s.lease_until >= now())
+       AND o.meter_id NOT IN (SELECT s.meter_id FROM mint_outbox s WHERE s.status = 'sent' AND s.lease_until >= now())
 )
 SELECT o.id, o.meter_id, m.pubkey, m.owner_wallet, m.edge_id,
        r.seq, extract(epoch FROM r.window_start)::bigint, extract(epoch FROM r.window_end)::bigint,
@@ -33,9 +40,11 @@ SELECT o.id, o.meter_id, m.pubkey, m.owner_wallet, m.edge_id,
   FROM due
   JOIN mint_outbox o ON o.id = due.id
   JOIN meters m USING (meter_id)
-  LEFT JOIN readings r ON r.meter_id = o.meter_id AND r.window_start = o.window_start  -- none: 'failed'
+  LEFT JOIN readings r  -- none: 'failed'
+         ON (r.meter_id, r.window_start) >= (o.meter_id, o.window_start)
+        AND (r.meter_id, r.window_start) <= (o.meter_id, o.window_start)
  WHERE due.rn <= %s
- ORDER BY o.meter_id, o.window_start
+ ORDER BY due.first_id, o.window_start
  LIMIT %s
    FOR UPDATE OF o SKIP LOCKED
 """

@@ -90,11 +90,14 @@ from ._mint import (
     MeterMint,
     MintFound,
     MintSent,
+    PreparedMints,
     find_mint,
     mint_tx,
     mintable_prefix,
     next_window_starts,
+    prepare_mints,
     send_mints,
+    submit_mints,
 )
 from ._node import LocalNode, NodeConfig
 from ._signed import (
@@ -145,6 +148,7 @@ __all__ = [
     "MintFound",
     "MintSent",
     "NodeConfig",
+    "PreparedMints",
     "ProgramIds",
     "SignedReading",
     "airdrop",
@@ -218,6 +222,7 @@ __all__ = [
     "next_window_starts",
     "order_pda",
     "payment_vault_pda",
+    "prepare_mints",
     "program_dir",
     "program_ids",
     "pubsub_url",
@@ -232,6 +237,7 @@ __all__ = [
     "sign_enrolment",
     "sign_prepared_tx",
     "signed_reading",
+    "submit_mints",
     "token_account_amount",
     "token_balance",
     "token_config_pda",

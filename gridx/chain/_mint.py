@@ -8,6 +8,7 @@ refuse the later one if the earlier one failed). Transactions are sent in JSON-R
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -36,16 +37,20 @@ __all__ = [
     "MeterMint",
     "MintFound",
     "MintSent",
+    "PreparedMints",
     "find_mint",
     "mint_tx",
     "mintable_prefix",
     "next_window_starts",
+    "prepare_mints",
     "send_mints",
+    "submit_mints",
 ]
 
 MAX_TX_BYTES = 1232
 _MULTI = 100  # getMultipleAccounts limit
 _SEND_BATCH = 64  # transactions per JSON-RPC batch request
+_SEND_CONCURRENCY = 4  # batch requests of one submit_mints in flight at once
 
 
 @dataclass(frozen=True)
@@ -130,28 +135,55 @@ async def find_mint(client: AsyncClient, meter: Pubkey, last_reading_hash: str, 
     return None
 
 
-async def send_mints(
+@dataclass(frozen=True)
+class PreparedMints:
+    """Signed transactions of :func:`prepare_mints`, one per MeterMint, not sent yet; their
+    signatures were handed to ``before_send``."""
+
+    mints: tuple[MeterMint, ...]
+    txs: tuple[Transaction, ...]
+
+
+async def prepare_mints(
     client: AsyncClient,
-    rpc_url: str,
     minter: Keypair,
     mints: Sequence[MeterMint],
-    confirm_s: float = 30.0,
     before_send: Callable[[list[Signature]], Awaitable[None]] | None = None,
-) -> list[MintSent]:
-    """Send one transaction per MeterMint (callers give each meter at most one), confirm them
-    together; one result per mint, in order. ``before_send`` gets every signature before any
-    transaction leaves (to note them durably). An unknown outcome (not confirmed in time) is
-    reported with code "Unconfirmed": ask the chain about that signature before resending."""
+) -> PreparedMints:
+    """Build and sign one transaction per MeterMint (callers give each meter at most one);
+    ``before_send`` gets every signature before any transaction can leave (to note them
+    durably). The first half of :func:`send_mints`: a pipelined sender prepares the next
+    transactions while the chain executes the last ones."""
     if len({m.meter for m in mints}) != len(mints):
         raise ValueError("one in-flight mint per meter")
     blockhash = await latest_blockhash(client)
-    txs = [mint_tx(minter, m, blockhash) for m in mints]
+    txs = tuple(mint_tx(minter, m, blockhash) for m in mints)
     if before_send is not None:
         await before_send([tx.signatures[0] for tx in txs])
+    return PreparedMints(tuple(mints), txs)
+
+
+async def submit_mints(
+    client: AsyncClient, rpc_url: str, prepared: PreparedMints, confirm_s: float = 30.0
+) -> list[MintSent]:
+    """Send prepared transactions and confirm them together: one result per mint, in order.
+    An unknown outcome (not confirmed in time) is reported with code "Unconfirmed": ask the
+    chain about that signature before resending. The second half of :func:`send_mints`."""
+    mints, txs = prepared.mints, prepared.txs
     results: list[MintSent | None] = [None] * len(mints)
     sent: dict[Signature, int] = {}
-    for i in range(0, len(txs), _SEND_BATCH):
-        for j, out in enumerate(await send_txs(rpc_url, txs[i : i + _SEND_BATCH]), start=i):
+    # batches go out side by side: the node executes the next while this process is busy
+    # with other work (a pipelined worker signs its next pass meanwhile); one meter is in one
+    # transaction only, so the order in which the batches land does not matter
+    gate = asyncio.Semaphore(_SEND_CONCURRENCY)
+
+    async def send(i: int) -> list[Signature | ChainError]:
+        async with gate:
+            return await send_txs(rpc_url, txs[i : i + _SEND_BATCH])
+
+    starts = range(0, len(txs), _SEND_BATCH)
+    for i, outs in zip(starts, await asyncio.gather(*(send(i) for i in starts)), strict=True):
+        for j, out in enumerate(outs, start=i):
             if isinstance(out, ChainError):
                 results[j] = MintSent(mints[j], error=out)
             else:
@@ -168,3 +200,16 @@ async def send_mints(
             programs = [txs[j].message.account_keys[ix.program_id_index] for ix in txs[j].message.instructions]
             results[j] = MintSent(mints[j], sig, slot, None if err is None else chain_error(err, [], programs))
     return [r for r in results if r is not None]
+
+
+async def send_mints(
+    client: AsyncClient,
+    rpc_url: str,
+    minter: Keypair,
+    mints: Sequence[MeterMint],
+    confirm_s: float = 30.0,
+    before_send: Callable[[list[Signature]], Awaitable[None]] | None = None,
+) -> list[MintSent]:
+    """Send one transaction per MeterMint (callers give each meter at most one), confirm them
+    together; one result per mint, in order (:func:`prepare_mints` then :func:`submit_mints`)."""
+    return await submit_mints(client, rpc_url, await prepare_mints(client, minter, mints, before_send), confirm_s)

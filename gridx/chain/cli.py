@@ -131,9 +131,13 @@ def _bench_with_node(mints: int, per_tx: int, concurrency: int) -> dict[str, obj
         proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
         try:
             assert proc.stderr is not None
-            line = proc.stderr.readline()  # the node prints its URL once it listens
-            if "chain node on" not in line:
-                raise ServiceError(f"chain node did not start: {line}{proc.stderr.read()}")
+            seen = []
+            for line in proc.stderr:  # until the URL, printed once it listens (a warning may come
+                seen.append(line)  # first: a taken PubSub port); reading "the rest" of a live
+                if "chain node on" in line:  # process's stderr would block for good
+                    break
+            else:
+                raise ServiceError("chain node did not start: " + "".join(seen))
             result = run_bench(
                 BenchConfig(url=f"http://127.0.0.1:{port}", mints=mints, per_tx=per_tx, concurrency=concurrency)
             )

@@ -86,3 +86,17 @@ def test_a_row_whose_reading_is_not_visible_yet_waits_and_is_not_failed(pg_dsn: 
     with connect(pg_dsn) as conn:
         row = conn.execute("SELECT status, attempts FROM mint_outbox WHERE meter_id = 'fresh'").fetchone()
     assert row == ("pending", 0)
+
+
+def test_overlapping_passes_never_share_a_meter_and_serve_the_oldest_first(pg_dsn: str) -> None:
+    """A worker claims its next pass before the last one is recorded: the meters of a pass in
+    flight (a live lease) are in no later claim, and a claim smaller than the backlog takes the
+    meters that waited longest (ids in arrival order), not the lowest meter ids."""
+    migrate(pg_dsn)
+    for meter in ("m-z", "m-a", "m-b"):  # m-z's rows arrived first
+        _outbox(pg_dsn, meter, 2)
+    claims = []
+    with connect(pg_dsn) as conn:
+        for _ in range(4):  # nothing recorded in between: every pass is still in flight
+            claims.append(sorted({j.meter_id for j in claim_jobs(conn, 2, 30.0, lambda js: js, per_meter=2)}))
+    assert claims == [["m-z"], ["m-a"], ["m-b"], []]

@@ -175,6 +175,47 @@ def test_killed_between_send_and_record_mints_once(chain: ChainSetup, broker: Mo
     assert rep.supply == expected
 
 
+def test_killed_with_two_passes_in_flight_mints_once(
+    chain: ChainSetup, broker: MosquittoBroker, tmp_path: Path
+) -> None:
+    """Passes overlap: the worker dies after one pass's transactions confirmed, while the next
+    pass (other meters) is already claimed, signed and noted. Restarted, every window is minted
+    exactly once: the chain is asked about every noted signature before anything is resent."""
+    from tests.helpers.mint import mint_process
+
+    meters = [hourly(f"pipe-{i}") for i in range(8)]
+    owners = [chain.enroll(m) for m in meters]
+    batches = _stream(meters, 2)
+    gw = GatewayThread(gateway_config(broker, chain.dsn)).start()
+    pub = Publisher(broker, EDGE)
+    try:
+        for batch in batches:
+            pub.publish(batch)
+        wait_until(lambda: outbox_counts(chain.dsn) == {"pending": 16}, 30, "16 pending mints")
+        # a claim of 4 rows: two meters' two windows per pass, so a second pass has other meters
+        settings = chain.settings(failpoint="after_send_overlapped", lease_s=1.0, claim_batch=4)
+        proc = mint_process(settings, tmp_path / "mint.log")
+        assert proc.wait(60) == -9, (tmp_path / "mint.log").read_text()
+        noted = "SELECT count(DISTINCT meter_id) FROM mint_outbox WHERE status = 'sent' AND sent_signatures IS NOT NULL"
+        assert scalar(chain.dsn, noted) == 4  # two passes of two meters were in flight
+        assert scalar(chain.dsn, "SELECT count(*) FROM token_mints") == 0
+        worker = MintThread(chain.settings()).start()
+        try:
+            wait_until(lambda: outbox_counts(chain.dsn) == {"confirmed": 16}, 30, "16 mints confirmed")
+        finally:
+            worker.stop()
+    finally:
+        pub.close()
+        gw.stop()
+    expected = _expected(batches)
+    assert sum(chain.grxe_balance(str(o.pubkey())) for o in owners) == expected
+    # the first pass landed before the kill: found on chain by its noted signatures
+    assert scalar(chain.dsn, "SELECT count(*) FROM mint_outbox WHERE reason = 'already_done'") >= 4
+    rep = chain.reconcile()
+    assert rep.drift == 0, rep
+    assert rep.supply == expected
+
+
 def test_chain_refusal_is_recorded_not_retried(chain: ChainSetup, broker: MosquittoBroker) -> None:
     """A window minted behind the worker's back is recorded as already done; a meter revoked
     on chain gets its pending mints refused with the program's reason, and the mirror follows."""
