@@ -17,7 +17,7 @@ from solders.pubkey import Pubkey
 from solders.signature import Signature
 
 import gridx.chain as c
-from gridx.chain._bootstrap import bootstrap
+from gridx.chain import bootstrap
 from gridx.errors import ChainError
 from tests.helpers.chain import SOL, T0, MeterChain, RpcWorld, rpc_world
 

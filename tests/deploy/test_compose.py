@@ -12,7 +12,7 @@ from pydantic_settings import BaseSettings
 from backend._config import ApiSettings
 from edge.config import EdgeConfig
 from gateway._config import GatewayConfig
-from gateway.mint._config import MintSettings
+from gateway.mint import MintSettings
 from gridx.paths import ROOT
 from tests.deploy._files import (
     CONTAINERS,

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from gridx.services._proc import free_port
+from gridx.services import free_port
 from tests.helpers.gateway import (
     GatewayProcess,
     GatewayThread,

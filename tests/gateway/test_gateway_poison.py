@@ -10,7 +10,7 @@ import os
 
 import pytest
 
-from gridx.services._proc import free_port
+from gridx.services import free_port
 from gridx.wire import encode_batch, readings_topic
 from tests.helpers.gateway import GatewayProcess, Meter, Publisher, gateway_config, scalar, setup_db, wait_until
 

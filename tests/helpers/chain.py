@@ -212,7 +212,7 @@ class RpcWorld:
 async def rpc_world(client: object, keys_dir: Path, node: c.LocalNode | None = None, interval_s: int = 900) -> RpcWorld:
     """With an in-process ``node`` the meter is enrolled at REGISTERED_AT (time travel), so the
     T0 windows are mintable; otherwise it is enrolled now (use 1-second windows after it)."""
-    from gridx.chain._bootstrap import bootstrap
+    from gridx.chain import bootstrap
 
     dep = await bootstrap(client, keys_dir)  # type: ignore[arg-type]
     authority = c.load_keypair(keys_dir / "registry_authority.json")

@@ -17,27 +17,27 @@ from solana.rpc.async_api import AsyncClient
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
-from gateway.mint import MintWorker
-from gateway.mint._config import MintSettings
+from gateway.mint import MintSettings, MintWorker
 from gridx.chain import (
     LocalNode,
     airdrop,
     ata_address,
     authorize_edge,
+    bootstrap,
     grxe_mint_pda,
     load_keypair,
     run_on_chain,
     sign_enrolment,
     token_balance,
 )
-from gridx.chain._bootstrap import bootstrap
 from gridx.paths import ROOT
 from gridx.registry import Reconciliation, enroll_on_chain, reconcile
-from gridx.services._proc import gridx_command
+from gridx.services import gridx_command
 from gridx.wire import Reading
 from tests.helpers.gateway import Meter, wait_until
 
 HOUR = 3600
+EDGE = "edge-m1"  # the edge the mint-path tests publish as
 
 
 @dataclass
@@ -228,3 +228,25 @@ def store_for_mint(dsn: str, r: Reading, edge_id: str, outbox_amount: int | None
 def outbox_counts(dsn: str) -> dict[str, int]:
     with psycopg.connect(dsn) as c:
         return dict(c.execute("SELECT status, count(*) FROM mint_outbox GROUP BY status").fetchall())  # type: ignore[arg-type]
+
+
+def hourly(meter_id: str, rated_w: int = 30_000, edge: str = EDGE) -> Meter:
+    """A meter with hourly windows whose next window ended three hours ago."""
+    m = Meter(meter_id, edge, rated_power_w=rated_w)
+    m.window_end = (m.window_end // HOUR - 3) * HOUR
+    return m
+
+
+def reading(m: Meter, produced: int, consumed: int):  # type: ignore[no-untyped-def]
+    u = m.unsigned(produced, consumed, window_end=m.window_end + HOUR)
+    m.advance(u)
+    return m.sign(u)
+
+
+def stream(meters: list[Meter], windows: int) -> list[list]:  # type: ignore[type-arg]
+    """One batch per window: every meter produces more than it consumes (all mint)."""
+    return [[reading(m, 1_000 + 10 * w + i, 400) for i, m in enumerate(meters)] for w in range(windows)]
+
+
+def expected_grxe(batches: list[list]) -> int:  # type: ignore[type-arg]
+    return sum((r.produced_wh - r.consumed_wh) * 1000 for batch in batches for r in batch)

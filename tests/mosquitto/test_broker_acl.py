@@ -133,7 +133,7 @@ def test_plaintext_mqtt_is_refused(broker: MosquittoBroker) -> None:
 
 def test_operator_setup_script_yields_a_working_broker(tmp_path: Path) -> None:
     from gridx.paths import ROOT
-    from gridx.services._proc import free_port, stop_process, wait_for_port
+    from gridx.services import free_port, stop_process, wait_for_port
 
     port = free_port()
     d = tmp_path / "broker"

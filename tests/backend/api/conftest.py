@@ -23,12 +23,11 @@ from solders.pubkey import Pubkey
 
 import gridx.chain as c
 from backend.payments import Evm, EvmSettings, HtlcContracts, deploy_contracts
-from gridx.chain._bootstrap import bootstrap
+from gridx.chain import bootstrap
 from gridx.client import TradingClient
 from gridx.db import migrate
 from gridx.paths import ROOT
-from gridx.services import AnvilNode
-from gridx.services._proc import free_port, gridx_command, stop_process, wait_for_port
+from gridx.services import AnvilNode, free_port, gridx_command, stop_process, wait_for_port
 from tests.helpers.gateway import wait_until
 
 SOL = 10**9

@@ -21,7 +21,7 @@ from solders.transaction import Transaction
 import gridx.chain as c
 from gridx.client import ApiProblem, TradingClient
 from gridx.errors import ChainError
-from gridx.services._proc import stop_process
+from gridx.services import stop_process
 from gridx.wire import GENESIS_HASH, UnsignedReading, sign_reading
 from tests.backend.api.conftest import Stack, start_api
 from tests.helpers.gateway import wait_until

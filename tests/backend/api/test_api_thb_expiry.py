@@ -19,8 +19,7 @@ from eth_account.signers.local import LocalAccount
 import gridx.chain as c
 from backend.payments import HtlcContracts
 from gridx.client import TradingClient
-from gridx.services import AnvilNode
-from gridx.services._proc import stop_process
+from gridx.services import AnvilNode, stop_process
 from tests.backend.api.conftest import UNIT, Stack, api_stack, mint_grxe, start_api
 from tests.backend.api.test_api_thb_lock import _open_locked_swap, _order_row
 from tests.backend.api.thb import ETH, link_over_http, open_sell

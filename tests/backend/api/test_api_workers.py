@@ -19,7 +19,7 @@ import websockets
 import gridx.chain as c
 from gridx.client import TradingClient
 from gridx.paths import ROOT
-from gridx.services._proc import free_port, gridx_command, stop_process, wait_for_port
+from gridx.services import free_port, gridx_command, stop_process, wait_for_port
 from tests.backend.api.conftest import UNIT, Stack, api_stack, mint_grxe, start_api
 from tests.helpers.gateway import wait_until
 

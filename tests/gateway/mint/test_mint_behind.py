@@ -9,9 +9,8 @@ from typing import Any
 
 import psycopg
 
-from tests.gateway.mint.test_mint_path import EDGE, chain, hourly, node, reading  # noqa: F401 (fixtures)
 from tests.helpers.gateway import scalar, wait_until
-from tests.helpers.mint import ChainSetup, MintThread, outbox_counts
+from tests.helpers.mint import EDGE, ChainSetup, MintThread, hourly, outbox_counts, reading
 
 
 def _store(dsn: str, r: Any) -> None:
@@ -32,7 +31,7 @@ def _store(dsn: str, r: Any) -> None:
         )  # fmt: skip
 
 
-def test_a_backfill_behind_the_high_water_mark_is_behind_chain_not_sent(chain: ChainSetup) -> None:  # noqa: F811
+def test_a_backfill_behind_the_high_water_mark_is_behind_chain_not_sent(chain: ChainSetup) -> None:
     m = hourly("backfilled")
     owner = chain.enroll(m)
     r1, r2, r3 = reading(m, 2_000, 500), reading(m, 2_000, 500), reading(m, 2_000, 500)

@@ -4,42 +4,11 @@ the local chain. Real mosquitto, real PostgreSQL, real LiteSVM behind JSON-RPC."
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
-from gridx.chain import LocalNode, NodeConfig
 from gridx.services import MosquittoBroker
-from tests.helpers.gateway import GatewayThread, Meter, Publisher, gateway_config, scalar, setup_db, wait_until
-from tests.helpers.mint import HOUR, ChainSetup, MintThread, bootstrap_chain, outbox_counts, store_for_mint
-
-EDGE = "edge-m1"
-
-
-@pytest.fixture
-def node() -> Iterator[LocalNode]:
-    n = LocalNode.start(NodeConfig())
-    yield n
-    n.stop()
-
-
-@pytest.fixture
-def chain(node: LocalNode, pg_dsn: str, tmp_path: Path) -> ChainSetup:
-    setup_db(pg_dsn)
-    return bootstrap_chain(node.url, tmp_path / "keys", pg_dsn, node)
-
-
-def hourly(meter_id: str, rated_w: int = 30_000) -> Meter:
-    m = Meter(meter_id, EDGE, rated_power_w=rated_w)
-    m.window_end = (m.window_end // HOUR - 3) * HOUR
-    return m
-
-
-def reading(m: Meter, produced: int, consumed: int):  # type: ignore[no-untyped-def]
-    u = m.unsigned(produced, consumed, window_end=m.window_end + HOUR)
-    m.advance(u)
-    return m.sign(u)
+from tests.helpers.gateway import GatewayThread, Meter, Publisher, gateway_config, scalar, wait_until
+from tests.helpers.mint import EDGE, HOUR, ChainSetup, MintThread, hourly, outbox_counts, reading, store_for_mint
 
 
 def test_seed_scenarios_mint_exact_amounts(chain: ChainSetup, broker: MosquittoBroker) -> None:
@@ -91,7 +60,7 @@ def _prove_and_tamper(chain: ChainSetup, meter: Meter) -> None:
 
     import psycopg
 
-    from gridx.services._proc import gridx_command
+    from gridx.services import gridx_command
 
     start = scalar(
         chain.dsn,
@@ -129,91 +98,6 @@ def _metrics(url: str) -> dict[tuple[str, str], float]:
                 key = (sample.name, sample.labels.get("outcome", ""))
                 out[key] = out.get(key, 0.0) + sample.value
     return out
-
-
-def _stream(meters: list[Meter], windows: int) -> list[list]:  # type: ignore[type-arg]
-    """One batch per window: every meter produces more than it consumes (all mint)."""
-    return [[reading(m, 1_000 + 10 * w + i, 400) for i, m in enumerate(meters)] for w in range(windows)]
-
-
-def _expected(batches: list[list]) -> int:  # type: ignore[type-arg]
-    return sum((r.produced_wh - r.consumed_wh) * 1000 for batch in batches for r in batch)
-
-
-def test_killed_between_send_and_record_mints_once(chain: ChainSetup, broker: MosquittoBroker, tmp_path: Path) -> None:
-    from tests.helpers.mint import mint_process
-
-    meters = [hourly(f"kill-{i}") for i in range(5)]
-    owners = [chain.enroll(m) for m in meters]
-    batches = _stream(meters, 3)
-    gw = GatewayThread(gateway_config(broker, chain.dsn)).start()
-    pub = Publisher(broker, EDGE)
-    try:
-        for batch in batches:
-            pub.publish(batch)
-        wait_until(lambda: outbox_counts(chain.dsn) == {"pending": 15}, 30, "15 pending mints")
-        # dies by SIGKILL after its transactions confirmed, before it records them
-        proc = mint_process(chain.settings(failpoint="after_send", lease_s=1.0), tmp_path / "mint.log")
-        assert proc.wait(60) == -9, (tmp_path / "mint.log").read_text()
-        assert outbox_counts(chain.dsn) == {"sent": 15}
-        assert scalar(chain.dsn, "SELECT count(*) FROM token_mints") == 0
-        worker = MintThread(chain.settings()).start()
-        try:
-            wait_until(lambda: outbox_counts(chain.dsn) == {"confirmed": 15}, 30, "15 mints confirmed")
-        finally:
-            worker.stop()
-    finally:
-        pub.close()
-        gw.stop()
-    expected = _expected(batches)
-    assert sum(chain.grxe_balance(str(o.pubkey())) for o in owners) == expected
-    assert scalar(chain.dsn, "SELECT count(*) FROM mint_outbox WHERE reason = 'already_done'") == 15
-    # found on chain: the creating transaction's signature was recovered, not left unknown
-    assert scalar(chain.dsn, "SELECT count(*) FROM token_mints WHERE tx_signature = 'unknown'") == 0
-    rep = chain.reconcile()
-    assert rep.drift == 0, rep
-    assert rep.supply == expected
-
-
-def test_killed_with_two_passes_in_flight_mints_once(
-    chain: ChainSetup, broker: MosquittoBroker, tmp_path: Path
-) -> None:
-    """Passes overlap: the worker dies after one pass's transactions confirmed, while the next
-    pass (other meters) is already claimed, signed and noted. Restarted, every window is minted
-    exactly once: the chain is asked about every noted signature before anything is resent."""
-    from tests.helpers.mint import mint_process
-
-    meters = [hourly(f"pipe-{i}") for i in range(8)]
-    owners = [chain.enroll(m) for m in meters]
-    batches = _stream(meters, 2)
-    gw = GatewayThread(gateway_config(broker, chain.dsn)).start()
-    pub = Publisher(broker, EDGE)
-    try:
-        for batch in batches:
-            pub.publish(batch)
-        wait_until(lambda: outbox_counts(chain.dsn) == {"pending": 16}, 30, "16 pending mints")
-        # a claim of 4 rows: two meters' two windows per pass, so a second pass has other meters
-        settings = chain.settings(failpoint="after_send_overlapped", lease_s=1.0, claim_batch=4)
-        proc = mint_process(settings, tmp_path / "mint.log")
-        assert proc.wait(60) == -9, (tmp_path / "mint.log").read_text()
-        noted = "SELECT count(DISTINCT meter_id) FROM mint_outbox WHERE status = 'sent' AND sent_signatures IS NOT NULL"
-        assert scalar(chain.dsn, noted) == 4  # two passes of two meters were in flight
-        assert scalar(chain.dsn, "SELECT count(*) FROM token_mints") == 0
-        worker = MintThread(chain.settings()).start()
-        try:
-            wait_until(lambda: outbox_counts(chain.dsn) == {"confirmed": 16}, 30, "16 mints confirmed")
-        finally:
-            worker.stop()
-    finally:
-        pub.close()
-        gw.stop()
-    expected = _expected(batches)
-    assert sum(chain.grxe_balance(str(o.pubkey())) for o in owners) == expected
-    # the first pass landed before the kill: found on chain by its noted signatures
-    assert scalar(chain.dsn, "SELECT count(*) FROM mint_outbox WHERE reason = 'already_done'") >= 4
-    rep = chain.reconcile()
-    assert rep.drift == 0, rep
-    assert rep.supply == expected
 
 
 def test_chain_refusal_is_recorded_not_retried(chain: ChainSetup, broker: MosquittoBroker) -> None:
@@ -282,66 +166,6 @@ def test_chain_refusal_is_recorded_not_retried(chain: ChainSetup, broker: Mosqui
     del asyncio
 
 
-@pytest.mark.slow
-def test_chain_outage_queues_and_drains(pg_dsn: str, broker: MosquittoBroker, tmp_path: Path) -> None:
-    """The chain node is stopped for 30 s mid-stream: mints queue, then all land once."""
-    import subprocess
-    import time
-
-    from gridx.paths import ROOT
-    from gridx.services._proc import free_port, gridx_command, stop_process, wait_for_port
-
-    port = free_port()
-    cmd = gridx_command("chain", "node", "--port", str(port), "--journal", str(tmp_path / "ledger.bin"))
-    log = (tmp_path / "node.log").open("ab")
-
-    def start_node() -> subprocess.Popen[bytes]:
-        p = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
-        wait_for_port(port, p, 30)
-        return p
-
-    node = start_node()
-    setup_db(pg_dsn)
-    chain = bootstrap_chain(f"http://127.0.0.1:{port}", tmp_path / "keys", pg_dsn)
-    # a node in its own process has only wall time: 1-second windows after the enrolment
-    meters = [Meter(f"out-{i}", EDGE, rated_power_w=3_600_000) for i in range(4)]
-    owners = [chain.enroll(m, interval_s=1) for m in meters]
-    start = int(time.time()) + 1
-    batches = []
-    for w in range(4):
-        batch = []
-        for i, m in enumerate(meters):
-            u = m.unsigned(100 + i, 40, window_start=start + w, window_end=start + w + 1)
-            m.advance(u)
-            batch.append(m.sign(u))
-        batches.append(batch)
-    wait_until(lambda: time.time() >= start + 5, 10, "the four 1-second windows have ended")
-    gw = GatewayThread(gateway_config(broker, chain.dsn)).start()
-    worker = MintThread(chain.settings()).start()
-    pub = Publisher(broker, EDGE)
-    try:
-        pub.publish(batches[0])
-        wait_until(lambda: outbox_counts(chain.dsn) == {"confirmed": 4}, 30, "first window minted")
-        stop_process(node)
-        for batch in batches[1:]:
-            pub.publish(batch)
-        wait_until(lambda: scalar(chain.dsn, "SELECT count(*) FROM readings") == 16, 30, "readings stored meanwhile")
-        time.sleep(30)  # the outage itself (not a wait for a result)
-        assert outbox_counts(chain.dsn).get("confirmed") == 4
-        node = start_node()
-        wait_until(lambda: outbox_counts(chain.dsn) == {"confirmed": 16}, 60, "queued mints drained")
-    finally:
-        pub.close()
-        worker.stop()
-        gw.stop()
-    try:
-        assert sum(chain.grxe_balance(str(o.pubkey())) for o in owners) == _expected(batches)
-        rep = chain.reconcile()
-        assert rep.drift == 0, rep
-    finally:
-        stop_process(node)
-
-
 def test_chain_computes_and_bounds_the_amount_and_bad_rows_fail_alone(chain: ChainSetup) -> None:
     """The program, not the gateway, computes the amount from the signed reading and bounds it
     by rated power: a reading above it (stored directly, as a buggy or compromised gateway
@@ -379,7 +203,7 @@ def test_cli_enrols_and_revokes_on_chain_then_mirrors(chain: ChainSetup, tmp_pat
     from solders.pubkey import Pubkey
 
     from gridx.chain import METER_REVOKED, airdrop, fetch_decoded, meter_pda, run_on_chain, save_keypair, sign_enrolment
-    from gridx.services._proc import gridx_command
+    from gridx.services import gridx_command
 
     owner = Keypair()
     save_keypair(tmp_path / "owner.json", owner)

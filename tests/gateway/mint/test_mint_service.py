@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from gateway.mint._config import MintSettings
+from gateway.mint import MintSettings
 from gateway.mint._service import run_mint_service
 from gridx.errors import ServiceError
-from gridx.services._proc import free_port
+from gridx.services import free_port
 
 
 @pytest.mark.parametrize("workers", [1, 2])
