@@ -4,7 +4,9 @@ Real mosquitto, PostgreSQL and SBF programs in the local chain."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,26 +24,30 @@ from tests.helpers.mint import (
 )
 
 
-def test_killed_between_send_and_record_mints_once(chain: ChainSetup, broker: MosquittoBroker, tmp_path: Path) -> None:
+def _killed_then_restarted(
+    chain: ChainSetup, broker: MosquittoBroker, log: Path, meters: list[Meter], settings: Any, left: Callable[[], None]
+) -> None:
+    """Two windows of every meter are stored; a worker with ``settings`` (a failpoint) dies by
+    SIGKILL; ``left()`` checks what it left behind; a fresh worker then confirms every row.
+    Afterwards each owner holds exactly its surplus and the chain reconciles with drift 0."""
     from tests.helpers.mint import mint_process
 
-    meters = [hourly(f"kill-{i}") for i in range(5)]
     owners = [chain.enroll(m) for m in meters]
-    batches = stream(meters, 3)
+    batches = stream(meters, 2)
+    total = len(meters) * 2
     gw = GatewayThread(gateway_config(broker, chain.dsn)).start()
     pub = Publisher(broker, EDGE)
     try:
         for batch in batches:
             pub.publish(batch)
-        wait_until(lambda: outbox_counts(chain.dsn) == {"pending": 15}, 30, "15 pending mints")
-        # dies by SIGKILL after its transactions confirmed, before it records them
-        proc = mint_process(chain.settings(failpoint="after_send", lease_s=1.0), tmp_path / "mint.log")
-        assert proc.wait(60) == -9, (tmp_path / "mint.log").read_text()
-        assert outbox_counts(chain.dsn) == {"sent": 15}
+        wait_until(lambda: outbox_counts(chain.dsn) == {"pending": total}, 30, f"{total} pending mints")
+        proc = mint_process(settings, log)
+        assert proc.wait(60) == -9, log.read_text()
+        left()
         assert scalar(chain.dsn, "SELECT count(*) FROM token_mints") == 0
         worker = MintThread(chain.settings()).start()
         try:
-            wait_until(lambda: outbox_counts(chain.dsn) == {"confirmed": 15}, 30, "15 mints confirmed")
+            wait_until(lambda: outbox_counts(chain.dsn) == {"confirmed": total}, 30, f"{total} mints confirmed")
         finally:
             worker.stop()
     finally:
@@ -49,12 +55,19 @@ def test_killed_between_send_and_record_mints_once(chain: ChainSetup, broker: Mo
         gw.stop()
     expected = expected_grxe(batches)
     assert sum(chain.grxe_balance(str(o.pubkey())) for o in owners) == expected
-    assert scalar(chain.dsn, "SELECT count(*) FROM mint_outbox WHERE reason = 'already_done'") == 15
-    # found on chain: the creating transaction's signature was recovered, not left unknown
-    assert scalar(chain.dsn, "SELECT count(*) FROM token_mints WHERE tx_signature = 'unknown'") == 0
     rep = chain.reconcile()
     assert rep.drift == 0, rep
     assert rep.supply == expected
+
+
+def test_killed_between_send_and_record_mints_once(chain: ChainSetup, broker: MosquittoBroker, tmp_path: Path) -> None:
+    """The worker dies by SIGKILL after its transactions confirmed, before it records them."""
+    settings = chain.settings(failpoint="after_send", lease_s=1.0)
+    left = lambda: assert_equal(outbox_counts(chain.dsn), {"sent": 10})  # noqa: E731
+    _killed_then_restarted(chain, broker, tmp_path / "mint.log", _meters("kill", 5), settings, left)
+    assert scalar(chain.dsn, "SELECT count(*) FROM mint_outbox WHERE reason = 'already_done'") == 10
+    # found on chain: the creating transaction's signature was recovered, not left unknown
+    assert scalar(chain.dsn, "SELECT count(*) FROM token_mints WHERE tx_signature = 'unknown'") == 0
 
 
 def test_killed_with_two_passes_in_flight_mints_once(
@@ -63,39 +76,21 @@ def test_killed_with_two_passes_in_flight_mints_once(
     """Passes overlap: the worker dies after one pass's transactions confirmed, while the next
     pass (other meters) is already claimed, signed and noted. Restarted, every window is minted
     exactly once: the chain is asked about every noted signature before anything is resent."""
-    from tests.helpers.mint import mint_process
-
-    meters = [hourly(f"pipe-{i}") for i in range(8)]
-    owners = [chain.enroll(m) for m in meters]
-    batches = stream(meters, 2)
-    gw = GatewayThread(gateway_config(broker, chain.dsn)).start()
-    pub = Publisher(broker, EDGE)
-    try:
-        for batch in batches:
-            pub.publish(batch)
-        wait_until(lambda: outbox_counts(chain.dsn) == {"pending": 16}, 30, "16 pending mints")
-        # a claim of 4 rows: two meters' two windows per pass, so a second pass has other meters
-        settings = chain.settings(failpoint="after_send_overlapped", lease_s=1.0, claim_batch=4)
-        proc = mint_process(settings, tmp_path / "mint.log")
-        assert proc.wait(60) == -9, (tmp_path / "mint.log").read_text()
-        noted = "SELECT count(DISTINCT meter_id) FROM mint_outbox WHERE status = 'sent' AND sent_signatures IS NOT NULL"
-        assert scalar(chain.dsn, noted) == 4  # two passes of two meters were in flight
-        assert scalar(chain.dsn, "SELECT count(*) FROM token_mints") == 0
-        worker = MintThread(chain.settings()).start()
-        try:
-            wait_until(lambda: outbox_counts(chain.dsn) == {"confirmed": 16}, 30, "16 mints confirmed")
-        finally:
-            worker.stop()
-    finally:
-        pub.close()
-        gw.stop()
-    expected = expected_grxe(batches)
-    assert sum(chain.grxe_balance(str(o.pubkey())) for o in owners) == expected
+    # a claim of 4 rows: two meters' two windows per pass, so a second pass has other meters
+    settings = chain.settings(failpoint="after_send_overlapped", lease_s=1.0, claim_batch=4)
+    noted = "SELECT count(DISTINCT meter_id) FROM mint_outbox WHERE status = 'sent' AND sent_signatures IS NOT NULL"
+    left = lambda: assert_equal(scalar(chain.dsn, noted), 4)  # noqa: E731 (two passes of two meters in flight)
+    _killed_then_restarted(chain, broker, tmp_path / "mint.log", _meters("pipe", 8), settings, left)
     # the first pass landed before the kill: found on chain by its noted signatures
     assert scalar(chain.dsn, "SELECT count(*) FROM mint_outbox WHERE reason = 'already_done'") >= 4
-    rep = chain.reconcile()
-    assert rep.drift == 0, rep
-    assert rep.supply == expected
+
+
+def _meters(prefix: str, n: int) -> list[Meter]:
+    return [hourly(f"{prefix}-{i}") for i in range(n)]
+
+
+def assert_equal(got: object, want: object) -> None:
+    assert got == want, (got, want)
 
 
 @pytest.mark.slow
