@@ -1,10 +1,11 @@
 """Pure turning of meter snapshots into interval readings (DESIGN §3).
 
-Windows are contiguous and aligned: a reading covers [previous window_end, current boundary),
-where the boundary is the latest multiple of ``interval_s`` at or before the poll. Normally
-that is one interval; after the meter or the edge was unreachable it spans several, so the
-energy of the gap is still reported (never invented, never dropped) and the cumulative
-counters stay continuous: ``prev.total + produced_wh == total``.
+Windows are contiguous, aligned and one interval long (the chain mints nothing else): a poll
+closes [previous window_end, current boundary), where the boundary is the latest multiple of
+``interval_s`` at or before the poll. Normally that is one interval; after the meter or the
+edge was unreachable (or a poll came late) it is several, reported as one reading per
+interval, so the energy of the gap is still reported (never invented, never dropped) and the
+cumulative counters stay continuous: ``prev.total + produced_wh == total``.
 
 A counter that went backwards (meter reset/replaced) or jumped beyond what ``max_power_w``
 allows starts a new baseline and emits nothing for that poll, so a delta across a reset is
@@ -21,7 +22,7 @@ import enum
 import itertools
 from dataclasses import dataclass
 
-from gridx.plausibility import MAX_WINDOW_S, energy_problem
+from gridx.plausibility import energy_problem
 from gridx.registers import MAP_VERSION, STATUS_OK, MeterSnapshot
 from gridx.wire import GENESIS_HASH, UnsignedReading, reading_hash
 
@@ -140,13 +141,12 @@ def step(
 def _split(
     prev: MeterState, meter_id: str, boundary: int, dp: int, dc: int, interval_s: int
 ) -> tuple[UnsignedReading, ...]:
-    """[prev.window_end, boundary) as chained readings of at most MAX_WINDOW_S each (the chain
-    mints no longer window). An outage's energy is spread in proportion to time, in whole Wh,
-    so the totals and the counters at the end are exact; between them the counters are the
-    same proportion (the meter was not read then)."""
+    """[prev.window_end, boundary) as chained readings of one interval each (the chain mints
+    a window of exactly the meter's interval, nothing longer). An outage's energy is spread in
+    proportion to time, in whole Wh, so the totals and the counters at the end are exact;
+    between them the counters are the same proportion (the meter was not read then)."""
     start, span = prev.window_end, boundary - prev.window_end
-    step_s = MAX_WINDOW_S - MAX_WINDOW_S % interval_s
-    edges = [*range(start, boundary, step_s), boundary]
+    edges = [*range(start, boundary, interval_s), boundary]
     out: list[UnsignedReading] = []
     seq, prev_hash = prev.seq, prev.last_hash
     for a, b in itertools.pairwise(edges):

@@ -16,8 +16,8 @@ __all__ = [
     "window_problem",
 ]
 
-# the longest window the energy_token program mints (MAX_WINDOW_SECONDS): a longer outage is
-# reported by the edge as several windows
+# the longest interval the energy_token program mints (MAX_WINDOW_SECONDS); a window is one
+# interval, so an outage is reported by the edge as one reading per interval
 MAX_WINDOW_S = 86_400
 
 
@@ -30,16 +30,18 @@ class Counters:
 
 
 def window_problem(window_start: int, window_end: int, interval_s: int, credit_from: int | None = None) -> str | None:
-    """0 < length <= MAX_WINDOW_S, both ends on the meter's interval grid, and not before
-    ``credit_from`` (the start of the interval in which the meter was enrolled)."""
+    """Exactly one of the meter's intervals, on its grid, and not before ``credit_from`` (the
+    meter's registration on chain, or a moment after it: the mirror's row is written once the
+    chain confirmed). These are the energy_token program's own rules (``check_window``): a
+    window it would refuse is never credited, so the stored surplus is what gets minted."""
     span = window_end - window_start
     if span <= 0:
         return f"window [{window_start}, {window_end}) is empty"
-    if span > MAX_WINDOW_S:
-        return f"window of {span} s is longer than {MAX_WINDOW_S} s"
-    if window_start % interval_s or window_end % interval_s:
+    if span != interval_s or span > MAX_WINDOW_S:
+        return f"window of {span} s is not one {interval_s} s interval of the meter"
+    if window_start % interval_s:
         return f"window [{window_start}, {window_end}) is not aligned to the meter's {interval_s} s interval"
-    if credit_from is not None and window_start < credit_from - credit_from % interval_s:
+    if credit_from is not None and window_start < credit_from:
         return f"window starts at {window_start}, before the meter's enrolment at {credit_from}"
     return None
 

@@ -46,10 +46,14 @@ def _snapshot(dsn: str) -> dict[str, int]:
                       (SELECT count(*) FROM quarantine),
                       (SELECT count(*) FROM mint_outbox WHERE status = 'confirmed'),
                       (SELECT count(*) FROM mint_outbox WHERE status IN ('pending', 'sent')),
+                      (SELECT count(*) FROM mint_outbox WHERE status NOT IN ('pending', 'sent', 'confirmed')),
                       (SELECT coalesce(sum(amount), 0)::bigint FROM token_mints)"""
         ).fetchone()
     assert row is not None
-    return dict(zip(("readings", "quarantined", "mints_confirmed", "mints_pending", "grxe_minted"), row, strict=True))
+    # mints_closed: stored surplus the chain will never mint (refused, failed, behind its
+    # high-water mark); the gateway credits only what the program accepts, so it stays 0
+    names = ("readings", "quarantined", "mints_confirmed", "mints_pending", "mints_closed", "grxe_minted")
+    return dict(zip(names, row, strict=True))
 
 
 async def _enroll(url: str, dsn: str, keys: Path, interval_s: int, meters: list[dict[str, Any]]) -> None:

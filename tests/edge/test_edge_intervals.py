@@ -38,11 +38,14 @@ def test_first_snapshot_is_a_baseline_then_windows_close_on_boundaries() -> None
     assert steps[2].state.last_hash == reading_hash(r)
 
 
-def test_a_gap_yields_one_longer_reading_with_all_the_energy() -> None:
+def test_a_gap_yields_a_reading_per_interval_with_all_the_energy() -> None:
     steps = _run([(60.2, _at(0, 0)), (120.1, _at(1, 10)), (420.3, _at(9, 60))])
-    r = steps[2].reading
-    assert (r.window_start, r.window_end, r.seq, r.consumed_wh) == (120, 420, 2, 50)
-    assert r.prev_hash == reading_hash(steps[1].reading)
+    rs = steps[2].readings
+    assert [(r.window_start, r.window_end, r.seq) for r in rs] == [
+        (s, s + 60, 2 + i) for i, s in enumerate(range(120, 420, 60))
+    ]
+    assert sum(r.consumed_wh for r in rs) == 50 and sum(r.produced_wh for r in rs) == 8
+    assert rs[0].prev_hash == reading_hash(steps[1].reading)
 
 
 def test_rollback_rebaselines_without_a_delta_across_the_reset() -> None:
@@ -115,15 +118,18 @@ def test_emitted_readings_form_a_chain_and_never_over_credit(
     prev = None
     for t, snap, true in history:
         st_ = step(state, MID, snap, t, interval, 50_000)
-        r = st_.reading
-        if r is not None:
+        if st_.readings:
             assert state is not None
-            assert r.produced_wh == r.produced_total_wh - state.produced_total_wh >= 0
-            assert r.consumed_wh == r.consumed_total_wh - state.consumed_total_wh >= 0
-            # resets and glitches may lose energy, never invent it
-            assert r.produced_wh <= true[0] - base_true[0] and r.consumed_wh <= true[1] - base_true[1]
-            assert r.window_start % interval == 0 and r.window_end % interval == 0
-            assert r.window_start < r.window_end <= t
+            totals = (state.produced_total_wh, state.consumed_total_wh)
+            # resets and glitches may lose energy, never invent it (a gap's intervals together)
+            assert sum(r.produced_wh for r in st_.readings) <= true[0] - base_true[0]
+            assert sum(r.consumed_wh for r in st_.readings) <= true[1] - base_true[1]
+        for r in st_.readings:
+            assert r.produced_wh == r.produced_total_wh - totals[0] >= 0
+            assert r.consumed_wh == r.consumed_total_wh - totals[1] >= 0
+            totals = (r.produced_total_wh, r.consumed_total_wh)
+            assert r.window_start % interval == 0 and r.window_end - r.window_start == interval
+            assert r.window_end <= t
             if prev is None:
                 assert r.seq == 1 and r.prev_hash == GENESIS_HASH
             else:
@@ -135,21 +141,22 @@ def test_emitted_readings_form_a_chain_and_never_over_credit(
         state = st_.state
 
 
-def test_an_outage_longer_than_a_day_is_split_into_allowed_windows() -> None:
-    """The chain mints windows of at most 86,400 s: 2.5 days of outage become three chained
-    readings, aligned, whose energy adds up exactly and whose counters end at the meter's."""
-    from gridx.plausibility import MAX_WINDOW_S, Counters, counter_problem, energy_problem
+def test_an_outage_is_one_reading_per_interval() -> None:
+    """The chain mints windows of exactly the meter's interval: 2.5 days of outage at 900 s
+    become 240 chained readings, aligned, whose energy adds up exactly and whose counters end
+    at the meter's."""
+    from gridx.plausibility import Counters, counter_problem, energy_problem, window_problem
 
     day = 86_400
     steps = _run([(900.5, _at(100, 200)), (1800.5, _at(110, 205)), (1800 + 2.5 * day + 0.5, _at(9_110, 7_205))], 900)
     rs = steps[2].readings
-    assert [r.window_end - r.window_start for r in rs] == [day, day, day // 2]
+    assert len(rs) == 240 and {r.window_end - r.window_start for r in rs} == {900}
     assert sum(r.produced_wh for r in rs) == 9_000 and sum(r.consumed_wh for r in rs) == 7_000
     assert rs[-1].produced_total_wh == 9_110 and rs[-1].consumed_total_wh == 7_205
     prev = steps[1].reading
     for r in rs:
         assert r.prev_hash == reading_hash(prev) and r.seq == prev.seq + 1 and r.window_start == prev.window_end
-        assert r.window_end - r.window_start <= MAX_WINDOW_S
+        assert window_problem(r.window_start, r.window_end, 900) is None
         assert energy_problem(r.produced_wh, r.consumed_wh, r.window_end - r.window_start, 50_000) is None
         last = Counters(prev.produced_total_wh, prev.consumed_total_wh)
         now = Counters(r.produced_total_wh, r.consumed_total_wh)

@@ -85,7 +85,7 @@ def test_a_first_reading_cannot_claim_energy_back_to_1970():
     fresh = MeterState("m1")
     end = NOW - 3600
     rej = content_verdict(m, fresh, window_start=0, window_end=end, produced=5_000_000 * end // 3600)
-    assert rej.reason is Reason.IMPLAUSIBLE and "longer than" in rej.detail
+    assert rej.reason is Reason.IMPLAUSIBLE and "not one 60 s interval" in rej.detail
     rej = content_verdict(m, fresh, window_start=-(2**63), window_end=end)
     assert rej.reason is Reason.IMPLAUSIBLE
     # a bounded, aligned window that starts before the meter's enrolment
@@ -138,7 +138,7 @@ def test_a_lone_surrogate_in_the_envelope_is_one_malformed_message():
 def test_unaligned_and_one_second_windows_are_refused():
     m = meter()
     ws = m.window_end
-    assert "aligned" in content_verdict(m, MeterState("m1"), window_start=ws, window_end=ws + 1).detail
+    assert "not one 60 s interval" in content_verdict(m, MeterState("m1"), window_start=ws, window_end=ws + 1).detail
     assert "aligned" in content_verdict(m, MeterState("m1"), window_start=ws + 7, window_end=ws + 7 + INTERVAL).detail
 
 

@@ -55,11 +55,14 @@ class ChainSetup:
     def authority(self) -> Keypair:
         return load_keypair(self.keys / "registry_authority.json")
 
-    def enroll(self, meter: Meter, kind: str = "prosumer", interval_s: int = HOUR) -> Keypair:
+    def enroll(self, meter: Meter, kind: str = "prosumer", interval_s: int = HOUR, at: int | None = None) -> Keypair:
         """Register the owner and the meter on chain, then mirror them. With an in-process node
         the chain's clock is set back to just before the meter's first window for the
-        enrolment (the chain mints no window that starts before it), then forward again."""
+        enrolment (the chain mints no window that starts before it), then forward again.
+        ``at``: the chain's clock at the registration instead (the mirror's row is dated a
+        second later, as a mirror written after the chain confirmed it would be)."""
         owner = Keypair()
+        created = meter.window_end if at is None else at + 1
         meter.owner = str(owner.pubkey())
 
         async def go(client: AsyncClient) -> None:
@@ -83,11 +86,11 @@ class ChainSetup:
                 # earlier than a meter's enrolment, so date it back to the first window
                 conn.execute(
                     "UPDATE meters SET created_at = to_timestamp(%s) WHERE meter_id = %s",
-                    (meter.window_end, meter.meter_id),
+                    (created, meter.meter_id),
                 )
 
         if self.node is not None:
-            self.node.chain.time_travel(meter.window_end - interval_s)
+            self.node.chain.time_travel(meter.window_end - interval_s if at is None else at)
         try:
             run_on_chain(self.url, go)
         finally:
