@@ -136,6 +136,34 @@ def _pct(values: list[float], q: float) -> float:
     return s[min(len(s) - 1, int(q * len(s)))]
 
 
+_STAGES = """
+SELECT extract(epoch FROM claimed_at - created_at), extract(epoch FROM sent_at - claimed_at),
+       extract(epoch FROM confirmed_at - sent_at), extract(epoch FROM confirmed_at - created_at)
+  FROM mint_outbox WHERE status = 'confirmed' AND sent_at IS NOT NULL
+"""
+
+
+def _stages(conn: Any) -> dict[str, dict[str, float]]:
+    """Where a reading's latency goes (ms): accepted -> claimed by the worker (its last claim),
+    claimed -> its transaction sent, sent -> confirmed and recorded. ``slowest_5pct_mean``: the
+    mean of each stage over the readings at or above the p95 latency, i.e. what makes the p95."""
+    rows = [tuple(float(x) for x in r) for r in conn.execute(_STAGES)]
+    if not rows:
+        return {}
+    names = ("stored_claimed", "claimed_sent", "sent_confirmed")
+    p95 = _pct([r[3] for r in rows], 0.95)
+    slow = [r for r in rows if r[3] >= p95]
+    out: dict[str, dict[str, float]] = {}
+    for i, name in enumerate(names):
+        col = [r[i] for r in rows]
+        out[name] = {
+            "p50": round(_pct(col, 0.50) * 1000, 1),
+            "p95": round(_pct(col, 0.95) * 1000, 1),
+            "slowest_5pct_mean": round(sum(r[i] for r in slow) / len(slow) * 1000, 1),
+        }
+    return out
+
+
 def _wait_settled(dsn: str, total: int, deadline: float) -> None:
     """Until every outbox row is confirmed or refused (or the deadline: the figures say what is missing)."""
     # one connection: a new backend per poll would be billed to PostgreSQL's figure
@@ -249,6 +277,7 @@ def run_bench(readings: int, meters: int, per_tx: int, rate: float = 1000.0) -> 
                 "SELECT extract(epoch FROM max(confirmed_at) - min(created_at)) FROM mint_outbox"
             ).fetchone()
             refused = conn.execute("SELECT count(*) FROM mint_outbox WHERE status = 'refused'").fetchone()
+            stages = _stages(conn)
 
             rep = run_on_chain(url, lambda c: reconcile(c, conn))
         seconds = float(span[0]) if span and span[0] else float("nan")
@@ -260,6 +289,7 @@ def run_bench(readings: int, meters: int, per_tx: int, rate: float = 1000.0) -> 
             "mints_per_s": round(len(lat) / seconds, 1) if seconds == seconds and seconds > 0 else 0.0,
             "p50_ms": round(_pct(lat, 0.50) * 1000, 1),
             "p95_ms": round(_pct(lat, 0.95) * 1000, 1),
+            "stages_ms": stages,
             "double_mints": max(0, rep.windows_on_chain - len(lat)) + len(rep.missing_in_db),
             "missing_mints": total - len(lat),
             "refused": int(refused[0]) if refused else 0,

@@ -14,6 +14,7 @@ closed as 'behind_chain' without a transaction (unless a mint event commits to i
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import os
 import signal
@@ -259,7 +260,9 @@ class MintWorker:
 
         results = list(todo.results)
         if todo.sent is not None:
-            results += await finish_groups(client, self.cfg.rpc_url, todo.sent, self.cfg.confirm_s)
+            sent_at = time.time()
+            done = await finish_groups(client, self.cfg.rpc_url, todo.sent, self.cfg.confirm_s)
+            results += [dataclasses.replace(r, sent_at=sent_at) for r in done]
         if self.cfg.failpoint == "after_send_overlapped":
             await self._overlapped.wait()
         if self.cfg.failpoint in ("after_send", "after_send_overlapped"):
