@@ -145,7 +145,8 @@ SELECT extract(epoch FROM claimed_at - created_at), extract(epoch FROM sent_at -
 
 def _stages(conn: Any) -> dict[str, dict[str, float]]:
     """Where a reading's latency goes (ms): accepted -> claimed by the worker (its last claim),
-    claimed -> its transaction sent, sent -> confirmed and recorded. ``slowest_5pct_mean``: the
+    claimed -> its pass handed to the sender (packed, signed, noted), sent -> confirmed and
+    recorded (including any wait for the previous pass to reach the node first). ``slowest_5pct_mean``: the
     mean of each stage over the readings at or above the p95 latency, i.e. what makes the p95."""
     rows = [tuple(float(x) for x in r) for r in conn.execute(_STAGES)]
     if not rows:
@@ -278,6 +279,9 @@ def run_bench(readings: int, meters: int, per_tx: int, rate: float = 1000.0) -> 
             ).fetchone()
             refused = conn.execute("SELECT count(*) FROM mint_outbox WHERE status = 'refused'").fetchone()
             stages = _stages(conn)
+            txs = conn.execute(
+                "SELECT count(DISTINCT tx_signature) FROM mint_outbox WHERE status = 'confirmed'"
+            ).fetchone()
 
             rep = run_on_chain(url, lambda c: reconcile(c, conn))
         seconds = float(span[0]) if span and span[0] else float("nan")
@@ -290,6 +294,9 @@ def run_bench(readings: int, meters: int, per_tx: int, rate: float = 1000.0) -> 
             "p50_ms": round(_pct(lat, 0.50) * 1000, 1),
             "p95_ms": round(_pct(lat, 0.95) * 1000, 1),
             "stages_ms": stages,
+            # windows per transaction (at most 3 fit in 1,232 bytes: a bench reading is 121 bytes, so 1, 2
+            # and 3 readings make 818, 1,022 and 1,225 bytes); fewer: a meter had no more due yet
+            "readings_per_tx": round(len(lat) / int(txs[0]), 2) if txs and txs[0] else 0.0,
             "double_mints": max(0, rep.windows_on_chain - len(lat)) + len(rep.missing_in_db),
             "missing_mints": total - len(lat),
             "refused": int(refused[0]) if refused else 0,
