@@ -8,6 +8,7 @@ the same code); program errors arrive with the IDL's error name as ``code``.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -96,9 +97,16 @@ async def prepare_groups(
     return SentGroups(tuple(tuple(g) for g in groups), prepared)
 
 
-async def finish_groups(client: AsyncClient, rpc_url: str, pending: SentGroups, confirm_s: float) -> list[MintRecorded]:
-    """Send what prepare_groups signed, confirm it, and judge every row."""
-    sent = await submit_mints(client, rpc_url, pending.prepared, confirm_s)
+async def finish_groups(
+    client: AsyncClient,
+    rpc_url: str,
+    pending: SentGroups,
+    confirm_s: float,
+    send_lock: asyncio.Lock | None = None,
+) -> list[MintRecorded]:
+    """Send what prepare_groups signed (holding ``send_lock`` while sending: see
+    ``submit_mints``), confirm it, and judge every row."""
+    sent = await submit_mints(client, rpc_url, pending.prepared, confirm_s, send_lock)
     out: list[MintRecorded] = []
     for group, res in zip(pending.groups, sent, strict=True):
         code = None if res.error is None else (res.error.code or "Unknown")

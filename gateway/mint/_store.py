@@ -103,7 +103,7 @@ def claim_jobs(
         if jobs:
             conn.execute(
                 "UPDATE mint_outbox SET status = 'sent', attempts = attempts + 1, updated_at = now(),"
-                " lease_until = now() + make_interval(secs => %s) WHERE id = ANY(%s)",
+                " claimed_at = now(), lease_until = now() + make_interval(secs => %s) WHERE id = ANY(%s)",
                 (lease_s, [j.outbox_id for j in jobs]),
             )
     return jobs
@@ -130,6 +130,7 @@ class MintRecorded:
     signature: str | None = None
     slot: int | None = None
     event_hash: str | None = None
+    sent_at: float | None = None  # unix s when this pass's transactions left the worker
 
 
 # Each outcome kind is one statement over arrays (unnest), not one statement per row: a pass
@@ -145,8 +146,8 @@ SELECT m.meter_id, to_timestamp(m.ws), to_timestamp(m.we), m.amount, m.surplus_w
 """
 _CONFIRM = """
 UPDATE mint_outbox o SET status = 'confirmed', reason = c.reason, tx_signature = c.sig, confirmed_at = %s,
-       lease_until = NULL, updated_at = now()
-  FROM unnest(%s::bigint[], %s::text[], %s::text[]) AS c (id, reason, sig) WHERE o.id = c.id
+       sent_at = to_timestamp(c.sent), lease_until = NULL, updated_at = now()
+  FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::float8[]) AS c (id, reason, sig, sent) WHERE o.id = c.id
 """
 _CLOSE = """
 UPDATE mint_outbox o SET status = c.status, reason = c.reason, lease_until = NULL, updated_at = now()
@@ -176,7 +177,7 @@ def record_verdicts(conn: psycopg.Connection, results: Sequence[MintRecorded], r
             ends = (job.window_start, job.window_end)
             mints.append((job.meter_id, *ends, job.amount, job.surplus_wh, sig, res.slot, res.event_hash))
             reason = None if outcome is Outcome.CONFIRMED else outcome.value
-            confirms.append((job.outbox_id, reason, res.signature))
+            confirms.append((job.outbox_id, reason, res.signature, res.sent_at))
         elif outcome in (Outcome.REFUSED, Outcome.FAILED, Outcome.BEHIND_CHAIN):
             closes.append((job.outbox_id, outcome.value, res.verdict.reason[:500]))
         else:
@@ -188,7 +189,7 @@ def record_verdicts(conn: psycopg.Connection, results: Sequence[MintRecorded], r
         if mints:
             conn.execute(_INSERT_MINT, (now, *_columns(mints, 8)))
         if confirms:
-            conn.execute(_CONFIRM, (now, *_columns(confirms, 3)))
+            conn.execute(_CONFIRM, (now, *_columns(confirms, 4)))
         if closes:
             conn.execute(_CLOSE, _columns(closes, 3))
         if requeues:

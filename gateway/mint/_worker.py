@@ -14,6 +14,7 @@ closed as 'behind_chain' without a transaction (unless a mint event commits to i
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import os
 import signal
@@ -104,6 +105,7 @@ class MintWorker:
         self._pending_at = float("-inf")
         self._solo: set[int] = set() if solo is None else solo  # rows of a refused multi-window mint: next time alone
         self._record_lock = asyncio.Lock()  # passes in flight share one connection for their records
+        self._send_lock = asyncio.Lock()  # passes reach the chain one after the other (submit_mints)
         self._overlapped = asyncio.Event()  # a pass was prepared while another was in flight
         # meter pubkey -> a high-water mark its chain state has reached (read once, then raised
         # by our own mints): never above the real one, so "behind" is never said wrongly
@@ -259,7 +261,9 @@ class MintWorker:
 
         results = list(todo.results)
         if todo.sent is not None:
-            results += await finish_groups(client, self.cfg.rpc_url, todo.sent, self.cfg.confirm_s)
+            sent_at = time.time()
+            done = await finish_groups(client, self.cfg.rpc_url, todo.sent, self.cfg.confirm_s, self._send_lock)
+            results += [dataclasses.replace(r, sent_at=sent_at) for r in done]
         if self.cfg.failpoint == "after_send_overlapped":
             await self._overlapped.wait()
         if self.cfg.failpoint in ("after_send", "after_send_overlapped"):

@@ -21,6 +21,7 @@ from nacl.signing import SigningKey
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
+from gridx.services import cpu_seconds
 from gridx.wire import GENESIS_HASH, UnsignedReading, reading_hash, sign_reading
 
 from ._bench_pubsub import pubsub_figures
@@ -50,6 +51,7 @@ class BenchConfig:
     concurrency: int = 16  # kept for the CLI; sending is batched
     double_attempts: int = 100
     pubsub: bool = True  # confirmation latency through signatureSubscribe, notifications/s to 100 subscribers
+    node_pid: int | None = None  # a local node's process: its CPU per transaction is reported
 
 
 async def _setup(client: Any, cfg: BenchConfig, keys: Path) -> tuple[Keypair, list[tuple[Pubkey, SigningKey]]]:
@@ -105,6 +107,16 @@ async def _units(client: Any, sigs: list[Any]) -> list[int]:
     return out
 
 
+def _node_cpu(seconds: float, txs: int, readings: int) -> dict[str, float]:
+    """The local node's own CPU (HTTP, Python, LiteSVM) per mint transaction and per reading: a
+    mint's cost is mostly per transaction, so this says what packing more readings buys."""
+    ms = seconds * 1000
+    return {
+        "node_cpu_ms_per_tx": round(ms / max(1, txs), 3),
+        "node_cpu_ms_per_reading": round(ms / max(1, readings), 3),
+    }
+
+
 async def _run(cfg: BenchConfig, keys: Path) -> dict[str, Any]:
     from solana.rpc.async_api import AsyncClient
 
@@ -117,6 +129,7 @@ async def _run(cfg: BenchConfig, keys: Path) -> dict[str, Any]:
         supply_before = int((await client.get_token_supply(grxe_mint_pda())).value.amount)
         expected = sum(100 + (i + w) % 100 - 10 for i in range(len(meters)) for w in range(per_meter))
         t = time.perf_counter()
+        node_cpu = cpu_seconds(cfg.node_pid) if cfg.node_pid else 0.0
         statuses: Counter[str] = Counter()
         done: list[MeterMint] = []
         sigs = []
@@ -141,6 +154,7 @@ async def _run(cfg: BenchConfig, keys: Path) -> dict[str, Any]:
                     done.append(res.mint)
                     sigs.append(res.signature)
         elapsed = time.perf_counter() - t
+        node_cpu = cpu_seconds(cfg.node_pid) - node_cpu if cfg.node_pid else 0.0
         supply = int((await client.get_token_supply(grxe_mint_pda())).value.amount) - supply_before
         again = done[: cfg.double_attempts]
         doubles = 0
@@ -160,6 +174,7 @@ async def _run(cfg: BenchConfig, keys: Path) -> dict[str, Any]:
             "mints_per_s": round(statuses.get("minted", 0) / elapsed, 1),
             "tx_per_s": round(len(done) / elapsed, 1),
             "cu_per_reading": round(sum(units) / readings_sampled) if readings_sampled else None,
+            **(_node_cpu(node_cpu, len(done), statuses.get("minted", 0)) if cfg.node_pid else {}),
             "supply_matches": supply == expected * 1000,
             "double_mint_attempts": len(again),
             "double_mints": doubles,

@@ -9,6 +9,7 @@ refuse the later one if the earlier one failed). Transactions are sent in JSON-R
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -164,11 +165,21 @@ async def prepare_mints(
 
 
 async def submit_mints(
-    client: AsyncClient, rpc_url: str, prepared: PreparedMints, confirm_s: float = 30.0
+    client: AsyncClient,
+    rpc_url: str,
+    prepared: PreparedMints,
+    confirm_s: float = 30.0,
+    send_lock: asyncio.Lock | None = None,
 ) -> list[MintSent]:
     """Send prepared transactions and confirm them together: one result per mint, in order.
     An unknown outcome (not confirmed in time) is reported with code "Unconfirmed": ask the
-    chain about that signature before resending. The second half of :func:`send_mints`."""
+    chain about that signature before resending. The second half of :func:`send_mints`.
+
+    ``send_lock`` is held while this call's transactions are sent, not while they are confirmed:
+    a pipelined sender shares one between its passes so that a node, which executes in arrival
+    order, runs one pass after the other instead of interleaving two (then neither confirms
+    before both have run; gridx bench mint p95 1,518-2,218 ms interleaved, 1,011-1,772 ms one
+    pass at a time, same loaded machine)."""
     mints, txs = prepared.mints, prepared.txs
     results: list[MintSent | None] = [None] * len(mints)
     sent: dict[Signature, int] = {}
@@ -182,7 +193,9 @@ async def submit_mints(
             return await send_txs(rpc_url, txs[i : i + _SEND_BATCH])
 
     starts = range(0, len(txs), _SEND_BATCH)
-    for i, outs in zip(starts, await asyncio.gather(*(send(i) for i in starts)), strict=True):
+    async with send_lock or contextlib.nullcontext():
+        replies = await asyncio.gather(*(send(i) for i in starts))
+    for i, outs in zip(starts, replies, strict=True):
         for j, out in enumerate(outs, start=i):
             if isinstance(out, ChainError):
                 results[j] = MintSent(mints[j], error=out)

@@ -139,7 +139,13 @@ def _bench_with_node(mints: int, per_tx: int, concurrency: int) -> dict[str, obj
             else:
                 raise ServiceError("chain node did not start: " + "".join(seen))
             result = run_bench(
-                BenchConfig(url=f"http://127.0.0.1:{port}", mints=mints, per_tx=per_tx, concurrency=concurrency)
+                BenchConfig(
+                    url=f"http://127.0.0.1:{port}",
+                    mints=mints,
+                    per_tx=per_tx,
+                    concurrency=concurrency,
+                    node_pid=proc.pid,
+                )
             )
             result["node"] = "subprocess, journal on"
             return result

@@ -237,6 +237,27 @@ async def test_send_mints_one_transaction_per_meter_with_named_errors(
     assert await c.fetch_events(client, c.mint_state_pda(w.meter), until=seen[-1][0]) == []
 
 
+async def test_submit_mints_sends_nothing_while_its_send_lock_is_held(
+    node: c.LocalNode, client: AsyncClient, world: RpcWorld
+) -> None:
+    """A pipelined worker's next pass reaches the node only once the previous pass has (the
+    node then runs them one after the other): while the lock is held nothing is sent."""
+    w = world
+    m = c.MeterMint(w.meter, w.prosumer.pubkey(), "edge-1", (w.meter_chain.reading(T0, 10),))
+    prepared = await c.prepare_mints(client, w.gateway, [m])
+    sig = prepared.txs[0].signatures[0]
+    lock = asyncio.Lock()
+    async with lock:
+        task = asyncio.create_task(c.submit_mints(client, node.url, prepared, 30.0, lock))
+        await asyncio.sleep(0)  # the task runs up to the lock (nothing before it awaits)...
+        await c.airdrop(client, Keypair().pubkey(), SOL)  # ...and the node runs what came after it
+        assert (await client.get_signature_statuses([sig])).value == [None]
+        assert not task.done()
+    (res,) = await task
+    assert res.error is None and res.signature == sig
+    assert await c.token_balance(client, _grxe(w, w.prosumer)) == 10_000
+
+
 async def test_forged_signature_refused(client: AsyncClient, world: RpcWorld) -> None:
     """Signatures are verified: claiming the gateway as signer without its key fails."""
     from solders.message import Message

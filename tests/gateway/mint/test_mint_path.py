@@ -43,6 +43,9 @@ def test_seed_scenarios_mint_exact_amounts(chain: ChainSetup, broker: MosquittoB
     assert chain.grxe_balance(str(owners["seed-d"].pubkey())) == 0
     assert scalar(chain.dsn, "SELECT sum(amount)::bigint FROM token_mints") == 22_300_000
     assert scalar(chain.dsn, "SELECT count(*) FROM token_mints WHERE tx_signature <> 'unknown' AND slot > 0") == 2
+    # the latency stages are recorded, in order (one clock: the worker's is the database's host's)
+    staged = "created_at <= claimed_at AND claimed_at <= sent_at AND sent_at <= confirmed_at"
+    assert scalar(chain.dsn, f"SELECT count(*) FROM mint_outbox WHERE status = 'confirmed' AND {staged}") == 2
     rep = chain.reconcile()
     assert rep.drift == 0, rep
     assert rep.supply == 22_300_000
