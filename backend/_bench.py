@@ -20,13 +20,16 @@ import websockets
 from solders.keypair import Keypair
 
 from gridx.chain import (
+    DEV_EDGE,
     airdrop,
+    authorize_edge,
     mint_to_owner,
     run_on_chain,
 )
 from gridx.client import ApiProblem, TradingClient
+from gridx.errors import GridxError
 
-__all__ = ["run_bench"]
+__all__ = ["BenchSetupError", "run_bench"]
 
 UNIT = 1_000_000
 PRICE = 3 * UNIT
@@ -171,22 +174,38 @@ def _descendants(pid: int) -> list[int]:
     return out
 
 
+class BenchSetupError(GridxError):
+    """A bench user could not be made ready; the message names the user, its role and the step."""
+
+
 def _users(
     s: _Stack, sellers: int, buyers: int, grx: int = 1_000 * UNIT
 ) -> tuple[list[TradingClient], list[TradingClient]]:
     """Signed-in, registered users; each seller holds 20 GRXE (one mint by the bootstrapped
     meter-signed mint for a meter it owns), each buyer ``grx`` from the dev faucet."""
+    # once, before the users' mints run side by side: each mint would otherwise race to
+    # authorise the dev edge's minter, and all but one add_minter would be refused
+    run_on_chain(s.rpc, lambda c: authorize_edge(c, DEV_EDGE, s.keys))
 
     def make(i: int) -> TradingClient:
+        role = "prosumer" if i < sellers else "consumer"
         kp = Keypair()
-        run_on_chain(s.rpc, lambda c: airdrop(c, kp.pubkey(), 10**9))
-        cl = TradingClient(s.url, kp)
-        cl.login()
-        cl.register("prosumer" if i < sellers else "consumer")
-        if i >= sellers:
-            cl.faucet(grx)
-            return cl
-        run_on_chain(s.rpc, lambda c: mint_to_owner(c, kp, [20 * UNIT], s.keys), timeout_s=120)
+        step = "airdrop"
+        try:
+            run_on_chain(s.rpc, lambda c: airdrop(c, kp.pubkey(), 10**9))
+            cl = TradingClient(s.url, kp)
+            step = "login"
+            cl.login()
+            step = "register"
+            cl.register(role)
+            if i >= sellers:
+                step = "faucet"
+                cl.faucet(grx)
+                return cl
+            step = "mint"
+            run_on_chain(s.rpc, lambda c: mint_to_owner(c, kp, [20 * UNIT], s.keys), timeout_s=120)
+        except (GridxError, httpx.HTTPError) as exc:
+            raise BenchSetupError(f"user {i} ({role}) {kp.pubkey()}: {step} failed: {exc!r}") from exc
         return cl
 
     with ThreadPoolExecutor(8) as pool:
