@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -20,13 +21,16 @@ import websockets
 from solders.keypair import Keypair
 
 from gridx.chain import (
+    DEV_EDGE,
     airdrop,
+    authorize_edge,
     mint_to_owner,
     run_on_chain,
 )
 from gridx.client import ApiProblem, TradingClient
+from gridx.errors import GridxError
 
-__all__ = ["run_bench"]
+__all__ = ["BenchSetupError", "run_bench"]
 
 UNIT = 1_000_000
 PRICE = 3 * UNIT
@@ -171,22 +175,38 @@ def _descendants(pid: int) -> list[int]:
     return out
 
 
+class BenchSetupError(GridxError):
+    """A bench user could not be made ready; the message names the user, its role and the step."""
+
+
 def _users(
     s: _Stack, sellers: int, buyers: int, grx: int = 1_000 * UNIT
 ) -> tuple[list[TradingClient], list[TradingClient]]:
     """Signed-in, registered users; each seller holds 20 GRXE (one mint by the bootstrapped
     meter-signed mint for a meter it owns), each buyer ``grx`` from the dev faucet."""
+    # once, before the users' mints run side by side: each mint would otherwise race to
+    # authorise the dev edge's minter, and all but one add_minter would be refused
+    run_on_chain(s.rpc, lambda c: authorize_edge(c, DEV_EDGE, s.keys))
 
     def make(i: int) -> TradingClient:
+        role = "prosumer" if i < sellers else "consumer"
         kp = Keypair()
-        run_on_chain(s.rpc, lambda c: airdrop(c, kp.pubkey(), 10**9))
-        cl = TradingClient(s.url, kp)
-        cl.login()
-        cl.register("prosumer" if i < sellers else "consumer")
-        if i >= sellers:
-            cl.faucet(grx)
-            return cl
-        run_on_chain(s.rpc, lambda c: mint_to_owner(c, kp, [20 * UNIT], s.keys), timeout_s=120)
+        step = "airdrop"
+        try:
+            run_on_chain(s.rpc, lambda c: airdrop(c, kp.pubkey(), 10**9))
+            cl = TradingClient(s.url, kp)
+            step = "login"
+            cl.login()
+            step = "register"
+            cl.register(role)
+            if i >= sellers:
+                step = "faucet"
+                cl.faucet(grx)
+                return cl
+            step = "mint"
+            run_on_chain(s.rpc, lambda c: mint_to_owner(c, kp, [20 * UNIT], s.keys), timeout_s=120)
+        except (GridxError, httpx.HTTPError) as exc:
+            raise BenchSetupError(f"user {i} ({role}) {kp.pubkey()}: {step} failed: {exc!r}") from exc
         return cl
 
     with ThreadPoolExecutor(8) as pool:
@@ -237,22 +257,24 @@ def _book(market: str) -> Any:
     return req
 
 
-def _place(sellers: list[TradingClient], buyers: list[TradingClient], trades: int) -> int:
-    """``trades`` crossing pairs of 1 GRXE, placed through the API (prepare, sign, submit)."""
+def _place(sellers: list[TradingClient], buyers: list[TradingClient], trades: int) -> dict[str, int]:
+    """``trades`` crossing pairs of 1 GRXE, placed through the API (prepare, sign, submit);
+    returns the refused orders by problem code (each also reported as it happens): a refused
+    order is a trade that cannot happen, so it must show in the figures, not vanish."""
     jobs = [(sellers[i % len(sellers)], "sell") for i in range(trades)]
     jobs += [(buyers[i % len(buyers)], "buy") for i in range(trades)]
-    errors = 0
+    refused: Counter[str] = Counter()
 
     def place(job: tuple[TradingClient, str]) -> None:
-        nonlocal errors
         try:
             job[0].order(job[1], UNIT, PRICE)
-        except ApiProblem:
-            errors += 1
+        except ApiProblem as exc:
+            refused[exc.code] += 1
+            _say(f"{job[1]} order of {job[0].wallet} refused: {exc}")
 
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(place, jobs))
-    return errors
+    return dict(refused)
 
 
 async def _deltas(url: str, market: str, want: int, subscribed: asyncio.Event) -> list[float]:
@@ -269,7 +291,7 @@ async def _deltas(url: str, market: str, want: int, subscribed: asyncio.Event) -
 
 
 def _settle_phase(s: _Stack, sellers: list[TradingClient], buyers: list[TradingClient], trades: int) -> dict[str, Any]:
-    errors = _place(sellers, buyers, trades)  # the matcher is off: the book fills, nothing matches
+    refused = _place(sellers, buyers, trades)  # the matcher is off: the book fills, nothing matches
     s.start_api(matcher=True)  # the matcher and settler start on a full book
     deadline = time.monotonic() + 300
     first: tuple[dict[str, float], int] | None = None  # CPU and confirmed when trades first appear
@@ -293,7 +315,8 @@ def _settle_phase(s: _Stack, sellers: list[TradingClient], buyers: list[TradingC
     return {
         "trades_confirmed": row[0],
         "trades_failed": row[1],
-        "errors": errors + row[1],
+        "refused_orders": refused,  # problem code -> orders the API refused
+        "errors": sum(refused.values()) + row[1],
         "settled_per_s": round(row[0] / span, 1) if span else None,
         "settle_txs": row[3],  # match_order transactions that settled them (several trades each)
         # CPU ms per trade settled after the engine was up (matcher, settler, indexer; chain node)
@@ -303,17 +326,17 @@ def _settle_phase(s: _Stack, sellers: list[TradingClient], buyers: list[TradingC
 
 def _delta_phase(
     s: _Stack, sellers: list[TradingClient], buyers: list[TradingClient], market: str, n: int
-) -> list[float]:
+) -> tuple[list[float], dict[str, int]]:
     for cl in (*sellers, *buyers):
         cl.http.base_url = httpx.URL(s.url)
         cl.login()
 
-    async def go() -> list[float]:
+    async def go() -> tuple[list[float], dict[str, int]]:
         subscribed = asyncio.Event()
         watcher = asyncio.create_task(_deltas(s.url, market, n, subscribed))
         await asyncio.wait_for(subscribed.wait(), 120)  # no trade may happen before the watcher listens
-        await asyncio.to_thread(_place, sellers, buyers, n)
-        return await watcher
+        refused = await asyncio.to_thread(_place, sellers, buyers, n)
+        return await watcher, refused
 
     return asyncio.run(go())
 
@@ -351,7 +374,7 @@ def run_bench(
         _say("settle phase")
         settle = _settle_phase(s, sellers, buyers, trades)
         _say(f"settle: {settle}; delta phase")
-        deltas = _delta_phase(s, sellers, buyers, market, _DELTAS)
+        deltas, delta_refused = _delta_phase(s, sellers, buyers, market, _DELTAS)
         return {
             "users": len(sellers) + len(buyers),
             "workers": workers,
@@ -365,7 +388,8 @@ def run_bench(
             "book_cpu_ms": _per(cpu1, cpu2, len(book)),
             "delta_p95_ms": _p95(deltas),
             **settle,
-            "errors": prep_err + book_err + settle["errors"],
+            "delta_refused_orders": delta_refused,
+            "errors": prep_err + book_err + settle["errors"] + sum(delta_refused.values()),
         }
     finally:
         s.stop()

@@ -37,14 +37,17 @@ if TYPE_CHECKING:
     import psycopg
     from psycopg_pool import AsyncConnectionPool
 
-__all__ = ["FEED_CHANNEL", "WAKE_CHANNEL", "Matcher", "engine_spec", "event_dict"]
+__all__ = ["FEED_CHANNEL", "MATCH_BATCH", "WAKE_CHANNEL", "Matcher", "engine_spec", "event_dict"]
 
 log = structlog.get_logger("backend.matcher")
 FEED_CHANNEL = "gridx_feed"
 # an order or cancel confirmed by an API process without the matcher: the engine matches now
 WAKE_CHANNEL = "gridx_match_wake"
 _NOTIFY_MAX = 7000  # PostgreSQL's NOTIFY payload limit is 8000 bytes
-_BATCH = 500
+# new orders a round takes: a round's trades reach the settler when it commits, so small rounds
+# let the settler work on the first trades while the matcher matches the next orders (a full
+# book of 600 orders went in 2 rounds of ~0.4 s before; now ~120 orders a round, back to back)
+MATCH_BATCH = 120
 
 
 def engine_spec(m: MarketInfo) -> MarketSpec:
@@ -65,6 +68,7 @@ class Matcher:
         self.locked = asyncio.Event()  # set once this instance is the market's writer
         self._stale = False  # a round rolled back: rebuild the engine before the next one
         self.traded = asyncio.Event()  # set when a round committed trades: the settler's wake-up
+        self.more = False  # the last round took a full batch of new orders: match again at once
 
     async def _restore(self, conn: psycopg.AsyncConnection) -> None:
         row = await (await conn.execute("SELECT seq FROM market_state WHERE market = %s", (self.market.id,))).fetchone()
@@ -115,13 +119,15 @@ class Matcher:
                     WHERE id = %s""",
                 (oid,),
             )
-        for oid, owner, side, price, remaining, tif, stp in await (
+        new = await (
             await conn.execute(
                 """SELECT id, owner, side, price, remaining, time_in_force, stp_mode FROM orders
                     WHERE market = %s AND status = 'open' AND NOT in_engine ORDER BY book_seq LIMIT %s""",
-                (m, _BATCH),
+                (m, MATCH_BATCH),
             )
-        ).fetchall():
+        ).fetchall()
+        self.more = len(new) == MATCH_BATCH
+        for oid, owner, side, price, remaining, tif, stp in new:
             if oid in removed:
                 continue
             s = Side.SELL if side == "sell" else Side.BUY
@@ -202,7 +208,9 @@ class Matcher:
                 await self._restore(conn)
             self._stale = False
         try:
-            async with self.pool.connection() as conn, conn.transaction():
+            # pipeline mode: the round's writes (an order into the engine, a trade row, the two
+            # orders' new amounts) go out without waiting for each reply; only the reads wait
+            async with self.pool.connection() as conn, conn.transaction(), conn.pipeline():
                 await conn.execute("SELECT pg_advisory_xact_lock(hashtext('gridx-match:' || %s))", (self.market.id,))
                 events: list[Event] = []
                 for cmd in await self._commands(conn):
@@ -263,11 +271,18 @@ class Matcher:
             while not stop.is_set():
                 wake.clear()
                 try:
-                    if any(isinstance(ev, Trade) for ev in await self.round()):
+                    t0 = time.perf_counter()
+                    trades = sum(isinstance(ev, Trade) for ev in await self.round())
+                    if trades:
                         self.traded.set()
+                        log.info("match_round", trades=trades, seconds=round(time.perf_counter() - t0, 3))
                 except Exception:
                     log.exception("matcher_round_failed")
-                await _wait(wake, period_s, stop)
+                    self.more = False
+                if self.more:
+                    await asyncio.sleep(0)  # let the settler and the API run between rounds
+                else:
+                    await _wait(wake, period_s, stop)
 
 
 async def _wait(ev: asyncio.Event, wait_s: float, stop: asyncio.Event | None = None) -> None:

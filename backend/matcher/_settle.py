@@ -49,7 +49,10 @@ if TYPE_CHECKING:
 __all__ = ["Settler"]
 
 log = structlog.get_logger("backend.settler")
-_BATCH = 512  # trades claimed per round (~170 transactions in one JSON-RPC batch)
+# trades claimed at a time (~15-20 transactions in one JSON-RPC batch): small enough that the
+# next chunk is signed and sent while this one confirms, large enough that a batch is worth
+# its round trip
+_CHUNK = 60
 
 
 @dataclass(frozen=True)
@@ -95,7 +98,7 @@ class Settler:
                                         AND (status = 'pending' OR (status = 'sent' AND lease_until < now()))
                                       ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED)
                     RETURNING id, sell_order, buy_order, seller, buyer, amount, signed_tx, last_valid_height, solo""",
-                    (self.lease_s, self.market.id, _BATCH),
+                    (self.lease_s, self.market.id, _CHUNK),
                 )
             ).fetchall()
         return sorted((_Row(*r) for r in rows), key=lambda r: r.id)
@@ -118,12 +121,12 @@ class Settler:
             return {}
         blockhash, height = await blockhash_with_height(self.chain)
         payer = self.authority.pubkey()
-        packs = [[(r.id, self._ix(r))] for r in rows if r.solo]
-        packs += pack([(r.id, self._ix(r)) for r in rows if not r.solo], payer, blockhash, self.max_per_tx)
+        packs = [[(r, self._ix(r))] for r in rows if r.solo]
+        packs += pack([(r, self._ix(r)) for r in rows if not r.solo], payer, blockhash, self.max_per_tx, _orders)
         out: _Txs = {}
         for p in packs:
             tx = build_tx([ix for _, ix in p], [self.authority], blockhash)
-            out[tx.signatures[0]] = (tx, [rid for rid, _ in p])
+            out[tx.signatures[0]] = (tx, [r.id for r, _ in p])
         async with self.pool.connection() as conn, conn.cursor() as cur:
             await cur.executemany(
                 "UPDATE trades SET signed_tx = %s, tx_signature = %s, last_valid_height = %s WHERE id = %s",
@@ -209,12 +212,41 @@ class Settler:
         return again, done
 
     async def round(self) -> int:
-        """Settle what is due; returns how many trades reached an outcome (or were split)."""
-        rows = await self._claim()
-        if not rows:
-            return 0
+        """Settle what is due, a chunk at a time, in two stages that overlap: while one chunk
+        is sent, confirmed and recorded, the next is claimed and its transactions built and
+        stored. One chunk is sent at a time, in claim order (the engine's), so an order's
+        fills go out in sequence. Returns how many trades reached an outcome (or were split)."""
+        total = 0
+        delivering: asyncio.Task[None] | None = None
+        try:
+            while True:
+                rows = await self._claim()
+                txs = await self._prepare(rows) if rows else None
+                if delivering is not None:
+                    await delivering
+                    delivering = None
+                if txs is None:
+                    return total
+                total += len(rows)
+                delivering = asyncio.create_task(self._deliver(txs))
+                if len(rows) < _CHUNK:  # nothing more due now: finish this chunk and return
+                    await delivering
+                    delivering = None
+                    return total
+        finally:
+            # an error or a stop with a chunk under way: its rows keep their lease and come
+            # back when it expires, looked up on chain by their stored signature first
+            if delivering is not None:
+                delivering.cancel()
+                await asyncio.gather(delivering, return_exceptions=True)
+
+    async def _prepare(self, rows: list[_Row]) -> _Txs:
+        """The chunk's transactions: stored ones still able to land (as they are), the rest
+        built, signed and stored before any is sent."""
         again, done = await self._prior(rows)
-        txs = {**again, **await self._build([r for r in rows if r.id not in done and r.id not in again_ids(again)])}
+        return {**again, **await self._build([r for r in rows if r.id not in done and r.id not in again_ids(again)])}
+
+    async def _deliver(self, txs: _Txs) -> None:
         sent_ok, outcomes = await self._send_all(txs)
         sent = [sig for sig, ok in zip(txs, sent_ok, strict=True) if ok]
         if sent:
@@ -224,7 +256,6 @@ class Settler:
             for sig, (err, slot) in statuses.items():
                 outcomes += await self._outcome(txs[sig][1], err, slot)
         await self._record_many(outcomes)
-        return len(rows)
 
     async def _send_all(self, txs: _Txs) -> tuple[list[bool], list[tuple[int, object, int]]]:
         """All in one JSON-RPC batch request (one HTTP round trip instead of one per
@@ -274,6 +305,12 @@ class Settler:
                 from backend.matcher._service import _wait
 
                 await _wait(wake, period_s, stop)
+
+
+def _orders(r: _Row) -> tuple[tuple[str, int], tuple[str, int]]:
+    """A trade's two orders (an order's PDA is its owner's wallet and id): packing keeps each
+    order's fills in the engine's order."""
+    return (r.seller, r.sell_order), (r.buyer, r.buy_order)
 
 
 def again_ids(again: _Txs) -> set[int]:

@@ -114,8 +114,17 @@ async def authorize_edge(client: AsyncClient, edge_id: str, keys_dir: Path | Non
     keys = keys_dir or chain_secrets_dir()
     admin = load_or_create_keypair(keys / "token_admin.json")
     gateway = load_or_create_keypair(keys / "gateway_minter.json")
-    if await fetch_account(client, minter_pda(gateway.pubkey(), edge_id)) is None:
+    pda = minter_pda(gateway.pubkey(), edge_id)
+    if await fetch_account(client, pda) is not None:
+        return
+    try:
         await send_and_confirm(client, [build_add_minter_ix(admin.pubkey(), gateway.pubkey(), edge_id)], [admin])
+    except ChainError:
+        # two callers both saw no minter account and both sent add_minter: the later one is
+        # refused (account already in use) although the edge is authorised. Only a missing
+        # account afterwards is a real failure.
+        if await fetch_account(client, pda) is None:
+            raise
 
 
 async def bootstrap(client: AsyncClient, keys_dir: Path | None = None, fund: bool = True) -> Deployment:

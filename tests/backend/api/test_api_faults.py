@@ -4,11 +4,13 @@ every trade settles exactly once afterwards and reconcile finds no drift."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 import gridx.chain as c
+from backend.matcher import MATCH_BATCH
 from gridx.client import TradingClient
 from tests.backend.api.conftest import UNIT, Stack, api_stack, mint_grxe
 from tests.helpers.gateway import wait_until
@@ -99,3 +101,35 @@ def test_chain_node_dies_between_send_and_confirm(pg_server: object, tmp_path: P
             assert s.sql("SELECT tx_signature FROM trades") == [(sig,)]  # the landed one, not a rebuilt one
     finally:
         node.stop()
+
+
+def test_settler_killed_mid_pipeline_settles_every_chunk_once(
+    pg_server: object, node: c.LocalNode, tmp_path: Path
+) -> None:
+    """One buy order fills 70 sell orders: 70 trades, more than a chunk, so when the first
+    chunk confirms the next is claimed (and maybe built and stored) but not sent. Killed there,
+    the restarted settler settles each of the 70 exactly once, the buy order's fills included."""
+    n, lot, price = 70, 10_000, 3 * UNIT
+    env = {"GRIDX_API_FAILPOINT": "settle_after_send", "GRIDX_API_SETTLE_LEASE_S": "1"}
+    assert n <= MATCH_BATCH  # the sells and the buy enter the engine in one round or two
+    with api_stack(pg_server, node, tmp_path, **env) as s:
+        a, b = s.user("prosumer"), s.user("consumer")
+        mint_grxe(s, a.keypair, [UNIT])
+        b.faucet(n * lot * price // UNIT)
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(lambda _i: a.sell(lot, price), range(n)))
+        wait_until(lambda: a.book()["asks"] == [{"price": price, "amount": n * lot, "orders": n}], 30, "asks rest")
+        b.buy(n * lot, price)
+        assert s.proc.wait(60) == -9, s.log.read_text()[-3000:]
+        rows = s.sql("SELECT count(*), count(*) FILTER (WHERE status = 'confirmed') FROM trades")
+        assert rows == [(n, 0)], rows  # killed before any outcome was recorded
+        s.restart(GRIDX_API_SETTLE_LEASE_S="1")
+        wait_until(lambda: s.sql("SELECT count(*) FROM trades WHERE status = 'confirmed'") == [(n,)], 60, "settled")
+        keys = c.load_deployment(s.keys).market_keys()
+        market = c.run_on_chain(s.rpc_url, lambda cl: c.fetch_decoded(cl, "trading", keys.address))
+        assert (market.trade_count, market.volume) == (n, n * lot)  # each trade landed once
+        assert s.chain_balance(b.wallet, "grxe") == n * lot
+        assert s.chain_balance(a.wallet, "grx") == n * lot * price // UNIT
+        assert s.chain_balance(a.wallet, "grxe") == UNIT - n * lot
+        rep = s.reconcile()
+        assert rep["drift"] == 0, rep
