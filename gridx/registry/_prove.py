@@ -10,7 +10,9 @@ answers most of it; the database adds the readings around them (the hash chain).
    the meter key enrolled in the on-chain registry;
 3. each reading is stored in the database with the same bytes and signature;
 4. the hash chain: each covered reading's ``prev_hash`` is the hash of the meter's previous
-   stored reading, and the event's committed hash is the hash of the last covered reading;
+   reading — stored, or quarantined with zero credit while the meter's chain moved past it
+   (its signature checked too) — and the event's committed hash is the hash of the last
+   covered reading;
 5. the sum: (produced - consumed) x 1,000 over the covered readings equals the event's amount,
    the recorded token_mints rows, and the owner's credit.
 """
@@ -26,12 +28,13 @@ from typing import TYPE_CHECKING, Any, cast
 import psycopg
 from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
+from pydantic import ValidationError
 from solders.pubkey import Pubkey
 from solders.signature import Signature
 
 from gridx.chain import ED25519_PROGRAM_ID, decode_account, decode_events, fetch_account, meter_pda, program_ids
 from gridx.errors import ChainError
-from gridx.wire import DOMAIN_TAG
+from gridx.wire import DOMAIN_TAG, Reading, reading_hash, verify_reading
 
 if TYPE_CHECKING:
     from solana.rpc.async_api import AsyncClient
@@ -154,6 +157,29 @@ def _stored(conn: psycopg.Connection, meter_id: str, first_seq: int, last_seq: i
         ).fetchall()
 
 
+def _zero_credit(
+    conn: psycopg.Connection, key: VerifyKey, meter_id: str, first: int, last: int
+) -> dict[int, tuple[Any, ...]]:
+    """Links of the meter's chain that were refused with zero credit (``chain_advanced``): the
+    gateway quarantined them, yet the next reading chains on them. Only ones whose payload is a
+    reading signed by the enrolled key count as links."""
+    with conn.transaction():
+        rows = conn.execute(
+            """SELECT payload FROM quarantine
+                WHERE meter_id = %s AND chain_advanced AND seq BETWEEN %s AND %s""",
+            (meter_id, first - 1, last),
+        ).fetchall()
+    out: dict[int, tuple[Any, ...]] = {}
+    for (payload,) in rows:
+        try:
+            r = Reading.model_validate_json(payload)
+        except ValidationError:
+            continue
+        if r.meter_id == meter_id and verify_reading(r, key):
+            out[r.seq] = (r.seq, r.window_start, r.window_end, 0, 0, 0, 0, r.prev_hash, reading_hash(r), r.sig)
+    return out
+
+
 async def prove(client: AsyncClient, conn: psycopg.Connection, target: str) -> Proof:
     """Every check of the module docstring for the mint ``target`` (a signature or meter@window)."""
     p = Proof(await _resolve(conn, target))
@@ -189,8 +215,9 @@ async def prove(client: AsyncClient, conn: psycopg.Connection, target: str) -> P
         )
         p.check(f"seq {r['seq']} stored with the same bytes and signature", same)
     # the chain of hashes: from the reading before the first covered one to the last covered one
-    prev = stored.get(rs[0]["seq"] - 1)
-    links = [row for seq, row in sorted(stored.items())]
+    chain = {**_zero_credit(conn, key, rs[0]["meter_id"], rs[0]["seq"], rs[-1]["seq"]), **stored}
+    prev = chain.get(rs[0]["seq"] - 1)
+    links = [row for seq, row in sorted(chain.items())]
     ok = all(b[7] == a[8] for a, b in itertools.pairwise(links))
     if prev is None and rs[0]["seq"] > 1:
         ok = False

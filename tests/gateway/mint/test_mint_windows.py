@@ -7,6 +7,11 @@ Real mosquitto, PostgreSQL, gateway and SBF programs in the local LiteSVM node."
 
 from __future__ import annotations
 
+import psycopg
+from solana.rpc.async_api import AsyncClient
+
+from gridx.chain import run_on_chain
+from gridx.registry import Proof, prove
 from gridx.services import MosquittoBroker
 from tests.helpers.gateway import GatewayThread, Publisher, gateway_config, scalar, wait_until
 from tests.helpers.mint import EDGE, HOUR, ChainSetup, MintThread, hourly, outbox_counts, reading
@@ -42,3 +47,13 @@ def test_windows_the_chain_refuses_are_not_credited(chain: ChainSetup, broker: M
     assert scalar(chain.dsn, "SELECT sum(surplus_wh)::bigint FROM readings WHERE surplus_wh > 0") == 2_000
     assert chain.grxe_balance(str(owner.pubkey())) == 2_000_000
     assert chain.reconcile().drift == 0
+    # the proof walks the meter's chain through the two zero-credit links (seq 1 and 2, kept in
+    # the quarantine) to the minted seq 3; before, it failed for want of seq 2 in readings
+    proof = run_on_chain(chain.url, lambda c: _prove(c, chain.dsn, f"{m.meter_id}@{good.window_start}"))
+    assert proof.ok, [ch for ch in proof.checks if not ch.ok]
+    assert [r["seq"] for r in proof.readings] == [3] and proof.amount == 2_000_000
+
+
+async def _prove(client: AsyncClient, dsn: str, target: str) -> Proof:
+    with psycopg.connect(dsn) as conn:
+        return await prove(client, conn, target)
