@@ -23,7 +23,7 @@ from solders.pubkey import Pubkey
 from solders.signature import Signature
 from solders.transaction import Transaction
 
-from backend._metrics import TRADES
+from backend._metrics import SETTLE_PENDING, SETTLE_SECONDS, TRADES
 from backend._state import MarketInfo
 from gridx.chain import (
     blockhash_valid,
@@ -247,10 +247,13 @@ class Settler:
         return {**again, **await self._build([r for r in rows if r.id not in done and r.id not in again_ids(again)])}
 
     async def _deliver(self, txs: _Txs) -> None:
+        t0 = time.perf_counter()
         sent_ok, outcomes = await self._send_all(txs)
         sent = [sig for sig, ok in zip(txs, sent_ok, strict=True) if ok]
         if sent:
             statuses = await confirm_statuses(self.chain, sent)
+            for _ in statuses:  # the chunk is sent and confirmed together: one time for each
+                SETTLE_SECONDS.observe(time.perf_counter() - t0)
             if self.failpoint == "settle_after_send":
                 os.kill(os.getpid(), signal.SIGKILL)
             for sig, (err, slot) in statuses.items():
@@ -285,7 +288,16 @@ class Settler:
             return await self._outcome(ids, err_to_json(st.err), st.slot)
         return await self._outcome(ids, exc.code or str(exc), 0)
 
+    async def _open_trades(self) -> int:
+        """Every market's (the gauge has no label: each settler sets the same figure)."""
+        async with self.pool.connection() as conn:
+            row = await (
+                await conn.execute("SELECT count(*) FROM trades WHERE status IN ('pending', 'sent')")
+            ).fetchone()
+        return int(row[0]) if row else 0
+
     async def run(self, stop: asyncio.Event, wake: asyncio.Event, period_s: float = 0.2) -> None:
+        open_trades = 1  # unknown at start: counted after the first round
         while not stop.is_set():
             wake.clear()
             try:
@@ -295,6 +307,9 @@ class Settler:
                     n += await release_removed(self.pool, self.chain, self.rpc_url, self.market, self.authority)
                 if n:
                     log.info("settle_round", trades=n, seconds=round(time.perf_counter() - t0, 3))
+                if n or open_trades:
+                    open_trades = await self._open_trades()
+                    SETTLE_PENDING.set(open_trades)
             except ChainError as exc:
                 log.warning("settle_chain_unavailable", error=str(exc))
                 n = 0

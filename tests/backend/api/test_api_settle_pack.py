@@ -70,6 +70,19 @@ def test_trades_of_one_round_settle_in_one_transaction(stack: Stack) -> None:
     for a, _ in sellers:
         assert (s.chain_balance(a.wallet, "grxe"), s.chain_balance(a.wallet, "grx")) == (0, 15 * UNIT)
     assert s.reconcile()["drift"] == 0
+    # the settlement metrics move (they were declared and never set): one send-to-confirmation
+    # time per transaction, and no trade left open
+    samples = dict(_samples(s))
+    assert samples["gridx_api_settle_seconds_count"] >= 1 and samples["gridx_api_settle_seconds_sum"] > 0
+    wait_until(lambda: ("gridx_api_settlements_open", 0.0) in _samples(s), 10, "no settlement open")
+
+
+def _samples(s: Stack) -> set[tuple[str, float]]:
+    """The settlement series of the API's /metrics, as (name with labels, value)."""
+    import httpx
+
+    lines = [ln for ln in httpx.get(s.metrics_url).text.splitlines() if ln.startswith("gridx_api_settle")]
+    return {(ln.split(" ")[0], float(ln.split(" ")[1])) for ln in lines}
 
 
 @pytest.fixture
