@@ -9,16 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = [
-    "MAX_WINDOW_S",
     "Counters",
     "counter_problem",
     "energy_problem",
     "window_problem",
 ]
-
-# the longest interval the energy_token program mints (MAX_WINDOW_SECONDS); a window is one
-# interval, so an outage is reported by the edge as one reading per interval
-MAX_WINDOW_S = 86_400
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +32,7 @@ def window_problem(window_start: int, window_end: int, interval_s: int, credit_f
     span = window_end - window_start
     if span <= 0:
         return f"window [{window_start}, {window_end}) is empty"
-    if span != interval_s or span > MAX_WINDOW_S:
+    if span != interval_s:
         return f"window of {span} s is not one {interval_s} s interval of the meter"
     if window_start % interval_s:
         return f"window [{window_start}, {window_end}) is not aligned to the meter's {interval_s} s interval"
