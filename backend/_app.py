@@ -165,6 +165,7 @@ def create_app(settings: ApiSettings | None = None) -> Litestar:
             await asyncio.gather(*tasks, return_exceptions=True)
             await services.pool.close()
             await services.chain.close()
+            await services.reads.rpc.close()
 
     # THB payments only where an EVM chain is configured: the schema lists what this deployment offers
     payments = [ThbPaymentController, EvmLinkController] if cfg.evm_rpc_url and cfg.evm_thbc and cfg.evm_htlc else []

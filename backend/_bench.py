@@ -128,13 +128,19 @@ class _Stack:
 
     def cpu(self) -> dict[str, float]:
         """CPU seconds so far: the API processes (supervisor and workers), the engine (matcher,
-        settler, indexer: 0 when they run inside a single API process) and the chain node."""
+        settler, indexer: 0 when they run inside a single API process), the chain node and the
+        bench's own process."""
         from gridx.services import cpu_seconds
 
         tree = _descendants(self.api.pid) if self.api else []
         engine = [p for p in tree if b"engine" in _cmdline(p)]
         api = [p for p in tree if p not in engine]
-        return {"api": cpu_seconds(*api), "engine": cpu_seconds(*engine), "node": cpu_seconds(self.node.pid)}
+        return {
+            "api": cpu_seconds(*api),
+            "engine": cpu_seconds(*engine),
+            "node": cpu_seconds(self.node.pid),
+            "client": time.process_time(),  # this process: the load generator shares the cores
+        }
 
     def stop(self) -> None:
         from gridx.services import stop_process
@@ -215,11 +221,17 @@ def _users(
 
 
 async def _paced(url: str, tokens: list[str], rate: float, seconds: float, req: Any) -> tuple[list[float], int]:
-    """Requests offered at ``rate`` per second (not a burst); latencies in ms and errors."""
+    """Requests offered at ``rate`` per second (not a burst); latencies in ms and errors. The
+    load generator is aiohttp: it shares the API's two cores, and httpx spends several times its
+    CPU per request, more the more requests are in flight, so a slow moment fed on itself and
+    whole runs measured the client's queue rather than the API."""
+    import aiohttp
+
     lat: list[float] = []
     errors = 0
     n = int(rate * seconds)
-    async with httpx.AsyncClient(base_url=url, timeout=30, limits=httpx.Limits(max_connections=64)) as http:
+    timeout = aiohttp.ClientTimeout(total=30)
+    async with aiohttp.ClientSession(url, timeout=timeout, connector=aiohttp.TCPConnector(limit=64)) as http:
         t0 = time.perf_counter()
 
         async def one(i: int) -> None:
@@ -227,32 +239,34 @@ async def _paced(url: str, tokens: list[str], rate: float, seconds: float, req: 
             await asyncio.sleep(max(0.0, t0 + i / rate - time.perf_counter()))
             start = time.perf_counter()
             try:
-                r = await req(http, tokens[i % len(tokens)], i)
-            except httpx.HTTPError as exc:  # overloaded: the client gave up waiting
+                status, text = await req(http, tokens[i % len(tokens)], i)
+            except (aiohttp.ClientError, TimeoutError) as exc:  # overloaded: the client gave up waiting
                 errors += 1
                 _say(f"request failed: {exc!r}")
                 return
             lat.append((time.perf_counter() - start) * 1000)
-            if r.status_code >= 400:
+            if status >= 400:
                 errors += 1
-                _say(f"{r.status_code} {r.text[:200]}")
+                _say(f"{status} {text[:200]}")
 
         await asyncio.gather(*(one(i) for i in range(n)))
     return lat, errors
 
 
 def _prepare(market: str) -> Any:
-    async def req(http: httpx.AsyncClient, token: str, i: int) -> httpx.Response:
+    async def req(http: Any, token: str, i: int) -> tuple[int, str]:
         body = {"market": market, "side": "buy", "amount": UNIT, "price": PRICE}
         headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": uuid.uuid4().hex}
-        return await http.post("/orders", json=body, headers=headers)
+        async with http.post("/orders", json=body, headers=headers) as r:
+            return r.status, await r.text()
 
     return req
 
 
 def _book(market: str) -> Any:
-    async def req(http: httpx.AsyncClient, token: str, i: int) -> httpx.Response:
-        return await http.get(f"/markets/{market}/book", params={"depth": 20})
+    async def req(http: Any, token: str, i: int) -> tuple[int, str]:
+        async with http.get(f"/markets/{market}/book", params={"depth": 20}) as r:
+            return r.status, await r.text()
 
     return req
 

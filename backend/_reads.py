@@ -7,14 +7,10 @@ older than its request: each comes from a call started after the request arrived
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
 
 from solders.pubkey import Pubkey
 
-from gridx.chain import rpc_call, token_account_amount
-
-if TYPE_CHECKING:
-    from solana.rpc.async_api import AsyncClient
+from gridx.chain import AccountsRpc, token_account_amount
 
 __all__ = ["AccountReader"]
 
@@ -22,8 +18,8 @@ _MAX_BATCH = 100  # getMultipleAccounts takes at most 100 addresses
 
 
 class AccountReader:
-    def __init__(self, chain: AsyncClient) -> None:
-        self.chain = chain
+    def __init__(self, rpc_url: str) -> None:
+        self.rpc = AccountsRpc(rpc_url)
         self._waiting: dict[Pubkey, list[asyncio.Future[bytes | None]]] = {}
         self._busy = False
         self.calls = 0  # RPC calls made (the bench reports requests per call)
@@ -54,7 +50,7 @@ class AccountReader:
     async def _fetch(self, batch: dict[Pubkey, list[asyncio.Future[bytes | None]]]) -> None:
         self.calls += 1
         try:
-            accounts = (await rpc_call(self.chain.get_multiple_accounts(list(batch)))).value
+            accounts = await self.rpc.get(list(batch))
         except BaseException as exc:  # every waiter gets the error (chain unreachable, ...)
             for futs in batch.values():
                 for f in futs:
@@ -63,8 +59,7 @@ class AccountReader:
             if not isinstance(exc, Exception):
                 raise
             return
-        for acct, futs in zip(accounts, batch.values(), strict=True):
-            data = None if acct is None or acct.lamports == 0 else bytes(acct.data)
+        for data, futs in zip(accounts, batch.values(), strict=True):
             for f in futs:
                 if not f.done():
                     f.set_result(data)

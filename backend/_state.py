@@ -57,7 +57,7 @@ class Services:
         self.matcher_wake = asyncio.Event()
         # approves meter enrolments (co-signs register_meter); None: enrolment is off
         self.registry_authority: Keypair | None = None
-        self.reads = AccountReader(chain)  # balance checks, coalesced under load
+        self.reads = AccountReader(settings.rpc_url)  # balance checks, coalesced under load
         # (market, depth) -> (feed version, book): GET /book answered without a query until
         # the market's next feed event
         self.book_cache: dict[tuple[str, int], tuple[tuple[int, int], Any]] = {}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from litestar import Controller, get, post
 from litestar.params import Parameter
@@ -23,6 +23,9 @@ from gridx.chain import (
 )
 
 from ._rules import check_order
+
+if TYPE_CHECKING:
+    from psycopg import AsyncConnection
 
 __all__ = ["OrderController", "TransactionController"]
 
@@ -74,7 +77,9 @@ def _view(row: Any) -> OrderView:
     return OrderView(**dict(zip(keys, row[:10], strict=True)), tx_signature=row[10])
 
 
-async def _prepare_order(services: Services, wallet: str, data: OrderRequest) -> dict[str, Any]:
+async def _prepare_order(
+    services: Services, conn: AsyncConnection[Any], wallet: str, data: OrderRequest
+) -> dict[str, Any]:
     market = services.market_by_id(data.market)
     side = Side.SELL if data.side == "sell" else Side.BUY
     escrow = check_order(market, side, data.price, data.amount)
@@ -91,44 +96,43 @@ async def _prepare_order(services: Services, wallet: str, data: OrderRequest) ->
         )
     # two statements, each atomic on its own: an order id (a gap if refused is harmless), then
     # the order and its exact transaction together
-    async with services.pool.connection() as conn:
-        row = await (
-            await conn.execute("SELECT nextval('order_ids'), EXISTS (SELECT 1 FROM users WHERE wallet = %s)", (wallet,))
-        ).fetchone()
-        assert row is not None
-        if not row[1]:
-            raise ApiError(Problem.NOT_REGISTERED, "register the wallet first (POST /users)")
-        oid = int(row[0])
-        build = build_create_sell_order_ix if side == Side.SELL else build_create_buy_order_ix
-        wire, message, height = await build_unsigned(
-            services, wallet, [build(owner, market.keys, oid, data.amount, data.price)]
+    row = await (
+        await conn.execute("SELECT nextval('order_ids'), EXISTS (SELECT 1 FROM users WHERE wallet = %s)", (wallet,))
+    ).fetchone()
+    assert row is not None
+    if not row[1]:
+        raise ApiError(Problem.NOT_REGISTERED, "register the wallet first (POST /users)")
+    oid = int(row[0])
+    build = build_create_sell_order_ix if side == Side.SELL else build_create_buy_order_ix
+    wire, message, height = await build_unsigned(
+        services, wallet, [build(owner, market.keys, oid, data.amount, data.price)]
+    )
+    stp = data.stp_mode.value if data.stp_mode else "market"
+    tx = await (
+        await conn.execute(
+            """WITH o AS (INSERT INTO orders (id, market, owner, side, price, amount, remaining, escrow,
+                                             time_in_force, stp_mode)
+                          VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s))
+               INSERT INTO prepared_txs (wallet, kind, order_id, message, last_valid_height)
+               VALUES (%s, 'order', %s, %s, %s) RETURNING id""",
+            (
+                oid,
+                market.id,
+                wallet,
+                data.side,
+                data.price,
+                data.amount,
+                data.amount,
+                escrow,
+                data.time_in_force.value,
+                stp,
+                wallet,
+                oid,
+                message,
+                height,
+            ),
         )
-        stp = data.stp_mode.value if data.stp_mode else "market"
-        tx = await (
-            await conn.execute(
-                """WITH o AS (INSERT INTO orders (id, market, owner, side, price, amount, remaining, escrow,
-                                                 time_in_force, stp_mode)
-                              VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s))
-                   INSERT INTO prepared_txs (wallet, kind, order_id, message, last_valid_height)
-                   VALUES (%s, 'order', %s, %s, %s) RETURNING id""",
-                (
-                    oid,
-                    market.id,
-                    wallet,
-                    data.side,
-                    data.price,
-                    data.amount,
-                    data.amount,
-                    escrow,
-                    data.time_in_force.value,
-                    stp,
-                    wallet,
-                    oid,
-                    message,
-                    height,
-                ),
-            )
-        ).fetchone()
+    ).fetchone()
     assert tx is not None
     out = prepared(int(tx[0]), wire, height)
     ORDERS.labels(data.side).inc()
@@ -158,7 +162,9 @@ class OrderController(Controller):
     ) -> OrderPrepared:
         """Validate (tick, lot, balance) and return the unsigned escrow transaction to sign."""
         fp = fingerprint("POST", "/orders", data.model_dump(mode="json"))
-        out = await idempotent(services, wallet, idempotency_key, fp, lambda: _prepare_order(services, wallet, data))
+        out = await idempotent(
+            services, wallet, idempotency_key, fp, lambda conn: _prepare_order(services, conn, wallet, data)
+        )
         return OrderPrepared(**out)
 
     @get("/", operation_id="listMyOrders")

@@ -3,6 +3,7 @@ solana-py) and the local LiteSVM-backed JSON-RPC node. See README.md in this dir
 
 from __future__ import annotations
 
+from ._accounts_rpc import AccountsRpc
 from ._bootstrap import Deployment, authorize_edge, bootstrap, load_deployment
 from ._client import (
     airdrop,
@@ -137,6 +138,7 @@ __all__ = [
     "PROSUMER",
     "SYSTEM_PROGRAM_ID",
     "TOKEN_PROGRAM_ID",
+    "AccountsRpc",
     "Deployment",
     "Event",
     "HashLockInfo",

@@ -22,9 +22,12 @@ def test_concurrent_reads_coalesce_and_agree_with_single_reads(stack: Stack) -> 
     addresses = [keys.energy_vault, keys.payment_vault, keys.address, grx, Keypair().pubkey()] * 20
 
     async def go(client: object) -> tuple[list[bytes | None], list[bytes | None], list[int], int]:
-        reader = AccountReader(client)  # type: ignore[arg-type]
-        together = await asyncio.gather(*(reader.account(a) for a in addresses))
-        balances = await asyncio.gather(reader.token_balance(grx), reader.token_balance(Keypair().pubkey()))
+        reader = AccountReader(stack.rpc_url)
+        try:
+            together = await asyncio.gather(*(reader.account(a) for a in addresses))
+            balances = await asyncio.gather(reader.token_balance(grx), reader.token_balance(Keypair().pubkey()))
+        finally:
+            await reader.rpc.close()
         alone = [await c.fetch_account(client, a) for a in addresses[:5]]  # type: ignore[arg-type]
         return list(together), alone, list(balances), reader.calls
 
