@@ -18,6 +18,7 @@ from ._config import ApiSettings
 from ._deps import provide_services, provide_wallet
 from ._errors import exception_handlers
 from ._metrics import REGISTRY, http_metrics
+from ._ratelimit import CountingRateLimit
 from ._state import Services
 
 __all__ = ["create_app"]
@@ -187,7 +188,11 @@ def create_app(settings: ApiSettings | None = None) -> Litestar:
         dependencies={"services": Provide(provide_services), "wallet": Provide(provide_wallet)},
         exception_handlers=exception_handlers(),
         middleware=[
-            RateLimitConfig(rate_limit=("minute", cfg.rate_limit_per_minute), exclude=["/health"]).middleware,
+            RateLimitConfig(
+                rate_limit=("minute", cfg.rate_limit_per_minute),
+                exclude=["/health"],
+                middleware_class=CountingRateLimit,
+            ).middleware,
             http_metrics,
         ],
         openapi_config=OpenAPIConfig(

@@ -156,7 +156,13 @@ class ApiError(GridxError):
         return status_of(self.problem)
 
 
-def problem_response(problem: Problem, detail: str, request: Request[Any, Any, Any], **extra: Any) -> Response[Any]:
+def problem_response(
+    problem: Problem,
+    detail: str,
+    request: Request[Any, Any, Any],
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> Response[Any]:
     from backend._metrics import PROBLEMS
 
     PROBLEMS.labels(problem.value).inc()
@@ -170,8 +176,9 @@ def problem_response(problem: Problem, detail: str, request: Request[Any, Any, A
         "code": problem.value,
         **extra,
     }
-    headers = {"Retry-After": "1"} if status in (429, 503) else None
-    return Response(body, status_code=status, media_type="application/problem+json", headers=headers)
+    # the exception's own headers (a rate limit's window and its Retry-After) win
+    headers = {**({"Retry-After": "1"} if status in (429, 503) else {}), **(headers or {})}
+    return Response(body, status_code=status, media_type="application/problem+json", headers=headers or None)
 
 
 def _api_error(request: Request[Any, Any, Any], exc: ApiError) -> Response[Any]:
@@ -194,7 +201,7 @@ def _http_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any
     if isinstance(exc, HTTPException):
         problem = _BY_STATUS.get(exc.status_code, Problem.INVALID_REQUEST if exc.status_code < 500 else None)
         if problem is not None:
-            return problem_response(problem, str(exc.detail), request)
+            return problem_response(problem, str(exc.detail), request, headers=exc.headers)
     if isinstance(exc, GridxError) and getattr(exc, "code", None) == "Unreachable":
         return problem_response(Problem.CHAIN_UNAVAILABLE, "the chain node is unreachable", request)
     import structlog
