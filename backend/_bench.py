@@ -6,14 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
 import sys
 import time
 import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -30,15 +27,17 @@ from gridx.chain import (
 from gridx.client import ApiProblem, TradingClient
 from gridx.errors import GridxError
 
+from ._bench_stack import BenchStack
+
 __all__ = ["BenchSetupError", "run_bench"]
 
 UNIT = 1_000_000
 PRICE = 3 * UNIT
 _DELTAS = 20  # trades watched on the feed
+_ORDER_LAMPORTS = 5_000_000  # an order account's rent (~2.1M) and its transaction's fee, with room
 
 
 def _say(text: str) -> None:
-    import sys
 
     print(f"[bench api {time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
 
@@ -55,138 +54,12 @@ def _per(before: dict[str, float], after: dict[str, float], n: int) -> dict[str,
     return {k: round((after[k] - before[k]) * 1000 / n, 3) for k in before} if n else None
 
 
-class _Stack:
-    """PostgreSQL, ``gridx chain node`` and ``gridx api run`` as processes under one directory."""
-
-    def __init__(self, base: Path, profile: bool = False, workers: int = 1) -> None:
-        from gridx.chain import bootstrap
-        from gridx.db import migrate
-        from gridx.services import PostgresServer, free_port, gridx_command, wait_for_port
-
-        self.base, self.keys = base, base / "keys"
-        self.pg = PostgresServer(base / "pg").start()
-        migrate(self.pg.dsn)
-        port = free_port()
-        self.node = subprocess.Popen(
-            gridx_command("chain", "node", "--memory", "--port", str(port)),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        wait_for_port(port, self.node, 60)
-        self.rpc = f"http://127.0.0.1:{port}"
-        run_on_chain(self.rpc, lambda c: bootstrap(c, self.keys))
-        self.api: subprocess.Popen[bytes] | None = None
-        self.url = ""
-        self.profile, self.workers = profile, workers
-        self.starts = 0
-
-    def start_api(self, matcher: bool) -> None:
-        from gridx.services import free_port, gridx_command, stop_process, wait_for_port
-
-        if self.api is not None:
-            stop_process(self.api, 120 if self.profile else 10)  # a profiled API writes its profile first
-        port = free_port()
-        env = {
-            **os.environ,
-            "GRIDX_API_DSN": self.pg.dsn,
-            "GRIDX_API_RPC_URL": self.rpc,
-            "GRIDX_API_KEYS_DIR": str(self.keys),
-            "GRIDX_API_PORT": str(port),
-            "GRIDX_API_DOMAIN": f"127.0.0.1:{port}",
-            "GRIDX_API_URI": f"http://127.0.0.1:{port}",
-            "GRIDX_API_FAUCET": "true",
-            "GRIDX_API_MATCHER": str(matcher).lower(),
-            "GRIDX_API_RATE_LIMIT_PER_MINUTE": "1000000",
-            "GRIDX_SECRETS_DIR": str(self.base / "secrets"),
-        }
-        cmd = gridx_command("api", "run", "--workers", str(self.workers))
-        if self.profile:  # cProfile of the whole API process: api-<n>.prof, written when it stops
-            self.starts += 1
-            prof = str(self.base / f"api-{self.starts}.prof")
-            # uvicorn re-raises the SIGTERM it caught once it has shut down: as SystemExit here,
-            # so cProfile still writes the profile
-            # CPU time, not wall time: on a loaded machine wall time is mostly waiting for a core
-            code = "\n".join(
-                [
-                    "import cProfile, signal, sys, time",
-                    "from gridx.cli import main",
-                    "sys.argv = ['gridx', 'api', 'run']",
-                    "signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))",
-                    "prof = cProfile.Profile(time.process_time)",
-                    "try:",
-                    "    prof.runcall(main)",
-                    "except SystemExit:",
-                    "    pass",
-                    f"prof.dump_stats({prof!r})",
-                ]
-            )
-            cmd = [sys.executable, "-c", code]
-        with (self.base / "api.log").open("ab") as fh:
-            self.api = subprocess.Popen(cmd, env=env, stdout=fh, stderr=subprocess.STDOUT)
-        wait_for_port(port, self.api, 60, self.base / "api.log")
-        self.url = f"http://127.0.0.1:{port}"
-
-    def cpu(self) -> dict[str, float]:
-        """CPU seconds so far: the API processes (supervisor and workers), the engine (matcher,
-        settler, indexer: 0 when they run inside a single API process), the chain node and the
-        bench's own process."""
-        from gridx.services import cpu_seconds
-
-        tree = _descendants(self.api.pid) if self.api else []
-        engine = [p for p in tree if b"engine" in _cmdline(p)]
-        api = [p for p in tree if p not in engine]
-        return {
-            "api": cpu_seconds(*api),
-            "engine": cpu_seconds(*engine),
-            "node": cpu_seconds(self.node.pid),
-            "client": time.process_time(),  # this process: the load generator shares the cores
-        }
-
-    def stop(self) -> None:
-        from gridx.services import stop_process
-
-        for p, wait_s in ((self.api, 120 if self.profile else 10), (self.node, 10)):
-            if p is not None:
-                stop_process(p, wait_s)
-        self.pg.stop()
-
-    def sql(self, query: str) -> Any:
-        from gridx.db import connect
-
-        with connect(self.pg.dsn, autocommit=True) as conn:
-            return conn.execute(query).fetchone()
-
-
-def _cmdline(pid: int) -> bytes:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return b""
-
-
-def _descendants(pid: int) -> list[int]:
-    """``pid`` and every process under it (uvicorn's workers, the engine)."""
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    out, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        out.append(p)
-        todo += children.get(p, [])
-    return out
-
-
 class BenchSetupError(GridxError):
     """A bench user could not be made ready; the message names the user, its role and the step."""
 
 
 def _users(
-    s: _Stack, sellers: int, buyers: int, grx: int = 1_000 * UNIT
+    s: BenchStack, sellers: int, buyers: int, grx: int = 1_000 * UNIT, orders_each: int = 20
 ) -> tuple[list[TradingClient], list[TradingClient]]:
     """Signed-in, registered users; each seller holds 20 GRXE (one mint by the bootstrapped
     meter-signed mint for a meter it owns), each buyer ``grx`` from the dev faucet."""
@@ -199,7 +72,9 @@ def _users(
         kp = Keypair()
         step = "airdrop"
         try:
-            run_on_chain(s.rpc, lambda c: airdrop(c, kp.pubkey(), 10**9))
+            # each order account's rent is the owner's: 1 SOL paid for ~500, and with few buyers
+            # a large --trades ran their wallets dry (orders refused as ResultWithNegativeLamports)
+            run_on_chain(s.rpc, lambda c: airdrop(c, kp.pubkey(), 10**9 + orders_each * _ORDER_LAMPORTS))
             cl = TradingClient(s.url, kp)
             step = "login"
             cl.login()
@@ -279,29 +154,34 @@ def _book(market: str) -> Any:
     return req
 
 
-def _place(sellers: list[TradingClient], buyers: list[TradingClient], trades: int) -> dict[str, int]:
-    """``trades`` crossing pairs of 1 GRXE, placed through the API (prepare, sign, submit);
-    returns the refused orders by problem code (each also reported as it happens): a refused
-    order is a trade that cannot happen, so it must show in the figures, not vanish."""
-    jobs = [(sellers[i % len(sellers)], "sell") for i in range(trades)]
-    jobs += [(buyers[i % len(buyers)], "buy") for i in range(trades)]
+def _place(
+    sellers: list[TradingClient], buyers: list[TradingClient], trades: int, start: int = 0
+) -> tuple[dict[str, int], int]:
+    """``trades`` crossing pairs of 1 GRXE, placed through the API (prepare, sign, submit), the
+    sellers taken round-robin from ``start`` (where the last call left off, so no seller is
+    asked for more than it holds); returns the refused orders by problem code (each also
+    reported as it happens) and the trades they cost: a refused order is a trade that cannot
+    happen, so it must show in the figures, not vanish."""
+    jobs = [(sellers[(start + i) % len(sellers)], "sell") for i in range(trades)]
+    jobs += [(buyers[(start + i) % len(buyers)], "buy") for i in range(trades)]
     refused: Counter[str] = Counter()
+    by_side: Counter[str] = Counter()
 
     def place(job: tuple[TradingClient, str]) -> None:
         try:
             job[0].order(job[1], UNIT, PRICE)
         except ApiProblem as exc:
             refused[exc.code] += 1
+            by_side[job[1]] += 1
             _say(f"{job[1]} order of {job[0].wallet} refused: {exc}")
 
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(place, jobs))
-    return dict(refused)
+    return dict(refused), max(by_side["sell"], by_side["buy"])
 
 
-async def _deltas(url: str, market: str, want: int, subscribed: asyncio.Event) -> list[float]:
-    """Match → client latency of Trade events seen on the WebSocket feed."""
-    out: list[float] = []
+async def _deltas(url: str, market: str, want: int, subscribed: asyncio.Event, out: list[float]) -> None:
+    """Match → client latency of Trade events seen on the WebSocket feed, into ``out``."""
     async with websockets.connect(url.replace("http", "ws") + f"/ws/markets/{market}") as ws:
         json.loads(await asyncio.wait_for(ws.recv(), 120))  # the snapshot: subscribed from here on
         subscribed.set()
@@ -309,11 +189,12 @@ async def _deltas(url: str, market: str, want: int, subscribed: asyncio.Event) -
             msg = json.loads(await asyncio.wait_for(ws.recv(), 120))
             if msg.get("type") == "event" and msg.get("event") == "Trade" and msg.get("ts"):
                 out.append(time.time() * 1000 - msg["ts"])
-    return out
 
 
-def _settle_phase(s: _Stack, sellers: list[TradingClient], buyers: list[TradingClient], trades: int) -> dict[str, Any]:
-    refused = _place(sellers, buyers, trades)  # the matcher is off: the book fills, nothing matches
+def _settle_phase(
+    s: BenchStack, sellers: list[TradingClient], buyers: list[TradingClient], trades: int
+) -> dict[str, Any]:
+    refused, _ = _place(sellers, buyers, trades)  # the matcher is off: the book fills, nothing matches
     s.start_api(matcher=True)  # the matcher and settler start on a full book
     deadline = time.monotonic() + 300
     first: tuple[dict[str, float], int] | None = None  # CPU and confirmed when trades first appear
@@ -347,18 +228,25 @@ def _settle_phase(s: _Stack, sellers: list[TradingClient], buyers: list[TradingC
 
 
 def _delta_phase(
-    s: _Stack, sellers: list[TradingClient], buyers: list[TradingClient], market: str, n: int
+    s: BenchStack, sellers: list[TradingClient], buyers: list[TradingClient], market: str, n: int, start: int
 ) -> tuple[list[float], dict[str, int]]:
     for cl in (*sellers, *buyers):
         cl.http.base_url = httpx.URL(s.url)
         cl.login()
 
     async def go() -> tuple[list[float], dict[str, int]]:
-        subscribed = asyncio.Event()
-        watcher = asyncio.create_task(_deltas(s.url, market, n, subscribed))
+        subscribed, out = asyncio.Event(), list[float]()
+        watcher = asyncio.create_task(_deltas(s.url, market, n, subscribed, out))
         await asyncio.wait_for(subscribed.wait(), 120)  # no trade may happen before the watcher listens
-        refused = await asyncio.to_thread(_place, sellers, buyers, n)
-        return await watcher, refused
+        refused, lost = await asyncio.to_thread(_place, sellers, buyers, n, start)
+        if lost and not watcher.done():
+            # refused orders make fewer trades: wait for those that can happen, then stop
+            deadline = time.monotonic() + 120
+            while len(out) < n - lost and not watcher.done() and time.monotonic() < deadline:
+                await asyncio.wait({watcher}, timeout=0.1)
+            watcher.cancel()
+        await asyncio.gather(watcher, return_exceptions=bool(lost))
+        return out, refused
 
     return asyncio.run(go())
 
@@ -377,14 +265,15 @@ def run_bench(
     base = run_dir() / "bench-api"
     remove_run_tree(base)  # a relocated cluster of the last run too
     base.mkdir(parents=True)
-    s = _Stack(base, profile, workers)
+    s = BenchStack(base, profile, workers)
     try:
         s.start_api(matcher=False)
         n_sellers = (trades + _DELTAS) // 20 + 1  # 20 GRXE each
         n_buyers = max(1, users - n_sellers)
         # enough GRX for every buy the bench places (it placed more than a buyer could pay for)
-        grx = max(1_000, -(-(trades + _DELTAS) // n_buyers) * PRICE // UNIT + 10) * UNIT
-        sellers, buyers = _users(s, n_sellers, n_buyers, grx)
+        buys_each = -(-(trades + _DELTAS) // n_buyers)
+        grx = max(1_000, buys_each * PRICE // UNIT + 10) * UNIT
+        sellers, buyers = _users(s, n_sellers, n_buyers, grx, max(20, buys_each))
         market = sellers[0].market_id()
         tokens = [cl.token or "" for cl in buyers]  # the prepared orders are buys: buyers hold GRX
         _say("users ready; prepare phase")
@@ -396,7 +285,7 @@ def run_bench(
         _say("settle phase")
         settle = _settle_phase(s, sellers, buyers, trades)
         _say(f"settle: {settle}; delta phase")
-        deltas, delta_refused = _delta_phase(s, sellers, buyers, market, _DELTAS)
+        deltas, delta_refused = _delta_phase(s, sellers, buyers, market, _DELTAS, trades)
         return {
             "users": len(sellers) + len(buyers),
             "workers": workers,
