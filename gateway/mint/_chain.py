@@ -91,7 +91,8 @@ async def prepare_groups(
     mints = [_meter_mint(g, signed) for g in groups]
 
     async def before_send(sigs: list[Signature]) -> None:
-        await note({j.outbox_id: str(sig) for g, sig in zip(groups, sigs, strict=True) for j in g})
+        texts = [str(sig) for sig in sigs]  # base-58 once per transaction, not once per row
+        await note({j.outbox_id: text for g, text in zip(groups, texts, strict=True) for j in g})
 
     prepared = await prepare_mints(client, minter, mints, before_send)
     return SentGroups(tuple(tuple(g) for g in groups), prepared)
