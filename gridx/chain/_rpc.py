@@ -10,7 +10,6 @@ from typing import Any
 
 from solders.account import Account
 from solders.hash import Hash
-from solders.message import Message
 from solders.pubkey import Pubkey
 from solders.signature import Signature
 from solders.transaction import Transaction, VersionedTransaction
@@ -110,12 +109,9 @@ def _decode_tx(params: list[Any]) -> Transaction | VersionedTransaction:
     enc = opt(params, 1).get("encoding", "base58")
     try:
         raw = base64.b64decode(params[0]) if enc == "base64" else b58decode(params[0])
-        tx = VersionedTransaction.from_bytes(raw)
+        return VersionedTransaction.from_bytes(raw)
     except Exception as exc:
         raise RpcError(-32602, f"failed to deserialize transaction: {exc}") from exc
-    # LiteSVM takes either; given a VersionedTransaction it first fails to read it as a legacy
-    # one, and building that Python error releases the GIL mid-transaction, under the chain's lock
-    return Transaction.populate(tx.message, tx.signatures) if isinstance(tx.message, Message) else tx
 
 
 def _preflight_error(err: Any, logs: list[str], units: int) -> RpcError:
