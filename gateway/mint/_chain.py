@@ -91,7 +91,8 @@ async def prepare_groups(
     mints = [_meter_mint(g, signed) for g in groups]
 
     async def before_send(sigs: list[Signature]) -> None:
-        await note({j.outbox_id: str(sig) for g, sig in zip(groups, sigs, strict=True) for j in g})
+        texts = [str(sig) for sig in sigs]  # base-58 once per transaction, not once per row
+        await note({j.outbox_id: text for g, text in zip(groups, texts, strict=True) for j in g})
 
     prepared = await prepare_mints(client, minter, mints, before_send)
     return SentGroups(tuple(tuple(g) for g in groups), prepared)
@@ -103,9 +104,10 @@ async def finish_groups(
     pending: SentGroups,
     confirm_s: float,
     send_lock: asyncio.Lock | None = None,
+    sent_at: float | None = None,
 ) -> list[MintRecorded]:
     """Send what prepare_groups signed (holding ``send_lock`` while sending: see
-    ``submit_mints``), confirm it, and judge every row."""
+    ``submit_mints``), confirm it, and judge every row (``sent_at`` goes on every record)."""
     sent = await submit_mints(client, rpc_url, pending.prepared, confirm_s, send_lock)
     out: list[MintRecorded] = []
     for group, res in zip(pending.groups, sent, strict=True):
@@ -114,11 +116,11 @@ async def finish_groups(
         for v in judge_mint(group, code, found is not None):
             if v.outcome is Outcome.CONFIRMED:
                 last = hashlib.sha256(res.mint.readings[-1].canonical).hexdigest()
-                out.append(MintRecorded(v, str(res.signature), res.slot, last))
+                out.append(MintRecorded(v, str(res.signature), res.slot, last, sent_at))
             elif v.outcome is Outcome.ALREADY_DONE and found is not None:
-                out.append(MintRecorded(v, str(found.signature), found.slot, found.last_hash))
+                out.append(MintRecorded(v, str(found.signature), found.slot, found.last_hash, sent_at))
             else:
-                out.append(MintRecorded(v))
+                out.append(MintRecorded(v, sent_at=sent_at))
     return out
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from gridx.chain import SignedReading, signed_reading
 from gridx.wire import Reading
@@ -101,7 +102,23 @@ def job_reading(job: MintJob) -> SignedReading:
     """The chain's view of a row's reading; raises ValueError when the stored row cannot be
     expressed as a canonical signed reading (that row alone fails)."""
     try:
-        return signed_reading(Reading.model_validate(job.reading))
+        # with each value's type: 1, 1.0 and True are equal keys yet not equally valid readings
+        key = tuple((k, type(v), v) for k, v in job.reading.items())
+        hash(key)
+    except TypeError:
+        return _packed(job.reading)
+    # a row is claimed again each pass until its meter's transaction takes it: validate it once
+    return _packed_once(key)
+
+
+@lru_cache(maxsize=16384)
+def _packed_once(items: tuple[tuple[str, type, object], ...]) -> SignedReading:
+    return _packed({k: v for k, _, v in items})
+
+
+def _packed(reading: Mapping[str, object]) -> SignedReading:
+    try:
+        return signed_reading(Reading.model_validate(reading))
     except Exception as exc:  # pydantic ValidationError, bad hex, out-of-range ints
         raise ValueError(f"unpackable reading: {exc}") from exc
 

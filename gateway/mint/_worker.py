@@ -14,7 +14,6 @@ closed as 'behind_chain' without a transaction (unless a mint event commits to i
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import hashlib
 import os
 import signal
@@ -261,9 +260,10 @@ class MintWorker:
 
         results = list(todo.results)
         if todo.sent is not None:
-            sent_at = time.time()
-            done = await finish_groups(client, self.cfg.rpc_url, todo.sent, self.cfg.confirm_s, self._send_lock)
-            results += [dataclasses.replace(r, sent_at=sent_at) for r in done]
+            # stamped as each record is made: dataclasses.replace per row cost more than the record
+            results += await finish_groups(
+                client, self.cfg.rpc_url, todo.sent, self.cfg.confirm_s, self._send_lock, sent_at=time.time()
+            )
         if self.cfg.failpoint == "after_send_overlapped":
             await self._overlapped.wait()
         if self.cfg.failpoint in ("after_send", "after_send_overlapped"):

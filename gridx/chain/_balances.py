@@ -4,6 +4,7 @@ LiteSVM under the chain's lock; ``get_balance`` copies no account data, so this 
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from solders.account import Account
@@ -59,15 +60,24 @@ def post_balances(keys: list[Pubkey], pre: list[int], written: dict[Pubkey, Acco
     return out
 
 
+@lru_cache(maxsize=65536)
+def _b58(key: Pubkey) -> str:
+    """Mints, owners and token programs recur in every transaction: each is encoded once."""
+    return str(key)
+
+
 def token_balances(
     keys: list[Pubkey], accounts: dict[Pubkey, Account | None], decimals: Decimals
 ) -> list[dict[str, Any]]:
     """The validator's ``preTokenBalances``/``postTokenBalances`` entries for ``accounts`` (the
     written ones: a read-only token account cannot change within the transaction)."""
+    tokens = {k: a for k, a in accounts.items() if a is not None and a.owner in TOKEN_PROGRAMS}
+    if not tokens:
+        return []
     out = []
     for i, k in enumerate(keys):
-        acct = accounts.get(k)
-        if acct is None or acct.owner not in TOKEN_PROGRAMS:
+        acct = tokens.get(k)
+        if acct is None:
             continue
         data = bytes(acct.data)
         if not is_token_account(acct.owner, data):
@@ -79,9 +89,9 @@ def token_balances(
         out.append(
             {
                 "accountIndex": i,
-                "mint": str(mint),
-                "owner": str(owner),
-                "programId": str(acct.owner),
+                "mint": _b58(mint),
+                "owner": _b58(owner),
+                "programId": _b58(acct.owner),
                 "uiTokenAmount": ui_amount(amount, dec),
             }
         )

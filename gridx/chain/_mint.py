@@ -24,7 +24,7 @@ from solders.transaction import Transaction
 
 from gridx.errors import ChainError
 
-from ._client import build_tx, confirm_statuses, fetch_events, latest_blockhash, rpc_call, send_txs
+from ._client import build_tx, confirm_statuses, fetch_events, latest_blockhash, pubkey_of, rpc_call, send_txs
 from ._errors import chain_error
 from ._idl import decode_account
 from ._ids import mint_state_pda
@@ -76,7 +76,7 @@ class MintSent:
 
 def mint_tx(minter: Keypair, m: MeterMint, blockhash: Hash) -> Transaction:
     return build_tx(
-        build_mint_readings_ixs(minter.pubkey(), m.meter, m.owner, m.edge_id, m.readings), [minter], blockhash
+        build_mint_readings_ixs(pubkey_of(minter), m.meter, m.owner, m.edge_id, m.readings), [minter], blockhash
     )
 
 
@@ -210,9 +210,13 @@ async def submit_mints(
                 results[j] = MintSent(mints[j], sig, error=exc)
         for sig, (err, slot) in statuses.items():
             j = sent[sig]
-            programs = [txs[j].message.account_keys[ix.program_id_index] for ix in txs[j].message.instructions]
-            results[j] = MintSent(mints[j], sig, slot, None if err is None else chain_error(err, [], programs))
+            results[j] = MintSent(mints[j], sig, slot, None if err is None else _refusal(txs[j], err))
     return [r for r in results if r is not None]
+
+
+def _refusal(tx: Transaction, err: object) -> ChainError:
+    keys, ixs = tx.message.account_keys, tx.message.instructions
+    return chain_error(err, [], [keys[ix.program_id_index] for ix in ixs])
 
 
 async def send_mints(

@@ -57,12 +57,13 @@ class ChainListener(Protocol):
     def slot_opened(self, slot: int) -> None: ...
 
 
-def _writable(tx: Transaction | VersionedTransaction, keys: list[Pubkey]) -> list[Pubkey]:
-    h = tx.message.header
-    nsig = h.num_required_signatures
-    signed_rw = nsig - h.num_readonly_signed_accounts
-    unsigned_rw_end = len(keys) - h.num_readonly_unsigned_accounts
-    return [k for i, k in enumerate(keys) if i < signed_rw or nsig <= i < unsigned_rw_end]
+def _writable(header: Any, keys: list[Pubkey]) -> list[Pubkey]:
+    """The writable signers, then the writable others (slices: clamped, so that a malformed
+    header selects nothing rather than wrapping around)."""
+    nsig = header.num_required_signatures
+    signed_rw = max(0, nsig - header.num_readonly_signed_accounts)
+    unsigned_rw_end = max(0, len(keys) - header.num_readonly_unsigned_accounts)
+    return keys[: min(signed_rw, len(keys))] + keys[nsig:unsigned_rw_end]
 
 
 class SvmChain:
@@ -180,14 +181,14 @@ class SvmChain:
         from solders.transaction_metadata import FailedTransactionMetadata
 
         with self.lock:
-            sig = tx.signatures[0]
-            if tx.message.recent_blockhash not in self._recent:
+            sig, msg = tx.signatures[0], tx.message  # each solders accessor builds a new object
+            if msg.recent_blockhash not in self._recent:
                 return SendResult(sig, "BlockhashNotFound", [], 0)
             if sig in self.history:
                 return SendResult(sig, "AlreadyProcessed", [], 0)
-            keys = list(tx.message.account_keys)
-            writable = _writable(tx, keys)
-            programs = {keys[ix.program_id_index] for ix in tx.message.instructions}
+            keys = msg.account_keys
+            writable = _writable(msg.header, keys)
+            programs = {keys[ix.program_id_index] for ix in msg.instructions}
             pre_bal = balances(self.svm, keys, programs, self._program_lamports)
             # only a token account has a pre-state worth copying (its token balance); the payer for
             # the refund below. An account becomes a token account only by being created here.
