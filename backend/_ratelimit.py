@@ -73,9 +73,8 @@ class CountingRateLimit(RateLimitMiddleware):
         stored = _parse(raw)
         if stored is not None and stored[0] > now:
             reset, count = stored
-        if count >= self.max_requests:
-            return _Window(reset, count + 1)
-        await store.set(key, f"{reset}:{count + 1}", expires_in=max(1, reset - now))
+        if count < self.max_requests:
+            await store.set(key, f"{reset}:{count + 1}", expires_in=max(1, reset - now))
         return _Window(reset, count + 1)
 
     def _headers(self, window: _Window) -> dict[str, str]:

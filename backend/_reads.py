@@ -1,7 +1,7 @@
 """Account reads coalesced: requests for accounts that arrive while a ``getMultipleAccounts``
 call is in flight wait for the next call and share it. Under load one RPC serves many
-requests (the API spends about as much CPU on one JSON-RPC round trip as on the rest of an
-order's preparation); an idle API still makes one call per request at once. No answer is
+requests (a JSON-RPC round trip is still the dearest part of an order's preparation after the
+database); an idle API still makes one call per request at once. No answer is
 older than its request: each comes from a call started after the request arrived."""
 
 from __future__ import annotations
@@ -13,8 +13,6 @@ from solders.pubkey import Pubkey
 from gridx.chain import AccountsRpc, token_account_amount
 
 __all__ = ["AccountReader"]
-
-_MAX_BATCH = 100  # getMultipleAccounts takes at most 100 addresses
 
 
 class AccountReader:
@@ -40,7 +38,7 @@ class AccountReader:
     async def _drain(self) -> None:
         try:
             while self._waiting:
-                batch = dict(list(self._waiting.items())[:_MAX_BATCH])
+                batch = dict(list(self._waiting.items())[: AccountsRpc.MAX_ACCOUNTS])
                 for address in batch:
                     del self._waiting[address]
                 await self._fetch(batch)

@@ -104,11 +104,10 @@ def job_reading(job: MintJob) -> SignedReading:
     try:
         # with each value's type: 1, 1.0 and True are equal keys yet not equally valid readings
         key = tuple((k, type(v), v) for k, v in job.reading.items())
-        hash(key)
-    except TypeError:
+        # a row is claimed again each pass until its meter's transaction takes it: validate it once
+        return _packed_once(key)
+    except TypeError:  # an unhashable value (a hostile row): validated uncached (_packed names any error)
         return _packed(job.reading)
-    # a row is claimed again each pass until its meter's transaction takes it: validate it once
-    return _packed_once(key)
 
 
 @lru_cache(maxsize=16384)

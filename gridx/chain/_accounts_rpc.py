@@ -16,11 +16,11 @@ from gridx.errors import ChainError
 
 __all__ = ["AccountsRpc"]
 
-MAX_ACCOUNTS = 100  # getMultipleAccounts takes at most 100 addresses
-
 
 class AccountsRpc:
     """Reads accounts from one RPC endpoint; a session is opened on first use, closed by ``close``."""
+
+    MAX_ACCOUNTS = 100  # getMultipleAccounts takes at most 100 addresses
 
     def __init__(self, rpc_url: str, timeout_s: float = 30.0) -> None:
         self.rpc_url, self.timeout_s = rpc_url, timeout_s
@@ -37,8 +37,8 @@ class AccountsRpc:
         its message when it answers with an error."""
         import aiohttp
 
-        if len(addresses) > MAX_ACCOUNTS:
-            raise ValueError(f"at most {MAX_ACCOUNTS} addresses per call, got {len(addresses)}")
+        if len(addresses) > self.MAX_ACCOUNTS:
+            raise ValueError(f"at most {self.MAX_ACCOUNTS} addresses per call, got {len(addresses)}")
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout_s))
         body = {

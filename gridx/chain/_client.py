@@ -107,8 +107,9 @@ def build_tx(ixs: Sequence[Instruction], signers: Sequence[Keypair], blockhash: 
     if not all(isinstance(s, Keypair) for s in signers):
         msg = Message.new_with_blockhash(list(ixs), signers[0].pubkey(), blockhash)
         return Transaction(list(signers), msg, blockhash)
-    keys = {pubkey_of(s): _signing_key(s.secret())[0] for s in signers}
-    msg = Message.new_with_blockhash(list(ixs), pubkey_of(signers[0]), blockhash)
+    pairs = [_signing_key(s.secret()) for s in signers]
+    keys = {public: secret for secret, public in pairs}
+    msg = Message.new_with_blockhash(list(ixs), pairs[0][1], blockhash)
     need = msg.account_keys[: msg.header.num_required_signatures]
     if len(keys) != len(signers) or len(need) != len(keys) or not all(k in keys for k in need):
         return Transaction(list(signers), msg, blockhash)
